@@ -1,0 +1,64 @@
+// swift-tools-version:6.0
+import PackageDescription
+
+let package = Package(
+    name: "wooqueue",
+    platforms: [.macOS(.v15)],
+    products: [
+        .executable(name: "wooqueue", targets: ["wooqueue"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
+        .package(url: "https://github.com/apple/swift-log", from: "1.16.2"),
+        .package(url: "https://github.com/swift-server/swift-service-lifecycle", from: "2.13.0"),
+        .package(url: "https://github.com/swift-server/async-http-client", from: "1.37.0"),
+        .package(url: "https://github.com/hummingbird-project/hummingbird", from: "2.28.1"),
+    ],
+    targets: [
+        // MARK: - C libraries
+        .systemLibrary(name: "CHiredis", pkgConfig: "hiredis", providers: [.apt(["libhiredis-dev"])]),
+        .systemLibrary(name: "CLibPQ", pkgConfig: "libpq", providers: [.apt(["libpq-dev"])]),
+
+        // MARK: - Clients
+        .target(name: "BlockingIO"),
+        .target(name: "RedisClient", dependencies: ["CHiredis", "BlockingIO"]),
+        .target(name: "PostgresClient", dependencies: ["CLibPQ", "BlockingIO"]),
+
+        // MARK: - Service
+        .target(name: "QueueCore", dependencies: [
+            "RedisClient",
+            .product(name: "Logging", package: "swift-log"),
+        ]),
+        .target(name: "Workers", dependencies: [
+            "QueueCore",
+            .product(name: "Logging", package: "swift-log"),
+            .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            .product(name: "AsyncHTTPClient", package: "async-http-client"),
+        ]),
+        .target(name: "Dispatcher", dependencies: ["QueueCore"]),
+        .target(name: "Inventory", dependencies: ["QueueCore", "PostgresClient"]),
+        .executableTarget(name: "wooqueue", dependencies: [
+            "QueueCore", "Workers", "Dispatcher", "Inventory", "RedisClient",
+            .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            .product(name: "Logging", package: "swift-log"),
+            .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+        ]),
+
+        // MARK: - Tests
+        .target(name: "TestSupport", dependencies: ["RedisClient", "QueueCore"], path: "Tests/TestSupport"),
+        .testTarget(name: "RedisClientTests", dependencies: ["RedisClient", "TestSupport"]),
+        .testTarget(name: "PostgresClientTests", dependencies: ["PostgresClient", "TestSupport"]),
+        .testTarget(name: "QueueCoreTests", dependencies: ["QueueCore", "TestSupport"]),
+        .testTarget(name: "WorkersTests", dependencies: [
+            "Workers", "QueueCore", "TestSupport",
+            .product(name: "Hummingbird", package: "hummingbird"),
+        ]),
+        .testTarget(name: "WooqueueCLITests", dependencies: ["QueueCore", "TestSupport"]),
+    ]
+)
+
+for target in package.targets where target.type != .system {
+    target.swiftSettings = (target.swiftSettings ?? []) + [
+        .enableUpcomingFeature("ExistentialAny"),
+    ]
+}

@@ -1,0 +1,4 @@
+#ifndef WOOQUEUE_CHIREDIS_SHIM_H
+#define WOOQUEUE_CHIREDIS_SHIM_H
+#include <hiredis/hiredis.h>
+#endif

@@ -1,0 +1,111 @@
+import Foundation
+
+/// A position in the configuration tree: reads typed values and names the field in every error.
+struct ConfigNode {
+    let value: JSONValue?
+    /// Dotted path from the root, e.g. `queues.high.workers`.
+    let path: String
+
+    func child(_ key: String) -> ConfigNode {
+        ConfigNode(value: value?[key], path: path.isEmpty ? key : "\(path).\(key)")
+    }
+
+    var isPresent: Bool { value != nil && value != .null }
+
+    /// The members of an object, in order; empty when absent.
+    func members() throws -> [(key: String, node: ConfigNode)] {
+        guard isPresent else { return [] }
+        guard case .object(let members) = value else { throw mismatch("an object") }
+        return members.map { ($0.key, child($0.key)) }
+    }
+
+    /// Rejects members other than `allowed`, so a misspelt setting is not silently ignored.
+    func allowOnly(_ allowed: Set<String>) throws {
+        for (key, _) in try members() where !allowed.contains(key) {
+            let known = allowed.sorted().joined(separator: ", ")
+            throw ConfigurationError("\(path.isEmpty ? key : "\(path).\(key)") is not a known setting (known here: \(known))")
+        }
+    }
+
+    func string(default fallback: String) throws -> String {
+        guard isPresent else { return fallback }
+        guard case .string(let text) = value else { throw mismatch("a string") }
+        return text
+    }
+
+    func optionalString() throws -> String? {
+        guard isPresent else { return nil }
+        guard case .string(let text) = value else { throw mismatch("a string") }
+        return text
+    }
+
+    func strings() throws -> [String]? {
+        guard isPresent else { return nil }
+        guard case .array(let elements) = value else { throw mismatch("an array of strings") }
+        return try elements.map {
+            guard case .string(let text) = $0 else { throw mismatch("an array of strings") }
+            return text
+        }
+    }
+
+    func stringMap() throws -> [String: String] {
+        var map: [String: String] = [:]
+        for (key, node) in try members() { map[key] = try node.string(default: "") }
+        return map
+    }
+
+    func bool(default fallback: Bool) throws -> Bool {
+        guard isPresent else { return fallback }
+        guard case .bool(let flag) = value else { throw mismatch("true or false") }
+        return flag
+    }
+
+    func int(default fallback: Int, min: Int? = nil, max: Int? = nil) throws -> Int {
+        guard isPresent else { return fallback }
+        guard case .number(let number) = value, number == number.rounded(), abs(number) < 1e15 else {
+            throw mismatch("a whole number")
+        }
+        let result = Int(number)
+        if let min, result < min { throw ConfigurationError("\(path) must be ≥ \(min), got \(result)") }
+        if let max, result > max { throw ConfigurationError("\(path) must be ≤ \(max), got \(result)") }
+        return result
+    }
+
+    func double(default fallback: Double, min: Double, max: Double) throws -> Double {
+        guard isPresent else { return fallback }
+        guard case .number(let number) = value else { throw mismatch("a number") }
+        guard number >= min, number <= max else { throw ConfigurationError("\(path) must be between \(min) and \(max), got \(number)") }
+        return number
+    }
+
+    /// A duration written as `"250ms"`, `"30s"`, `"5m"`, `"1h"`, or a number of seconds.
+    func duration(default fallback: Duration, min: Duration = .zero) throws -> Duration {
+        guard isPresent else { return fallback }
+        let result: Duration
+        switch value {
+        case .number(let seconds):
+            result = .milliseconds(Int64((seconds * 1000).rounded()))
+        case .string(let text):
+            guard let parsed = DurationText.parse(text) else {
+                throw ConfigurationError("\(path) must be a duration such as \"500ms\", \"30s\", \"5m\" or \"1h\", got \"\(text)\"")
+            }
+            result = parsed
+        default:
+            throw mismatch("a duration such as \"30s\"")
+        }
+        if result < min { throw ConfigurationError("\(path) must be at least \(DurationText.format(min)), got \(DurationText.format(result))") }
+        return result
+    }
+
+    private func mismatch(_ expected: String) -> ConfigurationError {
+        ConfigurationError("\(path) must be \(expected), got \(value?.kindName ?? "nothing")")
+    }
+}
+
+extension Duration {
+    /// Whole milliseconds, rounded down.
+    public var milliseconds: Int64 {
+        let (seconds, attoseconds) = components
+        return seconds * 1000 + attoseconds / 1_000_000_000_000_000
+    }
+}

@@ -1,0 +1,158 @@
+import Foundation
+
+extension WooqueueConfiguration {
+    /// The defaults, as the repository's `config.json` also spells them out.
+    public static var defaults: WooqueueConfiguration {
+        get throws { try decode(JSONValue.object([]), environment: [:]) }
+    }
+
+    /// Reads a configuration file and applies the environment's overrides.
+    ///
+    /// - Parameters:
+    ///   - path: the JSON file; `nil` uses the built-in defaults.
+    ///   - environment: `WOOQUEUE_*` overrides for addresses and secrets.
+    public static func load(path: String?, environment: [String: String] = ProcessInfo.processInfo.environment) throws -> WooqueueConfiguration {
+        guard let path else { return try decode(.object([]), environment: environment) }
+        guard let data = FileManager.default.contents(atPath: path) else {
+            throw ConfigurationError("cannot read the configuration file \(path): it does not exist or is not readable (pass --config PATH)")
+        }
+        let root: JSONValue
+        do {
+            root = try JSONValue.parse(Array(data))
+        } catch {
+            throw ConfigurationError("\(path) is not valid JSON: \(error)")
+        }
+        do {
+            return try decode(root, environment: environment)
+        } catch let error as ConfigurationError {
+            throw ConfigurationError("\(path): \(error.description)")
+        }
+    }
+
+    /// Builds the typed tree from parsed JSON, checking every value.
+    public static func decode(_ root: JSONValue, environment: [String: String]) throws -> WooqueueConfiguration {
+        let node = ConfigNode(value: root, path: "")
+        try node.allowOnly(["redis", "database", "workers", "backoff", "queues", "jobTypes", "$comment"])
+
+        let redisNode = node.child("redis")
+        try redisNode.allowOnly(["url", "keyPrefix", "allowEviction"])
+        let redis = RedisSettings(
+            url: try environment["WOOQUEUE_REDIS_URL"] ?? redisNode.child("url").string(default: "redis://127.0.0.1:16379/0"),
+            keyPrefix: try redisNode.child("keyPrefix").string(default: "wq"),
+            allowEviction: try redisNode.child("allowEviction").bool(default: false))
+        guard !redis.keyPrefix.isEmpty, !redis.keyPrefix.contains("{"), !redis.keyPrefix.contains("}") else {
+            throw ConfigurationError("redis.keyPrefix must be non-empty text without braces, got \"\(redis.keyPrefix)\"")
+        }
+
+        let databaseNode = node.child("database")
+        try databaseNode.allowOnly(["url"])
+        let database = DatabaseSettings(
+            url: try environment["WOOQUEUE_DATABASE_URL"]
+                ?? databaseNode.child("url").string(default: "postgresql://wooqueue:wooqueue@127.0.0.1:15432/wooqueue"))
+
+        let w = node.child("workers")
+        try w.allowOnly(["heartbeatInterval", "processTimeout", "recoveryInterval", "maxRecoveries", "shutdownGrace",
+                         "fetchBatch", "schedulerInterval", "statusRetention", "eventsKept"])
+        let workers = WorkerSettings(
+            heartbeatInterval: try w.child("heartbeatInterval").duration(default: .seconds(3), min: .milliseconds(100)),
+            processTimeout: try w.child("processTimeout").duration(default: .seconds(15), min: .milliseconds(300)),
+            recoveryInterval: try w.child("recoveryInterval").duration(default: .seconds(5), min: .milliseconds(100)),
+            maxRecoveries: try w.child("maxRecoveries").int(default: 3, min: 0),
+            shutdownGrace: try w.child("shutdownGrace").duration(default: .seconds(25)),
+            fetchBatch: try w.child("fetchBatch").int(default: 100, min: 1, max: 1000),
+            schedulerInterval: try w.child("schedulerInterval").duration(default: .milliseconds(200), min: .milliseconds(10)),
+            statusRetention: try w.child("statusRetention").duration(default: .seconds(86_400), min: .seconds(60)),
+            eventsKept: try w.child("eventsKept").int(default: 1000, min: 20))
+        guard workers.processTimeout > workers.heartbeatInterval * 2 else {
+            throw ConfigurationError("workers.processTimeout (\(DurationText.format(workers.processTimeout))) must be more than twice workers.heartbeatInterval (\(DurationText.format(workers.heartbeatInterval))), or live processes would look dead")
+        }
+
+        let b = node.child("backoff")
+        try b.allowOnly(["base", "factor", "cap", "jitter"])
+        let backoff = BackoffSettings(
+            base: try b.child("base").duration(default: .seconds(1), min: .milliseconds(1)),
+            factor: try b.child("factor").double(default: 2, min: 1, max: 100),
+            cap: try b.child("cap").duration(default: .seconds(600), min: .milliseconds(1)),
+            jitter: try b.child("jitter").double(default: 0.1, min: 0, max: 1))
+
+        let queues = try decodeQueues(node.child("queues"))
+        let jobTypes = try decodeJobTypes(node.child("jobTypes"), queues: queues)
+        return WooqueueConfiguration(
+            redis: redis, database: database, workers: workers, backoff: backoff, queues: queues, jobTypes: jobTypes)
+    }
+
+    /// The four queues of the mission, used for whatever `queues` does not set.
+    static let defaultQueues: [QueueSettings] = [
+        QueueSettings(name: "high", workers: 3, retries: 5, maxDelay: .seconds(30), batchSize: 1),
+        QueueSettings(name: "medium", workers: 2, retries: 3, maxDelay: .seconds(300), batchSize: 1),
+        QueueSettings(name: "low", workers: 1, retries: 2, maxDelay: .seconds(1800), batchSize: 1),
+        QueueSettings(name: "bulk", workers: 1, retries: 1, maxDelay: .seconds(3600), batchSize: 500),
+    ]
+
+    private static func decodeQueues(_ node: ConfigNode) throws -> [QueueSettings] {
+        let members = try node.members()
+        if members.isEmpty {
+            if node.isPresent { throw ConfigurationError("queues must name at least one queue") }
+            return defaultQueues
+        }
+        return try members.map { name, q in
+            guard name.range(of: "^[a-z0-9_-]{1,32}$", options: .regularExpression) != nil else {
+                throw ConfigurationError("queues.\(name): a queue name must be 1–32 of a–z, 0–9, _ and -")
+            }
+            try q.allowOnly(["workers", "retries", "maxDelay", "batchSize"])
+            let base = defaultQueues.first { $0.name == name }
+                ?? QueueSettings(name: name, workers: 1, retries: 3, maxDelay: .seconds(300), batchSize: 1)
+            return QueueSettings(
+                name: name,
+                workers: try q.child("workers").int(default: base.workers, min: 1, max: 1000),
+                retries: try q.child("retries").int(default: base.retries, min: 0, max: 100),
+                maxDelay: try q.child("maxDelay").duration(default: base.maxDelay, min: .seconds(1)),
+                batchSize: try q.child("batchSize").int(default: base.batchSize, min: 1, max: 1000))
+        }
+    }
+
+    private static func decodeJobTypes(_ node: ConfigNode, queues: [QueueSettings]) throws -> [String: JobTypeSettings] {
+        var types: [String: JobTypeSettings] = [
+            "noop": JobTypeSettings(name: "noop", queue: queues.last?.name ?? "low", handler: .noop, timeout: .seconds(30),
+                                    retries: nil, url: nil, headers: [:], command: nil),
+        ]
+        if !queues.contains(where: { $0.name == types["noop"]!.queue }) { types["noop"]!.queue = queues[0].name }
+        for (name, t) in try node.members() {
+            guard JobID.isValid(name) else {
+                throw ConfigurationError("jobTypes.\(name): a type name must be 1–64 of A–Z, a–z, 0–9, '.', '_', ':' and '-'")
+            }
+            try t.allowOnly(["queue", "handler", "timeout", "retries", "url", "headers", "command"])
+            let queue = try t.child("queue").string(default: types[name]?.queue ?? "")
+            guard queues.contains(where: { $0.name == queue }) else {
+                let known = queues.map(\.name).joined(separator: ", ")
+                throw ConfigurationError("jobTypes.\(name).queue must be one of the configured queues (\(known)), got \"\(queue)\"")
+            }
+            let handlerName = try t.child("handler").string(default: types[name]?.handler.rawValue ?? "")
+            guard let handler = JobTypeSettings.Handler(rawValue: handlerName) else {
+                let known = JobTypeSettings.Handler.allCases.map(\.rawValue).joined(separator: ", ")
+                throw ConfigurationError("jobTypes.\(name).handler must be one of \(known), got \"\(handlerName)\"")
+            }
+            let settings = JobTypeSettings(
+                name: name, queue: queue, handler: handler,
+                timeout: try t.child("timeout").duration(default: .seconds(30), min: .milliseconds(1)),
+                retries: t.child("retries").isPresent ? try t.child("retries").int(default: 0, min: 0, max: 100) : nil,
+                url: try t.child("url").optionalString(),
+                headers: try t.child("headers").stringMap(),
+                command: try t.child("command").strings())
+            switch handler {
+            case .http:
+                guard let url = settings.url, let parsed = URL(string: url), ["http", "https"].contains(parsed.scheme ?? ""), parsed.host != nil else {
+                    throw ConfigurationError("jobTypes.\(name).url must be an http:// or https:// URL for the http handler, got \(settings.url.map { "\"\($0)\"" } ?? "nothing")")
+                }
+            case .exec:
+                guard let command = settings.command, !command.isEmpty, !command[0].isEmpty else {
+                    throw ConfigurationError("jobTypes.\(name).command must be a non-empty array such as [\"/usr/local/bin/make-invoice\", \"--pdf\"] for the exec handler")
+                }
+            case .noop:
+                break
+            }
+            types[name] = settings
+        }
+        return types
+    }
+}

@@ -1,0 +1,95 @@
+import Foundation
+
+/// The whole configuration: `config.json` decoded into one typed tree, with environment overrides applied.
+public struct WooqueueConfiguration: Sendable {
+    public var redis: RedisSettings
+    public var database: DatabaseSettings
+    public var workers: WorkerSettings
+    public var backoff: BackoffSettings
+    /// Queues from the highest priority to the lowest.
+    public var queues: [QueueSettings]
+    public var jobTypes: [String: JobTypeSettings]
+
+    public struct RedisSettings: Sendable {
+        /// `redis://[:password@]host:port/db`; overridden by `WOOQUEUE_REDIS_URL`.
+        public var url: String
+        /// First part of every key (`wq:{high}:ready`); lets several installations share one Redis.
+        public var keyPrefix: String
+        /// Start even when Redis may evict keys (`maxmemory-policy` other than `noeviction`). Jobs can then be lost.
+        public var allowEviction: Bool
+    }
+
+    public struct DatabaseSettings: Sendable {
+        /// A libpq URL; overridden by `WOOQUEUE_DATABASE_URL`.
+        public var url: String
+    }
+
+    public struct WorkerSettings: Sendable {
+        /// How often a worker process renews its heartbeat.
+        public var heartbeatInterval: Duration
+        /// How long a heartbeat lives; a process silent for this long is dead and its jobs are recovered.
+        public var processTimeout: Duration
+        /// How often each process looks for dead processes.
+        public var recoveryInterval: Duration
+        /// Recoveries after which a job is dead-lettered instead of run again (it keeps killing workers).
+        public var maxRecoveries: Int
+        /// How long in-flight jobs may run after SIGTERM/SIGINT before they are returned to their queue.
+        public var shutdownGrace: Duration
+        /// Most jobs one worker takes from Redis in one round trip when the queue is busy.
+        public var fetchBatch: Int
+        /// How often due delayed jobs and retries are moved to their ready list.
+        public var schedulerInterval: Duration
+        /// How long a job's status stays readable by id after its last change.
+        public var statusRetention: Duration
+        /// How many events each queue's log keeps.
+        public var eventsKept: Int
+    }
+
+    public struct BackoffSettings: Sendable {
+        public var base: Duration
+        public var factor: Double
+        public var cap: Duration
+        /// Random spread applied to each delay, as a fraction: 0.1 means ±10 %.
+        public var jitter: Double
+    }
+
+    public struct QueueSettings: Sendable {
+        public var name: String
+        /// Concurrent jobs per worker process.
+        public var workers: Int
+        /// Retries after the first attempt, for job types that do not set their own.
+        public var retries: Int
+        /// How long a job may wait before the queue counts as late.
+        public var maxDelay: Duration
+        /// Most jobs a batch handler (inventory upserts) takes at once.
+        public var batchSize: Int
+    }
+
+    public struct JobTypeSettings: Sendable {
+        public enum Handler: String, Sendable, CaseIterable {
+            case noop, http, exec
+        }
+        public var name: String
+        public var queue: String
+        public var handler: Handler
+        public var timeout: Duration
+        /// Retries after the first attempt; `nil` takes the queue's.
+        public var retries: Int?
+        /// `http`: where the payload is POSTed.
+        public var url: String?
+        /// `http`: extra request headers.
+        public var headers: [String: String]
+        /// `exec`: the program and its arguments; the payload is written to its standard input.
+        public var command: [String]?
+    }
+
+    public func queue(named name: String) -> QueueSettings? {
+        queues.first { $0.name == name }
+    }
+
+    /// Attempts allowed for a job of `type` on `queue`: one plus the type's or else the queue's retries.
+    public func maxAttempts(type: String, queue: String) -> Int {
+        let retries = jobTypes[type]?.retries ?? self.queue(named: queue)?.retries ?? 0
+        return retries + 1
+    }
+}

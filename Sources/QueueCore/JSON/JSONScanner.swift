@@ -1,0 +1,253 @@
+/// A strict, allocation-light reader for JSON text.
+///
+/// It reads one top-level object's members, decoding the scalar values the caller asks for and handing back the
+/// exact bytes of the rest, so envelopes keep payloads and unknown fields byte for byte.
+public struct JSONScanner {
+    private let bytes: [UInt8]
+    private var index: Int
+
+    public init(_ bytes: [UInt8]) {
+        self.bytes = bytes
+        self.index = 0
+    }
+
+    /// Calls `member` for each member of the top-level object, in order, with the value's byte range.
+    public static func forEachMember(
+        of bytes: [UInt8], _ member: (_ key: String, _ value: Range<Int>) throws -> Void
+    ) throws {
+        var scanner = JSONScanner(bytes)
+        scanner.skipWhitespace()
+        try scanner.expect(UInt8(ascii: "{"))
+        scanner.skipWhitespace()
+        if scanner.peek() == UInt8(ascii: "}") {
+            scanner.index += 1
+        } else {
+            while true {
+                scanner.skipWhitespace()
+                let key = try scanner.readString()
+                scanner.skipWhitespace()
+                try scanner.expect(UInt8(ascii: ":"))
+                scanner.skipWhitespace()
+                let start = scanner.index
+                try scanner.skipValue(depth: 0)
+                try member(key, start..<scanner.index)
+                scanner.skipWhitespace()
+                if scanner.peek() == UInt8(ascii: ",") { scanner.index += 1; continue }
+                try scanner.expect(UInt8(ascii: "}"))
+                break
+            }
+        }
+        scanner.skipWhitespace()
+        if scanner.index != bytes.count { throw scanner.failure("unexpected text after the object") }
+    }
+
+    /// Checks that `bytes` hold exactly one valid JSON value.
+    public static func validate(_ bytes: some Collection<UInt8>) throws {
+        var scanner = JSONScanner(Array(bytes))
+        scanner.skipWhitespace()
+        try scanner.skipValue(depth: 0)
+        scanner.skipWhitespace()
+        if scanner.index != scanner.bytes.count { throw scanner.failure("unexpected text after the value") }
+    }
+
+    /// Moves `index` past the scalar, object or array that starts there.
+    public static func skipValue(in bytes: [UInt8], from index: inout Int) throws {
+        var scanner = JSONScanner(bytes)
+        scanner.index = index
+        try scanner.skipValue(depth: 0)
+        index = scanner.index
+    }
+
+    /// Decodes a JSON string, or `nil` for `null`.
+    public static func string(in bytes: [UInt8], _ range: Range<Int>) throws -> String? {
+        var scanner = JSONScanner(bytes)
+        scanner.index = range.lowerBound
+        if scanner.peek() == UInt8(ascii: "n") { try scanner.skipLiteral("null"); return nil }
+        return try scanner.readString()
+    }
+
+    /// Decodes a JSON integer, or `nil` for `null`.
+    public static func integer(in bytes: [UInt8], _ range: Range<Int>) throws -> Int64? {
+        let text = bytes[range]
+        if text.elementsEqual("null".utf8) { return nil }
+        var value: Int64 = 0
+        var negative = false
+        var digits = 0
+        for (offset, byte) in text.enumerated() {
+            if offset == 0, byte == UInt8(ascii: "-") { negative = true; continue }
+            guard byte >= UInt8(ascii: "0"), byte <= UInt8(ascii: "9") else {
+                throw JSONScanError(offset: range.lowerBound + offset, reason: "expected an integer")
+            }
+            let (product, overflow) = value.multipliedReportingOverflow(by: 10)
+            guard !overflow else { throw JSONScanError(offset: range.lowerBound, reason: "integer too large") }
+            value = product + Int64(byte - UInt8(ascii: "0"))
+            digits += 1
+        }
+        guard digits > 0 else { throw JSONScanError(offset: range.lowerBound, reason: "expected an integer") }
+        return negative ? -value : value
+    }
+
+    // MARK: - Scanning
+
+    private func peek() -> UInt8? { index < bytes.count ? bytes[index] : nil }
+
+    private func failure(_ reason: String) -> JSONScanError { JSONScanError(offset: index, reason: reason) }
+
+    private mutating func expect(_ byte: UInt8) throws {
+        guard peek() == byte else {
+            throw failure("expected '\(Character(Unicode.Scalar(byte)))'")
+        }
+        index += 1
+    }
+
+    private mutating func skipWhitespace() {
+        while let byte = peek(), byte == 0x20 || byte == 0x0A || byte == 0x0D || byte == 0x09 { index += 1 }
+    }
+
+    private mutating func skipLiteral(_ literal: StaticString) throws {
+        let count = literal.utf8CodeUnitCount
+        guard index + count <= bytes.count else { throw failure("unexpected end of text") }
+        let matches = literal.withUTF8Buffer { expected in bytes[index..<index + count].elementsEqual(expected) }
+        guard matches else { throw failure("invalid literal") }
+        index += count
+    }
+
+    private mutating func skipValue(depth: Int) throws {
+        guard depth < 64 else { throw failure("nested too deeply") }
+        guard let byte = peek() else { throw failure("unexpected end of text") }
+        switch byte {
+        case UInt8(ascii: "{"):
+            index += 1
+            skipWhitespace()
+            if peek() == UInt8(ascii: "}") { index += 1; return }
+            while true {
+                skipWhitespace()
+                try skipString()
+                skipWhitespace()
+                try expect(UInt8(ascii: ":"))
+                skipWhitespace()
+                try skipValue(depth: depth + 1)
+                skipWhitespace()
+                if peek() == UInt8(ascii: ",") { index += 1; continue }
+                try expect(UInt8(ascii: "}"))
+                return
+            }
+        case UInt8(ascii: "["):
+            index += 1
+            skipWhitespace()
+            if peek() == UInt8(ascii: "]") { index += 1; return }
+            while true {
+                skipWhitespace()
+                try skipValue(depth: depth + 1)
+                skipWhitespace()
+                if peek() == UInt8(ascii: ",") { index += 1; continue }
+                try expect(UInt8(ascii: "]"))
+                return
+            }
+        case UInt8(ascii: "\""): try skipString()
+        case UInt8(ascii: "t"): try skipLiteral("true")
+        case UInt8(ascii: "f"): try skipLiteral("false")
+        case UInt8(ascii: "n"): try skipLiteral("null")
+        case UInt8(ascii: "-"), UInt8(ascii: "0")...UInt8(ascii: "9"): try skipNumber()
+        default: throw failure("unexpected character")
+        }
+    }
+
+    private mutating func skipNumber() throws {
+        let start = index
+        if peek() == UInt8(ascii: "-") { index += 1 }
+        var sawDigit = false
+        while let byte = peek() {
+            switch byte {
+            case UInt8(ascii: "0")...UInt8(ascii: "9"): sawDigit = true; index += 1
+            case UInt8(ascii: "."), UInt8(ascii: "e"), UInt8(ascii: "E"), UInt8(ascii: "+"), UInt8(ascii: "-"): index += 1
+            default:
+                guard sawDigit else { index = start; throw failure("invalid number") }
+                return
+            }
+        }
+        guard sawDigit else { throw failure("invalid number") }
+    }
+
+    private mutating func skipString() throws {
+        try expect(UInt8(ascii: "\""))
+        while let byte = peek() {
+            index += 1
+            if byte == UInt8(ascii: "\"") { return }
+            if byte == UInt8(ascii: "\\") { index += 1 } else if byte < 0x20 { index -= 1; throw failure("control character in string") }
+        }
+        throw failure("unterminated string")
+    }
+
+    private mutating func readString() throws -> String {
+        try expect(UInt8(ascii: "\""))
+        let start = index
+        // Fast path: no escapes.
+        while let byte = peek(), byte != UInt8(ascii: "\""), byte != UInt8(ascii: "\\") {
+            if byte < 0x20 { throw failure("control character in string") }
+            index += 1
+        }
+        if peek() == UInt8(ascii: "\"") {
+            index += 1
+            return String(decoding: bytes[start..<index - 1], as: UTF8.self)
+        }
+        var decoded = Array(bytes[start..<index])
+        while let byte = peek() {
+            index += 1
+            switch byte {
+            case UInt8(ascii: "\""):
+                return String(decoding: decoded, as: UTF8.self)
+            case UInt8(ascii: "\\"):
+                guard let escape = peek() else { throw failure("unterminated escape") }
+                index += 1
+                switch escape {
+                case UInt8(ascii: "\""), UInt8(ascii: "\\"), UInt8(ascii: "/"): decoded.append(escape)
+                case UInt8(ascii: "b"): decoded.append(0x08)
+                case UInt8(ascii: "f"): decoded.append(0x0C)
+                case UInt8(ascii: "n"): decoded.append(0x0A)
+                case UInt8(ascii: "r"): decoded.append(0x0D)
+                case UInt8(ascii: "t"): decoded.append(0x09)
+                case UInt8(ascii: "u"):
+                    var scalar = try readHex4()
+                    if (0xD800..<0xDC00).contains(scalar), peek() == UInt8(ascii: "\\") {
+                        index += 1
+                        try expect(UInt8(ascii: "u"))
+                        let low = try readHex4()
+                        scalar = 0x10000 + ((scalar - 0xD800) << 10) + (low &- 0xDC00)
+                    }
+                    decoded.append(contentsOf: String(Character(Unicode.Scalar(scalar) ?? "\u{FFFD}")).utf8)
+                default: throw failure("invalid escape")
+                }
+            default:
+                if byte < 0x20 { throw failure("control character in string") }
+                decoded.append(byte)
+            }
+        }
+        throw failure("unterminated string")
+    }
+
+    private mutating func readHex4() throws -> UInt32 {
+        guard index + 4 <= bytes.count else { throw failure("short \\u escape") }
+        var value: UInt32 = 0
+        for _ in 0..<4 {
+            let byte = bytes[index]
+            index += 1
+            let digit: UInt8
+            switch byte {
+            case UInt8(ascii: "0")...UInt8(ascii: "9"): digit = byte - UInt8(ascii: "0")
+            case UInt8(ascii: "a")...UInt8(ascii: "f"): digit = byte - UInt8(ascii: "a") + 10
+            case UInt8(ascii: "A")...UInt8(ascii: "F"): digit = byte - UInt8(ascii: "A") + 10
+            default: throw failure("invalid \\u escape")
+            }
+            value = value << 4 | UInt32(digit)
+        }
+        return value
+    }
+}
+
+/// Where and why JSON text could not be read.
+public struct JSONScanError: Error, CustomStringConvertible, Sendable {
+    public let offset: Int
+    public let reason: String
+    public var description: String { "invalid JSON at byte \(offset): \(reason)" }
+}

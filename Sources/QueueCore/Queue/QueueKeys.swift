@@ -1,0 +1,45 @@
+/// The Redis keys of one queue. All share the `{queue}` hash tag, so each queue's scripts touch one cluster slot.
+public struct QueueKeys: Sendable, Hashable {
+    public let prefix: String
+    public let queue: String
+    private let base: String
+
+    public init(prefix: String, queue: String) {
+        self.prefix = prefix
+        self.queue = queue
+        self.base = "\(prefix):{\(queue)}"
+    }
+
+    /// List of envelopes waiting; LPUSH adds at the tail, workers take from the right (FIFO).
+    public var ready: String { "\(base):ready" }
+    /// Sorted set of envelopes due later (delayed jobs, retries); score = due time in ms.
+    public var delayed: String { "\(base):delayed" }
+    /// List of dead-lettered envelopes, newest first.
+    public var dead: String { "\(base):dead" }
+    /// Capped list of recent events, newest first.
+    public var events: String { "\(base):events" }
+    /// Hash of counters: enqueued, done, retried, dead, recovered.
+    public var stats: String { "\(base):stats" }
+
+    /// List of envelopes a worker process holds; a job is never only in a process's memory.
+    public func active(process: String) -> String { "\(base):active:\(process)" }
+
+    /// Hash of job id → status for the jobs whose status changed in one hour (`hour` = ms / 3,600,000).
+    /// Hourly buckets expire as a whole, so status retention costs no per-job expiry.
+    public func statusBucket(hour: Int64) -> String { "\(base):status:\(hour)" }
+
+    public static func hour(ofMillis millis: Int64) -> Int64 { millis / 3_600_000 }
+}
+
+/// Keys shared by all queues: the registry of worker processes.
+public struct ProcessKeys: Sendable {
+    public let prefix: String
+
+    public init(prefix: String) { self.prefix = prefix }
+
+    /// Hash of process id → JSON description (host, pid, queues, started), for recovery and status.
+    public var registry: String { "\(prefix):procs" }
+
+    /// A process's heartbeat: a string with a TTL; its expiry means the process is dead.
+    public func heartbeat(_ process: String) -> String { "\(prefix):proc:\(process)" }
+}

@@ -1,0 +1,177 @@
+import RedisClient
+
+/// The Lua scripts that move envelopes between a queue's keys atomically.
+///
+/// Each works on one queue's keys (one hash tag). Envelopes are matched by their exact bytes; ids are read with
+/// the pattern `^{"id":"([^"]*)"`, which the encoder guarantees (see ``JobEnvelope``).
+enum QueueScripts {
+    /// KEYS: ready, delayed, stats, status bucket. ARGV: status TTL s, n ready, n × (id, envelope), then
+    /// delayed entries as (id, due ms, envelope). Returns the number enqueued.
+    static let enqueue = RedisScript(name: "enqueue", source: """
+        local ttl = ARGV[1]
+        local n = tonumber(ARGV[2])
+        local statuses, envelopes, scored = {}, {}, {}
+        local i = 3
+        for _ = 1, n do
+          statuses[#statuses + 1] = ARGV[i]; statuses[#statuses + 1] = 'pending'
+          envelopes[#envelopes + 1] = ARGV[i + 1]
+          i = i + 2
+        end
+        while i <= #ARGV do
+          statuses[#statuses + 1] = ARGV[i]; statuses[#statuses + 1] = 'pending'
+          scored[#scored + 1] = ARGV[i + 1]; scored[#scored + 1] = ARGV[i + 2]
+          i = i + 3
+        end
+        if #envelopes > 0 then redis.call('LPUSH', KEYS[1], unpack(envelopes)) end
+        if #scored > 0 then redis.call('ZADD', KEYS[2], unpack(scored)) end
+        local count = #statuses / 2
+        if count > 0 then
+          redis.call('HSET', KEYS[4], unpack(statuses))
+          redis.call('EXPIRE', KEYS[4], ttl)
+          redis.call('HINCRBY', KEYS[3], 'enqueued', count)
+        end
+        return count
+        """)
+
+    /// Moves up to ARGV[1] envelopes (but no more than a fair share, ready / ARGV[2] workers) from ready to the
+    /// process's active list, oldest first, and marks them processing. ARGV[4…] are ids of jobs this worker already
+    /// took with BLMOVE, marked too. KEYS: ready, active, status bucket. ARGV: max, workers, status TTL, ids….
+    static let fetch = RedisScript(name: "fetch", source: """
+        local statuses = {}
+        for i = 4, #ARGV do statuses[#statuses + 1] = ARGV[i]; statuses[#statuses + 1] = 'processing' end
+        local taken = {}
+        local length = redis.call('LLEN', KEYS[1])
+        if length > 0 then
+          local share = math.ceil(length / tonumber(ARGV[2]))
+          local n = math.min(tonumber(ARGV[1]), share)
+          local popped = redis.call('LMPOP', 1, KEYS[1], 'RIGHT', 'COUNT', n)
+          taken = popped[2]
+          redis.call('LPUSH', KEYS[2], unpack(taken))
+          for _, envelope in ipairs(taken) do
+            local id = string.match(envelope, '^{"id":"([^"]*)"')
+            if id then statuses[#statuses + 1] = id; statuses[#statuses + 1] = 'processing' end
+          end
+        end
+        if #statuses > 0 then
+          redis.call('HSET', KEYS[3], unpack(statuses))
+          redis.call('EXPIRE', KEYS[3], ARGV[3])
+        end
+        return taken
+        """)
+
+    /// Settles finished jobs held in a process's active list. Records of 6 ARGV: kind, id, held envelope, new
+    /// envelope, due ms, event. Kinds: done; retry and postpone (to delayed at the due time); dead (to the
+    /// dead-letter list); requeue (back to the head of ready). A job no longer in the active list was recovered by
+    /// another process and is left alone. KEYS: active, ready, delayed, dead, stats, status bucket, events.
+    /// ARGV: status TTL, events kept, records…. Returns the number of records left alone.
+    static let settle = RedisScript(name: "settle", source: """
+        local statuses, events = {}, {}
+        local counts = { done = 0, retry = 0, dead = 0 }
+        local status_of = { done = 'done', retry = 'retry', postpone = 'retry', dead = 'failed', requeue = 'pending' }
+        local stale = 0
+        for i = 3, #ARGV, 6 do
+          local kind, id, held, new, due, event = ARGV[i], ARGV[i + 1], ARGV[i + 2], ARGV[i + 3], ARGV[i + 4], ARGV[i + 5]
+          if redis.call('LREM', KEYS[1], -1, held) == 0 then
+            stale = stale + 1
+          else
+            if kind == 'retry' or kind == 'postpone' then
+              redis.call('ZADD', KEYS[3], due, new)
+            elseif kind == 'dead' then
+              redis.call('LPUSH', KEYS[4], new)
+            elseif kind == 'requeue' then
+              redis.call('RPUSH', KEYS[2], new)
+            end
+            if counts[kind] then counts[kind] = counts[kind] + 1 end
+            statuses[#statuses + 1] = id; statuses[#statuses + 1] = status_of[kind]
+            if event ~= '' then events[#events + 1] = event end
+          end
+        end
+        if #statuses > 0 then
+          redis.call('HSET', KEYS[6], unpack(statuses))
+          redis.call('EXPIRE', KEYS[6], ARGV[1])
+        end
+        if counts.done > 0 then redis.call('HINCRBY', KEYS[5], 'done', counts.done) end
+        if counts.retry > 0 then redis.call('HINCRBY', KEYS[5], 'retried', counts.retry) end
+        if counts.dead > 0 then redis.call('HINCRBY', KEYS[5], 'dead', counts.dead) end
+        if #events > 0 then
+          redis.call('LPUSH', KEYS[7], unpack(events))
+          redis.call('LTRIM', KEYS[7], 0, tonumber(ARGV[2]) - 1)
+        end
+        return stale
+        """)
+
+    /// Moves delayed envelopes due by ARGV[1] (ms) to the tail of ready, at most ARGV[2] per call.
+    /// KEYS: delayed, ready, status bucket. ARGV: now, limit, status TTL. Returns how many moved.
+    static let promote = RedisScript(name: "promote", source: """
+        local due = redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', ARGV[1], 'LIMIT', 0, tonumber(ARGV[2]))
+        if #due == 0 then return 0 end
+        redis.call('ZREM', KEYS[1], unpack(due))
+        redis.call('LPUSH', KEYS[2], unpack(due))
+        local statuses = {}
+        for _, envelope in ipairs(due) do
+          local id = string.match(envelope, '^{"id":"([^"]*)"')
+          if id then statuses[#statuses + 1] = id; statuses[#statuses + 1] = 'pending' end
+        end
+        if #statuses > 0 then
+          redis.call('HSET', KEYS[3], unpack(statuses))
+          redis.call('EXPIRE', KEYS[3], ARGV[3])
+        end
+        return #due
+        """)
+
+    /// Returns a dead process's active envelopes to the head of ready, oldest ending up first in line, each with
+    /// its `recoveries` count raised. KEYS: dead process's active list, ready, stats, status bucket, events.
+    /// ARGV: now ms, status TTL, events kept. Returns how many were recovered.
+    static let recover = RedisScript(name: "recover", source: """
+        local statuses, events = {}, {}
+        local n = 0
+        while true do
+          local envelope = redis.call('LPOP', KEYS[1])
+          if not envelope then break end
+          local recoveries = tonumber(string.match(envelope, '"recoveries":(%d+)') or '0') + 1
+          envelope = string.gsub(envelope, '"recoveries":%d+', '"recoveries":' .. recoveries, 1)
+          redis.call('RPUSH', KEYS[2], envelope)
+          n = n + 1
+          local id = string.match(envelope, '^{"id":"([^"]*)"')
+          if id then
+            statuses[#statuses + 1] = id; statuses[#statuses + 1] = 'pending'
+            local jobtype = string.match(envelope, '"type":"([^"]*)"') or ''
+            events[#events + 1] = '{"at":' .. ARGV[1] .. ',"id":"' .. id .. '","type":"' .. jobtype ..
+              '","event":"recovered","status":"pending","recoveries":' .. recoveries .. '}'
+          end
+        end
+        if n > 0 then
+          redis.call('HINCRBY', KEYS[3], 'recovered', n)
+          if #statuses > 0 then
+            redis.call('HSET', KEYS[4], unpack(statuses))
+            redis.call('EXPIRE', KEYS[4], ARGV[2])
+          end
+          for _, event in ipairs(events) do redis.call('LPUSH', KEYS[5], event) end
+          redis.call('LTRIM', KEYS[5], 0, tonumber(ARGV[3]) - 1)
+        end
+        return n
+        """)
+
+    /// Replaces dead-letter entries: each pair of ARGV (held, new) removes `held` from the dead list and, when
+    /// `new` is not empty, pushes it to the tail of ready. KEYS: dead, ready, status bucket. ARGV: status TTL,
+    /// pairs…. Returns how many entries were found.
+    static let reviveOrDelete = RedisScript(name: "dead-letter-review", source: """
+        local statuses = {}
+        local found = 0
+        for i = 2, #ARGV, 2 do
+          if redis.call('LREM', KEYS[1], 1, ARGV[i]) > 0 then
+            found = found + 1
+            if ARGV[i + 1] ~= '' then
+              redis.call('LPUSH', KEYS[2], ARGV[i + 1])
+              local id = string.match(ARGV[i + 1], '^{"id":"([^"]*)"')
+              if id then statuses[#statuses + 1] = id; statuses[#statuses + 1] = 'pending' end
+            end
+          end
+        end
+        if #statuses > 0 then
+          redis.call('HSET', KEYS[3], unpack(statuses))
+          redis.call('EXPIRE', KEYS[3], ARGV[1])
+        end
+        return found
+        """)
+}

@@ -1,0 +1,58 @@
+import RedisClient
+
+/// A dead-lettered job: its envelope, and the exact bytes that identify it in the list.
+public struct DeadLetter: Sendable {
+    public let queue: String
+    public let raw: [UInt8]
+    /// `nil` when the entry is not a readable envelope; ``raw`` still holds it.
+    public let envelope: JobEnvelope?
+}
+
+extension QueueStore {
+    /// Every entry of a queue's dead-letter list, newest first.
+    public func deadLetters(queue: String) async throws -> [DeadLetter] {
+        let reply = try await connection.send(RedisCommand("LRANGE", keys(queue).dead, "0", "-1"))
+        return (reply.array ?? []).compactMap(\.bytes).map { DeadLetter(queue: queue, raw: $0, envelope: try? JobEnvelope(decoding: $0)) }
+    }
+
+    /// Sends dead-lettered jobs back to the tail of their queue with a fresh set of attempts; their error
+    /// history stays on the envelope. Returns how many were still in the list.
+    @discardableResult
+    public func retryDeadLetters(_ letters: [DeadLetter]) async throws -> Int {
+        try await reviewDeadLetters(letters) { letter in
+            guard var envelope = letter.envelope else { return nil }
+            envelope.attempt = 0
+            envelope.recoveries = 0
+            envelope.runAt = nil
+            envelope.deadAt = nil
+            envelope.enqueuedAt = WallClock.nowMillis()
+            return envelope.encoded()
+        }
+    }
+
+    /// Deletes dead-lettered jobs for good. Returns how many were still in the list.
+    @discardableResult
+    public func deleteDeadLetters(_ letters: [DeadLetter]) async throws -> Int {
+        try await reviewDeadLetters(letters) { _ in nil }
+    }
+
+    /// Removes each letter from its dead list and, where `replacement` gives bytes, enqueues them; one script
+    /// call per queue and 500 letters.
+    private func reviewDeadLetters(_ letters: [DeadLetter], replacement: (DeadLetter) throws -> [UInt8]?) async throws -> Int {
+        var requests: [RedisRequest] = []
+        for (queue, group) in Dictionary(grouping: letters, by: \.queue) {
+            let k = keys(queue)
+            for start in stride(from: 0, to: group.count, by: 500) {
+                var arguments: [[UInt8]] = [Array(String(statusTTLSeconds).utf8)]
+                for letter in group[start..<min(start + 500, group.count)] {
+                    arguments.append(letter.raw)
+                    arguments.append(try replacement(letter) ?? [])
+                }
+                requests.append(.script(QueueScripts.reviveOrDelete, keys: [k.dead, k.ready, statusBucket(queue)], arguments: arguments))
+            }
+        }
+        var found = 0
+        for reply in try await connection.pipeline(requests) { found += try reply.checked().int ?? 0 }
+        return found
+    }
+}

@@ -1,0 +1,163 @@
+import Foundation
+import RedisClient
+
+/// The queue operations over one Redis connection: enqueue, fetch, settle, schedule, recover, inspect.
+///
+/// Each operation is one script call or one pipeline: one round trip however many jobs it carries.
+public final class QueueStore: Sendable {
+    public let connection: RedisConnection
+    public let prefix: String
+    /// How long a job's status stays readable after its last change, in seconds.
+    let statusTTLSeconds: Int
+    let eventsKept: Int
+
+    /// - Parameters:
+    ///   - connection: the store's connection; blocking waits (``waitForJob(queue:process:timeout:)``) occupy it.
+    ///   - prefix: the key prefix (`wq`).
+    ///   - statusRetention: how long a job's status is kept after its last change.
+    ///   - eventsKept: length of each queue's event log.
+    public init(connection: RedisConnection, prefix: String, statusRetention: Duration = .seconds(86_400), eventsKept: Int = 1000) {
+        self.connection = connection
+        self.prefix = prefix
+        self.statusTTLSeconds = Int(statusRetention.milliseconds / 1000)
+        self.eventsKept = eventsKept
+    }
+
+    /// A store on its own new connection with the same settings, for a worker that blocks on it.
+    public func withNewConnection(label: String) -> QueueStore {
+        QueueStore(
+            connection: RedisConnection(configuration: connection.configuration, label: label), prefix: prefix,
+            statusRetention: .seconds(Int64(statusTTLSeconds)), eventsKept: eventsKept)
+    }
+
+    public func keys(_ queue: String) -> QueueKeys { QueueKeys(prefix: prefix, queue: queue) }
+
+    public var processKeys: ProcessKeys { ProcessKeys(prefix: prefix) }
+
+    func statusBucket(_ queue: String, now: Int64 = WallClock.nowMillis()) -> String {
+        keys(queue).statusBucket(hour: QueueKeys.hour(ofMillis: now))
+    }
+
+    // MARK: - Enqueue
+
+    /// Stores jobs on their queues: due ones at the tail of ready, ones with a future `runAt` in delayed.
+    ///
+    /// Jobs go in chunks of 500 per script call and all chunks in one pipeline; the call returns once Redis has
+    /// them all.
+    public func enqueue(_ jobs: [JobEnvelope], now: Int64 = WallClock.nowMillis()) async throws {
+        var requests: [RedisRequest] = []
+        for (queue, jobsOfQueue) in Dictionary(grouping: jobs, by: \.queue) {
+            let k = keys(queue)
+            for start in stride(from: 0, to: jobsOfQueue.count, by: 500) {
+                let chunk = jobsOfQueue[start..<min(start + 500, jobsOfQueue.count)]
+                let due = chunk.filter { ($0.runAt ?? 0) <= now }
+                let later = chunk.filter { ($0.runAt ?? 0) > now }
+                var arguments: [[UInt8]] = [Array(String(statusTTLSeconds).utf8), Array(String(due.count).utf8)]
+                arguments.reserveCapacity(2 + due.count * 2 + later.count * 3)
+                for job in due {
+                    arguments.append(Array(job.id.utf8))
+                    arguments.append(job.encoded())
+                }
+                for job in later {
+                    arguments.append(Array(job.id.utf8))
+                    arguments.append(Array(String(job.runAt!).utf8))
+                    arguments.append(job.encoded())
+                }
+                requests.append(.script(QueueScripts.enqueue, keys: [k.ready, k.delayed, k.stats, statusBucket(queue, now: now)], arguments: arguments))
+            }
+        }
+        for reply in try await connection.pipeline(requests) { _ = try reply.checked() }
+    }
+
+    // MARK: - Fetch
+
+    /// Moves up to `max` due envelopes (no more than a fair share for `workers` workers) from ready to the
+    /// process's active list and returns them oldest first; also marks `alsoMark` ids as processing.
+    public func fetch(queue: String, process: String, max: Int, workers: Int, alsoMark: [String] = []) async throws -> [[UInt8]] {
+        let k = keys(queue)
+        var arguments: [[UInt8]] = [Array(String(max).utf8), Array(String(Swift.max(workers, 1)).utf8), Array(String(statusTTLSeconds).utf8)]
+        arguments.append(contentsOf: alsoMark.map { Array($0.utf8) })
+        let reply = try await connection.run(QueueScripts.fetch, keys: [k.ready, k.active(process: process), statusBucket(queue)], arguments: arguments)
+        return (reply.array ?? []).compactMap(\.bytes)
+    }
+
+    /// Waits up to `timeout` for one envelope with `BLMOVE` (ready → active) and returns it, or `nil`.
+    ///
+    /// Holds this store's connection for the whole wait: use a store of its own.
+    public func waitForJob(queue: String, process: String, timeout: Duration) async throws -> [UInt8]? {
+        let k = keys(queue)
+        let seconds = String(format: "%.3f", Double(timeout.milliseconds) / 1000)
+        let reply = try await connection.send(RedisCommand("BLMOVE", k.ready, k.active(process: process), "RIGHT", "LEFT", seconds))
+        return reply.bytes
+    }
+
+    // MARK: - Settle
+
+    /// Writes the outcome of finished jobs in one script call. Returns how many were no longer held by this
+    /// process (another process recovered them after this one was presumed dead).
+    @discardableResult
+    public func settle(queue: String, process: String, _ settlements: [Settlement]) async throws -> Int {
+        if settlements.isEmpty { return 0 }
+        let k = keys(queue)
+        var arguments: [[UInt8]] = [Array(String(statusTTLSeconds).utf8), Array(String(eventsKept).utf8)]
+        arguments.reserveCapacity(2 + settlements.count * 6)
+        for settlement in settlements {
+            arguments.append(Array(settlement.kind.rawValue.utf8))
+            arguments.append(Array(settlement.id.utf8))
+            arguments.append(settlement.held)
+            arguments.append(settlement.replacement ?? [])
+            arguments.append(Array(String(settlement.due ?? 0).utf8))
+            arguments.append(settlement.event?.encoded() ?? [])
+        }
+        let reply = try await connection.run(
+            QueueScripts.settle,
+            keys: [k.active(process: process), k.ready, k.delayed, k.dead, k.stats, statusBucket(queue), k.events],
+            arguments: arguments)
+        return reply.int ?? 0
+    }
+
+    // MARK: - Scheduler
+
+    /// Moves delayed jobs due by `now` to their ready lists, in one pipeline over all queues; returns how many.
+    /// Pass `Int64.max` to release everything at once ("process queue now").
+    @discardableResult
+    public func promoteDue(queues: [String], now: Int64 = WallClock.nowMillis(), limit: Int = 1000) async throws -> Int {
+        let bucketTime = WallClock.nowMillis()
+        var moved = 0
+        var pending = queues
+        // A queue that hit the limit may have more due: go round again for those only.
+        while !pending.isEmpty {
+            let requests: [RedisRequest] = pending.map { queue in
+                let k = keys(queue)
+                return .script(QueueScripts.promote, keys: [k.delayed, k.ready, statusBucket(queue, now: bucketTime)],
+                               arguments: [Array(String(now).utf8), Array(String(limit).utf8), Array(String(statusTTLSeconds).utf8)])
+            }
+            let replies = try await connection.pipeline(requests)
+            var again: [String] = []
+            for (queue, reply) in zip(pending, replies) {
+                let count = try reply.checked().int ?? 0
+                moved += count
+                if count >= limit { again.append(queue) }
+            }
+            pending = again
+        }
+        return moved
+    }
+}
+
+extension QueueStore {
+    /// Deletes every key under this store's prefix (benchmarks and tests use a prefix of their own).
+    @discardableResult
+    public func deleteAllKeys() async throws -> Int {
+        var cursor = "0"
+        var deleted = 0
+        repeat {
+            let reply = try await connection.send(RedisCommand("SCAN", cursor, "MATCH", "\(prefix):*", "COUNT", "1000")).array ?? []
+            guard reply.count == 2, let next = reply[0].string else { throw RedisError(.unexpectedReply, "SCAN returned \(reply)") }
+            cursor = next
+            let keys = (reply[1].array ?? []).compactMap(\.string)
+            if !keys.isEmpty { deleted += try await connection.send(RedisCommand("DEL", arguments: keys)).int ?? 0 }
+        } while cursor != "0"
+        return deleted
+    }
+}

@@ -1,0 +1,48 @@
+/// A reply from Redis, copied out of hiredis's reply object.
+public enum RedisValue: Sendable, Equatable {
+    case null
+    case integer(Int)
+    /// A bulk string: binary-safe bytes.
+    case bulk([UInt8])
+    /// A simple status reply such as `OK`.
+    case status(String)
+    /// An error reply inside a pipeline or array; single commands throw ``RedisError`` instead.
+    case error(String)
+    case array([RedisValue])
+
+    /// The value as text, for bulk and status replies.
+    public var string: String? {
+        switch self {
+        case .bulk(let bytes): String(decoding: bytes, as: UTF8.self)
+        case .status(let text): text
+        default: nil
+        }
+    }
+
+    public var bytes: [UInt8]? {
+        if case .bulk(let bytes) = self { return bytes }
+        return nil
+    }
+
+    /// Integer replies, and bulk strings holding a decimal integer (as `HGET` of a counter returns).
+    public var int: Int? {
+        switch self {
+        case .integer(let value): value
+        case .bulk(let bytes): Int(String(decoding: bytes, as: UTF8.self))
+        default: nil
+        }
+    }
+
+    public var array: [RedisValue]? {
+        if case .array(let values) = self { return values }
+        return nil
+    }
+
+    public var isNull: Bool { self == .null }
+
+    /// Throws the error an `.error` element carries; returns `self` otherwise.
+    public func checked() throws -> RedisValue {
+        if case .error(let message) = self { throw RedisError(.server, message) }
+        return self
+    }
+}

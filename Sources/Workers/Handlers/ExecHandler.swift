@@ -1,0 +1,89 @@
+import Foundation
+import QueueCore
+
+/// Runs the type's command with the payload on standard input.
+///
+/// Exit 0 is done; exit 75 (`EX_TEMPFAIL`) is retried; any other exit dead-letters the job with the start of
+/// standard error. The job's id, type, attempt and key are in `WOOQUEUE_JOB_ID`, `WOOQUEUE_JOB_TYPE`,
+/// `WOOQUEUE_JOB_ATTEMPT` and `WOOQUEUE_JOB_KEY`. A cancelled job (timeout, shutdown) gets SIGTERM, then SIGKILL
+/// two seconds later.
+public struct ExecHandler: JobHandler {
+    let command: [String]
+
+    public init(command: [String]) {
+        self.command = command
+    }
+
+    public func handle(_ job: JobContext) async throws {
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: try Self.resolve(command[0]))
+        process.arguments = Array(command.dropFirst())
+        var environment = ProcessInfo.processInfo.environment
+        environment["WOOQUEUE_JOB_ID"] = job.envelope.id
+        environment["WOOQUEUE_JOB_TYPE"] = job.envelope.type
+        environment["WOOQUEUE_JOB_ATTEMPT"] = String(job.envelope.attempt + 1)
+        environment["WOOQUEUE_JOB_KEY"] = job.envelope.key ?? ""
+        process.environment = environment
+        let input = Pipe()
+        let errors = Pipe()
+        process.standardInput = input
+        process.standardError = errors
+        process.standardOutput = FileHandle.nullDevice
+
+        let exit: (status: Int32, stderr: Data) = try await withTaskCancellationHandler {
+            try await withCheckedThrowingContinuation { continuation in
+                process.terminationHandler = { finished in
+                    // Reading to the end after exit cannot block for long: the write side is closed.
+                    let stderr = errors.fileHandleForReading.readDataToEndOfFile()
+                    continuation.resume(returning: (finished.terminationStatus, stderr))
+                }
+                do {
+                    try process.run()
+                } catch {
+                    continuation.resume(throwing: JobFailure.permanent("cannot start \(command[0]): \(error)"))
+                    return
+                }
+                // Write on a Dispatch thread: a child that does not read its input must not block a worker.
+                let payload = job.envelope.payload
+                DispatchQueue.global().async {
+                    try? input.fileHandleForWriting.write(contentsOf: payload)
+                    try? input.fileHandleForWriting.close()
+                }
+            }
+        } onCancel: {
+            guard process.isRunning else { return }
+            process.terminate()
+            let pid = process.processIdentifier
+            DispatchQueue.global().asyncAfter(deadline: .now() + 2) {
+                if process.isRunning { kill(pid, SIGKILL) }
+            }
+        }
+        try Task.checkCancellation()
+        switch exit.status {
+        case 0:
+            return
+        case 75:
+            throw JobFailure.transient("\(command[0]) exited 75 (temporary failure)\(Self.excerpt(exit.stderr))")
+        default:
+            let how = process.terminationReason == .uncaughtSignal ? "was killed by signal \(exit.status)" : "exited \(exit.status)"
+            throw JobFailure.permanent("\(command[0]) \(how)\(Self.excerpt(exit.stderr))")
+        }
+    }
+
+    /// The start of standard error, for the dead-letter entry.
+    private static func excerpt(_ stderr: Data) -> String {
+        let text = String(decoding: stderr.prefix(1000), as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines)
+        return text.isEmpty ? "" : ": \(text.prefix(500))"
+    }
+
+    /// Finds a bare program name on `PATH`, as a shell would.
+    static func resolve(_ program: String) throws -> String {
+        if program.contains("/") { return program }
+        let path = ProcessInfo.processInfo.environment["PATH"] ?? "/usr/local/bin:/usr/bin:/bin"
+        for directory in path.split(separator: ":") {
+            let candidate = "\(directory)/\(program)"
+            if FileManager.default.isExecutableFile(atPath: candidate) { return candidate }
+        }
+        throw JobFailure.permanent("exec handler: \(program) is not on PATH (\(path)); use an absolute path in jobTypes.*.command")
+    }
+}

@@ -1,0 +1,51 @@
+import AsyncHTTPClient
+import Foundation
+import NIOCore
+import NIOHTTP1
+import QueueCore
+
+/// POSTs the payload as JSON to the type's URL.
+///
+/// 2xx is done; 408, 429, 5xx, connection errors and timeouts are retried; any other status is permanent and
+/// dead-letters the job with the status and the start of the body. Each request carries `X-Wooqueue-Job-Id`
+/// (the same on every attempt, for the receiver's de-duplication), `X-Wooqueue-Job-Type` and `X-Wooqueue-Attempt`.
+public struct HTTPHandler: JobHandler {
+    let url: String
+    let headers: [String: String]
+    let timeout: Duration
+    let client: HTTPClient
+
+    public init(url: String, headers: [String: String] = [:], timeout: Duration, client: HTTPClient = .shared) {
+        self.url = url
+        self.headers = headers
+        self.timeout = timeout
+        self.client = client
+    }
+
+    public func handle(_ job: JobContext) async throws {
+        var request = HTTPClientRequest(url: url)
+        request.method = .POST
+        request.headers.add(name: "Content-Type", value: "application/json")
+        request.headers.add(name: "User-Agent", value: "wooqueue")
+        request.headers.add(name: "X-Wooqueue-Job-Id", value: job.envelope.id)
+        request.headers.add(name: "X-Wooqueue-Job-Type", value: job.envelope.type)
+        request.headers.add(name: "X-Wooqueue-Attempt", value: String(job.envelope.attempt + 1))
+        for (name, value) in headers { request.headers.replaceOrAdd(name: name, value: value) }
+        request.body = .bytes(ByteBuffer(bytes: job.envelope.payload))
+
+        let response: HTTPClientResponse
+        do {
+            response = try await client.execute(request, timeout: .milliseconds(timeout.milliseconds))
+        } catch is CancellationError {
+            throw CancellationError()
+        } catch {
+            throw JobFailure.transient("POST \(url) failed: \(error)")
+        }
+        let code = Int(response.status.code)
+        if (200..<300).contains(code) { return }
+        let body = (try? await response.body.collect(upTo: 4096)).map { String(buffer: $0) } ?? ""
+        let message = "POST \(url) answered HTTP \(code)\(body.isEmpty ? "" : ": \(body.prefix(300))")"
+        if code == 408 || code == 429 || code >= 500 { throw JobFailure.transient(message) }
+        throw JobFailure.permanent(message)
+    }
+}

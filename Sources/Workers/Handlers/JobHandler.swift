@@ -1,0 +1,71 @@
+import Foundation
+import Logging
+import QueueCore
+
+/// Runs jobs of one type. Delivery is at-least-once, so handlers must be idempotent.
+///
+/// Throw ``JobFailure`` to say how a failure should be treated; any other error counts as transient and is
+/// retried with backoff. Handlers should honour task cancellation: a job over its timeout is cancelled.
+public protocol JobHandler: Sendable {
+    func handle(_ job: JobContext) async throws
+}
+
+/// What a handler gets: the job and a logger tagged with it.
+public struct JobContext: Sendable {
+    public let envelope: JobEnvelope
+    public let logger: Logger
+
+    public init(envelope: JobEnvelope, logger: Logger) {
+        self.envelope = envelope
+        self.logger = logger
+    }
+
+    /// Decodes the payload; a payload of the wrong shape is a permanent failure (retrying cannot fix it).
+    public func payload<T: Decodable>(as type: T.Type) throws -> T {
+        do {
+            return try JSONDecoder().decode(T.self, from: Data(envelope.payload))
+        } catch let error as DecodingError {
+            throw JobFailure.permanent("payload does not decode as \(envelope.type) input: \(Self.describe(error))")
+        }
+    }
+
+    private static func describe(_ error: DecodingError) -> String {
+        func path(_ context: DecodingError.Context) -> String {
+            let joined = context.codingPath.map { $0.intValue.map(String.init) ?? $0.stringValue }.joined(separator: ".")
+            return joined.isEmpty ? "" : " at \(joined)"
+        }
+        switch error {
+        case .typeMismatch(let type, let context): return "expected \(type)\(path(context))"
+        case .valueNotFound(let type, let context): return "missing \(type) value\(path(context))"
+        case .keyNotFound(let key, let context): return "missing field \"\(key.stringValue)\"\(path(context))"
+        case .dataCorrupted(let context): return context.debugDescription + path(context)
+        @unknown default: return "\(error)"
+        }
+    }
+}
+
+/// A failure with its class (DESIGN.md, failure classes).
+public struct JobFailure: Error, CustomStringConvertible, Sendable {
+    public enum Kind: Sendable {
+        /// Retrying cannot help: dead-letter at once.
+        case permanent
+        /// May succeed later: retry with backoff until the attempts run out.
+        case transient
+        /// A dependency (database, Redis) is away: wait and retry without counting an attempt.
+        case dependencyUnavailable
+    }
+
+    public let kind: Kind
+    public let message: String
+
+    public init(_ kind: Kind, _ message: String) {
+        self.kind = kind
+        self.message = message
+    }
+
+    public static func permanent(_ message: String) -> JobFailure { JobFailure(.permanent, message) }
+    public static func transient(_ message: String) -> JobFailure { JobFailure(.transient, message) }
+    public static func dependencyUnavailable(_ message: String) -> JobFailure { JobFailure(.dependencyUnavailable, message) }
+
+    public var description: String { message }
+}

@@ -1,0 +1,273 @@
+import Logging
+import QueueCore
+import RedisClient
+
+/// One worker of a queue's pool: takes jobs from Redis, runs them one at a time, writes their outcomes.
+///
+/// A busy queue is read in batches (``QueueStore/fetch(queue:process:max:workers:alsoMark:)``) and outcomes
+/// are written in batches, so most jobs cost a fraction of a round trip; an idle worker waits in `BLMOVE` on its
+/// own connection and starts a new job as soon as it arrives. Every job it holds is in the process's active list
+/// until its outcome is written.
+final class QueueWorker: Sendable {
+    let queue: WooqueueConfiguration.QueueSettings
+    let store: QueueStore
+    let processID: String
+    let registry: HandlerRegistry
+    let settings: WooqueueConfiguration.WorkerSettings
+    let backoff: BackoffPolicy
+    let stop: StopState
+    let slot: JobSlot
+    let observer: (any JobObserver)?
+    let logger: Logger
+
+    /// How long an idle worker blocks in `BLMOVE` before checking for shutdown.
+    static let idleWait: Duration = .seconds(1)
+    /// Outcomes are written once this many are waiting …
+    static let settleBatch = 64
+    /// … or once the oldest has waited this long.
+    static let settleDelay: Duration = .milliseconds(20)
+
+    init(queue: WooqueueConfiguration.QueueSettings, store: QueueStore, processID: String, registry: HandlerRegistry,
+         settings: WooqueueConfiguration.WorkerSettings, backoff: BackoffPolicy, stop: StopState, slot: JobSlot,
+         observer: (any JobObserver)?, logger: Logger) {
+        self.queue = queue
+        self.store = store
+        self.processID = processID
+        self.registry = registry
+        self.settings = settings
+        self.backoff = backoff
+        self.stop = stop
+        self.slot = slot
+        self.observer = observer
+        self.logger = logger
+    }
+
+    /// Runs until the process stops.
+    func run() async {
+        var outage = OutageBackoff()
+        while !stop.isStopping {
+            do {
+                var batch = try await store.fetch(queue: queue.name, process: processID, max: settings.fetchBatch, workers: queue.workers)
+                if batch.isEmpty {
+                    guard let first = try await store.waitForJob(queue: queue.name, process: processID, timeout: Self.idleWait) else {
+                        outage.recovered(logger)
+                        continue
+                    }
+                    // A burst usually follows its first job: take the rest now, and mark the first as processing.
+                    batch = [first]
+                    if let id = JobEnvelope.id(of: first) {
+                        batch += try await store.fetch(queue: queue.name, process: processID, max: settings.fetchBatch - 1,
+                                                      workers: queue.workers, alsoMark: [id])
+                    }
+                }
+                outage.recovered(logger)
+                if let pause = await process(batch) { try? await Task.sleep(for: pause) }
+            } catch let error as RedisError where error.isUnavailable {
+                await outage.wait(logger, error)
+            } catch {
+                logger.error("Fetching jobs failed", metadata: ["queue": "\(queue.name)", "error": "\(error)"])
+                try? await Task.sleep(for: .seconds(1))
+            }
+        }
+    }
+
+    // MARK: - Running a batch
+
+    private struct Finished {
+        var settlement: Settlement
+        var type: String
+        var duration: Duration
+    }
+
+    /// Runs the batch's jobs in order and writes their outcomes. Returns a pause when a handler reported a
+    /// dependency outage, so the worker does not take more jobs it cannot run.
+    private func process(_ batch: [[UInt8]]) async -> Duration? {
+        var finished: [Finished] = []
+        var oldestFinish = ContinuousClock.now
+        var pause: Duration?
+        for (index, raw) in batch.enumerated() {
+            if stop.isStopping || pause != nil {
+                // Not started: back to the head of the queue, untouched. Each goes to the very head, so push
+                // the newest first and the oldest ends up next in line again.
+                for held in batch[index...].reversed() {
+                    let id = JobEnvelope.id(of: held) ?? ""
+                    finished.append(Finished(settlement: Settlement(kind: .requeue, id: id, held: held, replacement: held), type: "", duration: .zero))
+                }
+                break
+            }
+            let start = ContinuousClock.now
+            let (settlement, type, outagePause) = await run(raw)
+            if finished.isEmpty { oldestFinish = .now }
+            finished.append(Finished(settlement: settlement, type: type, duration: start.duration(to: .now)))
+            if let outagePause { pause = outagePause }
+            if finished.count >= Self.settleBatch || oldestFinish.duration(to: .now) >= Self.settleDelay {
+                await settle(&finished)
+            }
+        }
+        await settle(&finished)
+        return pause
+    }
+
+    /// Runs one job and decides its settlement.
+    private func run(_ raw: [UInt8]) async -> (Settlement, String, pause: Duration?) {
+        let now = WallClock.nowMillis()
+        let envelope: JobEnvelope
+        do {
+            envelope = try JobEnvelope(decoding: raw)
+        } catch {
+            return (undecodable(raw, reason: "\(error)", now: now), "invalid", nil)
+        }
+        observer?.jobStarted(envelope, pickupLatency: .milliseconds(max(0, now - envelope.dueAt)))
+        if envelope.recoveries > settings.maxRecoveries {
+            let reason = "recovered \(envelope.recoveries) times from dead workers (limit \(settings.maxRecoveries)): it may be what kills them"
+            return (deadLetter(raw, envelope, reason: reason, now: now), envelope.type, nil)
+        }
+        guard let entry = registry.entry(for: envelope.type) else {
+            let reason = "unknown job type \"\(envelope.type)\": no handler is configured for it (known: \(registry.types.joined(separator: ", "))); add it to jobTypes in config.json, then retry it from the dead-letter list"
+            return (deadLetter(raw, envelope, reason: reason, now: now), envelope.type, nil)
+        }
+        var jobLogger = logger
+        jobLogger[metadataKey: "job.id"] = .string(envelope.id)
+        jobLogger[metadataKey: "job.type"] = .string(envelope.type)
+        let context = JobContext(envelope: envelope, logger: jobLogger)
+        let handler = entry.handler
+        let outcome = await slot.run(timeout: entry.timeout) { try await handler.handle(context) }
+        let finishedAt = WallClock.nowMillis()
+        switch outcome {
+        case .succeeded:
+            return (Settlement(kind: .done, id: envelope.id, held: raw, event: event(envelope, "done", "done", at: finishedAt)), envelope.type, nil)
+        case .interrupted:
+            var event = event(envelope, "requeued", "pending", at: finishedAt)
+            event.error = "interrupted by shutdown"
+            return (Settlement(kind: .requeue, id: envelope.id, held: raw, replacement: raw, event: event), envelope.type, nil)
+        case .timedOut(let timeout):
+            return (failure(raw, envelope, JobFailure.transient("timed out after \(DurationText.format(timeout))"), now: finishedAt), envelope.type, nil)
+        case .failed(let error):
+            let failure = Self.classify(error)
+            if failure.kind == .dependencyUnavailable {
+                let delay = backoff.delay(afterFailure: 1)
+                var postponed = envelope
+                postponed.runAt = finishedAt + delay.milliseconds
+                postponed.lastError = failure.message
+                var event = event(envelope, "postponed", "retry", at: finishedAt)
+                event.error = failure.message
+                let settlement = Settlement(kind: .postpone, id: envelope.id, held: raw, replacement: postponed.encoded(),
+                                            due: postponed.runAt, event: event)
+                return (settlement, envelope.type, delay)
+            }
+            return (self.failure(raw, envelope, failure, now: finishedAt), envelope.type, nil)
+        }
+    }
+
+    /// A failed attempt: retried with backoff while attempts remain, dead-lettered after that or when permanent.
+    private func failure(_ raw: [UInt8], _ envelope: JobEnvelope, _ failure: JobFailure, now: Int64) -> Settlement {
+        var failed = envelope
+        failed.attempt += 1
+        failed.firstError = failed.firstError ?? failure.message
+        failed.lastError = failure.message
+        failed.firstFailedAt = failed.firstFailedAt ?? now
+        failed.lastFailedAt = now
+        if failure.kind == .permanent || failed.attempt >= failed.maxAttempts {
+            failed.deadAt = now
+            failed.runAt = nil
+            var event = event(failed, "dead", "failed", at: now)
+            event.error = failure.kind == .permanent ? failure.message : "\(failure.message) (attempt \(failed.attempt) of \(failed.maxAttempts))"
+            return Settlement(kind: .dead, id: envelope.id, held: raw, replacement: failed.encoded(), event: event)
+        }
+        failed.runAt = now + backoff.delay(afterFailure: failed.attempt).milliseconds
+        var event = event(failed, "retry", "retry", at: now)
+        event.error = failure.message
+        return Settlement(kind: .retry, id: envelope.id, held: raw, replacement: failed.encoded(), due: failed.runAt, event: event)
+    }
+
+    private func deadLetter(_ raw: [UInt8], _ envelope: JobEnvelope, reason: String, now: Int64) -> Settlement {
+        self.failure(raw, envelope, .permanent(reason), now: now)
+    }
+
+    /// Bytes that are not an envelope: dead-lettered inside a new envelope that keeps them as text.
+    private func undecodable(_ raw: [UInt8], reason: String, now: Int64) -> Settlement {
+        var writer = JSONWriter()
+        writer.beginObject()
+        writer.field("raw", String(decoding: raw.prefix(65_536), as: UTF8.self))
+        writer.endObject()
+        var wrapper = JobEnvelope(type: "invalid", queue: queue.name, payload: writer.bytes, maxAttempts: 1, enqueuedAt: now)
+        wrapper.attempt = 1
+        wrapper.firstError = "envelope does not decode: \(reason)"
+        wrapper.lastError = wrapper.firstError
+        wrapper.firstFailedAt = now
+        wrapper.lastFailedAt = now
+        wrapper.deadAt = now
+        var event = event(wrapper, "dead", "failed", at: now)
+        event.error = wrapper.lastError
+        return Settlement(kind: .dead, id: wrapper.id, held: raw, replacement: wrapper.encoded(), event: event)
+    }
+
+    private func event(_ envelope: JobEnvelope, _ name: String, _ status: String, at: Int64) -> JobEvent {
+        JobEvent(at: at, id: envelope.id, type: envelope.type, queue: queue.name, key: envelope.key, event: name,
+                 status: status, attempt: envelope.attempt, error: nil)
+    }
+
+    /// Maps a handler's error to its failure class: ``JobFailure`` keeps its own, an unavailable Redis is an
+    /// outage, anything else is transient.
+    static func classify(_ error: any Error) -> JobFailure {
+        switch error {
+        case let failure as JobFailure: return failure
+        case let redis as RedisError where redis.isUnavailable: return .dependencyUnavailable("\(redis)")
+        case is CancellationError: return .transient("cancelled")
+        default: return .transient(String(describing: error))
+        }
+    }
+
+    // MARK: - Writing outcomes
+
+    /// Writes outcomes until Redis takes them. While Redis is away the jobs stay in the active list, so if this
+    /// process dies meanwhile they are recovered; past the shutdown grace period it gives up and leaves them there.
+    private func settle(_ finished: inout [Finished]) async {
+        if finished.isEmpty { return }
+        var outage = OutageBackoff()
+        while true {
+            do {
+                let stale = try await store.settle(queue: queue.name, process: processID, finished.map(\.settlement))
+                if stale > 0 {
+                    logger.warning("Jobs were recovered by another process while this one ran them; they may run twice",
+                                   metadata: ["queue": "\(queue.name)", "count": "\(stale)"])
+                }
+                outage.recovered(logger)
+                if let observer {
+                    for job in finished { observer.jobSettled(queue: queue.name, type: job.type, outcome: job.settlement.kind, duration: job.duration) }
+                }
+                finished.removeAll(keepingCapacity: true)
+                return
+            } catch {
+                if stop.isPastGrace {
+                    logger.error("Could not write job outcomes before shutdown; the jobs stay in the active list and will be recovered",
+                                 metadata: ["queue": "\(queue.name)", "count": "\(finished.count)", "error": "\(error)"])
+                    finished.removeAll()
+                    return
+                }
+                await outage.wait(logger, error)
+            }
+        }
+    }
+}
+
+/// Backoff while Redis is unreachable: 100 ms doubling to 5 s, logging once per outage.
+struct OutageBackoff {
+    private var delay: Duration = .milliseconds(100)
+    private var logged = false
+
+    mutating func wait(_ logger: Logger, _ error: any Error) async {
+        if !logged {
+            logger.warning("Redis unavailable; waiting for it (no job loses an attempt)", metadata: ["error": "\(error)"])
+            logged = true
+        }
+        try? await Task.sleep(for: delay)
+        delay = min(delay * 2, .seconds(5))
+    }
+
+    mutating func recovered(_ logger: Logger) {
+        if logged { logger.notice("Redis reachable again") }
+        logged = false
+        delay = .milliseconds(100)
+    }
+}

@@ -1,0 +1,176 @@
+import Foundation
+import Logging
+import QueueCore
+import RedisClient
+import ServiceLifecycle
+
+/// A worker process: a pool per queue, plus the heartbeat, the scheduler of delayed jobs, recovery of dead
+/// processes' jobs, and the watchdog of job timeouts.
+///
+/// Start any number of these, on any host, against one Redis. On graceful shutdown (SIGTERM/SIGINT through the
+/// service group) it stops taking jobs, lets running ones finish within `workers.shutdownGrace`, returns the
+/// rest to the head of their queues and removes itself from the registry.
+public final class WorkerProcess: Service, Sendable {
+    public struct Options: Sendable {
+        /// Queues to run pools for; `nil` runs all configured queues.
+        public var queues: [String]?
+        /// Stop once no job is ready, delayed or held anywhere (`drain`). Delayed jobs are released at start.
+        public var exitWhenIdle: Bool
+
+        public init(queues: [String]? = nil, exitWhenIdle: Bool = false) {
+            self.queues = queues
+            self.exitWhenIdle = exitWhenIdle
+        }
+    }
+
+    public let id: String
+    let configuration: WooqueueConfiguration
+    let registry: HandlerRegistry
+    let options: Options
+    let observer: (any JobObserver)?
+    let logger: Logger
+    let control: QueueStore
+    let stop = StopState()
+
+    /// - Parameters:
+    ///   - configuration: queues, worker settings, backoff.
+    ///   - registry: the handler of each job type.
+    ///   - options: which queues, and whether to exit when idle.
+    ///   - observer: told about each job's start and outcome.
+    ///   - logger: the process's logger.
+    public init(configuration: WooqueueConfiguration, registry: HandlerRegistry, options: Options = Options(),
+                observer: (any JobObserver)? = nil, logger: Logger) throws {
+        self.configuration = configuration
+        self.registry = registry
+        self.options = options
+        self.observer = observer
+        self.logger = logger
+        self.id = Self.makeProcessID()
+        for name in options.queues ?? [] where configuration.queue(named: name) == nil {
+            throw ConfigurationError("unknown queue \"\(name)\"; configured queues: \(configuration.queues.map(\.name).joined(separator: ", "))")
+        }
+        self.control = QueueStore(
+            connection: RedisConnection(configuration: try RedisConfiguration(url: configuration.redis.url), label: "control"),
+            prefix: configuration.redis.keyPrefix, statusRetention: configuration.workers.statusRetention,
+            eventsKept: configuration.workers.eventsKept)
+    }
+
+    /// The queues this process runs pools for.
+    public var servedQueues: [WooqueueConfiguration.QueueSettings] {
+        guard let names = options.queues else { return configuration.queues }
+        return configuration.queues.filter { names.contains($0.name) }
+    }
+
+    /// Asks the process to stop as on SIGTERM: no new jobs, running ones get the grace period.
+    public func requestStop() {
+        stop.begin(grace: configuration.workers.shutdownGrace)
+    }
+
+    public func run() async throws {
+        if !configuration.redis.allowEviction { try await control.checkEvictionPolicy() }
+        let started = WallClock.nowMillis()
+        let record = WorkerProcessRecord(id: id, host: ProcessInfo.processInfo.hostName, pid: Int(getpid()),
+                                         queues: servedQueues.map(\.name), startedAt: started, heartbeatAt: started)
+        // Registered before the first fetch, so no job is ever held by a process nobody can recover.
+        try await control.heartbeat(record, ttl: configuration.workers.processTimeout)
+        if options.exitWhenIdle { try await control.promoteDue(queues: configuration.queues.map(\.name), now: Int64.max) }
+        logger.info("Worker process started", metadata: [
+            "process": "\(id)", "queues": "\(servedQueues.map { "\($0.name)×\($0.workers)" }.joined(separator: " "))",
+        ])
+
+        let workers = servedQueues.flatMap { queue in
+            (0..<queue.workers).map { index in
+                QueueWorker(queue: queue, store: control.withNewConnection(label: "\(queue.name)-\(index)"), processID: id,
+                            registry: registry, settings: configuration.workers, backoff: BackoffPolicy(configuration.backoff),
+                            stop: stop, slot: JobSlot(), observer: observer, logger: logger)
+            }
+        }
+        await withGracefulShutdownHandler {
+            await withTaskGroup(of: Void.self) { background in
+                background.addTask { await self.every(self.configuration.workers.heartbeatInterval) { try await self.beat(record) } }
+                background.addTask { await self.every(self.configuration.workers.schedulerInterval) { try await self.promote() } }
+                background.addTask { await self.every(self.configuration.workers.recoveryInterval) { try await self.recover() } }
+                background.addTask { await self.watch(workers.map(\.slot)) }
+                if options.exitWhenIdle { background.addTask { await self.stopWhenIdle() } }
+                await withTaskGroup(of: Void.self) { pool in
+                    for worker in workers { pool.addTask { await worker.run() } }
+                }
+                background.cancelAll()
+            }
+        } onGracefulShutdown: {
+            self.requestStop()
+        }
+        do {
+            try await control.deregister(process: id)
+        } catch {
+            logger.warning("Could not remove this process from the registry; it will be cleaned up as dead", metadata: ["error": "\(error)"])
+        }
+        logger.info("Worker process stopped", metadata: ["process": "\(id)"])
+    }
+
+    // MARK: - Background loops
+
+    /// Runs `body` every `interval` until the task is cancelled; errors are logged, never fatal.
+    private func every(_ interval: Duration, _ body: @Sendable () async throws -> Void) async {
+        var lastError: String?
+        while !Task.isCancelled {
+            do {
+                try await body()
+                lastError = nil
+            } catch {
+                let text = "\(error)"
+                if text != lastError { logger.warning("Background task failed; retrying", metadata: ["error": "\(text)"]) }
+                lastError = text
+            }
+            try? await Task.sleep(for: interval)
+        }
+    }
+
+    private func beat(_ record: WorkerProcessRecord) async throws {
+        var record = record
+        record.heartbeatAt = WallClock.nowMillis()
+        try await control.heartbeat(record, ttl: configuration.workers.processTimeout)
+    }
+
+    private func promote() async throws {
+        try await control.promoteDue(queues: configuration.queues.map(\.name))
+    }
+
+    private func recover() async throws {
+        let report = try await control.recoverDeadProcesses(except: id)
+        if !report.deadProcesses.isEmpty {
+            logger.warning("Recovered jobs of dead worker processes", metadata: [
+                "processes": "\(report.deadProcesses.joined(separator: ","))", "jobs": "\(report.recoveredJobs)",
+            ])
+        }
+    }
+
+    /// Ends overdue jobs, and interrupts all running ones once the shutdown grace period is over.
+    private func watch(_ slots: [JobSlot]) async {
+        while !Task.isCancelled {
+            let now = ContinuousClock.now
+            let interrupt = stop.isStopping && stop.isPastGrace
+            for slot in slots { slot.check(now: now, interrupt: interrupt) }
+            try? await Task.sleep(for: .milliseconds(20))
+        }
+    }
+
+    /// For `drain`: stops the process once two looks in a row find nothing left to do anywhere.
+    private func stopWhenIdle() async {
+        var idleLooks = 0
+        while !Task.isCancelled, !stop.isStopping {
+            if let snapshot = try? await control.snapshot(queues: configuration.queues, latestEvents: 0) {
+                idleLooks = snapshot.isIdle ? idleLooks + 1 : 0
+                if idleLooks >= 2 { requestStop() }
+            }
+            try? await Task.sleep(for: .milliseconds(100))
+        }
+    }
+
+    /// `host-pid-xxxx`: readable in `status`, unique even when a pid is reused.
+    static func makeProcessID() -> String {
+        let host = ProcessInfo.processInfo.hostName.map { $0.isLetter || $0.isNumber || $0 == "." || $0 == "-" ? $0 : "-" }
+        let suffix = String(UInt32.random(in: 0..<(36 * 36 * 36 * 36)), radix: 36)
+        return "\(String(host).prefix(40))-\(getpid())-\(suffix)"
+    }
+}

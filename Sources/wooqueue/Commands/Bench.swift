@@ -1,0 +1,180 @@
+import ArgumentParser
+import Foundation
+import QueueCore
+import Synchronization
+import Workers
+
+/// `wooqueue bench`: throughput and pickup latency of the reliable path, on throw-away keys.
+struct Bench: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Measure enqueue and processing rates, pickup latency and peak memory with noop jobs.",
+        discussion: """
+            1. Enqueues --jobs noop jobs spread over all queues (pipelined batches) and times it.
+            2. Starts this configuration's worker pools in-process and times draining them through the full reliable \
+            path (fetch into the active list, run, settle with status, counters and events).
+            3. With the pools idle, enqueues --probes jobs one at a time and measures the pickup latency: from the \
+            enqueue call to the handler's start.
+            Keys live under a prefix of their own (wqbench-<pid>) and are deleted afterwards.
+            """)
+
+    @OptionGroup var global: GlobalOptions
+
+    @Option(name: .long, help: "Jobs for the throughput phases.")
+    var jobs: Int = 200_000
+
+    @Option(name: .long, help: "Jobs for the latency probe.")
+    var probes: Int = 1000
+
+    @Flag(name: .long, help: "Print one JSON object.")
+    var json = false
+
+    mutating func validate() throws {
+        guard jobs >= 1 else { throw ValidationError("--jobs must be ≥ 1") }
+        guard probes >= 1 else { throw ValidationError("--probes must be ≥ 1") }
+    }
+
+    func run() async throws {
+        var configuration = try global.load()
+        configuration.redis.keyPrefix = "wqbench-\(getpid())"
+        let store = try configuration.makeStore(label: "bench")
+        if !configuration.redis.allowEviction { try await store.checkEvictionPolicy() }
+        let queues = configuration.queues.map(\.name)
+        let progress = Progress(enabled: true)
+        defer { Task { try? await store.deleteAllKeys() } }
+
+        // 1. Enqueue.
+        progress.say("enqueueing \(jobs) noop jobs over \(queues.joined(separator: ", "))…")
+        let enqueueStart = ContinuousClock.now
+        var enqueued = 0
+        while enqueued < jobs {
+            let n = min(20_000, jobs - enqueued)
+            let now = WallClock.nowMillis()
+            try await store.enqueue((0..<n).map { index in
+                JobEnvelope(type: "noop", queue: queues[(enqueued + index) % queues.count], maxAttempts: 1, enqueuedAt: now, source: "bench")
+            }, now: now)
+            enqueued += n
+        }
+        let enqueueTime = enqueueStart.duration(to: .now)
+
+        // 2. Process.
+        progress.say("processing with \(configuration.queues.map { "\($0.name)×\($0.workers)" }.joined(separator: " ")) workers…")
+        let observer = BenchObserver()
+        let process = try WorkerProcess(configuration: configuration, registry: HandlerRegistry(configuration: configuration),
+                                        observer: observer, logger: global.logger("bench"))
+        let processStart = ContinuousClock.now
+        let running = Task { try await process.run() }
+        try await observer.waitForSettled(jobs, timeout: .seconds(600), progress: progress)
+        let processTime = processStart.duration(to: .now)
+
+        // 3. Pickup latency with idle pools.
+        progress.say("probing pickup latency with \(probes) jobs enqueued one at a time…")
+        let probeStore = try configuration.makeStore(label: "probe")
+        for index in 0..<probes {
+            let job = JobEnvelope(type: "noop", queue: queues[index % queues.count], maxAttempts: 1, source: "bench-probe")
+            observer.markSent(job.id)
+            try await probeStore.enqueue([job])
+            try await Task.sleep(for: .milliseconds(2))
+        }
+        try await observer.waitForSettled(jobs + probes, timeout: .seconds(60), progress: progress)
+        process.requestStop()
+        try await running.value
+        try await store.deleteAllKeys()
+
+        let latencies = observer.probeLatencies().sorted()
+        let result = BenchResult(
+            jobs: jobs,
+            enqueueJobsPerS: Double(jobs) / enqueueTime.seconds,
+            processJobsPerS: Double(jobs) / processTime.seconds,
+            pickupP50Ms: Self.percentile(latencies, 0.50),
+            pickupP99Ms: Self.percentile(latencies, 0.99),
+            peakRssMb: Self.peakRSSMegabytes())
+        if json {
+            print(try StatusPrinter.json(result))
+        } else {
+            print(String(format: """
+                jobs:              %d
+                enqueue:           %.0f jobs/s
+                process:           %.0f jobs/s (reliable path, %d workers)
+                pickup latency:    p50 %.2f ms, p99 %.2f ms (%d probes)
+                peak RSS:          %.1f MB
+                """, jobs, result.enqueueJobsPerS, result.processJobsPerS, configuration.queues.reduce(0) { $0 + $1.workers },
+                result.pickupP50Ms, result.pickupP99Ms, latencies.count, result.peakRssMb))
+        }
+    }
+
+    static func percentile(_ sorted: [Double], _ p: Double) -> Double {
+        guard !sorted.isEmpty else { return 0 }
+        return sorted[min(sorted.count - 1, Int((Double(sorted.count - 1) * p).rounded()))]
+    }
+
+    /// The process's peak resident set (`VmHWM`), in MB.
+    static func peakRSSMegabytes() -> Double {
+        guard let status = try? String(contentsOfFile: "/proc/self/status", encoding: .utf8),
+              let line = status.split(separator: "\n").first(where: { $0.hasPrefix("VmHWM:") }),
+              let kilobytes = Double(line.split(separator: " ").dropFirst().first ?? "") else { return 0 }
+        return kilobytes / 1024
+    }
+}
+
+struct BenchResult: Encodable {
+    let jobs: Int
+    let enqueueJobsPerS: Double
+    let processJobsPerS: Double
+    let pickupP50Ms: Double
+    let pickupP99Ms: Double
+    let peakRssMb: Double
+}
+
+/// Counts settled jobs and times the probe jobs from enqueue to start.
+final class BenchObserver: JobObserver {
+    private let settled = Atomic<Int>(0)
+    private let sent = Mutex<[String: ContinuousClock.Instant]>([:])
+    private let latencies = Mutex<[Double]>([])
+
+    func markSent(_ id: String) {
+        sent.withLock { $0[id] = .now }
+    }
+
+    func jobStarted(_ envelope: JobEnvelope, pickupLatency: Duration) {
+        guard envelope.source == "bench-probe" else { return }
+        let now = ContinuousClock.now
+        guard let start = sent.withLock({ $0.removeValue(forKey: envelope.id) }) else { return }
+        latencies.withLock { $0.append(start.duration(to: now).seconds * 1000) }
+    }
+
+    func jobSettled(queue: String, type: String, outcome: Settlement.Kind, duration: Duration) {
+        settled.add(1, ordering: .relaxed)
+    }
+
+    func probeLatencies() -> [Double] { latencies.withLock { $0 } }
+
+    func waitForSettled(_ count: Int, timeout: Duration, progress: Progress) async throws {
+        let deadline = ContinuousClock.now + timeout
+        var lastReport = ContinuousClock.now
+        while settled.load(ordering: .relaxed) < count {
+            guard ContinuousClock.now < deadline else {
+                throw ValidationError("benchmark stalled: \(settled.load(ordering: .relaxed)) of \(count) jobs settled after \(timeout)")
+            }
+            if lastReport.duration(to: .now) > .seconds(2) {
+                progress.say("  \(settled.load(ordering: .relaxed))/\(count) settled")
+                lastReport = .now
+            }
+            try await Task.sleep(for: .milliseconds(2))
+        }
+    }
+}
+
+/// Progress lines on standard error, so `--json` output stays clean.
+struct Progress: Sendable {
+    let enabled: Bool
+    func say(_ text: String) {
+        if enabled { FileHandle.standardError.write(Data((text + "\n").utf8)) }
+    }
+}
+
+extension Duration {
+    var seconds: Double {
+        let (seconds, attoseconds) = components
+        return Double(seconds) + Double(attoseconds) / 1e18
+    }
+}

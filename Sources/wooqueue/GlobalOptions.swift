@@ -1,0 +1,60 @@
+import ArgumentParser
+import Foundation
+import Logging
+import QueueCore
+import RedisClient
+
+/// Options every command takes.
+struct GlobalOptions: ParsableArguments {
+    @Option(name: .long, help: ArgumentHelp("Configuration file.", discussion: "Default: ./config.json if present, else built-in defaults. WOOQUEUE_CONFIG also sets it.", valueName: "path"))
+    var config: String?
+
+    @Option(name: .long, help: "Log level: trace, debug, info, notice, warning, error, critical.")
+    var logLevel: String = ProcessInfo.processInfo.environment["WOOQUEUE_LOG_LEVEL"] ?? "info"
+
+    /// Loads the configuration and sets up logging to standard error.
+    func load() throws -> WooqueueConfiguration {
+        guard let level = Logger.Level(rawValue: logLevel) else {
+            throw ValidationError("--log-level must be one of trace, debug, info, notice, warning, error, critical; got \(logLevel)")
+        }
+        LoggingBootstrap.once(level: level)
+        let path = config ?? ProcessInfo.processInfo.environment["WOOQUEUE_CONFIG"]
+            ?? (FileManager.default.fileExists(atPath: "config.json") ? "config.json" : nil)
+        return try WooqueueConfiguration.load(path: path)
+    }
+
+    func logger(_ label: String) -> Logger { Logger(label: "wooqueue.\(label)") }
+}
+
+/// Installs the stderr log handler once per process.
+enum LoggingBootstrap {
+    private static let done = NSLock()
+    nonisolated(unsafe) private static var bootstrapped = false
+
+    static func once(level: Logger.Level) {
+        done.lock()
+        defer { done.unlock() }
+        guard !bootstrapped else { return }
+        bootstrapped = true
+        LoggingSystem.bootstrap { label in
+            var handler = StreamLogHandler.standardError(label: label)
+            handler.logLevel = level
+            return handler
+        }
+    }
+}
+
+extension WooqueueConfiguration {
+    /// A store on a new connection, for commands.
+    func makeStore(label: String = "cli") throws -> QueueStore {
+        QueueStore(connection: RedisConnection(configuration: try RedisConfiguration(url: redis.url), label: label),
+                   prefix: redis.keyPrefix, statusRetention: workers.statusRetention, eventsKept: workers.eventsKept)
+    }
+
+    /// Checks `--queue` values against the configuration.
+    func validateQueues(_ names: [String]) throws {
+        for name in names where queue(named: name) == nil {
+            throw ValidationError("unknown queue \"\(name)\"; configured queues: \(queues.map(\.name).joined(separator: ", "))")
+        }
+    }
+}
