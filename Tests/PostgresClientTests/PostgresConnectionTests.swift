@@ -13,7 +13,7 @@ import Testing
         do {
             try await body(db, table)
         } catch {
-            try? await db.query("DROP TABLE \(table)")
+            _ = try? await db.query("DROP TABLE \(table)")
             throw error
         }
         try await db.query("DROP TABLE \(table)")

@@ -37,6 +37,11 @@ public struct JobEnvelope: Sendable, Equatable {
     public struct UnknownMember: Sendable, Equatable {
         public var key: String
         public var rawValue: [UInt8]
+
+        public init(key: String, rawValue: [UInt8]) {
+            self.key = key
+            self.rawValue = rawValue
+        }
     }
 
     public init(

@@ -75,6 +75,9 @@ extension QueueStore {
 /// Redis may delete keys when full, which would silently lose queued jobs.
 public struct EvictionPolicyError: Error, CustomStringConvertible, Sendable {
     public let policy: String
+
+    public init(policy: String) { self.policy = policy }
+
     public var description: String {
         "Redis runs with maxmemory-policy \(policy): when memory is full it evicts keys, which deletes queued jobs. "
             + "Set 'maxmemory-policy noeviction' in redis.conf (redis/redis.conf does), or start with --allow-eviction "

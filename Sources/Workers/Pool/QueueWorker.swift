@@ -85,23 +85,32 @@ final class QueueWorker: Sendable {
         var finished: [Finished] = []
         var oldestFinish = ContinuousClock.now
         var pause: Duration?
+        var returnFrom: Int?
         for (index, raw) in batch.enumerated() {
             if stop.isStopping || pause != nil {
-                // Not started: back to the head of the queue, untouched. Each goes to the very head, so push
-                // the newest first and the oldest ends up next in line again.
-                for held in batch[index...].reversed() {
-                    let id = JobEnvelope.id(of: held) ?? ""
-                    finished.append(Finished(settlement: Settlement(kind: .requeue, id: id, held: held, replacement: held), type: "", duration: .zero))
-                }
+                returnFrom = index
                 break
             }
             let start = ContinuousClock.now
             let (settlement, type, outagePause) = await run(raw)
+            if settlement.kind == .requeue {
+                // Interrupted by shutdown: returned below together with the jobs not started yet.
+                returnFrom = index
+                break
+            }
             if finished.isEmpty { oldestFinish = .now }
             finished.append(Finished(settlement: settlement, type: type, duration: start.duration(to: .now)))
             if let outagePause { pause = outagePause }
             if finished.count >= Self.settleBatch || oldestFinish.duration(to: .now) >= Self.settleDelay {
                 await settle(&finished)
+            }
+        }
+        if let returnFrom {
+            // Back to the head of the queue, untouched. Each goes to the very head, so push the newest first:
+            // the oldest ends up next in line again.
+            for held in batch[returnFrom...].reversed() {
+                let id = JobEnvelope.id(of: held) ?? ""
+                finished.append(Finished(settlement: Settlement(kind: .requeue, id: id, held: held, replacement: held), type: "", duration: .zero))
             }
         }
         await settle(&finished)
@@ -137,9 +146,7 @@ final class QueueWorker: Sendable {
         case .succeeded:
             return (Settlement(kind: .done, id: envelope.id, held: raw, event: event(envelope, "done", "done", at: finishedAt)), envelope.type, nil)
         case .interrupted:
-            var event = event(envelope, "requeued", "pending", at: finishedAt)
-            event.error = "interrupted by shutdown"
-            return (Settlement(kind: .requeue, id: envelope.id, held: raw, replacement: raw, event: event), envelope.type, nil)
+            return (Settlement(kind: .requeue, id: envelope.id, held: raw, replacement: raw), envelope.type, nil)
         case .timedOut(let timeout):
             return (failure(raw, envelope, JobFailure.transient("timed out after \(DurationText.format(timeout))"), now: finishedAt), envelope.type, nil)
         case .failed(let error):

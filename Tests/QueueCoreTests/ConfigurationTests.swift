@@ -1,0 +1,79 @@
+import Foundation
+import QueueCore
+import Testing
+
+@Suite struct ConfigurationTests {
+    func decode(_ json: String, environment: [String: String] = [:]) throws -> WooqueueConfiguration {
+        try WooqueueConfiguration.decode(try JSONValue.parse(Array(json.utf8)), environment: environment)
+    }
+
+    func error(_ json: String) -> String {
+        do {
+            _ = try decode(json)
+            return "no error"
+        } catch {
+            return "\(error)"
+        }
+    }
+
+    @Test func defaultsFollowTheMission() throws {
+        let config = try decode("{}")
+        #expect(config.queues.map(\.name) == ["high", "medium", "low", "bulk"])
+        #expect(config.queues.map(\.workers) == [3, 2, 1, 1])
+        #expect(config.queues.map(\.retries) == [5, 3, 2, 1])
+        #expect(config.queues.map { $0.maxDelay } == [.seconds(30), .seconds(300), .seconds(1800), .seconds(3600)])
+        #expect(config.queue(named: "bulk")?.batchSize == 500)
+        #expect(config.backoff.base == .seconds(1) && config.backoff.factor == 2)
+        #expect(config.workers.statusRetention == .seconds(86_400))
+        #expect(config.jobTypes["noop"]?.handler == .noop)
+        #expect(config.maxAttempts(type: "noop", queue: "high") == 6)
+    }
+
+    @Test func theRepositorysConfigFileIsValid() throws {
+        let path = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+            .appendingPathComponent("config.json").path
+        let config = try WooqueueConfiguration.load(path: path, environment: [:])
+        #expect(config.queues.map(\.name) == ["high", "medium", "low", "bulk"])
+        #expect(config.jobTypes["send_order_email"]?.queue == "high")
+        #expect(config.maxAttempts(type: "sync_erp", queue: "medium") == 6)
+    }
+
+    @Test func badValuesNameTheField() {
+        #expect(error(#"{"queues": {"high": {"workers": 0}}}"#) == "queues.high.workers must be ≥ 1, got 0")
+        #expect(error(#"{"queues": {"high": {"wokers": 2}}}"#).hasPrefix("queues.high.wokers is not a known setting"))
+        #expect(error(#"{"queues": {"high": {"maxDelay": "soon"}}}"#).contains("queues.high.maxDelay must be a duration"))
+        #expect(error(#"{"backoff": {"factor": "two"}}"#) == "backoff.factor must be a number, got a string")
+        #expect(error(#"{"jobTypes": {"mail": {"queue": "urgent", "handler": "noop"}}}"#).contains("jobTypes.mail.queue must be one of the configured queues"))
+        #expect(error(#"{"jobTypes": {"mail": {"queue": "high", "handler": "http"}}}"#).contains("jobTypes.mail.url must be an http:// or https:// URL"))
+        #expect(error(#"{"jobTypes": {"pdf": {"queue": "high", "handler": "exec", "command": []}}}"#).contains("jobTypes.pdf.command must be a non-empty array"))
+        #expect(error(#"{"workers": {"heartbeatInterval": "10s", "processTimeout": "15s"}}"#).contains("must be more than twice"))
+        #expect(error(#"{"queues": {"High Prio": {}}}"#).contains("queue name must be"))
+    }
+
+    @Test func durationsAcceptUnitsAndSeconds() throws {
+        let config = try decode(#"{"backoff": {"base": "250ms", "cap": 90}, "queues": {"q": {"maxDelay": "1.5h"}}}"#)
+        #expect(config.backoff.base == .milliseconds(250))
+        #expect(config.backoff.cap == .seconds(90))
+        #expect(config.queues.map(\.maxDelay) == [.seconds(5400)])
+        #expect(DurationText.parse("60s") == .seconds(60) && DurationText.parse("2d") == .seconds(172_800))
+        #expect(DurationText.parse("-1s") == nil && DurationText.parse("x") == nil)
+    }
+
+    @Test func environmentOverridesAddresses() throws {
+        let config = try decode(#"{"redis": {"url": "redis://file:1/0"}}"#, environment: [
+            "WOOQUEUE_REDIS_URL": "redis://env:2/0", "WOOQUEUE_DATABASE_URL": "postgresql://env/db",
+        ])
+        #expect(config.redis.url == "redis://env:2/0")
+        #expect(config.database.url == "postgresql://env/db")
+    }
+
+    @Test func unreadableFilesAreClearErrors() throws {
+        let missing = #expect(throws: ConfigurationError.self) { try WooqueueConfiguration.load(path: "/nonexistent/config.json", environment: [:]) }
+        #expect(missing?.description.contains("/nonexistent/config.json") == true)
+        let path = FileManager.default.temporaryDirectory.appendingPathComponent("wq-bad-\(UUID()).json").path
+        try Data("{\"queues\": ".utf8).write(to: URL(fileURLWithPath: path))
+        defer { try? FileManager.default.removeItem(atPath: path) }
+        let invalid = #expect(throws: ConfigurationError.self) { try WooqueueConfiguration.load(path: path, environment: [:]) }
+        #expect(invalid?.description.contains("is not valid JSON") == true)
+    }
+}

@@ -1,0 +1,135 @@
+import QueueCore
+import RedisClient
+import TestSupport
+import Testing
+
+@Suite struct QueueStoreTests {
+    func withStore(_ json: String = "{}", _ body: (QueueStore, WooqueueConfiguration) async throws -> Void) async throws {
+        let configuration = try TestEnvironment.configuration(prefix: TestEnvironment.uniquePrefix("store"), json)
+        let store = try TestEnvironment.store(configuration)
+        do {
+            try await body(store, configuration)
+        } catch {
+            _ = try? await store.deleteAllKeys()
+            throw error
+        }
+        try await store.deleteAllKeys()
+    }
+
+    func job(_ queue: String, _ n: Int, runAt: Int64? = nil) -> JobEnvelope {
+        JobEnvelope(type: "noop", queue: queue, payload: Array(#"{"n":\#(n)}"#.utf8), maxAttempts: 3, runAt: runAt, key: "k\(n)")
+    }
+
+    @Test func fetchIsFIFOAndMovesJobsToTheActiveList() async throws {
+        try await withStore { store, _ in
+            let jobs = (0..<10).map { job("low", $0) }
+            try await store.enqueue(jobs)
+            let first = try await store.fetch(queue: "low", process: "p1", max: 4, workers: 1)
+            let second = try await store.fetch(queue: "low", process: "p1", max: 100, workers: 1)
+            #expect((first + second).compactMap(JobEnvelope.id(of:)) == jobs.map(\.id))
+            let k = store.keys("low")
+            #expect(try await store.connection.send("LLEN", k.ready) == .integer(0))
+            #expect(try await store.connection.send("LLEN", k.active(process: "p1")) == .integer(10))
+            #expect(try await store.jobStatus(id: jobs[0].id, queues: ["low"])?.status == "processing")
+        }
+    }
+
+    @Test func fetchTakesAFairShareForThePool() async throws {
+        try await withStore { store, _ in
+            try await store.enqueue((0..<10).map { job("high", $0) })
+            // 10 ready, 3 workers: one worker takes ceil(10/3) = 4, leaving work for the others.
+            #expect(try await store.fetch(queue: "high", process: "p", max: 100, workers: 3).count == 4)
+        }
+    }
+
+    @Test func settleWritesEveryOutcome() async throws {
+        try await withStore { store, _ in
+            let jobs = (0..<4).map { job("medium", $0) }
+            try await store.enqueue(jobs)
+            let held = try await store.fetch(queue: "medium", process: "p", max: 10, workers: 1)
+            var retried = try JobEnvelope(decoding: held[1])
+            retried.attempt = 1
+            let due = WallClock.nowMillis() + 60_000
+            let stale = try await store.settle(queue: "medium", process: "p", [
+                Settlement(kind: .done, id: jobs[0].id, held: held[0]),
+                Settlement(kind: .retry, id: jobs[1].id, held: held[1], replacement: retried.encoded(), due: due),
+                Settlement(kind: .dead, id: jobs[2].id, held: held[2], replacement: held[2]),
+                Settlement(kind: .requeue, id: jobs[3].id, held: held[3], replacement: held[3]),
+                Settlement(kind: .done, id: "gone", held: Array("not held".utf8)),
+            ])
+            #expect(stale == 1)
+            let snapshot = try await store.snapshot(queues: try TestEnvironment.configuration(prefix: "x").queues.filter { $0.name == "medium" })
+            let medium = try #require(snapshot.queues.first)
+            #expect((medium.ready, medium.delayed, medium.dead, medium.done, medium.retried, medium.failed) == (1, 1, 1, 1, 1, 1))
+            #expect(try await store.jobStatus(id: jobs[0].id, queues: ["medium"])?.status == "done")
+            #expect(try await store.jobStatus(id: jobs[1].id, queues: ["medium"])?.status == "retry")
+            #expect(try await store.jobStatus(id: jobs[2].id, queues: ["medium"])?.status == "failed")
+            #expect(try await store.jobStatus(id: jobs[3].id, queues: ["medium"])?.status == "pending")
+            #expect(try await store.jobStatus(id: "never", queues: ["medium"]) == nil)
+        }
+    }
+
+    @Test func delayedJobsBecomeReadyWhenDue() async throws {
+        try await withStore { store, _ in
+            let now = WallClock.nowMillis()
+            try await store.enqueue([job("low", 1, runAt: now + 60_000), job("low", 2, runAt: now + 120_000)], now: now)
+            #expect(try await store.promoteDue(queues: ["low"], now: now + 1000) == 0)
+            #expect(try await store.fetch(queue: "low", process: "p", max: 10, workers: 1).isEmpty)
+            #expect(try await store.promoteDue(queues: ["low"], now: now + 60_000) == 1)
+            #expect(try await store.promoteDue(queues: ["low"], now: Int64.max) == 1)
+            let ids = try await store.fetch(queue: "low", process: "p", max: 10, workers: 1).compactMap { try? JobEnvelope(decoding: $0).key }
+            #expect(ids == ["k1", "k2"])
+        }
+    }
+
+    @Test func deadProcessesJobsGoBackToTheHeadWithARecoveryCount() async throws {
+        try await withStore { store, configuration in
+            try await store.enqueue((0..<5).map { job("bulk", $0) })
+            let held = try await store.fetch(queue: "bulk", process: "dead-proc", max: 3, workers: 1)
+            let record = WorkerProcessRecord(id: "dead-proc", host: "h", pid: 1, queues: ["bulk"], startedAt: 0, heartbeatAt: 0)
+            try await store.heartbeat(record, ttl: .milliseconds(50))
+            try await Task.sleep(for: .milliseconds(120))
+            let report = try await store.recoverDeadProcesses(except: "me")
+            #expect(report.deadProcesses == ["dead-proc"])
+            #expect(report.recoveredJobs == 3)
+            // Recovered jobs are next in line, in their original order, each counted once.
+            let next = try await store.fetch(queue: "bulk", process: "me", max: 5, workers: 1).map { try JobEnvelope(decoding: $0) }
+            #expect(next.map(\.id) == held.compactMap(JobEnvelope.id(of:)) + next.suffix(2).map(\.id))
+            #expect(next.map(\.recoveries) == [1, 1, 1, 0, 0])
+            #expect(try await store.registeredProcesses().isEmpty)
+            let snapshot = try await store.snapshot(queues: configuration.queues)
+            #expect(snapshot.queues.first { $0.name == "bulk" }?.recovered == 3)
+            #expect(snapshot.events.filter { $0.event == "recovered" }.count == 3)
+        }
+    }
+
+    @Test func deadLettersCanBeRetriedAndDeleted() async throws {
+        try await withStore { store, _ in
+            try await store.enqueue([job("high", 1), job("high", 2)])
+            let held = try await store.fetch(queue: "high", process: "p", max: 10, workers: 1)
+            var dead = held.map { try! JobEnvelope(decoding: $0) }
+            for index in dead.indices { dead[index].attempt = 3; dead[index].lastError = "boom \(index)"; dead[index].deadAt = 1 }
+            try await store.settle(queue: "high", process: "p", zip(held, dead).map {
+                Settlement(kind: .dead, id: $1.id, held: $0, replacement: $1.encoded())
+            })
+            let letters = try await store.deadLetters(queue: "high")
+            #expect(letters.count == 2)
+            #expect(Set(letters.compactMap { $0.envelope?.lastError }) == ["boom 0", "boom 1"])
+            #expect(try await store.retryDeadLetters(letters.filter { $0.envelope?.key == "k1" }) == 1)
+            #expect(try await store.deleteDeadLetters(letters.filter { $0.envelope?.key == "k2" }) == 1)
+            #expect(try await store.deadLetters(queue: "high").isEmpty)
+            let back = try JobEnvelope(decoding: try #require(try await store.fetch(queue: "high", process: "p", max: 10, workers: 1).first))
+            #expect(back.key == "k1" && back.attempt == 0 && back.lastError == "boom 0" && back.deadAt == nil)
+        }
+    }
+
+    @Test func refusesARedisThatEvictsKeys() async throws {
+        try await withStore { store, _ in
+            let policy = try await store.checkEvictionPolicy()
+            #expect(policy == "noeviction")
+        }
+        let error = EvictionPolicyError(policy: "allkeys-lru")
+        #expect(error.description.contains("deletes queued jobs"))
+        #expect(error.description.contains("--allow-eviction"))
+    }
+}

@@ -1,0 +1,64 @@
+import Foundation
+import QueueCore
+import TestSupport
+import Testing
+
+@Suite(.serialized) struct CommandLineTests {
+    @Test func aBadConfigurationStopsWithTheFieldNamed() async throws {
+        let cli = try CommandRunner("{}")
+        try Data(#"{"queues": {"high": {"workers": 0}}}"#.utf8).write(to: URL(fileURLWithPath: cli.configPath))
+        let result = try await cli.run(["status"])
+        #expect(result.status != 0)
+        #expect(result.stderr.contains("queues.high.workers must be ≥ 1, got 0"), "stderr: \(result.stderr)")
+        try? FileManager.default.removeItem(atPath: cli.configPath)
+    }
+
+    @Test func badInputOnTheCommandLineIsRefusedClearly() async throws {
+        let cli = try CommandRunner("{}")
+        let badJSON = try await cli.run(["enqueue", "--type", "noop", "--payload", "{nope"])
+        #expect(badJSON.status != 0 && badJSON.stderr.contains("--payload is not valid JSON"))
+        let unknown = try await cli.run(["enqueue", "--type", "nosuch"])
+        #expect(unknown.status != 0 && unknown.stderr.contains("unknown job type \"nosuch\""))
+        let delay = try await cli.run(["enqueue", "--type", "noop", "--delay", "soon"])
+        #expect(delay.status != 0 && delay.stderr.contains("--delay must be a duration"))
+        let purge = try await cli.run(["dlq", "purge"])
+        #expect(purge.status != 0 && purge.stderr.contains("needs --id ID, or --all"))
+        try await cli.cleanup()
+    }
+
+    @Test func enqueueDrainStatusAndDeadLetterReview() async throws {
+        let cli = try CommandRunner(#"{"queues": {"high": {"workers": 2, "retries": 1}, "low": {"workers": 1}}, "backoff": {"base": "100ms"}, "workers": {"schedulerInterval": "20ms"}}"#)
+        #expect(try await cli.run(["enqueue", "--type", "noop", "--queue", "high", "--count", "25", "--key", "batch"]).status == 0)
+        let failing = try await cli.run(["enqueue", "--type", "noop", "--queue", "high", "--key", "sku-42", "--payload", #"{"fail": "transient"}"#])
+        #expect(failing.status == 0)
+        let id = try #require(failing.stdout.split(separator: " ").dropFirst().first.map(String.init))
+        #expect(try await cli.run(["enqueue", "--type", "noop", "--delay", "1h", "--key", "later"]).status == 0)
+
+        let drain = try await cli.run(["drain"])
+        #expect(drain.status == 0, "stderr: \(drain.stderr)")
+        #expect(drain.stdout.contains("before:") && drain.stdout.contains("after:"))
+
+        let status = try JSONValue.parse(Array(try await cli.run(["status", "--json"]).stdout.utf8))
+        guard case .array(let queues) = status["queues"] else { Issue.record("no queues in status --json"); return }
+        let high = try #require(queues.first { $0["name"] == .string("high") })
+        let low = try #require(queues.first { $0["name"] == .string("low") })
+        #expect(high["done"] == .number(25) && high["dead"] == .number(1) && high["retried"] == .number(1))
+        #expect(low["done"] == .number(1), "drain released the delayed job at once")
+        #expect(high["ready"] == .number(0) && high["active"] == .number(0) && high["delayed"] == .number(0))
+        guard case .array(let events) = status["events"] else { Issue.record("no events"); return }
+        #expect(events.count == 20)
+        #expect(events.contains { $0["key"] == .string("sku-42") && $0["event"] == .string("dead") })
+
+        #expect(try await cli.run(["status", "--id", id]).stdout.contains("failed"))
+        let list = try await cli.run(["dlq", "list"])
+        #expect(list.stdout.contains(id) && list.stdout.contains("sku-42") && list.stdout.contains("noop asked to fail (transient)"))
+        let show = try await cli.run(["dlq", "show", "--id", id])
+        #expect(show.stdout.contains("attempts:      2 of 2") && show.stdout.contains(#"payload:       {"fail": "transient"}"#))
+        let retry = try await cli.run(["dlq", "retry", "--all", "--queue", "high"])
+        #expect(retry.stdout.contains("sent 1 job(s) back"))
+        #expect(try await cli.run(["status", "--id", id]).stdout.contains("pending"))
+        let purge = try await cli.run(["dlq", "purge", "--all"])
+        #expect(purge.stdout.contains("deleted 0"), "the retried job left the dead-letter list")
+        try await cli.cleanup()
+    }
+}

@@ -1,0 +1,81 @@
+import Foundation
+import QueueCore
+import TestSupport
+import Testing
+
+@Suite(.serialized) struct WorkCommandTests {
+    /// Must show 3: two `wooqueue work` processes share 2,000 jobs; one is killed with SIGKILL mid-way; every job
+    /// ends done, the recovery is reported, nothing stays active.
+    @Test func aKilledWorkerProcessLosesNoJob() async throws {
+        let cli = try CommandRunner(#"""
+            {"queues": {"low": {"workers": 5}},
+             "workers": {"heartbeatInterval": "200ms", "processTimeout": "1s", "recoveryInterval": "200ms"}}
+            """#)
+        let store = try cli.store
+        let jobs = (0..<2000).map {
+            JobEnvelope(type: "noop", queue: "low", payload: Array(#"{"sleep_ms": 20}"#.utf8), maxAttempts: 3, key: "job-\($0)")
+        }
+        try await store.enqueue(jobs)
+        let (victim, _, _) = try cli.start(["work"])
+        let (survivor, _, survivorErr) = try cli.start(["work"])
+        async let survivorLog = Task.detached { survivorErr.fileHandleForReading.readDataToEndOfFile() }.value
+
+        try await waitUntil("both processes to work", timeout: .seconds(30)) {
+            try await store.registeredProcesses().filter(\.alive).count == 2
+        }
+        try await waitUntil("a quarter of the jobs to be done", timeout: .seconds(60)) {
+            try await store.snapshot(queues: cli.configuration.queues, latestEvents: 0).queues.first { $0.name == "low" }!.done >= 500
+        }
+        let heldByVictim = try await store.connection.send("LLEN", store.keys("low").active(process: try #require(
+            try await store.registeredProcesses().first { $0.record.pid == Int(victim.processIdentifier) }?.record.id))).int ?? 0
+        kill(victim.processIdentifier, SIGKILL)
+        #expect(heldByVictim > 0, "the victim held jobs when it was killed")
+
+        try await waitUntil("every job to be done", timeout: .seconds(60)) {
+            let low = try await store.snapshot(queues: cli.configuration.queues, latestEvents: 0).queues.first { $0.name == "low" }!
+            return low.ready == 0 && low.active == 0 && low.delayed == 0 && low.done >= 2000
+        }
+        for job in jobs {
+            #expect(try await store.jobStatus(id: job.id, queues: ["low"])?.status == "done")
+        }
+        let status = try await cli.run(["status", "--json"])
+        #expect(status.status == 0)
+        let report = try JSONValue.parse(Array(status.stdout.utf8))
+        guard case .array(let queues) = report["queues"], let low = queues.first(where: { $0["name"] == .string("low") }) else {
+            Issue.record("status --json has no queues: \(status.stdout)")
+            return
+        }
+        #expect(low["done"] == .number(2000), "each job settled once: the victim's unfinished jobs were recovered, not doubled")
+        guard case .number(let recovered) = low["recovered"] else { Issue.record("no recovered count"); return }
+        #expect(recovered >= 1)
+        #expect(low["active"] == .number(0) && low["dead"] == .number(0))
+        print("kill test: victim held \(heldByVictim) jobs when killed; recovered \(Int(recovered))")
+
+        kill(survivor.processIdentifier, SIGTERM)
+        try await waitUntil("the survivor to stop on SIGTERM", timeout: .seconds(30)) { !survivor.isRunning }
+        #expect(survivor.terminationStatus == 0)
+        let log = String(decoding: await survivorLog, as: UTF8.self)
+        #expect(log.contains("Recovered jobs of dead worker processes"))
+        #expect(try await store.registeredProcesses().isEmpty, "the dead process was cleared and the survivor deregistered")
+        try await cli.cleanup()
+    }
+
+    @Test func workRefusesARedisThatEvictsKeys() async throws {
+        let cli = try CommandRunner("{}")
+        let admin = try cli.store.connection
+        let original = try await admin.send("CONFIG", "GET", "maxmemory-policy").array?[1].string ?? "noeviction"
+        try await admin.send("CONFIG", "SET", "maxmemory-policy", "allkeys-lru")
+        let result: CommandRunner.Output
+        do {
+            result = try await cli.run(["work"], timeout: .seconds(20))
+        } catch {
+            try await admin.send("CONFIG", "SET", "maxmemory-policy", original)
+            throw error
+        }
+        try await admin.send("CONFIG", "SET", "maxmemory-policy", original)
+        #expect(result.status != 0)
+        #expect(result.stderr.contains("maxmemory-policy allkeys-lru"))
+        #expect(result.stderr.contains("deletes queued jobs"))
+        try await cli.cleanup()
+    }
+}

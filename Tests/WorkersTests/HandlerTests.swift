@@ -1,0 +1,99 @@
+import Foundation
+import QueueCore
+import TestSupport
+import Testing
+@testable import Workers
+
+@Suite(.serialized) struct HandlerTests {
+    @Test func httpHandlerPostsThePayloadAndClassifiesStatuses() async throws {
+        let server = try await TestHTTPServer.start { number in
+            switch number {
+            case 1: (.ok, "fine")
+            case 2: (.serviceUnavailable, "maintenance")
+            default: (.notFound, "no such endpoint, see the docs at example.com/very/long/path")
+            }
+        }
+        defer { server.stop() }
+        let harness = try WorkerHarness(#"""
+            {"queues": {"high": {"workers": 1, "retries": 0}},
+             "jobTypes": {"mail": {"queue": "high", "handler": "http", "url": "\#(server.url)", "headers": {"Authorization": "Bearer t0k3n"}}}}
+            """#)
+        let jobs = (1...3).map { harness.job("mail", payload: #"{"order": \#($0)}"#, key: "order-\($0)") }
+        try await harness.store.enqueue([jobs[0]])
+        try await harness.run { _ in
+            try await harness.waitFor("high", done: 1)
+            try await harness.store.enqueue([jobs[1]])
+            try await harness.waitFor("high", done: 1, dead: 1)
+            try await harness.store.enqueue([jobs[2]])
+            try await harness.waitFor("high", done: 1, dead: 2)
+        }
+        let first = try #require(server.requests.first)
+        #expect(first.body == #"{"order": 1}"#)
+        #expect(first.headers["content-type"] == "application/json")
+        #expect(first.headers["authorization"] == "Bearer t0k3n")
+        #expect(first.headers["x-wooqueue-job-id"] == jobs[0].id)
+        #expect(first.headers["x-wooqueue-attempt"] == "1")
+        let letters = Dictionary(uniqueKeysWithValues: try await harness.store.deadLetters(queue: "high").map { ($0.envelope!.key!, $0.envelope!) })
+        #expect(letters["order-2"]?.lastError?.contains("HTTP 503: maintenance") == true)
+        #expect(letters["order-2"]?.lastError?.contains("attempt") == false, "the reason is the server's answer")
+        #expect(letters["order-3"]?.lastError?.contains("HTTP 404: no such endpoint") == true)
+        try await harness.cleanup()
+    }
+
+    @Test func httpStatusClassesFollowTheDesign() async throws {
+        let server = try await TestHTTPServer.start { number in
+            [(.requestTimeout, ""), (.tooManyRequests, ""), (.internalServerError, ""), (.badRequest, "")][min(number - 1, 3)]
+        }
+        defer { server.stop() }
+        let handler = HTTPHandler(url: server.url, timeout: .seconds(5))
+        let context = JobContext(envelope: JobEnvelope(type: "t", queue: "q", maxAttempts: 1), logger: .init(label: "t"))
+        var kinds: [JobFailure.Kind] = []
+        for _ in 0..<4 {
+            do { try await handler.handle(context) } catch let failure as JobFailure { kinds.append(failure.kind) }
+        }
+        #expect(kinds == [.transient, .transient, .transient, .permanent])
+        let refused = HTTPHandler(url: "http://127.0.0.1:1/none", timeout: .seconds(2))
+        let error = await #expect(throws: JobFailure.self) { try await refused.handle(context) }
+        #expect(error?.kind == .transient)
+    }
+
+    @Test func execHandlerRunsTheCommandWithThePayloadOnStdin() async throws {
+        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("wq-exec-\(UUID())")
+        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: directory) }
+        let harness = try WorkerHarness(#"""
+            {"queues": {"medium": {"workers": 1, "retries": 0}},
+             "jobTypes": {
+               "invoice": {"queue": "medium", "handler": "exec", "command": ["sh", "-c", "cat > \#(directory.path)/$WOOQUEUE_JOB_KEY.json"]},
+               "later": {"queue": "medium", "handler": "exec", "command": ["sh", "-c", "echo 'ERP busy' >&2; exit 75"]},
+               "broken": {"queue": "medium", "handler": "exec", "command": ["sh", "-c", "echo 'no such order' >&2; exit 3"]},
+               "missing": {"queue": "medium", "handler": "exec", "command": ["/nonexistent/program"]}}}
+            """#)
+        try await harness.store.enqueue([
+            harness.job("invoice", payload: #"{"order": "727", "total": "101.33"}"#, key: "727"),
+            harness.job("later", key: "later"), harness.job("broken", key: "broken"), harness.job("missing", key: "missing"),
+        ])
+        try await harness.run { _ in
+            try await harness.waitFor("medium", done: 1, dead: 3)
+        }
+        #expect(try String(contentsOf: directory.appendingPathComponent("727.json"), encoding: .utf8) == #"{"order": "727", "total": "101.33"}"#)
+        let reasons = Dictionary(uniqueKeysWithValues: try await harness.store.deadLetters(queue: "medium").map { ($0.envelope!.key!, $0.envelope!.lastError!) })
+        #expect(reasons["later"]?.contains("exited 75 (temporary failure): ERP busy") == true)
+        #expect(try await harness.queue("medium").retried == 0, "retries 0: the temporary failure went straight to dead after its only attempt")
+        #expect(reasons["broken"]?.contains("exited 3: no such order") == true)
+        #expect(reasons["missing"]?.contains("cannot start /nonexistent/program") == true)
+        try await harness.cleanup()
+    }
+
+    @Test func execTimeoutKillsTheCommand() async throws {
+        let marker = FileManager.default.temporaryDirectory.appendingPathComponent("wq-exec-killed-\(UUID())").path
+        let handler = ExecHandler(command: ["sh", "-c", "sleep 5; touch \(marker)"])
+        let context = JobContext(envelope: JobEnvelope(type: "t", queue: "q", maxAttempts: 1), logger: .init(label: "t"))
+        let task = Task { try await handler.handle(context) }
+        try await Task.sleep(for: .milliseconds(200))
+        task.cancel()
+        await #expect(throws: (any Error).self) { try await task.value }
+        try await Task.sleep(for: .seconds(6))
+        #expect(!FileManager.default.fileExists(atPath: marker), "the command was terminated, not left running")
+    }
+}

@@ -1,0 +1,56 @@
+import Hummingbird
+import NIOCore
+import Synchronization
+
+/// A real HTTP server on a free loopback port: answers with whatever `respond` says and records each request.
+final class TestHTTPServer: Sendable {
+    struct Received: Sendable {
+        let path: String
+        let headers: [String: String]
+        let body: String
+    }
+
+    private final class Log: Sendable {
+        let entries = Mutex<[Received]>([])
+    }
+
+    let port: Int
+    private let task: Task<Void, any Error>
+    private let log: Log
+
+    private init(port: Int, task: Task<Void, any Error>, log: Log) {
+        self.port = port
+        self.task = task
+        self.log = log
+    }
+
+    var requests: [Received] { log.entries.withLock { $0 } }
+
+    var url: String { "http://127.0.0.1:\(port)/hook" }
+
+    /// Starts the server and returns once it listens. `respond` gets the request's number, from 1.
+    static func start(_ respond: @escaping @Sendable (_ requestNumber: Int) -> (HTTPResponse.Status, String)) async throws -> TestHTTPServer {
+        let (ports, portContinuation) = AsyncStream.makeStream(of: Int.self)
+        let log = Log()
+        let router = Router()
+        router.post("**") { request, _ -> Response in
+            let body = try await request.body.collect(upTo: 1 << 20)
+            var headers: [String: String] = [:]
+            for field in request.headers { headers[field.name.canonicalName] = field.value }
+            let number = log.entries.withLock { entries -> Int in
+                entries.append(Received(path: request.uri.path, headers: headers, body: String(buffer: body)))
+                return entries.count
+            }
+            let (status, text) = respond(number)
+            return Response(status: status, body: .init(byteBuffer: ByteBuffer(string: text)))
+        }
+        let app = Application(router: router, configuration: .init(address: .hostname("127.0.0.1", port: 0)),
+                              onServerRunning: { channel in portContinuation.yield(channel.localAddress?.port ?? 0) })
+        let task = Task { try await app.runService(gracefulShutdownSignals: []) }
+        var iterator = ports.makeAsyncIterator()
+        let port = await iterator.next() ?? 0
+        return TestHTTPServer(port: port, task: task, log: log)
+    }
+
+    func stop() { task.cancel() }
+}
