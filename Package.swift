@@ -18,6 +18,7 @@ let package = Package(
         // MARK: - C libraries
         .systemLibrary(name: "CHiredis", pkgConfig: "hiredis", providers: [.apt(["libhiredis-dev"])]),
         .systemLibrary(name: "CLibPQ", pkgConfig: "libpq", providers: [.apt(["libpq-dev"])]),
+        .target(name: "CMallocTuning"),
 
         // MARK: - Clients
         .target(name: "BlockingIO"),
@@ -38,7 +39,7 @@ let package = Package(
         .target(name: "Dispatcher", dependencies: ["QueueCore"]),
         .target(name: "Inventory", dependencies: ["QueueCore", "PostgresClient"]),
         .executableTarget(name: "wooqueue", dependencies: [
-            "QueueCore", "Workers", "Dispatcher", "Inventory", "RedisClient",
+            "QueueCore", "Workers", "Dispatcher", "Inventory", "RedisClient", "CMallocTuning",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
             .product(name: "Logging", package: "swift-log"),
             .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
@@ -57,7 +58,7 @@ let package = Package(
     ]
 )
 
-for target in package.targets where target.type != .system {
+for target in package.targets where target.type != .system && !target.name.hasPrefix("C") {
     target.swiftSettings = (target.swiftSettings ?? []) + [
         .enableUpcomingFeature("ExistentialAny"),
     ]

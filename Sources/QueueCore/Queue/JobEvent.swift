@@ -9,7 +9,7 @@ public struct JobEvent: Sendable, Equatable {
     public var event: String
     /// The job's status afterwards: pending, processing, retry, done, failed.
     public var status: String
-    /// Failed attempts so far.
+    /// Attempts made so far, counting the one this event reports.
     public var attempt: Int
     public var error: String?
 

@@ -13,7 +13,7 @@ extension QueueStore {
             requests.append(.command(RedisCommand("LLEN", k.dead)))
             requests.append(.command(RedisCommand("HGETALL", k.stats)))
             requests.append(.command(RedisCommand("LINDEX", k.ready, "-1")))
-            requests.append(.command(RedisCommand("LRANGE", k.events, "0", String(latestEvents - 1))))
+            if latestEvents > 0 { requests.append(.command(RedisCommand("LRANGE", k.events, "0", String(latestEvents - 1)))) }
             for (record, _) in processes where record.queues.contains(queue.name) {
                 requests.append(.command(RedisCommand("LLEN", k.active(process: record.id))))
             }
@@ -32,7 +32,7 @@ extension QueueStore {
                 if let name = pairs[index].string { stats[name] = pairs[index + 1].int ?? 0 }
             }
             let oldest = try next().bytes.flatMap { try? JobEnvelope(decoding: $0) }
-            for line in try next().array ?? [] {
+            for line in latestEvents > 0 ? try next().array ?? [] : [] {
                 if let bytes = line.bytes, let event = try? JobEvent(decoding: bytes, queue: queue.name) { result.events.append(event) }
             }
             var active = 0

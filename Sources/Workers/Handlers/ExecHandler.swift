@@ -32,22 +32,31 @@ public struct ExecHandler: JobHandler {
 
         let exit: (status: Int32, stderr: Data) = try await withTaskCancellationHandler {
             try await withCheckedThrowingContinuation { continuation in
-                process.terminationHandler = { finished in
-                    // Reading to the end after exit cannot block for long: the write side is closed.
-                    let stderr = errors.fileHandleForReading.readDataToEndOfFile()
-                    continuation.resume(returning: (finished.terminationStatus, stderr))
-                }
+                // Resume once both the process has exited and its standard error is read to the end.
+                let finished = DispatchGroup()
+                let stderr = StderrExcerpt()
+                finished.enter()
+                process.terminationHandler = { _ in finished.leave() }
                 do {
                     try process.run()
                 } catch {
                     continuation.resume(throwing: JobFailure.permanent("cannot start \(command[0]): \(error)"))
                     return
                 }
-                // Write on a Dispatch thread: a child that does not read its input must not block a worker.
+                // Blocking pipe I/O runs on Dispatch threads: a child that does not read its input, or writes a
+                // lot to standard error, must neither block a worker nor fill its pipe and stall.
+                finished.enter()
+                DispatchQueue.global().async {
+                    stderr.drain(errors.fileHandleForReading)
+                    finished.leave()
+                }
                 let payload = job.envelope.payload
                 DispatchQueue.global().async {
                     try? input.fileHandleForWriting.write(contentsOf: payload)
                     try? input.fileHandleForWriting.close()
+                }
+                finished.notify(queue: .global()) {
+                    continuation.resume(returning: (process.terminationStatus, stderr.data))
                 }
             }
         } onCancel: {
@@ -74,6 +83,21 @@ public struct ExecHandler: JobHandler {
     private static func excerpt(_ stderr: Data) -> String {
         let text = String(decoding: stderr.prefix(1000), as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines)
         return text.isEmpty ? "" : ": \(text.prefix(500))"
+    }
+
+    /// Keeps the first 4 KiB of a stream and discards the rest, reading to its end.
+    private final class StderrExcerpt: @unchecked Sendable {
+        // @unchecked Sendable: `data` is written by the one reading thread before the group it leaves lets
+        // anyone read it.
+        private(set) var data = Data()
+
+        func drain(_ handle: FileHandle) {
+            while true {
+                let chunk = handle.availableData
+                if chunk.isEmpty { return }
+                if data.count < 4096 { data.append(chunk.prefix(4096 - data.count)) }
+            }
+        }
     }
 
     /// Finds a bare program name on `PATH`, as a shell would.

@@ -42,8 +42,9 @@ public struct HTTPHandler: JobHandler {
             throw JobFailure.transient("POST \(url) failed: \(error)")
         }
         let code = Int(response.status.code)
+        // Read (at most 64 KiB of) the body either way, so the connection can be reused.
+        let body = (try? await response.body.collect(upTo: 65_536)).map { String(buffer: $0) } ?? ""
         if (200..<300).contains(code) { return }
-        let body = (try? await response.body.collect(upTo: 4096)).map { String(buffer: $0) } ?? ""
         let message = "POST \(url) answered HTTP \(code)\(body.isEmpty ? "" : ": \(body.prefix(300))")"
         if code == 408 || code == 429 || code >= 500 { throw JobFailure.transient(message) }
         throw JobFailure.permanent(message)

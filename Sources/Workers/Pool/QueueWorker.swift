@@ -42,12 +42,18 @@ final class QueueWorker: Sendable {
         self.logger = logger
     }
 
+    /// How much work, in handler time, one fetch should take on: enough to amortise the round trips, little
+    /// enough that slow jobs are not held by one worker while others (in this or another process) are idle.
+    static let batchWorkTarget: Duration = .milliseconds(50)
+
     /// Runs until the process stops.
     func run() async {
         var outage = OutageBackoff()
+        var pace = JobPace()
         while !stop.isStopping {
             do {
-                var batch = try await store.fetch(queue: queue.name, process: processID, max: settings.fetchBatch, workers: queue.workers)
+                let limit = pace.fetchLimit(target: Self.batchWorkTarget, max: settings.fetchBatch)
+                var batch = try await store.fetch(queue: queue.name, process: processID, max: limit, workers: queue.workers)
                 if batch.isEmpty {
                     guard let first = try await store.waitForJob(queue: queue.name, process: processID, timeout: Self.idleWait) else {
                         outage.recovered(logger)
@@ -56,12 +62,15 @@ final class QueueWorker: Sendable {
                     // A burst usually follows its first job: take the rest now, and mark the first as processing.
                     batch = [first]
                     if let id = JobEnvelope.id(of: first) {
-                        batch += try await store.fetch(queue: queue.name, process: processID, max: settings.fetchBatch - 1,
+                        batch += try await store.fetch(queue: queue.name, process: processID, max: limit - 1,
                                                       workers: queue.workers, alsoMark: [id])
                     }
                 }
                 outage.recovered(logger)
-                if let pause = await process(batch) { try? await Task.sleep(for: pause) }
+                let started = ContinuousClock.now
+                let (ran, pause) = await process(batch)
+                pace.record(jobs: ran, took: started.duration(to: .now))
+                if let pause { try? await Task.sleep(for: pause) }
             } catch let error as RedisError where error.isUnavailable {
                 await outage.wait(logger, error)
             } catch {
@@ -79,9 +88,9 @@ final class QueueWorker: Sendable {
         var duration: Duration
     }
 
-    /// Runs the batch's jobs in order and writes their outcomes. Returns a pause when a handler reported a
-    /// dependency outage, so the worker does not take more jobs it cannot run.
-    private func process(_ batch: [[UInt8]]) async -> Duration? {
+    /// Runs the batch's jobs in order and writes their outcomes. Returns how many ran, and a pause when a
+    /// handler reported a dependency outage, so the worker does not take more jobs it cannot run.
+    private func process(_ batch: [[UInt8]]) async -> (ran: Int, pause: Duration?) {
         var finished: [Finished] = []
         var oldestFinish = ContinuousClock.now
         var pause: Duration?
@@ -114,7 +123,7 @@ final class QueueWorker: Sendable {
             }
         }
         await settle(&finished)
-        return pause
+        return (returnFrom ?? batch.count, pause)
     }
 
     /// Runs one job and decides its settlement.
@@ -144,7 +153,9 @@ final class QueueWorker: Sendable {
         let finishedAt = WallClock.nowMillis()
         switch outcome {
         case .succeeded:
-            return (Settlement(kind: .done, id: envelope.id, held: raw, event: event(envelope, "done", "done", at: finishedAt)), envelope.type, nil)
+            var done = event(envelope, "done", "done", at: finishedAt)
+            done.attempt += 1  // the attempt that just succeeded
+            return (Settlement(kind: .done, id: envelope.id, held: raw, event: done), envelope.type, nil)
         case .interrupted:
             return (Settlement(kind: .requeue, id: envelope.id, held: raw, replacement: raw), envelope.type, nil)
         case .timedOut(let timeout):
@@ -255,6 +266,25 @@ final class QueueWorker: Sendable {
                 await outage.wait(logger, error)
             }
         }
+    }
+}
+
+/// The average time a job of this worker takes, smoothed, to size its fetches.
+struct JobPace {
+    private var averageNanos: Double?
+
+    mutating func record(jobs: Int, took: Duration) {
+        guard jobs > 0 else { return }
+        let (seconds, attoseconds) = took.components
+        let perJob = (Double(seconds) * 1e9 + Double(attoseconds) / 1e9) / Double(jobs)
+        averageNanos = averageNanos.map { $0 * 0.7 + perJob * 0.3 } ?? perJob
+    }
+
+    /// Jobs to take so that running them takes about `target`; at least 1, at most `max`. Starts small.
+    func fetchLimit(target: Duration, max: Int) -> Int {
+        guard let averageNanos, averageNanos > 0 else { return min(max, 10) }
+        let targetNanos = Double(target.milliseconds) * 1e6
+        return Swift.max(1, Swift.min(max, Int(targetNanos / averageNanos)))
     }
 }
 

@@ -149,7 +149,7 @@ public final class WorkerProcess: Service, Sendable {
     private func watch(_ slots: [JobSlot]) async {
         while !Task.isCancelled {
             let now = ContinuousClock.now
-            let interrupt = stop.isStopping && stop.isPastGrace
+            let interrupt = stop.isPastGrace
             for slot in slots { slot.check(now: now, interrupt: interrupt) }
             try? await Task.sleep(for: .milliseconds(20))
         }

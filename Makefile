@@ -1,0 +1,45 @@
+# wooqueue — the two commands a new user needs: `make demo` and `make test`.
+# Both install what is missing (Debian/Ubuntu packages), start local Redis and PostgreSQL on loopback
+# (scripts/services), and build with the Swift package manager.
+
+SHELL := /bin/bash
+SWIFT ?= swift
+SERVICES := scripts/services
+# Test servers' addresses, as scripts/services prints them.
+SERVICE_ENV = eval "$$($(SERVICES) env)"
+
+.PHONY: all build release services stop-services demo test bench clean
+
+all: build
+
+build: services-packages
+	$(SWIFT) build
+
+release: services-packages
+	$(SWIFT) build -c release --product wooqueue
+
+# The C libraries the build links (libhiredis-dev, libpq-dev) come with the services' packages.
+services-packages:
+	@$(SERVICES) install
+
+services:
+	@$(SERVICES) start
+
+stop-services:
+	@$(SERVICES) stop
+
+## demo: start Redis and PostgreSQL, run a worker pool on a mix of jobs, show the result.
+demo: services build
+	@$(SERVICE_ENV) && scripts/demo
+
+## test: the whole suite against real Redis and PostgreSQL.
+test: services
+	$(SWIFT) build --build-tests
+	@$(SERVICE_ENV) && $(SWIFT) test --skip-build --no-parallel
+
+## bench: the worker-pool benchmark on a release build (200,000 jobs).
+bench: services release
+	@$(SERVICE_ENV) && .build/release/wooqueue bench --jobs 200000
+
+clean:
+	rm -rf .build
