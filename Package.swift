@@ -51,8 +51,9 @@ let package = Package(
         .testTarget(name: "PostgresClientTests", dependencies: ["PostgresClient", "TestSupport"]),
         .testTarget(name: "QueueCoreTests", dependencies: ["QueueCore", "TestSupport"]),
         .testTarget(name: "WorkersTests", dependencies: [
-            "Workers", "QueueCore", "TestSupport",
+            "Workers", "QueueCore", "RedisClient", "TestSupport",
             .product(name: "Hummingbird", package: "hummingbird"),
+            .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
         ]),
         .testTarget(name: "WooqueueCLITests", dependencies: ["QueueCore", "TestSupport"]),
     ]

@@ -192,6 +192,24 @@ import Testing
         try await harness.cleanup()
     }
 
+    @Test func aRedisRestartLosesNoJobAndBurnsNoRetry() async throws {
+        let harness = try WorkerHarness(#"{"queues": {"low": {"workers": 2, "retries": 0}}}"#)
+        let jobs = (0..<400).map { harness.job(payload: #"{"sleep_ms": 5}"#, key: "r\($0)") }
+        try await harness.store.enqueue(jobs)
+        try await harness.run { _ in
+            try await waitUntil("some jobs to finish") { harness.observer.settledCount >= 50 }
+            // A real restart of the test Redis (SHUTDOWN writes the AOF; start reloads it).
+            let services = TestEnvironment.repositoryRoot.appendingPathComponent("scripts/services").path
+            #expect(try await runToCompletion(services, ["restart-redis"]) == 0)
+            try await harness.waitFor("low", done: 400, timeout: .seconds(60))
+        }
+        let low = try await harness.queue("low")
+        #expect(low.dead == 0 && low.retried == 0, "an outage is not a failed attempt")
+        #expect(low.ready == 0 && low.active == 0 && low.delayed == 0)
+        #expect(low.done == 400)
+        try await harness.cleanup()
+    }
+
     @Test func workersRecoverJobsOfAProcessThatDied() async throws {
         let harness = try WorkerHarness(#"{"workers": {"recoveryInterval": "100ms", "heartbeatInterval": "100ms", "processTimeout": "300ms"}}"#)
         let jobs = (0..<5).map { harness.job(queue: "low", key: "orphan-\($0)") }

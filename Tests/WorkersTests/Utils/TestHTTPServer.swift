@@ -1,5 +1,7 @@
 import Hummingbird
+import Logging
 import NIOCore
+import ServiceLifecycle
 import Synchronization
 
 /// A real HTTP server on a free loopback port: answers with whatever `respond` says and records each request.
@@ -15,12 +17,12 @@ final class TestHTTPServer: Sendable {
     }
 
     let port: Int
-    private let task: Task<Void, any Error>
+    private let group: ServiceGroup
     private let log: Log
 
-    private init(port: Int, task: Task<Void, any Error>, log: Log) {
+    private init(port: Int, group: ServiceGroup, log: Log) {
         self.port = port
-        self.task = task
+        self.group = group
         self.log = log
     }
 
@@ -46,11 +48,16 @@ final class TestHTTPServer: Sendable {
         }
         let app = Application(router: router, configuration: .init(address: .hostname("127.0.0.1", port: 0)),
                               onServerRunning: { channel in portContinuation.yield(channel.localAddress?.port ?? 0) })
-        let task = Task { try await app.runService(gracefulShutdownSignals: []) }
+        var logger = Logger(label: "test.http")
+        logger.logLevel = .warning
+        let group = ServiceGroup(configuration: .init(services: [app], logger: logger))
+        Task { try await group.run() }
         var iterator = ports.makeAsyncIterator()
         let port = await iterator.next() ?? 0
-        return TestHTTPServer(port: port, task: task, log: log)
+        return TestHTTPServer(port: port, group: group, log: log)
     }
 
-    func stop() { task.cancel() }
+    func stop() {
+        Task { await group.triggerGracefulShutdown() }
+    }
 }
