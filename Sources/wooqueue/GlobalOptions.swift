@@ -3,6 +3,7 @@ import Foundation
 import Logging
 import QueueCore
 import RedisClient
+import Synchronization
 
 /// Options every command takes.
 struct GlobalOptions: ParsableArguments {
@@ -28,14 +29,10 @@ struct GlobalOptions: ParsableArguments {
 
 /// Installs the stderr log handler once per process.
 enum LoggingBootstrap {
-    private static let done = NSLock()
-    nonisolated(unsafe) private static var bootstrapped = false
+    private static let bootstrapped = Atomic<Bool>(false)
 
     static func once(level: Logger.Level) {
-        done.lock()
-        defer { done.unlock() }
-        guard !bootstrapped else { return }
-        bootstrapped = true
+        guard !bootstrapped.exchange(true, ordering: .acquiringAndReleasing) else { return }
         LoggingSystem.bootstrap { label in
             var handler = StreamLogHandler.standardError(label: label)
             handler.logLevel = level

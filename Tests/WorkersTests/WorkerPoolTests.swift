@@ -42,6 +42,27 @@ import Testing
         try await harness.cleanup()
     }
 
+    @Test func anIdleWorkerRunsAJobItReceivesWhileBlockedAfterSlowJobs() async throws {
+        // Jobs of 120 ms make a worker fetch one at a time; jobs it then receives while blocked in BLMOVE must
+        // still run.
+        let harness = try WorkerHarness(#"{"queues": {"low": {"workers": 1}}}"#)
+        try await harness.run { _ in
+            for round in 1...3 {
+                try await waitUntil("the worker to block in BLMOVE") {
+                    let clients = try await harness.store.connection.send("CLIENT", "LIST", "TYPE", "normal").string ?? ""
+                    return clients.split(separator: "\n").contains { $0.contains("cmd=blmove") && $0.contains("flags=b") }
+                }
+                // Two at once: BLMOVE takes one, the follow-up fetch finds the other waiting.
+                try await harness.store.enqueue([harness.job(payload: #"{"sleep_ms": 120}"#, key: "slow-\(round)a"),
+                                                 harness.job(payload: #"{"sleep_ms": 120}"#, key: "slow-\(round)b")])
+                try await harness.waitFor("low", done: 2 * round, timeout: .seconds(5))
+            }
+        }
+        let low = try await harness.queue("low")
+        #expect(low.active == 0 && low.ready == 0)
+        try await harness.cleanup()
+    }
+
     @Test func retriesFollowTheBackoffScheduleThenTheDeadLetterKeepsTheError() async throws {
         let harness = try WorkerHarness(#"""
             {"queues": {"low": {"workers": 1, "retries": 3}},

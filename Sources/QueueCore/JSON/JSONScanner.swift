@@ -79,8 +79,9 @@ public struct JSONScanner {
                 throw JSONScanError(offset: range.lowerBound + offset, reason: "expected an integer")
             }
             let (product, overflow) = value.multipliedReportingOverflow(by: 10)
-            guard !overflow else { throw JSONScanError(offset: range.lowerBound, reason: "integer too large") }
-            value = product + Int64(byte - UInt8(ascii: "0"))
+            let (sum, carry) = product.addingReportingOverflow(Int64(byte - UInt8(ascii: "0")))
+            guard !overflow, !carry else { throw JSONScanError(offset: range.lowerBound, reason: "integer too large") }
+            value = sum
             digits += 1
         }
         guard digits > 0 else { throw JSONScanError(offset: range.lowerBound, reason: "expected an integer") }

@@ -41,7 +41,7 @@ enum QueueScripts {
         for i = 4, #ARGV do statuses[#statuses + 1] = ARGV[i]; statuses[#statuses + 1] = 'processing' end
         local taken = {}
         local length = redis.call('LLEN', KEYS[1])
-        if length > 0 then
+        if length > 0 and tonumber(ARGV[1]) > 0 then
           local share = math.ceil(length / tonumber(ARGV[2]))
           local n = math.min(tonumber(ARGV[1]), share)
           local popped = redis.call('LMPOP', 1, KEYS[1], 'RIGHT', 'COUNT', n)

@@ -21,6 +21,12 @@ extension QueueStore {
         ]) { _ = try reply.checked() }
     }
 
+    /// How many jobs a process holds in its active lists of `queues`.
+    public func heldJobs(process: String, queues: [String]) async throws -> Int {
+        let replies = try await connection.pipeline(queues.map { .command(RedisCommand("LLEN", keys($0).active(process: process))) })
+        return try replies.reduce(0) { $0 + (try $1.checked().int ?? 0) }
+    }
+
     /// Every registered process, with whether its heartbeat is alive.
     public func registeredProcesses() async throws -> [(record: WorkerProcessRecord, alive: Bool)] {
         let entries = try await connection.send(RedisCommand("HGETALL", processKeys.registry)).array ?? []
@@ -61,7 +67,14 @@ extension QueueStore {
     /// queued jobs. Throws an explanation; returns the policy found.
     @discardableResult
     public func checkEvictionPolicy() async throws -> String {
-        let reply = try await connection.send(RedisCommand("CONFIG", "GET", "maxmemory-policy"))
+        let reply: RedisValue
+        do {
+            reply = try await connection.send(RedisCommand("CONFIG", "GET", "maxmemory-policy"))
+        } catch let error as RedisError where error.kind == .server {
+            throw RedisError(.server, "cannot read Redis's maxmemory-policy (CONFIG GET refused: \(error.message)). "
+                + "Make sure it is noeviction (evicting keys deletes queued jobs), then start with --allow-eviction "
+                + "or redis.allowEviction in config.json to skip this check.")
+        }
         guard let values = reply.array, values.count >= 2, let policy = values[1].string else {
             throw RedisError(.unexpectedReply, "CONFIG GET maxmemory-policy returned \(reply)")
         }

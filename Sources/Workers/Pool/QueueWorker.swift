@@ -60,10 +60,15 @@ final class QueueWorker: Sendable {
                         continue
                     }
                     // A burst usually follows its first job: take the rest now, and mark the first as processing.
+                    // The first job is held already, so it runs even if this extra fetch fails.
                     batch = [first]
                     if let id = JobEnvelope.id(of: first) {
-                        batch += try await store.fetch(queue: queue.name, process: processID, max: limit - 1,
-                                                      workers: queue.workers, alsoMark: [id])
+                        do {
+                            batch += try await store.fetch(queue: queue.name, process: processID, max: limit - 1,
+                                                          workers: queue.workers, alsoMark: [id])
+                        } catch {
+                            logger.warning("Could not fetch more jobs", metadata: ["queue": "\(queue.name)", "error": "\(error)"])
+                        }
                     }
                 }
                 outage.recovered(logger)

@@ -100,12 +100,26 @@ public final class WorkerProcess: Service, Sendable {
         } onGracefulShutdown: {
             self.requestStop()
         }
-        do {
-            try await control.deregister(process: id)
-        } catch {
-            logger.warning("Could not remove this process from the registry; it will be cleaned up as dead", metadata: ["error": "\(error)"])
-        }
+        await leaveRegistry()
         logger.info("Worker process stopped", metadata: ["process": "\(id)"])
+    }
+
+    /// Removes this process from the registry, unless it still holds jobs (their outcomes could not be written):
+    /// then only its heartbeat goes, so another process recovers them on its next sweep.
+    private func leaveRegistry() async {
+        do {
+            let held = try await control.heldJobs(process: id, queues: servedQueues.map(\.name))
+            if held == 0 {
+                try await control.deregister(process: id)
+            } else {
+                logger.warning("Stopping with jobs still held; another worker process will recover them",
+                               metadata: ["process": "\(id)", "jobs": "\(held)"])
+                try await control.connection.send("DEL", control.processKeys.heartbeat(id))
+            }
+        } catch {
+            logger.warning("Could not leave the registry; this process will be treated as dead once its heartbeat expires",
+                           metadata: ["error": "\(error)"])
+        }
     }
 
     // MARK: - Background loops

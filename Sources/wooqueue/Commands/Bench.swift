@@ -38,9 +38,17 @@ struct Bench: AsyncParsableCommand {
         configuration.redis.keyPrefix = "wqbench-\(getpid())"
         let store = try configuration.makeStore(label: "bench")
         if !configuration.redis.allowEviction { try await store.checkEvictionPolicy() }
+        do {
+            try await measure(configuration, store: store)
+        } catch {
+            _ = try? await store.deleteAllKeys()
+            throw error
+        }
+    }
+
+    private func measure(_ configuration: WooqueueConfiguration, store: QueueStore) async throws {
         let queues = configuration.queues.map(\.name)
-        let progress = Progress(enabled: true)
-        defer { Task { try? await store.deleteAllKeys() } }
+        let progress = Progress()
 
         // 1. Enqueue.
         progress.say("enqueueing \(jobs) noop jobs over \(queues.joined(separator: ", "))…")
@@ -166,9 +174,8 @@ final class BenchObserver: JobObserver {
 
 /// Progress lines on standard error, so `--json` output stays clean.
 struct Progress: Sendable {
-    let enabled: Bool
     func say(_ text: String) {
-        if enabled { FileHandle.standardError.write(Data((text + "\n").utf8)) }
+        FileHandle.standardError.write(Data((text + "\n").utf8))
     }
 }
 
