@@ -21,9 +21,9 @@ let package = Package(
         .target(name: "CMallocTuning"),
 
         // MARK: - Clients
-        .target(name: "BlockingIO"),
-        .target(name: "RedisClient", dependencies: ["CHiredis", "BlockingIO"]),
-        .target(name: "PostgresClient", dependencies: ["CLibPQ", "BlockingIO"]),
+        .target(name: "ClientSupport"),
+        .target(name: "RedisClient", dependencies: ["CHiredis", "ClientSupport"]),
+        .target(name: "PostgresClient", dependencies: ["CLibPQ", "ClientSupport"]),
 
         // MARK: - Service
         .target(name: "QueueCore", dependencies: [
@@ -31,7 +31,7 @@ let package = Package(
             .product(name: "Logging", package: "swift-log"),
         ]),
         .target(name: "Workers", dependencies: [
-            "QueueCore",
+            "QueueCore", "ClientSupport",
             .product(name: "Logging", package: "swift-log"),
             .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             .product(name: "AsyncHTTPClient", package: "async-http-client"),
@@ -51,7 +51,7 @@ let package = Package(
         .testTarget(name: "PostgresClientTests", dependencies: ["PostgresClient", "TestSupport"]),
         .testTarget(name: "QueueCoreTests", dependencies: ["QueueCore", "TestSupport"]),
         .testTarget(name: "WorkersTests", dependencies: [
-            "Workers", "QueueCore", "RedisClient", "TestSupport",
+            "Workers", "QueueCore", "RedisClient", "PostgresClient", "TestSupport",
             .product(name: "Hummingbird", package: "hummingbird"),
             .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
         ]),

@@ -1,4 +1,4 @@
-import BlockingIO
+import ClientSupport
 import CLibPQ
 #if canImport(Glibc)
 import Glibc
@@ -72,8 +72,10 @@ public final class PostgresConnection: @unchecked Sendable {
             disconnect()
         }
         // Keywords are applied in order and the expanded URL comes last, so its own parameters override ours.
-        let keywords = ["connect_timeout", "application_name", "dbname"]
-        let values = [String(connectTimeoutSeconds), "wooqueue", url]
+        // TCP keepalives notice a dead peer in about a minute instead of the kernel's two hours.
+        let keywords = ["connect_timeout", "application_name", "keepalives", "keepalives_idle", "keepalives_interval",
+                        "keepalives_count", "dbname"]
+        let values = [String(connectTimeoutSeconds), "wooqueue", "1", "30", "10", "3", url]
         let connection = withCStrings(keywords) { keywordPointers in
             withCStrings(values) { valuePointers in
                 PQconnectdbParams(keywordPointers, valuePointers, 1)

@@ -1,5 +1,7 @@
+import ClientSupport
+
 /// A failure talking to PostgreSQL: the server's error with its SQLSTATE, or why the connection failed.
-public struct PostgresError: Error, CustomStringConvertible, Sendable {
+public struct PostgresError: DependencyError, CustomStringConvertible, Sendable {
     public enum Kind: Sendable, Equatable {
         /// Could not connect, or the connection broke.
         case connection

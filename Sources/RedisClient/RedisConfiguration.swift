@@ -48,7 +48,8 @@ public struct RedisConfiguration: Sendable, Equatable {
 
     /// The URL with any password replaced by `***`, safe for logs and error messages.
     public static func redact(_ url: String) -> String {
-        guard var components = URLComponents(string: url), components.password != nil else { return url }
+        guard var components = URLComponents(string: url) else { return "<unparseable Redis URL>" }
+        guard components.password != nil else { return url }
         components.password = "***"
         return components.string ?? "<unparseable URL>"
     }

@@ -1,4 +1,4 @@
-import BlockingIO
+import ClientSupport
 import CHiredis
 import Foundation
 

@@ -1,5 +1,7 @@
+import ClientSupport
+
 /// A failure talking to Redis: the server's error reply, or why the connection failed.
-public struct RedisError: Error, CustomStringConvertible, Sendable {
+public struct RedisError: DependencyError, CustomStringConvertible, Sendable {
     public enum Kind: Sendable, Equatable {
         /// Could not connect, or the connection broke (server down, restarting, timeout).
         case connection

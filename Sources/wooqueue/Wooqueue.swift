@@ -1,5 +1,6 @@
 import ArgumentParser
 import CMallocTuning
+import Foundation
 
 /// The `wooqueue` executable: command-line parsing and wiring only.
 @main
@@ -14,6 +15,8 @@ struct Wooqueue: AsyncParsableCommand {
         // malloc arenas (up to 8 per core). Freed envelope buffers then sit in many half-empty arenas: two arenas
         // cut peak RSS by about a quarter in `wooqueue bench` at the same throughput.
         wooqueue_limit_malloc_arenas(2)
+        // A closed socket or pipe must be an error where it is written, not a fatal signal.
+        signal(SIGPIPE, SIG_IGN)
         do {
             var command = try parseAsRoot()
             if var asyncCommand = command as? any AsyncParsableCommand {

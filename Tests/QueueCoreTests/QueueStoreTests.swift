@@ -24,12 +24,12 @@ import Testing
         try await withStore { store, _ in
             let jobs = (0..<10).map { job("low", $0) }
             try await store.enqueue(jobs)
-            let first = try await store.fetch(queue: "low", process: "p1", max: 4, workers: 1)
-            let second = try await store.fetch(queue: "low", process: "p1", max: 100, workers: 1)
+            let first = try await store.fetch(queue: "low", holder: "p1", max: 4, workers: 1)
+            let second = try await store.fetch(queue: "low", holder: "p1", max: 100, workers: 1)
             #expect((first + second).compactMap(JobEnvelope.id(of:)) == jobs.map(\.id))
             let k = store.keys("low")
             #expect(try await store.connection.send("LLEN", k.ready) == .integer(0))
-            #expect(try await store.connection.send("LLEN", k.active(process: "p1")) == .integer(10))
+            #expect(try await store.connection.send("LLEN", k.active(holder: "p1")) == .integer(10))
             #expect(try await store.jobStatus(id: jobs[0].id, queues: ["low"])?.status == "processing")
         }
     }
@@ -38,7 +38,7 @@ import Testing
         try await withStore { store, _ in
             try await store.enqueue((0..<10).map { job("high", $0) })
             // 10 ready, 3 workers: one worker takes ceil(10/3) = 4, leaving work for the others.
-            #expect(try await store.fetch(queue: "high", process: "p", max: 100, workers: 3).count == 4)
+            #expect(try await store.fetch(queue: "high", holder: "p", max: 100, workers: 3).count == 4)
         }
     }
 
@@ -46,11 +46,11 @@ import Testing
         try await withStore { store, _ in
             let jobs = (0..<4).map { job("medium", $0) }
             try await store.enqueue(jobs)
-            let held = try await store.fetch(queue: "medium", process: "p", max: 10, workers: 1)
+            let held = try await store.fetch(queue: "medium", holder: "p", max: 10, workers: 1)
             var retried = try JobEnvelope(decoding: held[1])
             retried.attempt = 1
             let due = WallClock.nowMillis() + 60_000
-            let stale = try await store.settle(queue: "medium", process: "p", [
+            let stale = try await store.settle(queue: "medium", holder: "p", [
                 Settlement(kind: .done, id: jobs[0].id, held: held[0]),
                 Settlement(kind: .retry, id: jobs[1].id, held: held[1], replacement: retried.encoded(), due: due),
                 Settlement(kind: .dead, id: jobs[2].id, held: held[2], replacement: held[2]),
@@ -74,28 +74,33 @@ import Testing
             let now = WallClock.nowMillis()
             try await store.enqueue([job("low", 1, runAt: now + 60_000), job("low", 2, runAt: now + 120_000)], now: now)
             #expect(try await store.promoteDue(queues: ["low"], now: now + 1000) == 0)
-            #expect(try await store.fetch(queue: "low", process: "p", max: 10, workers: 1).isEmpty)
+            #expect(try await store.fetch(queue: "low", holder: "p", max: 10, workers: 1).isEmpty)
             #expect(try await store.promoteDue(queues: ["low"], now: now + 60_000) == 1)
             #expect(try await store.promoteDue(queues: ["low"], now: Int64.max) == 1)
-            let ids = try await store.fetch(queue: "low", process: "p", max: 10, workers: 1).compactMap { try? JobEnvelope(decoding: $0).key }
+            let ids = try await store.fetch(queue: "low", holder: "p", max: 10, workers: 1).compactMap { try? JobEnvelope(decoding: $0).key }
             #expect(ids == ["k1", "k2"])
         }
     }
 
     @Test func deadProcessesJobsGoBackToTheHeadWithARecoveryCount() async throws {
         try await withStore { store, configuration in
-            try await store.enqueue((0..<5).map { job("bulk", $0) })
-            let held = try await store.fetch(queue: "bulk", process: "dead-proc", max: 3, workers: 1)
-            let record = WorkerProcessRecord(id: "dead-proc", host: "h", pid: 1, queues: ["bulk"], startedAt: 0, heartbeatAt: 0)
+            try await store.enqueue((0..<7).map { job("bulk", $0) })
+            let record = WorkerProcessRecord(id: "dead-proc", host: "h", pid: 1, queues: ["bulk"], workers: [2], startedAt: 0, heartbeatAt: 0)
+            let first = try await store.fetch(queue: "bulk", holder: "dead-proc.0", max: 2, workers: 1)
+            let second = try await store.fetch(queue: "bulk", holder: "dead-proc.1", max: 1, workers: 1)
             try await store.heartbeat(record, ttl: .milliseconds(50))
+            #expect(try await store.silentProcesses().isEmpty, "alive while its heartbeat lasts")
             try await Task.sleep(for: .milliseconds(120))
-            let report = try await store.recoverDeadProcesses(except: "me")
-            #expect(report.deadProcesses == ["dead-proc"])
-            #expect(report.recoveredJobs == 3)
-            // Recovered jobs are next in line, in their original order, each counted once.
-            let next = try await store.fetch(queue: "bulk", process: "me", max: 5, workers: 1).map { try JobEnvelope(decoding: $0) }
-            #expect(next.map(\.id) == held.compactMap(JobEnvelope.id(of:)) + next.suffix(2).map(\.id))
-            #expect(next.map(\.recoveries) == [1, 1, 1, 0, 0])
+            let silent = try await store.silentProcesses(except: "me")
+            #expect(silent.map(\.id) == ["dead-proc"])
+            #expect(try await store.recover(silent[0]) == 3)
+            #expect(try await store.recover(silent[0]) == nil, "a second recoverer finds it claimed")
+            // Recovered jobs are next in line, in their original order within each worker, counted once.
+            let next = try await store.fetch(queue: "bulk", holder: "me", max: 7, workers: 1).map { try JobEnvelope(decoding: $0) }
+            #expect(Set(next.prefix(3).map(\.id)) == Set((first + second).compactMap(JobEnvelope.id(of:))))
+            #expect(next.prefix(3).map(\.recoveries) == [1, 1, 1])
+            #expect(next.suffix(4).map(\.key) == ["k3", "k4", "k5", "k6"], "the jobs that were waiting come after, in order")
+            #expect(next.suffix(4).map(\.recoveries) == [0, 0, 0, 0])
             #expect(try await store.registeredProcesses().isEmpty)
             let snapshot = try await store.snapshot(queues: configuration.queues)
             #expect(snapshot.queues.first { $0.name == "bulk" }?.recovered == 3)
@@ -103,13 +108,38 @@ import Testing
         }
     }
 
+    @Test func aProcessThatBeatsAgainCannotBeClaimed() async throws {
+        try await withStore { store, _ in
+            let record = WorkerProcessRecord(id: "slow-proc", host: "h", pid: 1, queues: ["low"], workers: [1], startedAt: 0, heartbeatAt: 0)
+            try await store.enqueue([job("low", 1)])
+            _ = try await store.fetch(queue: "low", holder: "slow-proc.0", max: 1, workers: 1)
+            try await store.heartbeat(record, ttl: .milliseconds(50))
+            try await Task.sleep(for: .milliseconds(120))
+            let silent = try await store.silentProcesses()
+            try await store.heartbeat(record, ttl: .seconds(10))  // it was only stalled
+            #expect(try await store.recover(silent[0]) == nil)
+            #expect(try await store.heldJobs(record) == 1, "its job stays with it")
+        }
+    }
+
+    @Test func aWorkerGivesBackWhatItHoldsWithoutCountingARecovery() async throws {
+        try await withStore { store, _ in
+            try await store.enqueue((0..<3).map { job("high", $0) })
+            let held = try await store.fetch(queue: "high", holder: "w.0", max: 2, workers: 1)
+            #expect(try await store.returnHeld(queue: "high", holder: "w.0") == 2)
+            let again = try await store.fetch(queue: "high", holder: "w.0", max: 3, workers: 1).map { try JobEnvelope(decoding: $0) }
+            #expect(again.prefix(2).map(\.id) == held.compactMap(JobEnvelope.id(of:)), "back at the head, in order")
+            #expect(again.map(\.recoveries) == [0, 0, 0])
+        }
+    }
+
     @Test func deadLettersCanBeRetriedAndDeleted() async throws {
         try await withStore { store, _ in
             try await store.enqueue([job("high", 1), job("high", 2)])
-            let held = try await store.fetch(queue: "high", process: "p", max: 10, workers: 1)
+            let held = try await store.fetch(queue: "high", holder: "p", max: 10, workers: 1)
             var dead = held.map { try! JobEnvelope(decoding: $0) }
             for index in dead.indices { dead[index].attempt = 3; dead[index].lastError = "boom \(index)"; dead[index].deadAt = 1 }
-            try await store.settle(queue: "high", process: "p", zip(held, dead).map {
+            try await store.settle(queue: "high", holder: "p", zip(held, dead).map {
                 Settlement(kind: .dead, id: $1.id, held: $0, replacement: $1.encoded())
             })
             let letters = try await store.deadLetters(queue: "high")
@@ -118,7 +148,7 @@ import Testing
             #expect(try await store.retryDeadLetters(letters.filter { $0.envelope?.key == "k1" }) == 1)
             #expect(try await store.deleteDeadLetters(letters.filter { $0.envelope?.key == "k2" }) == 1)
             #expect(try await store.deadLetters(queue: "high").isEmpty)
-            let back = try JobEnvelope(decoding: try #require(try await store.fetch(queue: "high", process: "p", max: 10, workers: 1).first))
+            let back = try JobEnvelope(decoding: try #require(try await store.fetch(queue: "high", holder: "p", max: 10, workers: 1).first))
             #expect(back.key == "k1" && back.attempt == 0 && back.lastError == "boom 0" && back.deadAt == nil)
         }
     }

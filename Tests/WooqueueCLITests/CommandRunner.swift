@@ -53,8 +53,8 @@ struct CommandRunner {
     func run(_ arguments: [String], timeout: Duration = .seconds(60)) async throws -> Output {
         let (process, out, err) = try start(arguments)
         // Drain the pipes while it runs so a chatty command cannot block on a full pipe.
-        async let stdout = Task.detached { out.fileHandleForReading.readDataToEndOfFile() }.value
-        async let stderr = Task.detached { err.fileHandleForReading.readDataToEndOfFile() }.value
+        async let stdout = readToEnd(out)
+        async let stderr = readToEnd(err)
         try await waitUntil("wooqueue \(arguments.joined(separator: " ")) to exit", timeout: timeout) { !process.isRunning }
         return Output(status: process.terminationStatus, stdout: String(decoding: await stdout, as: UTF8.self),
                       stderr: String(decoding: await stderr, as: UTF8.self))
@@ -77,5 +77,12 @@ struct CommandRunner {
         case .array(let elements): return "[" + elements.map(serialize).joined(separator: ",") + "]"
         case .object(let members): return "{" + members.map { serialize(.string($0.key)) + ":" + serialize($0.value) }.joined(separator: ",") + "}"
         }
+    }
+}
+
+/// Reads a pipe to its end on a thread of its own: the read blocks, which must not happen on the cooperative pool.
+func readToEnd(_ pipe: Pipe) async -> Data {
+    await withCheckedContinuation { continuation in
+        Thread.detachNewThread { continuation.resume(returning: pipe.fileHandleForReading.readDataToEndOfFile()) }
     }
 }

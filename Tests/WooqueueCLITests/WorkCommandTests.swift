@@ -18,7 +18,7 @@ import Testing
         try await store.enqueue(jobs)
         let (victim, _, _) = try cli.start(["work"])
         let (survivor, _, survivorErr) = try cli.start(["work"])
-        async let survivorLog = Task.detached { survivorErr.fileHandleForReading.readDataToEndOfFile() }.value
+        async let survivorLog = readToEnd(survivorErr)
 
         try await waitUntil("both processes to work", timeout: .seconds(30)) {
             try await store.registeredProcesses().filter(\.alive).count == 2
@@ -26,8 +26,8 @@ import Testing
         try await waitUntil("a quarter of the jobs to be done", timeout: .seconds(60)) {
             try await store.snapshot(queues: cli.configuration.queues, latestEvents: 0).queues.first { $0.name == "low" }!.done >= 500
         }
-        let heldByVictim = try await store.connection.send("LLEN", store.keys("low").active(process: try #require(
-            try await store.registeredProcesses().first { $0.record.pid == Int(victim.processIdentifier) }?.record.id))).int ?? 0
+        let victimRecord = try #require(try await store.registeredProcesses().first { $0.record.pid == Int(victim.processIdentifier) }?.record)
+        let heldByVictim = try await store.heldJobs(victimRecord)
         kill(victim.processIdentifier, SIGKILL)
         #expect(heldByVictim > 0, "the victim held jobs when it was killed")
 
@@ -55,7 +55,7 @@ import Testing
         try await waitUntil("the survivor to stop on SIGTERM", timeout: .seconds(30)) { !survivor.isRunning }
         #expect(survivor.terminationStatus == 0)
         let log = String(decoding: await survivorLog, as: UTF8.self)
-        #expect(log.contains("Recovered jobs of dead worker processes"))
+        #expect(log.contains("Recovered the jobs of a dead worker process"))
         #expect(try await store.registeredProcesses().isEmpty, "the dead process was cleared and the survivor deregistered")
         try await cli.cleanup()
     }

@@ -1,5 +1,7 @@
 import Foundation
+import PostgresClient
 import QueueCore
+import RedisClient
 import TestSupport
 import Testing
 @testable import Workers
@@ -57,6 +59,14 @@ import Testing
         #expect(error?.kind == .transient)
     }
 
+    @Test func anUnreachableDatabaseOrRedisIsAnOutageNotAFailedAttempt() {
+        #expect(QueueWorker.classify(PostgresError(.connection, message: "connection refused")).kind == .dependencyUnavailable)
+        #expect(QueueWorker.classify(PostgresError(.server, sqlState: "57P01", message: "terminating connection")).kind == .dependencyUnavailable)
+        #expect(QueueWorker.classify(PostgresError(.server, sqlState: "23505", message: "duplicate key")).kind == .transient)
+        #expect(QueueWorker.classify(RedisError(.server, "LOADING Redis is loading the dataset")).kind == .dependencyUnavailable)
+        #expect(QueueWorker.classify(JobFailure.permanent("bad")).kind == .permanent)
+    }
+
     @Test func execHandlerRunsTheCommandWithThePayloadOnStdin() async throws {
         let directory = FileManager.default.temporaryDirectory.appendingPathComponent("wq-exec-\(UUID())")
         try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
@@ -67,14 +77,17 @@ import Testing
                "invoice": {"queue": "medium", "handler": "exec", "command": ["sh", "-c", "cat > \#(directory.path)/$WOOQUEUE_JOB_KEY.json"]},
                "later": {"queue": "medium", "handler": "exec", "command": ["sh", "-c", "echo 'ERP busy' >&2; exit 75"]},
                "broken": {"queue": "medium", "handler": "exec", "command": ["sh", "-c", "echo 'no such order' >&2; exit 3"]},
-               "missing": {"queue": "medium", "handler": "exec", "command": ["/nonexistent/program"]}}}
+               "missing": {"queue": "medium", "handler": "exec", "command": ["/nonexistent/program"]},
+               "deaf": {"queue": "medium", "handler": "exec", "command": ["true"]}}}
             """#)
         try await harness.store.enqueue([
             harness.job("invoice", payload: #"{"order": "727", "total": "101.33"}"#, key: "727"),
             harness.job("later", key: "later"), harness.job("broken", key: "broken"), harness.job("missing", key: "missing"),
+            // A command that exits without reading a 1 MiB payload: EPIPE, not a SIGPIPE that kills the worker.
+            harness.job("deaf", payload: #"{"blob": "\#(String(repeating: "x", count: 1 << 20))"}"#, key: "deaf"),
         ])
         try await harness.run { _ in
-            try await harness.waitFor("medium", done: 1, dead: 3)
+            try await harness.waitFor("medium", done: 2, dead: 3)
         }
         #expect(try String(contentsOf: directory.appendingPathComponent("727.json"), encoding: .utf8) == #"{"order": "727", "total": "101.33"}"#)
         let reasons = Dictionary(uniqueKeysWithValues: try await harness.store.deadLetters(queue: "medium").map { ($0.envelope!.key!, $0.envelope!.lastError!) })

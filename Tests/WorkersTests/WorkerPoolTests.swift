@@ -150,7 +150,10 @@ import Testing
         }
         let low = try await harness.queue("low")
         #expect(low.active == 0)
-        #expect(try await harness.store.connection.send("EXISTS", harness.store.keys("low").active(process: processID)) == .integer(0))
+        for worker in 0..<2 {
+            let list = harness.store.keys("low").active(holder: WorkerProcessRecord.holder(process: processID, worker: worker))
+            #expect(try await harness.store.connection.send("EXISTS", list) == .integer(0))
+        }
         #expect(low.done + low.ready == 300, "done \(low.done) + ready \(low.ready)")
         #expect(low.done >= 30 && low.ready > 0)
         // Every job is accounted for exactly once: done, or back in the ready list.
@@ -236,9 +239,9 @@ import Testing
         let jobs = (0..<5).map { harness.job(queue: "low", key: "orphan-\($0)") }
         try await harness.store.enqueue(jobs)
         // A process that took jobs and died before its next heartbeat.
-        let corpse = WorkerProcessRecord(id: "crashed-1", host: "elsewhere", pid: 9, queues: ["low"], startedAt: 0, heartbeatAt: 0)
+        let corpse = WorkerProcessRecord(id: "crashed-1", host: "elsewhere", pid: 9, queues: ["low"], workers: [1], startedAt: 0, heartbeatAt: 0)
         try await harness.store.heartbeat(corpse, ttl: .milliseconds(200))
-        #expect(try await harness.store.fetch(queue: "low", process: "crashed-1", max: 5, workers: 1).count == 5)
+        #expect(try await harness.store.fetch(queue: "low", holder: "crashed-1.0", max: 5, workers: 1).count == 5)
         let start = ContinuousClock.now
         try await harness.run(options: .init(queues: ["low"])) { _ in
             try await harness.waitFor("low", done: 5)
@@ -246,6 +249,25 @@ import Testing
         #expect(start.duration(to: .now) < .seconds(5))
         let low = try await harness.queue("low")
         #expect(low.recovered == 5 && low.active == 0)
+        try await harness.cleanup()
+    }
+
+    @Test func aProcessSilentForLessThanTwoHeartbeatsKeepsItsJobs() async throws {
+        // After a Redis outage every heartbeat has expired: a live process that beats again soon must not lose
+        // its jobs to the first process that reconnects.
+        let harness = try WorkerHarness(#"{"workers": {"recoveryInterval": "100ms", "heartbeatInterval": "500ms", "processTimeout": "1100ms"}}"#)
+        let stalled = WorkerProcessRecord(id: "stalled-1", host: "elsewhere", pid: 9, queues: ["low"], workers: [1], startedAt: 0, heartbeatAt: 0)
+        try await harness.store.enqueue([harness.job(queue: "low", key: "mine")])
+        try await harness.store.heartbeat(stalled, ttl: .milliseconds(100))
+        #expect(try await harness.store.fetch(queue: "low", holder: "stalled-1.0", max: 1, workers: 1).count == 1)
+        try await harness.run(options: .init(queues: ["low"])) { _ in
+            try await waitUntil("the stalled process's heartbeat to expire") { try await harness.store.silentProcesses().count == 1 }
+            try await Task.sleep(for: .milliseconds(600))  // silent for less than the 1 s confirmation
+            try await harness.store.heartbeat(stalled, ttl: .seconds(10))
+            try await Task.sleep(for: .milliseconds(1200))  // well past the confirmation, now that it is alive
+            #expect(try await harness.store.heldJobs(stalled) == 1, "the live process kept its job")
+            #expect(try await harness.queue("low").recovered == 0)
+        }
         try await harness.cleanup()
     }
 }

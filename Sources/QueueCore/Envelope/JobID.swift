@@ -7,7 +7,7 @@ public enum JobID {
 
     /// A new id: 9 base-36 digits of milliseconds, then 4 of a per-process salt and 5 of a counter.
     public static func make(now: Int64 = WallClock.nowMillis()) -> String {
-        let sequence = counter.add(1, ordering: .relaxed).newValue
+        let sequence = counter.wrappingAdd(1, ordering: .relaxed).newValue
         return pad(String(now, radix: 36), 9) + pad(String(processSalt, radix: 36), 4) + pad(String(sequence % 60_466_176, radix: 36), 5)
     }
 

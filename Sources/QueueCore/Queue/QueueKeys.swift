@@ -21,8 +21,9 @@ public struct QueueKeys: Sendable, Hashable {
     /// Hash of counters: enqueued, done, retried, dead, recovered.
     public var stats: String { "\(base):stats" }
 
-    /// List of envelopes a worker process holds; a job is never only in a process's memory.
-    public func active(process: String) -> String { "\(base):active:\(process)" }
+    /// List of envelopes one worker holds (`holder` = `<process>.<worker>`); a job is never only in a process's
+    /// memory. One list per worker: a worker whose fetch reply was lost knows that all its list holds is orphaned.
+    public func active(holder: String) -> String { "\(base):active:\(holder)" }
 
     /// Hash of job id → status for the jobs whose status changed in one hour (`hour` = ms / 3,600,000).
     /// Hourly buckets expire as a whole, so status retention costs no per-job expiry.
@@ -31,15 +32,16 @@ public struct QueueKeys: Sendable, Hashable {
     public static func hour(ofMillis millis: Int64) -> Int64 { millis / 3_600_000 }
 }
 
-/// Keys shared by all queues: the registry of worker processes.
+/// Keys shared by all queues: the registry of worker processes. They share the `{procs}` hash tag, so claiming
+/// a dead process (check its heartbeat, remove it from the registry) is one atomic script.
 public struct ProcessKeys: Sendable {
     public let prefix: String
 
     public init(prefix: String) { self.prefix = prefix }
 
-    /// Hash of process id → JSON description (host, pid, queues, started), for recovery and status.
-    public var registry: String { "\(prefix):procs" }
+    /// Hash of process id → JSON description (host, pid, queues, workers, started), for recovery and status.
+    public var registry: String { "\(prefix):{procs}" }
 
-    /// A process's heartbeat: a string with a TTL; its expiry means the process is dead.
-    public func heartbeat(_ process: String) -> String { "\(prefix):proc:\(process)" }
+    /// A process's heartbeat: a string with a TTL; its expiry means the process is silent, maybe dead.
+    public func heartbeat(_ process: String) -> String { "\(prefix):{procs}:\(process)" }
 }

@@ -119,37 +119,56 @@ enum QueueScripts {
         return #due
         """)
 
-    /// Returns a dead process's active envelopes to the head of ready, oldest ending up first in line, each with
-    /// its `recoveries` count raised. KEYS: dead process's active list, ready, stats, status bucket, events.
-    /// ARGV: now ms, status TTL, events kept. Returns how many were recovered.
+    /// Returns the envelopes of one holder's active list to the head of ready, the oldest ending up first in
+    /// line. ARGV[4] `recover`: the holder's process died, so each envelope's `recoveries` is raised, counted and
+    /// logged; `return`: the holder itself gives back jobs it is not running (a fetch reply was lost). KEYS: the
+    /// active list, ready, stats, status bucket, events. ARGV: now ms, status TTL, events kept, mode. Returns how
+    /// many were moved.
     static let recover = RedisScript(name: "recover", source: """
-        local statuses, events = {}, {}
+        local recovering = ARGV[4] == 'recover'
+        local statuses = {}
         local n = 0
+        local function flush_statuses()
+          if #statuses > 0 then redis.call('HSET', KEYS[4], unpack(statuses)); statuses = {} end
+        end
         while true do
           local envelope = redis.call('LPOP', KEYS[1])
           if not envelope then break end
-          local recoveries = tonumber(string.match(envelope, '"recoveries":(%d+)') or '0') + 1
-          envelope = string.gsub(envelope, '"recoveries":%d+', '"recoveries":' .. recoveries, 1)
+          local id = string.match(envelope, '^{"id":"([^"]*)"')
+          if recovering then
+            local recoveries = tonumber(string.match(envelope, '"recoveries":(%d+)') or '0') + 1
+            envelope = string.gsub(envelope, '"recoveries":%d+', '"recoveries":' .. recoveries, 1)
+            if id then
+              local jobtype = string.match(envelope, '"type":"([^"]*)"') or ''
+              redis.call('LPUSH', KEYS[5], '{"at":' .. ARGV[1] .. ',"id":"' .. id .. '","type":"' .. jobtype ..
+                '","event":"recovered","status":"pending","attempt":' .. recoveries .. '}')
+            end
+          end
           redis.call('RPUSH', KEYS[2], envelope)
           n = n + 1
-          local id = string.match(envelope, '^{"id":"([^"]*)"')
-          if id then
-            statuses[#statuses + 1] = id; statuses[#statuses + 1] = 'pending'
-            local jobtype = string.match(envelope, '"type":"([^"]*)"') or ''
-            events[#events + 1] = '{"at":' .. ARGV[1] .. ',"id":"' .. id .. '","type":"' .. jobtype ..
-              '","event":"recovered","status":"pending","recoveries":' .. recoveries .. '}'
-          end
+          if id then statuses[#statuses + 1] = id; statuses[#statuses + 1] = 'pending' end
+          -- HSET in chunks: unpack() has a limit of a few thousand values.
+          if #statuses >= 1000 then flush_statuses() end
         end
+        flush_statuses()
         if n > 0 then
-          redis.call('HINCRBY', KEYS[3], 'recovered', n)
-          if #statuses > 0 then
-            redis.call('HSET', KEYS[4], unpack(statuses))
-            redis.call('EXPIRE', KEYS[4], ARGV[2])
+          redis.call('EXPIRE', KEYS[4], ARGV[2])
+          if recovering then
+            redis.call('HINCRBY', KEYS[3], 'recovered', n)
+            redis.call('LTRIM', KEYS[5], 0, tonumber(ARGV[3]) - 1)
           end
-          for _, event in ipairs(events) do redis.call('LPUSH', KEYS[5], event) end
-          redis.call('LTRIM', KEYS[5], 0, tonumber(ARGV[3]) - 1)
         end
         return n
+        """)
+
+    /// Claims a silent process for recovery: if its heartbeat is still absent, removes it from the registry and
+    /// returns its record, so exactly one recoverer proceeds. KEYS: heartbeat, registry. ARGV: process id.
+    static let claimProcess = RedisScript(name: "claim-process", source: """
+        if redis.call('EXISTS', KEYS[1]) == 1 then return false end
+        local record = redis.call('HGET', KEYS[2], ARGV[1])
+        if not record then return false end
+        redis.call('HDEL', KEYS[2], ARGV[1])
+        return record
         """)
 
     /// Replaces dead-letter entries: each pair of ARGV (held, new) removes `held` from the dead list and, when

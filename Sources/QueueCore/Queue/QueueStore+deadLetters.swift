@@ -16,10 +16,11 @@ extension QueueStore {
     }
 
     /// Sends dead-lettered jobs back to the tail of their queue with a fresh set of attempts; their error
-    /// history stays on the envelope. Returns how many were still in the list.
+    /// history stays on the envelope. Entries that are not readable envelopes are left in place. Returns how
+    /// many were still in the list.
     @discardableResult
     public func retryDeadLetters(_ letters: [DeadLetter]) async throws -> Int {
-        try await reviewDeadLetters(letters) { letter in
+        try await reviewDeadLetters(letters.filter { $0.envelope != nil }) { letter in
             guard var envelope = letter.envelope else { return nil }
             envelope.attempt = 0
             envelope.recoveries = 0

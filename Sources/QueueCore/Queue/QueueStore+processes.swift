@@ -21,10 +21,12 @@ extension QueueStore {
         ]) { _ = try reply.checked() }
     }
 
-    /// How many jobs a process holds in its active lists of `queues`.
-    public func heldJobs(process: String, queues: [String]) async throws -> Int {
-        let replies = try await connection.pipeline(queues.map { .command(RedisCommand("LLEN", keys($0).active(process: process))) })
-        return try replies.reduce(0) { $0 + (try $1.checked().int ?? 0) }
+    /// How many jobs a process holds in its active lists.
+    public func heldJobs(_ record: WorkerProcessRecord) async throws -> Int {
+        let requests: [RedisRequest] = record.queues.flatMap { queue in
+            record.holders(of: queue).map { .command(RedisCommand("LLEN", keys(queue).active(holder: $0))) }
+        }
+        return try await connection.pipeline(requests).reduce(0) { $0 + (try $1.checked().int ?? 0) }
     }
 
     /// Every registered process, with whether its heartbeat is alive.
@@ -42,25 +44,44 @@ extension QueueStore {
         }
     }
 
-    /// Finds registered processes whose heartbeat expired and returns their jobs to the head of their queues.
+    /// Registered processes whose heartbeat has expired, other than `selfID`: dead, or stalled.
+    public func silentProcesses(except selfID: String? = nil) async throws -> [WorkerProcessRecord] {
+        try await registeredProcesses().filter { !$0.alive && $0.record.id != selfID }.map(\.record)
+    }
+
+    /// Recovers a silent process: claims it atomically (only if its heartbeat is still absent), then returns
+    /// the jobs of all its workers to the head of their queues, each with a recovery counted. Returns `nil`
+    /// when the process beat again or another process claimed it first.
     ///
-    /// Any process may run this at any time: the recovery of one process's list is one atomic script, so when
-    /// two processes sweep together each job is moved once.
-    public func recoverDeadProcesses(except selfID: String? = nil) async throws -> RecoveryReport {
-        var report = RecoveryReport()
-        let now = WallClock.nowMillis()
-        for (record, alive) in try await registeredProcesses() where !alive && record.id != selfID {
-            let requests: [RedisRequest] = record.queues.map { queue in
-                let k = keys(queue)
-                return .script(QueueScripts.recover,
-                               keys: [k.active(process: record.id), k.ready, k.stats, statusBucket(queue, now: now), k.events],
-                               arguments: [Array(String(now).utf8), Array(String(statusTTLSeconds).utf8), Array(String(eventsKept).utf8)])
-            }
-            for reply in try await connection.pipeline(requests) { report.recoveredJobs += try reply.checked().int ?? 0 }
-            try await connection.send(RedisCommand("HDEL", processKeys.registry, record.id))
-            report.deadProcesses.append(record.id)
+    /// Any process may call this at any time. Should the process come back after the claim, its next heartbeat
+    /// registers it again, so nothing it takes later is left without an owner; jobs it was running may run twice.
+    public func recover(_ process: WorkerProcessRecord) async throws -> Int? {
+        let claimed = try await connection.run(
+            QueueScripts.claimProcess, keys: [processKeys.heartbeat(process.id), processKeys.registry],
+            arguments: [Array(process.id.utf8)])
+        guard let bytes = claimed.bytes else { return nil }
+        let record = (try? WorkerProcessRecord(decoding: bytes)) ?? process
+        var requests: [RedisRequest] = []
+        for queue in record.queues {
+            for holder in record.holders(of: queue) { requests.append(returnRequest(queue: queue, holder: holder, mode: "recover")) }
         }
-        return report
+        return try await connection.pipeline(requests).reduce(0) { $0 + (try $1.checked().int ?? 0) }
+    }
+
+    /// Gives back to the head of the queue every job in a worker's own active list. A worker calls this when a
+    /// fetch failed in a way that may have moved jobs without it learning which (a lost reply): at that point it
+    /// runs nothing, so whatever its list holds is orphaned. No recovery is counted.
+    public func returnHeld(queue: String, holder: String) async throws -> Int {
+        try await connection.pipeline([returnRequest(queue: queue, holder: holder, mode: "return")])[0].checked().int ?? 0
+    }
+
+    private func returnRequest(queue: String, holder: String, mode: String) -> RedisRequest {
+        let k = keys(queue)
+        let now = WallClock.nowMillis()
+        return .script(QueueScripts.recover,
+                       keys: [k.active(holder: holder), k.ready, k.stats, statusBucket(queue, now: now), k.events],
+                       arguments: [Array(String(now).utf8), Array(String(statusTTLSeconds).utf8),
+                                   Array(String(eventsKept).utf8), Array(mode.utf8)])
     }
 
     /// Checks that Redis will not evict keys: with any `maxmemory-policy` but `noeviction`, a full Redis deletes

@@ -14,8 +14,8 @@ extension QueueStore {
             requests.append(.command(RedisCommand("HGETALL", k.stats)))
             requests.append(.command(RedisCommand("LINDEX", k.ready, "-1")))
             if latestEvents > 0 { requests.append(.command(RedisCommand("LRANGE", k.events, "0", String(latestEvents - 1)))) }
-            for (record, _) in processes where record.queues.contains(queue.name) {
-                requests.append(.command(RedisCommand("LLEN", k.active(process: record.id))))
+            for (record, _) in processes {
+                for holder in record.holders(of: queue.name) { requests.append(.command(RedisCommand("LLEN", k.active(holder: holder)))) }
             }
         }
         let replies = try await connection.pipeline(requests)
@@ -36,7 +36,9 @@ extension QueueStore {
                 if let bytes = line.bytes, let event = try? JobEvent(decoding: bytes, queue: queue.name) { result.events.append(event) }
             }
             var active = 0
-            for (record, _) in processes where record.queues.contains(queue.name) { active += try next().int ?? 0 }
+            for (record, _) in processes {
+                for _ in record.holders(of: queue.name) { active += try next().int ?? 0 }
+            }
             result.queues.append(QueueSnapshot.Queue(
                 name: queue.name, ready: ready, active: active, delayed: delayed, dead: dead,
                 enqueued: stats["enqueued"] ?? 0, done: stats["done"] ?? 0, retried: stats["retried"] ?? 0,

@@ -12,7 +12,7 @@ public final class QueueStore: Sendable {
     let eventsKept: Int
 
     /// - Parameters:
-    ///   - connection: the store's connection; blocking waits (``waitForJob(queue:process:timeout:)``) occupy it.
+    ///   - connection: the store's connection; blocking waits (``waitForJob(queue:holder:timeout:)``) occupy it.
     ///   - prefix: the key prefix (`wq`).
     ///   - statusRetention: how long a job's status is kept after its last change.
     ///   - eventsKept: length of each queue's event log.
@@ -72,31 +72,31 @@ public final class QueueStore: Sendable {
     // MARK: - Fetch
 
     /// Moves up to `max` due envelopes (no more than a fair share for `workers` workers) from ready to the
-    /// process's active list and returns them oldest first; also marks `alsoMark` ids as processing.
-    public func fetch(queue: String, process: String, max: Int, workers: Int, alsoMark: [String] = []) async throws -> [[UInt8]] {
+    /// holder's active list and returns them oldest first; also marks `alsoMark` ids as processing.
+    public func fetch(queue: String, holder: String, max: Int, workers: Int, alsoMark: [String] = []) async throws -> [[UInt8]] {
         let k = keys(queue)
         var arguments: [[UInt8]] = [Array(String(max).utf8), Array(String(Swift.max(workers, 1)).utf8), Array(String(statusTTLSeconds).utf8)]
         arguments.append(contentsOf: alsoMark.map { Array($0.utf8) })
-        let reply = try await connection.run(QueueScripts.fetch, keys: [k.ready, k.active(process: process), statusBucket(queue)], arguments: arguments)
+        let reply = try await connection.run(QueueScripts.fetch, keys: [k.ready, k.active(holder: holder), statusBucket(queue)], arguments: arguments)
         return (reply.array ?? []).compactMap(\.bytes)
     }
 
     /// Waits up to `timeout` for one envelope with `BLMOVE` (ready → active) and returns it, or `nil`.
     ///
     /// Holds this store's connection for the whole wait: use a store of its own.
-    public func waitForJob(queue: String, process: String, timeout: Duration) async throws -> [UInt8]? {
+    public func waitForJob(queue: String, holder: String, timeout: Duration) async throws -> [UInt8]? {
         let k = keys(queue)
         let seconds = String(format: "%.3f", Double(timeout.milliseconds) / 1000)
-        let reply = try await connection.send(RedisCommand("BLMOVE", k.ready, k.active(process: process), "RIGHT", "LEFT", seconds))
+        let reply = try await connection.send(RedisCommand("BLMOVE", k.ready, k.active(holder: holder), "RIGHT", "LEFT", seconds))
         return reply.bytes
     }
 
     // MARK: - Settle
 
-    /// Writes the outcome of finished jobs in one script call. Returns how many were no longer held by this
-    /// process (another process recovered them after this one was presumed dead).
+    /// Writes the outcome of finished jobs in one script call. Returns how many were no longer in the holder's
+    /// list: recovered by another process meanwhile, or written already by an earlier call whose reply was lost.
     @discardableResult
-    public func settle(queue: String, process: String, _ settlements: [Settlement]) async throws -> Int {
+    public func settle(queue: String, holder: String, _ settlements: [Settlement]) async throws -> Int {
         if settlements.isEmpty { return 0 }
         let k = keys(queue)
         var arguments: [[UInt8]] = [Array(String(statusTTLSeconds).utf8), Array(String(eventsKept).utf8)]
@@ -111,7 +111,7 @@ public final class QueueStore: Sendable {
         }
         let reply = try await connection.run(
             QueueScripts.settle,
-            keys: [k.active(process: process), k.ready, k.delayed, k.dead, k.stats, statusBucket(queue), k.events],
+            keys: [k.active(holder: holder), k.ready, k.delayed, k.dead, k.stats, statusBucket(queue), k.events],
             arguments: arguments)
         return reply.int ?? 0
     }

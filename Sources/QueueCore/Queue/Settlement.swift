@@ -1,4 +1,4 @@
-/// How a job a worker held ends up, written to Redis in one batch by ``QueueStore/settle(queue:process:_:)``.
+/// How a job a worker held ends up, written to Redis in one batch by ``QueueStore/settle(queue:holder:_:)``.
 public struct Settlement: Sendable {
     public enum Kind: String, Sendable {
         /// Finished: removed from the active list.

@@ -4,17 +4,29 @@ public struct WorkerProcessRecord: Sendable, Equatable {
     public var host: String
     public var pid: Int
     public var queues: [String]
+    /// Workers per queue, in the order of ``queues``.
+    public var workers: [Int]
     public var startedAt: Int64
     /// The latest heartbeat, ms since the epoch.
     public var heartbeatAt: Int64
 
-    public init(id: String, host: String, pid: Int, queues: [String], startedAt: Int64, heartbeatAt: Int64) {
+    public init(id: String, host: String, pid: Int, queues: [String], workers: [Int], startedAt: Int64, heartbeatAt: Int64) {
         self.id = id
         self.host = host
         self.pid = pid
         self.queues = queues
+        self.workers = workers
         self.startedAt = startedAt
         self.heartbeatAt = heartbeatAt
+    }
+
+    /// The id of worker `index` of this process, which names its active lists.
+    public static func holder(process: String, worker index: Int) -> String { "\(process).\(index)" }
+
+    /// The holders of this process's active lists of `queue`.
+    public func holders(of queue: String) -> [String] {
+        guard let position = queues.firstIndex(of: queue), position < workers.count else { return [] }
+        return (0..<workers[position]).map { Self.holder(process: id, worker: $0) }
     }
 
     public func encoded() -> [UInt8] {
@@ -30,6 +42,7 @@ public struct WorkerProcessRecord: Sendable, Equatable {
         }
         queueList.append(UInt8(ascii: "]"))
         writer.field("queues", raw: queueList)
+        writer.field("workers", raw: Array("[\(workers.map(String.init).joined(separator: ","))]".utf8))
         writer.field("started_at", startedAt)
         writer.field("heartbeat_at", heartbeatAt)
         writer.endObject()
@@ -45,17 +58,12 @@ public struct WorkerProcessRecord: Sendable, Equatable {
         if case .array(let elements) = value["queues"] {
             queues = elements.compactMap { if case .string(let s) = $0 { return s }; return nil }
         }
-        self.init(id: string("id"), host: string("host"), pid: Int(number("pid")), queues: queues,
+        var workers: [Int] = []
+        if case .array(let elements) = value["workers"] {
+            workers = elements.compactMap { if case .number(let n) = $0 { return Int(n) }; return nil }
+        }
+        self.init(id: string("id"), host: string("host"), pid: Int(number("pid")), queues: queues, workers: workers,
                   startedAt: number("started_at"), heartbeatAt: number("heartbeat_at"))
     }
 }
 
-/// What one recovery sweep did.
-public struct RecoveryReport: Sendable, Equatable {
-    /// Processes found dead and cleared from the registry.
-    public var deadProcesses: [String] = []
-    /// Jobs returned to their queues.
-    public var recoveredJobs = 0
-
-    public init() {}
-}

@@ -43,6 +43,8 @@ public struct ExecHandler: JobHandler {
                     continuation.resume(throwing: JobFailure.permanent("cannot start \(command[0]): \(error)"))
                     return
                 }
+                // Cancelled before it started: the cancellation handler found nothing to stop.
+                if Task.isCancelled { process.terminate() }
                 // Blocking pipe I/O runs on Dispatch threads: a child that does not read its input, or writes a
                 // lot to standard error, must neither block a worker nor fill its pipe and stall.
                 finished.enter()

@@ -11,12 +11,19 @@ import QueueCore
 /// (the same on every attempt, for the receiver's de-duplication), `X-Wooqueue-Job-Type` and `X-Wooqueue-Attempt`.
 public struct HTTPHandler: JobHandler {
     let url: String
+    /// The URL without user info and query, for messages: those may carry credentials.
+    let displayURL: String
     let headers: [String: String]
     let timeout: Duration
     let client: HTTPClient
 
     public init(url: String, headers: [String: String] = [:], timeout: Duration, client: HTTPClient = .shared) {
         self.url = url
+        var components = URLComponents(string: url)
+        components?.user = nil
+        components?.password = nil
+        components?.query = nil
+        self.displayURL = components?.string ?? "the configured URL"
         self.headers = headers
         self.timeout = timeout
         self.client = client
@@ -39,13 +46,13 @@ public struct HTTPHandler: JobHandler {
         } catch is CancellationError {
             throw CancellationError()
         } catch {
-            throw JobFailure.transient("POST \(url) failed: \(error)")
+            throw JobFailure.transient("POST \(displayURL) failed: \(error)")
         }
         let code = Int(response.status.code)
         // Read (at most 64 KiB of) the body either way, so the connection can be reused.
         let body = (try? await response.body.collect(upTo: 65_536)).map { String(buffer: $0) } ?? ""
         if (200..<300).contains(code) { return }
-        let message = "POST \(url) answered HTTP \(code)\(body.isEmpty ? "" : ": \(body.prefix(300))")"
+        let message = "POST \(displayURL) answered HTTP \(code)\(body.isEmpty ? "" : ": \(body.prefix(300))")"
         if code == 408 || code == 429 || code >= 500 { throw JobFailure.transient(message) }
         throw JobFailure.permanent(message)
     }

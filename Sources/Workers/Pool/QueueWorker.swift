@@ -1,17 +1,21 @@
+import ClientSupport
 import Logging
 import QueueCore
 import RedisClient
+import Synchronization
 
 /// One worker of a queue's pool: takes jobs from Redis, runs them one at a time, writes their outcomes.
 ///
 /// A busy queue is read in batches (``QueueStore/fetch(queue:process:max:workers:alsoMark:)``) and outcomes
 /// are written in batches, so most jobs cost a fraction of a round trip; an idle worker waits in `BLMOVE` on its
-/// own connection and starts a new job as soon as it arrives. Every job it holds is in the process's active list
-/// until its outcome is written.
+/// own connection and starts a new job as soon as it arrives. Every job it holds is in its own active list until
+/// its outcome is written; when a fetch fails in a way that may have moved jobs unseen, it gives back whatever
+/// that list holds before fetching again.
 final class QueueWorker: Sendable {
     let queue: WooqueueConfiguration.QueueSettings
     let store: QueueStore
-    let processID: String
+    /// Names this worker's active list: `<process>.<index>`.
+    let holder: String
     let registry: HandlerRegistry
     let settings: WooqueueConfiguration.WorkerSettings
     let backoff: BackoffPolicy
@@ -27,12 +31,16 @@ final class QueueWorker: Sendable {
     /// … or once the oldest has waited this long.
     static let settleDelay: Duration = .milliseconds(20)
 
-    init(queue: WooqueueConfiguration.QueueSettings, store: QueueStore, processID: String, registry: HandlerRegistry,
+    /// Set when the active list may hold jobs this worker is not running: after a failed fetch, or outcomes it
+    /// could not write. The next loop gives them back to the queue.
+    private let mustReturnHeld = Atomic<Bool>(false)
+
+    init(queue: WooqueueConfiguration.QueueSettings, store: QueueStore, holder: String, registry: HandlerRegistry,
          settings: WooqueueConfiguration.WorkerSettings, backoff: BackoffPolicy, stop: StopState, slot: JobSlot,
          observer: (any JobObserver)?, logger: Logger) {
         self.queue = queue
         self.store = store
-        self.processID = processID
+        self.holder = holder
         self.registry = registry
         self.settings = settings
         self.backoff = backoff
@@ -52,10 +60,19 @@ final class QueueWorker: Sendable {
         var pace = JobPace()
         while !stop.isStopping {
             do {
+                if mustReturnHeld.load(ordering: .relaxed) {
+                    let returned = try await store.returnHeld(queue: queue.name, holder: holder)
+                    mustReturnHeld.store(false, ordering: .relaxed)
+                    if returned > 0 {
+                        logger.warning("Gave back jobs this worker held but was not running", metadata: [
+                            "queue": "\(queue.name)", "count": "\(returned)",
+                        ])
+                    }
+                }
                 let limit = pace.fetchLimit(target: Self.batchWorkTarget, max: settings.fetchBatch)
-                var batch = try await store.fetch(queue: queue.name, process: processID, max: limit, workers: queue.workers)
+                var batch = try await store.fetch(queue: queue.name, holder: holder, max: limit, workers: queue.workers)
                 if batch.isEmpty {
-                    guard let first = try await store.waitForJob(queue: queue.name, process: processID, timeout: Self.idleWait) else {
+                    guard let first = try await store.waitForJob(queue: queue.name, holder: holder, timeout: Self.idleWait) else {
                         outage.recovered(logger)
                         continue
                     }
@@ -64,9 +81,10 @@ final class QueueWorker: Sendable {
                     batch = [first]
                     if let id = JobEnvelope.id(of: first) {
                         do {
-                            batch += try await store.fetch(queue: queue.name, process: processID, max: limit - 1,
+                            batch += try await store.fetch(queue: queue.name, holder: holder, max: limit - 1,
                                                           workers: queue.workers, alsoMark: [id])
                         } catch {
+                            mustReturnHeld.store(true, ordering: .relaxed)
                             logger.warning("Could not fetch more jobs", metadata: ["queue": "\(queue.name)", "error": "\(error)"])
                         }
                     }
@@ -76,11 +94,15 @@ final class QueueWorker: Sendable {
                 let (ran, pause) = await process(batch)
                 pace.record(jobs: ran, took: started.duration(to: .now))
                 if let pause { try? await Task.sleep(for: pause) }
-            } catch let error as RedisError where error.isUnavailable {
-                await outage.wait(logger, error)
             } catch {
-                logger.error("Fetching jobs failed", metadata: ["queue": "\(queue.name)", "error": "\(error)"])
-                try? await Task.sleep(for: .seconds(1))
+                // The call may have moved jobs whose reply never arrived.
+                mustReturnHeld.store(true, ordering: .relaxed)
+                if let redis = error as? RedisError, redis.isUnavailable {
+                    await outage.wait(logger, error)
+                } else {
+                    logger.error("Fetching jobs failed", metadata: ["queue": "\(queue.name)", "error": "\(error)"])
+                    try? await Task.sleep(for: .seconds(1))
+                }
             }
         }
     }
@@ -230,12 +252,12 @@ final class QueueWorker: Sendable {
                  status: status, attempt: envelope.attempt, error: nil)
     }
 
-    /// Maps a handler's error to its failure class: ``JobFailure`` keeps its own, an unavailable Redis is an
-    /// outage, anything else is transient.
+    /// Maps a handler's error to its failure class: ``JobFailure`` keeps its own, an unavailable Redis or
+    /// PostgreSQL is an outage, anything else is transient.
     static func classify(_ error: any Error) -> JobFailure {
         switch error {
         case let failure as JobFailure: return failure
-        case let redis as RedisError where redis.isUnavailable: return .dependencyUnavailable("\(redis)")
+        case let dependency as any DependencyError where dependency.isUnavailable: return .dependencyUnavailable("\(dependency)")
         case is CancellationError: return .transient("cancelled")
         default: return .transient(String(describing: error))
         }
@@ -244,16 +266,19 @@ final class QueueWorker: Sendable {
     // MARK: - Writing outcomes
 
     /// Writes outcomes until Redis takes them. While Redis is away the jobs stay in the active list, so if this
-    /// process dies meanwhile they are recovered; past the shutdown grace period it gives up and leaves them there.
+    /// process dies meanwhile they are recovered. It gives up past the shutdown grace period, or after a few
+    /// failures that are not an outage (a script error): the jobs then stay in the list and are given back to
+    /// the queue by the next loop (or recovered), to run again.
     private func settle(_ finished: inout [Finished]) async {
         if finished.isEmpty { return }
         var outage = OutageBackoff()
+        var otherFailures = 0
         while true {
             do {
-                let stale = try await store.settle(queue: queue.name, process: processID, finished.map(\.settlement))
+                let stale = try await store.settle(queue: queue.name, holder: holder, finished.map(\.settlement))
                 if stale > 0 {
-                    logger.warning("Jobs were recovered by another process while this one ran them; they may run twice",
-                                   metadata: ["queue": "\(queue.name)", "count": "\(stale)"])
+                    logger.notice("Some outcomes found their job no longer held: recovered by another process while it ran (it may run twice), or written by an earlier try",
+                                  metadata: ["queue": "\(queue.name)", "count": "\(stale)"])
                 }
                 outage.recovered(logger)
                 if let observer {
@@ -262,13 +287,16 @@ final class QueueWorker: Sendable {
                 finished.removeAll(keepingCapacity: true)
                 return
             } catch {
-                if stop.isPastGrace {
-                    logger.error("Could not write job outcomes before shutdown; the jobs stay in the active list and will be recovered",
+                let unavailable = (error as? RedisError)?.isUnavailable ?? false
+                if !unavailable { otherFailures += 1 }
+                if stop.isPastGrace || otherFailures >= 3 {
+                    logger.error("Could not write job outcomes; the jobs stay in the active list and will run again",
                                  metadata: ["queue": "\(queue.name)", "count": "\(finished.count)", "error": "\(error)"])
+                    mustReturnHeld.store(true, ordering: .relaxed)
                     finished.removeAll()
                     return
                 }
-                await outage.wait(logger, error)
+                if unavailable { await outage.wait(logger, error) } else { try? await Task.sleep(for: .milliseconds(200)) }
             }
         }
     }

@@ -29,7 +29,10 @@ public final class WorkerProcess: Service, Sendable {
     let options: Options
     let observer: (any JobObserver)?
     let logger: Logger
+    /// For the scheduler, recovery and shutdown.
     let control: QueueStore
+    /// The heartbeat's own connection, so a slow call on `control` cannot delay it past `processTimeout`.
+    let heartbeats: QueueStore
     let stop = StopState()
 
     /// - Parameters:
@@ -53,6 +56,7 @@ public final class WorkerProcess: Service, Sendable {
             connection: RedisConnection(configuration: try RedisConfiguration(url: configuration.redis.url), label: "control"),
             prefix: configuration.redis.keyPrefix, statusRetention: configuration.workers.statusRetention,
             eventsKept: configuration.workers.eventsKept)
+        self.heartbeats = control.withNewConnection(label: "heartbeat")
     }
 
     /// The queues this process runs pools for.
@@ -67,12 +71,16 @@ public final class WorkerProcess: Service, Sendable {
     }
 
     public func run() async throws {
+        // Writes to a peer that has gone (a Redis socket, a job command's standard input) must fail with EPIPE,
+        // not kill the process with SIGPIPE.
+        signal(SIGPIPE, SIG_IGN)
         if !configuration.redis.allowEviction { try await control.checkEvictionPolicy() }
         let started = WallClock.nowMillis()
         let record = WorkerProcessRecord(id: id, host: ProcessInfo.processInfo.hostName, pid: Int(getpid()),
-                                         queues: servedQueues.map(\.name), startedAt: started, heartbeatAt: started)
+                                         queues: servedQueues.map(\.name), workers: servedQueues.map(\.workers),
+                                         startedAt: started, heartbeatAt: started)
         // Registered before the first fetch, so no job is ever held by a process nobody can recover.
-        try await control.heartbeat(record, ttl: configuration.workers.processTimeout)
+        try await heartbeats.heartbeat(record, ttl: configuration.workers.processTimeout)
         if options.exitWhenIdle { try await control.promoteDue(queues: configuration.queues.map(\.name), now: Int64.max) }
         logger.info("Worker process started", metadata: [
             "process": "\(id)", "queues": "\(servedQueues.map { "\($0.name)×\($0.workers)" }.joined(separator: " "))",
@@ -80,7 +88,8 @@ public final class WorkerProcess: Service, Sendable {
 
         let workers = servedQueues.flatMap { queue in
             (0..<queue.workers).map { index in
-                QueueWorker(queue: queue, store: control.withNewConnection(label: "\(queue.name)-\(index)"), processID: id,
+                QueueWorker(queue: queue, store: control.withNewConnection(label: "\(queue.name)-\(index)"),
+                            holder: WorkerProcessRecord.holder(process: id, worker: index),
                             registry: registry, settings: configuration.workers, backoff: BackoffPolicy(configuration.backoff),
                             stop: stop, slot: JobSlot(), observer: observer, logger: logger)
             }
@@ -89,7 +98,7 @@ public final class WorkerProcess: Service, Sendable {
             await withTaskGroup(of: Void.self) { background in
                 background.addTask { await self.every(self.configuration.workers.heartbeatInterval) { try await self.beat(record) } }
                 background.addTask { await self.every(self.configuration.workers.schedulerInterval) { try await self.promote() } }
-                background.addTask { await self.every(self.configuration.workers.recoveryInterval) { try await self.recover() } }
+                background.addTask { await self.recoverSilentProcesses() }
                 background.addTask { await self.watch(workers.map(\.slot)) }
                 if options.exitWhenIdle { background.addTask { await self.stopWhenIdle() } }
                 await withTaskGroup(of: Void.self) { pool in
@@ -100,15 +109,15 @@ public final class WorkerProcess: Service, Sendable {
         } onGracefulShutdown: {
             self.requestStop()
         }
-        await leaveRegistry()
+        await leaveRegistry(record)
         logger.info("Worker process stopped", metadata: ["process": "\(id)"])
     }
 
     /// Removes this process from the registry, unless it still holds jobs (their outcomes could not be written):
-    /// then only its heartbeat goes, so another process recovers them on its next sweep.
-    private func leaveRegistry() async {
+    /// then only its heartbeat goes, so another process recovers them on its next sweeps.
+    private func leaveRegistry(_ record: WorkerProcessRecord) async {
         do {
-            let held = try await control.heldJobs(process: id, queues: servedQueues.map(\.name))
+            let held = try await control.heldJobs(record)
             if held == 0 {
                 try await control.deregister(process: id)
             } else {
@@ -125,7 +134,7 @@ public final class WorkerProcess: Service, Sendable {
     // MARK: - Background loops
 
     /// Runs `body` every `interval` until the task is cancelled; errors are logged, never fatal.
-    private func every(_ interval: Duration, _ body: @Sendable () async throws -> Void) async {
+    private func every(_ interval: Duration, _ body: () async throws -> Void) async {
         var lastError: String?
         while !Task.isCancelled {
             do {
@@ -143,19 +152,43 @@ public final class WorkerProcess: Service, Sendable {
     private func beat(_ record: WorkerProcessRecord) async throws {
         var record = record
         record.heartbeatAt = WallClock.nowMillis()
-        try await control.heartbeat(record, ttl: configuration.workers.processTimeout)
+        try await heartbeats.heartbeat(record, ttl: configuration.workers.processTimeout)
     }
 
     private func promote() async throws {
         try await control.promoteDue(queues: configuration.queues.map(\.name))
     }
 
-    private func recover() async throws {
-        let report = try await control.recoverDeadProcesses(except: id)
-        if !report.deadProcesses.isEmpty {
-            logger.warning("Recovered jobs of dead worker processes", metadata: [
-                "processes": "\(report.deadProcesses.joined(separator: ","))", "jobs": "\(report.recoveredJobs)",
-            ])
+    /// Recovers the jobs of processes whose heartbeat stopped.
+    ///
+    /// A process is recovered only after it stayed silent for two heartbeat intervals on consecutive sweeps
+    /// while this process could reach Redis: after a Redis outage every heartbeat has expired, and live processes
+    /// get that long to beat again instead of losing their jobs to the first process that reconnects.
+    private func recoverSilentProcesses() async {
+        let confirmation = configuration.workers.heartbeatInterval * 2
+        var silentSince: [String: ContinuousClock.Instant] = [:]
+        await every(configuration.workers.recoveryInterval) {
+            do {
+                let silent = try await control.silentProcesses(except: id)
+                let now = ContinuousClock.now
+                silentSince = silentSince.filter { entry in silent.contains { $0.id == entry.key } }
+                for process in silent {
+                    guard let since = silentSince[process.id] else {
+                        silentSince[process.id] = now
+                        continue
+                    }
+                    guard since.duration(to: now) >= confirmation else { continue }
+                    silentSince[process.id] = nil
+                    if let recovered = try await control.recover(process) {
+                        logger.warning("Recovered the jobs of a dead worker process", metadata: [
+                            "dead.process": "\(process.id)", "dead.host": "\(process.host)", "jobs": "\(recovered)",
+                        ])
+                    }
+                }
+            } catch {
+                silentSince.removeAll()  // silence seen while we could not look is no evidence
+                throw error
+            }
         }
     }
 
