@@ -13,6 +13,7 @@ let package = Package(
         .package(url: "https://github.com/swift-server/swift-service-lifecycle", from: "2.13.0"),
         .package(url: "https://github.com/swift-server/async-http-client", from: "1.37.0"),
         .package(url: "https://github.com/hummingbird-project/hummingbird", from: "2.28.1"),
+        .package(url: "https://github.com/apple/swift-crypto", from: "3.12.3"),
     ],
     targets: [
         // MARK: - C libraries
@@ -36,7 +37,10 @@ let package = Package(
             .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             .product(name: "AsyncHTTPClient", package: "async-http-client"),
         ]),
-        .target(name: "Dispatcher", dependencies: ["QueueCore"]),
+        .target(name: "Dispatcher", dependencies: [
+            "QueueCore",
+            .product(name: "Crypto", package: "swift-crypto"),
+        ]),
         .target(name: "Inventory", dependencies: ["QueueCore", "PostgresClient"]),
         .executableTarget(name: "wooqueue", dependencies: [
             "QueueCore", "Workers", "Dispatcher", "Inventory", "RedisClient", "CMallocTuning",
@@ -55,6 +59,7 @@ let package = Package(
             .product(name: "Hummingbird", package: "hummingbird"),
             .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
         ]),
+        .testTarget(name: "DispatcherTests", dependencies: ["Dispatcher", "QueueCore", "TestSupport"]),
         .testTarget(name: "WooqueueCLITests", dependencies: ["QueueCore", "TestSupport"]),
     ]
 )

@@ -62,3 +62,19 @@ import Testing
         try await cli.cleanup()
     }
 }
+
+@Suite(.serialized) struct RoutingCommandTests {
+    @Test func enqueueByTopicRoutesLikeAWebhookDelivery() async throws {
+        let cli = try CommandRunner("{}")
+        let order = TestEnvironment.repositoryRoot.appendingPathComponent("Tests/Fixtures/woocommerce/order-created.json").path
+        // The default routes (no routes in this config): an order only asks for its stock to be re-read.
+        let routed = try await cli.run(["enqueue", "--topic", "order.created", "--payload", "@\(order)"])
+        #expect(routed.status == 0, "stderr: \(routed.stderr)")
+        #expect(routed.stdout.contains("routed order.created into 1 job(s): 1 stock_sync on bulk"))
+        let unrouted = try await cli.run(["enqueue", "--topic", "coupon.created", "--payload", "{}"])
+        #expect(unrouted.status != 0 && unrouted.stderr.contains(#"no route for topic "coupon.created""#))
+        let both = try await cli.run(["enqueue", "--topic", "order.created", "--type", "noop"])
+        #expect(both.status != 0 && both.stderr.contains("either --type or --topic"))
+        try await cli.cleanup()
+    }
+}

@@ -32,7 +32,7 @@ extension WooqueueConfiguration {
     /// Builds the typed tree from parsed JSON, checking every value.
     public static func decode(_ root: JSONValue, environment: [String: String]) throws -> WooqueueConfiguration {
         let node = ConfigNode(value: root, path: "")
-        try node.allowOnly(["redis", "database", "workers", "backoff", "queues", "jobTypes", "$comment"])
+        try node.allowOnly(["redis", "database", "workers", "backoff", "queues", "jobTypes", "http", "webhooks", "routes", "$comment"])
 
         let redisNode = node.child("redis")
         try redisNode.allowOnly(["url", "keyPrefix", "allowEviction"])
@@ -77,8 +77,91 @@ extension WooqueueConfiguration {
 
         let queues = try decodeQueues(node.child("queues"))
         let jobTypes = try decodeJobTypes(node.child("jobTypes"), queues: queues)
+
+        let h = node.child("http")
+        try h.allowOnly(["host", "port", "webhookPath", "maxBodyBytes"])
+        var http = HTTPSettings(
+            host: try environment["WOOQUEUE_HTTP_HOST"] ?? h.child("host").string(default: "127.0.0.1"),
+            port: try h.child("port").int(default: 8080, min: 0, max: 65535),
+            webhookPath: try h.child("webhookPath").string(default: "/webhooks/woocommerce"),
+            maxBodyBytes: try h.child("maxBodyBytes").int(default: 2 << 20, min: 1024))
+        if let port = environment["WOOQUEUE_HTTP_PORT"] {
+            guard let number = Int(port), (0...65535).contains(number) else {
+                throw ConfigurationError("WOOQUEUE_HTTP_PORT must be a port number, got \"\(port)\"")
+            }
+            http.port = number
+        }
+        guard http.webhookPath.hasPrefix("/") else {
+            throw ConfigurationError("http.webhookPath must start with /, got \"\(http.webhookPath)\"")
+        }
+
+        let wh = node.child("webhooks")
+        try wh.allowOnly(["secrets", "deliveryRetention", "spoolDirectory", "spoolMaxBytes"])
+        var webhooks = WebhookSettings(
+            secrets: try wh.child("secrets").strings() ?? [],
+            deliveryRetention: try wh.child("deliveryRetention").duration(default: .seconds(86_400), min: .seconds(60)),
+            spoolDirectory: try wh.child("spoolDirectory").string(default: ".services/spool"),
+            spoolMaxBytes: try wh.child("spoolMaxBytes").int(default: 1 << 30, min: 1 << 16))
+        if let secret = environment["WOOQUEUE_WEBHOOK_SECRET"], !secret.isEmpty { webhooks.secrets.append(secret) }
+        if webhooks.secrets.contains(where: \.isEmpty) { throw ConfigurationError("webhooks.secrets must not contain an empty secret") }
+
+        let routes = try decodeRoutes(node.child("routes"), jobTypes: jobTypes, queues: queues)
         return WooqueueConfiguration(
-            redis: redis, database: database, workers: workers, backoff: backoff, queues: queues, jobTypes: jobTypes)
+            redis: redis, database: database, workers: workers, backoff: backoff, queues: queues, jobTypes: jobTypes,
+            http: http, webhooks: webhooks, routes: routes)
+    }
+
+    /// Topics routed when `routes` is not configured: the catalogue to the inventory table, and each order's
+    /// stock back from the store. `config.json` adds the order fan-out to the example job types.
+    static let defaultRoutes: [String: [(type: String, payload: RouteSettings.Payload)]] = [
+        "product.created": [("inventory.upsert", .resource)],
+        "product.updated": [("inventory.upsert", .resource)],
+        "product.restored": [("inventory.upsert", .resource)],
+        "product.deleted": [("inventory.delete", .resource)],
+        "order.created": [("stock_sync", .orderStock)],
+    ]
+
+    private static func decodeRoutes(_ node: ConfigNode, jobTypes: [String: JobTypeSettings], queues: [QueueSettings]) throws -> [String: [RouteSettings]] {
+        func resolve(_ type: String, at path: String) throws -> JobTypeSettings {
+            guard let settings = jobTypes[type] else {
+                throw ConfigurationError("\(path) names job type \"\(type)\", which is not configured under jobTypes (configured: \(jobTypes.keys.sorted().joined(separator: ", ")))")
+            }
+            return settings
+        }
+        guard node.isPresent else {
+            return try defaultRoutes.mapValues { jobs in
+                try jobs.map { job in
+                    let type = try resolve(job.type, at: "the default routes")
+                    return RouteSettings(type: job.type, queue: type.queue, delay: .zero, payload: job.payload)
+                }
+            }
+        }
+        var routes: [String: [RouteSettings]] = [:]
+        for (topic, jobsNode) in try node.members() {
+            guard topic.range(of: "^[a-z_]+\\.[a-z_]+$", options: .regularExpression) != nil else {
+                throw ConfigurationError("routes: \"\(topic)\" is not a WooCommerce topic such as \"product.updated\"")
+            }
+            guard case .array(let elements) = jobsNode.value else {
+                throw ConfigurationError("routes.\(topic) must be an array of jobs such as [{\"type\": \"inventory.upsert\"}]")
+            }
+            routes[topic] = try elements.indices.map { index in
+                let job = ConfigNode(value: elements[index], path: "routes.\(topic)[\(index)]")
+                try job.allowOnly(["type", "queue", "delay", "payload"])
+                let typeName = try job.child("type").string(default: "")
+                let type = try resolve(typeName, at: "\(job.path).type")
+                let queue = try job.child("queue").string(default: type.queue)
+                guard queues.contains(where: { $0.name == queue }) else {
+                    throw ConfigurationError("\(job.path).queue must be one of the configured queues, got \"\(queue)\"")
+                }
+                let payloadName = try job.child("payload").string(default: RouteSettings.Payload.resource.rawValue)
+                guard let payload = RouteSettings.Payload(rawValue: payloadName) else {
+                    let known = RouteSettings.Payload.allCases.map(\.rawValue).joined(separator: ", ")
+                    throw ConfigurationError("\(job.path).payload must be one of \(known), got \"\(payloadName)\"")
+                }
+                return RouteSettings(type: typeName, queue: queue, delay: try job.child("delay").duration(default: .zero), payload: payload)
+            }
+        }
+        return routes
     }
 
     /// The four queues of the mission, used for whatever `queues` does not set.
@@ -112,11 +195,17 @@ extension WooqueueConfiguration {
     }
 
     private static func decodeJobTypes(_ node: ConfigNode, queues: [QueueSettings]) throws -> [String: JobTypeSettings] {
+        // Built in: noop, and the inventory types (on the last queue, bulk by default).
+        let lastQueue = queues.last?.name ?? "bulk"
+        func builtIn(_ name: String, _ handler: JobTypeSettings.Handler) -> JobTypeSettings {
+            JobTypeSettings(name: name, queue: lastQueue, handler: handler, timeout: .seconds(30), retries: nil, url: nil, headers: [:], command: nil)
+        }
         var types: [String: JobTypeSettings] = [
-            "noop": JobTypeSettings(name: "noop", queue: queues.last?.name ?? "low", handler: .noop, timeout: .seconds(30),
-                                    retries: nil, url: nil, headers: [:], command: nil),
+            "noop": builtIn("noop", .noop),
+            "inventory.upsert": builtIn("inventory.upsert", .inventory),
+            "inventory.delete": builtIn("inventory.delete", .inventory),
+            "stock_sync": builtIn("stock_sync", .inventory),
         ]
-        if !queues.contains(where: { $0.name == types["noop"]!.queue }) { types["noop"]!.queue = queues[0].name }
         for (name, t) in try node.members() {
             guard JobID.isValid(name) else {
                 throw ConfigurationError("jobTypes.\(name): a type name must be 1–64 of A–Z, a–z, 0–9, '.', '_', ':' and '-'")
@@ -148,7 +237,7 @@ extension WooqueueConfiguration {
                 guard let command = settings.command, !command.isEmpty, !command[0].isEmpty else {
                     throw ConfigurationError("jobTypes.\(name).command must be a non-empty array such as [\"/usr/local/bin/make-invoice\", \"--pdf\"] for the exec handler")
                 }
-            case .noop:
+            case .noop, .inventory:
                 break
             }
             types[name] = settings

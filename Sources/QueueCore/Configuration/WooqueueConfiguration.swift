@@ -9,6 +9,48 @@ public struct WooqueueConfiguration: Sendable {
     /// Queues from the highest priority to the lowest.
     public var queues: [QueueSettings]
     public var jobTypes: [String: JobTypeSettings]
+    public var http: HTTPSettings
+    public var webhooks: WebhookSettings
+    /// WooCommerce topic (`product.updated`) → the jobs a delivery of it becomes.
+    public var routes: [String: [RouteSettings]]
+
+    public struct HTTPSettings: Sendable {
+        /// Address `serve` listens on; `WOOQUEUE_HTTP_HOST` / `WOOQUEUE_HTTP_PORT` override.
+        public var host: String
+        public var port: Int
+        /// Where WooCommerce delivers webhooks.
+        public var webhookPath: String
+        /// Larger bodies are refused with 413.
+        public var maxBodyBytes: Int
+    }
+
+    public struct WebhookSettings: Sendable {
+        /// Webhook secrets as entered in WooCommerce; `WOOQUEUE_WEBHOOK_SECRET` adds one.
+        public var secrets: [String]
+        /// How long a delivery id is remembered to drop repeats.
+        public var deliveryRetention: Duration
+        /// Where deliveries are kept while Redis is unreachable.
+        public var spoolDirectory: String
+        /// Past this size the spool refuses deliveries (503) rather than fill the disk.
+        public var spoolMaxBytes: Int
+    }
+
+    public struct RouteSettings: Sendable, Equatable {
+        /// What a routed job carries.
+        public enum Payload: String, Sendable, CaseIterable {
+            /// The delivered resource as it is (a product, an order).
+            case resource
+            /// For the ERP: order number, total, currency and items (sku, qty, total).
+            case erpOrder = "erp_order"
+            /// For `stock_sync`: the order's products and variations (ids and SKUs).
+            case orderStock = "order_stock"
+        }
+        public var type: String
+        /// The type's queue unless the route names another.
+        public var queue: String
+        public var delay: Duration
+        public var payload: Payload
+    }
 
     public struct RedisSettings: Sendable {
         /// `redis://[:password@]host:port/db`; overridden by `WOOQUEUE_REDIS_URL`.
@@ -68,6 +110,8 @@ public struct WooqueueConfiguration: Sendable {
     public struct JobTypeSettings: Sendable {
         public enum Handler: String, Sendable, CaseIterable {
             case noop, http, exec
+            /// Writes to PostgreSQL `inv_items`; provided by the Inventory module.
+            case inventory
         }
         public var name: String
         public var queue: String

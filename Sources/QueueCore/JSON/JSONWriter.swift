@@ -21,6 +21,24 @@ public struct JSONWriter {
         needsComma = true
     }
 
+    /// Starts an array member (`"name":[`); elements follow with ``element(_:)`` or nested objects.
+    public mutating func beginArray(_ name: String) {
+        key(name)
+        bytes.append(UInt8(ascii: "["))
+        needsComma = false
+    }
+
+    public mutating func endArray() {
+        bytes.append(UInt8(ascii: "]"))
+        needsComma = true
+    }
+
+    /// Starts an object inside an array.
+    public mutating func beginElementObject() {
+        if needsComma { bytes.append(UInt8(ascii: ",")) }
+        beginObject()
+    }
+
     public mutating func key(_ name: String) {
         if needsComma { bytes.append(UInt8(ascii: ",")) }
         Self.appendString(name, to: &bytes)

@@ -20,6 +20,7 @@ public struct HandlerRegistry: Sendable {
             case .noop: handler = NoopHandler()
             case .http: handler = HTTPHandler(url: type.url ?? "", headers: type.headers, timeout: type.timeout)
             case .exec: handler = ExecHandler(command: type.command ?? [])
+            case .inventory: continue  // the Inventory module registers these with register(type:handler:timeout:)
             }
             register(type: name, handler: handler, timeout: type.timeout)
         }

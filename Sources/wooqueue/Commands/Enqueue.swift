@@ -1,15 +1,23 @@
 import ArgumentParser
+import Dispatcher
 import Foundation
 import QueueCore
 
 /// `wooqueue enqueue`: puts jobs on a queue from the command line.
 struct Enqueue: AsyncParsableCommand {
-    static let configuration = CommandConfiguration(abstract: "Enqueue a job (or N copies of it).")
+    static let configuration = CommandConfiguration(
+        abstract: "Enqueue a job (or N copies of it), or route a WooCommerce resource like a webhook delivery.",
+        discussion: """
+            --type T enqueues one job of type T. --topic T routes the payload as a delivery of topic T would be             routed (routes in config.json): `enqueue --topic product.updated --payload @product.json`.
+            """)
 
     @OptionGroup var global: GlobalOptions
 
     @Option(name: .long, help: "Job type, as configured under jobTypes (noop is built in).")
-    var type: String
+    var type: String?
+
+    @Option(name: .long, help: "Route the payload as a delivery of this WooCommerce topic (e.g. product.updated).")
+    var topic: String?
 
     @Option(name: .long, help: "Queue (default: the type's queue).")
     var queue: String?
@@ -27,6 +35,7 @@ struct Enqueue: AsyncParsableCommand {
     var payload: String = "{}"
 
     mutating func validate() throws {
+        guard (type == nil) != (topic == nil) else { throw ValidationError("give either --type or --topic") }
         guard count >= 1 else { throw ValidationError("--count must be ≥ 1, got \(count)") }
         if let delay, DurationText.parse(delay) == nil {
             throw ValidationError("--delay must be a duration such as 500ms, 60s, 5m or 1h; got \(delay)")
@@ -35,6 +44,8 @@ struct Enqueue: AsyncParsableCommand {
 
     func run() async throws {
         let configuration = try global.load()
+        if let topic { return try await route(topic: topic, configuration) }
+        let type = type ?? ""
         guard let typeSettings = configuration.jobTypes[type] else {
             throw ValidationError("unknown job type \"\(type)\"; configured types: \(configuration.jobTypes.keys.sorted().joined(separator: ", "))")
         }
@@ -66,6 +77,24 @@ struct Enqueue: AsyncParsableCommand {
         } else {
             print("enqueued \(count) \(type) jobs on \(queueName)\(when); first ids: \(ids.joined(separator: " "))")
         }
+    }
+
+    /// `--topic`: the payload becomes the jobs its topic's routes say, as a webhook delivery would.
+    private func route(topic: String, _ configuration: WooqueueConfiguration) async throws {
+        let body = try readPayload()
+        let router = DeliveryRouter(configuration: configuration)
+        let store = try configuration.makeStore()
+        var jobs: [JobEnvelope] = []
+        for _ in 0..<count {
+            do {
+                jobs += try router.jobs(for: Delivery(topic: topic, deliveryID: nil, body: body, origin: "cli"))
+            } catch {
+                throw ValidationError("cannot route this payload: \(error)")
+            }
+        }
+        try await store.enqueue(jobs)
+        let summary = Dictionary(grouping: jobs, by: { "\($0.type) on \($0.queue)" }).map { "\($1.count) \($0)" }.sorted()
+        print("routed \(topic) into \(jobs.count) job(s): \(summary.joined(separator: ", "))")
     }
 
     private func readPayload() throws -> [UInt8] {

@@ -1,0 +1,36 @@
+import QueueCore
+
+/// Turns a delivery into its jobs by the configured routes: the same for webhooks, `enqueue --topic` and the
+/// REST sweeps.
+public struct DeliveryRouter: Sendable {
+    let configuration: WooqueueConfiguration
+
+    public init(configuration: WooqueueConfiguration) {
+        self.configuration = configuration
+    }
+
+    /// The jobs `delivery` becomes, one per route of its topic, in route order.
+    public func jobs(for delivery: Delivery, now: Int64 = WallClock.nowMillis()) throws(RoutingError) -> [JobEnvelope] {
+        let resource = try WooResource(body: delivery.body)
+        guard let routes = configuration.routes[delivery.topic], !routes.isEmpty else {
+            throw .noRoute(topic: delivery.topic, known: configuration.routes.keys.sorted())
+        }
+        let source = ["woocommerce" == delivery.origin ? "woocommerce" : delivery.origin, delivery.topic, delivery.deliveryID]
+            .compactMap { $0 }.joined(separator: ":")
+        return routes.map { route in
+            JobEnvelope(
+                type: route.type, queue: route.queue, payload: payload(route.payload, delivery: delivery, resource: resource),
+                maxAttempts: configuration.maxAttempts(type: route.type, queue: route.queue), enqueuedAt: now,
+                runAt: route.delay > .zero ? now + route.delay.milliseconds : nil,
+                key: resource.key(topic: delivery.topic), source: source)
+        }
+    }
+
+    private func payload(_ shape: WooqueueConfiguration.RouteSettings.Payload, delivery: Delivery, resource: WooResource) -> [UInt8] {
+        switch shape {
+        case .resource: delivery.body
+        case .erpOrder: resource.erpOrder()
+        case .orderStock: resource.orderStock()
+        }
+    }
+}
