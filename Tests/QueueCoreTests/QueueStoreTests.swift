@@ -153,6 +153,76 @@ import Testing
         }
     }
 
+    func upsert(_ product: Int, modified: String, name: String) -> JobEnvelope {
+        var job = JobEnvelope(type: "inventory.upsert", queue: "bulk",
+                              payload: Array(#"{"id":\#(product),"name":"\#(name)","date_modified_gmt":"\#(modified)"}"#.utf8),
+                              maxAttempts: 2, key: "product:\(product)")
+        job.coalescing = .init(key: "product:\(product)", version: modified)
+        return job
+    }
+
+    @Test func fiftyUpdatesOfAProductWaitAsOneJobWithTheNewestState() async throws {
+        try await withStore { store, _ in
+            // Fifty deliveries, arriving out of order: the newest state is #37.
+            var updates = (0..<50).map { upsert(794, modified: String(format: "2026-11-20T15:%02d:00", $0), name: "v\($0)") }
+            updates.swapAt(37, 49)
+            var totals = QueueStore.EnqueueResult()
+            for update in updates {
+                let result = try await store.enqueue([update])
+                totals.added += result.added
+                totals.merged += result.merged
+            }
+            #expect(totals == .init(added: 1, merged: 49))
+            try await store.enqueue([upsert(900, modified: "2026-11-20T10:00:00", name: "other")])
+            let taken = try await store.fetch(queue: "bulk", holder: "w.0", max: 10, workers: 1).map { try JobEnvelope(decoding: $0) }
+            #expect(taken.count == 2)
+            #expect(taken[0].payloadText.contains(#""name":"v49""#), "the newest state (15:49) won: \(taken[0].payloadText)")
+            #expect(taken[0].unknownMembers.contains { $0.key == "coalesced" }, "filled once, never again")
+            #expect(taken[1].payloadText.contains(#""name":"other""#))
+            #expect(try await store.connection.send("HLEN", store.keys("bulk").coalesce) == .integer(0))
+            // Once taken, a new delivery starts a new waiting job.
+            #expect(try await store.enqueue([upsert(794, modified: "2026-11-20T16:00:00", name: "later")]) == .init(added: 1, merged: 0))
+        }
+    }
+
+    @Test func anOlderStateArrivingLastDoesNotReplaceANewerOne() async throws {
+        try await withStore { store, _ in
+            try await store.enqueue([upsert(1, modified: "2026-11-20T15:03:11", name: "newer")])
+            try await store.enqueue([upsert(1, modified: "2026-11-20T15:03:10", name: "older")])
+            let taken = try JobEnvelope(decoding: try #require(try await store.fetch(queue: "bulk", holder: "w.0", max: 1, workers: 1).first))
+            #expect(taken.payloadText.contains(#""name":"newer""#))
+        }
+    }
+
+    @Test func aCoalescingJobTakenWhileWaitingInBLMOVEGetsItsPayload() async throws {
+        try await withStore { store, _ in
+            let waiter = store.withNewConnection(label: "waiter")
+            async let first = waiter.waitForJob(queue: "bulk", holder: "w.0", timeout: .seconds(5))
+            try await waitUntil("the waiter to block") {
+                let clients = try await store.connection.send("CLIENT", "LIST", "TYPE", "normal").string ?? ""
+                return clients.contains("cmd=blmove")
+            }
+            try await store.enqueue([upsert(5, modified: "2026-11-20T15:00:00", name: "five")])
+            let raw = try #require(try await first)
+            #expect(String(decoding: raw, as: UTF8.self).hasSuffix(#""payload":{}}"#), "BLMOVE sees the waiting form")
+            let filled = try await store.fetch(queue: "bulk", holder: "w.0", max: 0, workers: 1, held: raw)
+            #expect(filled.count == 1)
+            #expect(try JobEnvelope(decoding: filled[0]).payloadText.contains(#""name":"five""#))
+            let active = try await store.connection.send("LRANGE", store.keys("bulk").active(holder: "w.0"), "0", "-1").array ?? []
+            #expect(active.compactMap(\.bytes) == filled, "the active list holds the filled envelope, not the waiting one")
+        }
+    }
+
+    @Test func deliveryIDsAreClaimedOnce() async throws {
+        try await withStore { store, _ in
+            let ids = ["a-\(UInt32.random(in: 0...UInt32.max))", "b-\(UInt32.random(in: 0...UInt32.max))"]
+            #expect(try await store.claimDeliveries(ids, retention: .seconds(60)) == [true, true])
+            #expect(try await store.claimDeliveries([ids[1], "c-\(UInt32.random(in: 0...UInt32.max))"], retention: .seconds(60)) == [false, true])
+            let ttl = try await store.connection.send("PTTL", store.deliveryKeys.seen(ids[0])).int ?? 0
+            #expect(ttl > 50_000 && ttl <= 60_000)
+        }
+    }
+
     @Test func refusesARedisThatEvictsKeys() async throws {
         try await withStore { store, _ in
             let policy = try await store.checkEvictionPolicy()

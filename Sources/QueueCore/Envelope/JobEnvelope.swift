@@ -22,6 +22,8 @@ public struct JobEnvelope: Sendable, Equatable {
     public var key: String?
     /// Where it came from, e.g. `cli` or `woocommerce:product.updated:<delivery id>`.
     public var source: String?
+    /// Set on jobs whose waiting copies merge (inventory upserts of one product): see ``Coalescing``.
+    public var coalescing: Coalescing?
     public var firstError: String?
     public var lastError: String?
     /// When the first and the latest failures happened.
@@ -63,6 +65,23 @@ public struct JobEnvelope: Sendable, Equatable {
         self.unknownMembers = []
     }
 
+    /// Marks jobs about the same thing that may merge while they wait.
+    ///
+    /// While a job with this `key` waits in its queue, enqueueing another keeps the one waiting job and gives it
+    /// the payload with the greater `version` (for products, `date_modified_gmt`, compared as text: ISO times
+    /// order correctly). So a burst of 50 updates of a product costs one job, and an older state arriving last
+    /// does not replace a newer one. The state waits in `wq:{q}:coalesce` and joins the envelope when a worker
+    /// takes it.
+    public struct Coalescing: Sendable, Equatable {
+        public var key: String
+        public var version: String
+
+        public init(key: String, version: String) {
+            self.key = key
+            self.version = version
+        }
+    }
+
     /// When the job was due: `runAt` for delayed jobs and retries, else the enqueue time.
     public var dueAt: Int64 { runAt ?? enqueuedAt }
 
@@ -87,6 +106,7 @@ extension JobEnvelope {
         if let runAt { writer.field("run_at", runAt) }
         if let key { writer.field("key", key) }
         if let source { writer.field("source", source) }
+        if let coalescing { writer.field("coalesce", coalescing.key) }
         if let firstError { writer.field("first_error", firstError) }
         if let lastError { writer.field("last_error", lastError) }
         if let firstFailedAt { writer.field("first_failed_at", firstFailedAt) }
@@ -96,6 +116,14 @@ extension JobEnvelope {
         writer.field("payload", raw: payload)
         writer.endObject()
         return writer.bytes
+    }
+
+    /// The envelope as it waits while coalescing: the payload is left out (`{}`, always last) until a worker
+    /// takes the job and the fetch script puts the latest state in.
+    func encodedAwaitingPayload() -> [UInt8] {
+        var waiting = self
+        waiting.payload = Array("{}".utf8)
+        return waiting.encoded()
     }
 
     /// Decodes an envelope; throws ``EnvelopeError`` naming what is wrong.

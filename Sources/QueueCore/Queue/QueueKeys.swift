@@ -18,7 +18,9 @@ public struct QueueKeys: Sendable, Hashable {
     public var dead: String { "\(base):dead" }
     /// Capped list of recent events, newest first.
     public var events: String { "\(base):events" }
-    /// Hash of counters: enqueued, done, retried, dead, recovered.
+    /// Hash of coalescing key → `<version>\n<payload>`: the latest state for a waiting coalesced job.
+    public var coalesce: String { "\(base):coalesce" }
+    /// Hash of counters: enqueued, done, retried, dead, recovered, coalesced.
     public var stats: String { "\(base):stats" }
 
     /// List of envelopes one worker holds (`holder` = `<process>.<worker>`); a job is never only in a process's
@@ -44,4 +46,13 @@ public struct ProcessKeys: Sendable {
 
     /// A process's heartbeat: a string with a TTL; its expiry means the process is silent, maybe dead.
     public func heartbeat(_ process: String) -> String { "\(prefix):{procs}:\(process)" }
+}
+
+/// Delivery ids seen recently, to drop WooCommerce's repeats: one string with a TTL each, under `{deliveries}`.
+public struct DeliveryKeys: Sendable {
+    public let prefix: String
+
+    public init(prefix: String) { self.prefix = prefix }
+
+    public func seen(_ deliveryID: String) -> String { "\(prefix):{deliveries}:\(deliveryID)" }
 }

@@ -5,52 +5,104 @@ import RedisClient
 /// Each works on one queue's keys (one hash tag). Envelopes are matched by their exact bytes; ids are read with
 /// the pattern `^{"id":"([^"]*)"`, which the encoder guarantees (see ``JobEnvelope``).
 enum QueueScripts {
-    /// KEYS: ready, delayed, stats, status bucket. ARGV: status TTL s, n ready, n × (id, envelope), then
-    /// delayed entries as (id, due ms, envelope). Returns the number enqueued.
+    /// Enqueues jobs. KEYS: ready, delayed, stats, status bucket, coalesce hash. ARGV: status TTL s, n ready,
+    /// n delayed, then n × (id, envelope) due now, n × (id, due ms, envelope) due later, then coalescing jobs as
+    /// (id, key, version, envelope without payload, payload, due ms or 0). A coalescing job whose key is already
+    /// waiting adds no job: the waiting one takes its payload if its version is not older. Returns
+    /// {jobs added, jobs merged}.
     static let enqueue = RedisScript(name: "enqueue", source: """
-        local ttl = ARGV[1]
-        local n = tonumber(ARGV[2])
         local statuses, envelopes, scored = {}, {}, {}
-        local i = 3
-        for _ = 1, n do
+        local merged = 0
+        local i = 4
+        for _ = 1, tonumber(ARGV[2]) do
           statuses[#statuses + 1] = ARGV[i]; statuses[#statuses + 1] = 'pending'
           envelopes[#envelopes + 1] = ARGV[i + 1]
           i = i + 2
         end
-        while i <= #ARGV do
+        for _ = 1, tonumber(ARGV[3]) do
           statuses[#statuses + 1] = ARGV[i]; statuses[#statuses + 1] = 'pending'
           scored[#scored + 1] = ARGV[i + 1]; scored[#scored + 1] = ARGV[i + 2]
           i = i + 3
         end
+        while i <= #ARGV do
+          local id, key, version, envelope, payload, due = ARGV[i], ARGV[i + 1], ARGV[i + 2], ARGV[i + 3], ARGV[i + 4], ARGV[i + 5]
+          i = i + 6
+          local current = redis.call('HGET', KEYS[5], key)
+          if current then
+            merged = merged + 1
+            if version >= (string.match(current, '^([^\\n]*)\\n') or '') then
+              redis.call('HSET', KEYS[5], key, version .. '\\n' .. payload)
+            end
+          else
+            redis.call('HSET', KEYS[5], key, version .. '\\n' .. payload)
+            statuses[#statuses + 1] = id; statuses[#statuses + 1] = 'pending'
+            if due == '0' then
+              envelopes[#envelopes + 1] = envelope
+            else
+              scored[#scored + 1] = due; scored[#scored + 1] = envelope
+            end
+          end
+        end
         if #envelopes > 0 then redis.call('LPUSH', KEYS[1], unpack(envelopes)) end
         if #scored > 0 then redis.call('ZADD', KEYS[2], unpack(scored)) end
-        local count = #statuses / 2
-        if count > 0 then
+        local added = #statuses / 2
+        if added > 0 then
           redis.call('HSET', KEYS[4], unpack(statuses))
-          redis.call('EXPIRE', KEYS[4], ttl)
-          redis.call('HINCRBY', KEYS[3], 'enqueued', count)
+          redis.call('EXPIRE', KEYS[4], ARGV[1])
+          redis.call('HINCRBY', KEYS[3], 'enqueued', added)
         end
-        return count
+        if merged > 0 then redis.call('HINCRBY', KEYS[3], 'coalesced', merged) end
+        return {added, merged}
         """)
 
+    /// Lua that gives a coalescing envelope its latest state as it is taken: removes the state from the coalesce
+    /// hash (KEYS[4]), puts its payload in place of the trailing `{}`, and renames `coalesce` to `coalesced` so the
+    /// job is never filled twice (after a recovery, say).
+    private static let fillCoalesced = """
+        local function fill(envelope)
+          local key = string.match(envelope, '"coalesce":"([^"]*)"')
+          if not key then return envelope end
+          local current = redis.call('HGET', KEYS[4], key)
+          redis.call('HDEL', KEYS[4], key)
+          envelope = string.gsub(envelope, '"coalesce":"', '"coalesced":"', 1)
+          local payload = current and string.match(current, '^[^\\n]*\\n(.*)$')
+          if payload and string.sub(envelope, -3) == '{}}' then
+            envelope = string.sub(envelope, 1, -4) .. payload .. '}'
+          end
+          return envelope
+        end
+        """
+
     /// Moves up to ARGV[1] envelopes (but no more than a fair share, ready / ARGV[2] workers) from ready to the
-    /// process's active list, oldest first, and marks them processing. ARGV[4…] are ids of jobs this worker already
-    /// took with BLMOVE, marked too. KEYS: ready, active, status bucket. ARGV: max, workers, status TTL, ids….
-    static let fetch = RedisScript(name: "fetch", source: """
-        local statuses = {}
-        for i = 4, #ARGV do statuses[#statuses + 1] = ARGV[i]; statuses[#statuses + 1] = 'processing' end
-        local taken = {}
+    /// holder's active list, oldest first, and marks them processing. ARGV[4], when given, is an envelope the
+    /// worker already took with BLMOVE: it is marked and filled too, and returned first. KEYS: ready, active,
+    /// status bucket, coalesce hash. ARGV: max, workers, status TTL, [held envelope].
+    static let fetch = RedisScript(name: "fetch", source: fillCoalesced + "\n" + """
+        local statuses, taken = {}, {}
+        local function hold(envelope)
+          local id = string.match(envelope, '^{"id":"([^"]*)"')
+          if id then statuses[#statuses + 1] = id; statuses[#statuses + 1] = 'processing' end
+          taken[#taken + 1] = envelope
+        end
+        if ARGV[4] then
+          local filled = fill(ARGV[4])
+          if filled ~= ARGV[4] then
+            redis.call('LREM', KEYS[2], 1, ARGV[4])
+            redis.call('LPUSH', KEYS[2], filled)
+          end
+          hold(filled)
+        end
         local length = redis.call('LLEN', KEYS[1])
         if length > 0 and tonumber(ARGV[1]) > 0 then
-          local share = math.ceil(length / tonumber(ARGV[2]))
-          local n = math.min(tonumber(ARGV[1]), share)
-          local popped = redis.call('LMPOP', 1, KEYS[1], 'RIGHT', 'COUNT', n)
-          taken = popped[2]
-          redis.call('LPUSH', KEYS[2], unpack(taken))
-          for _, envelope in ipairs(taken) do
-            local id = string.match(envelope, '^{"id":"([^"]*)"')
-            if id then statuses[#statuses + 1] = id; statuses[#statuses + 1] = 'processing' end
+          local n = math.min(tonumber(ARGV[1]), math.ceil(length / tonumber(ARGV[2])))
+          local popped = redis.call('LMPOP', 1, KEYS[1], 'RIGHT', 'COUNT', n)[2]
+          local fresh = {}
+          for _, envelope in ipairs(popped) do
+            local filled = fill(envelope)
+            fresh[#fresh + 1] = filled
+            hold(filled)
           end
+          redis.call('LPUSH', KEYS[2], unpack(fresh))
         end
         if #statuses > 0 then
           redis.call('HSET', KEYS[3], unpack(statuses))

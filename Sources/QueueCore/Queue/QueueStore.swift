@@ -40,20 +40,44 @@ public final class QueueStore: Sendable {
 
     // MARK: - Enqueue
 
-    /// Stores jobs on their queues: due ones at the tail of ready, ones with a future `runAt` in delayed.
+    /// What an enqueue did.
+    public struct EnqueueResult: Sendable, Equatable {
+        /// New jobs stored.
+        public var added = 0
+        /// Coalescing jobs merged into one already waiting.
+        public var merged = 0
+
+        public init(added: Int = 0, merged: Int = 0) {
+            self.added = added
+            self.merged = merged
+        }
+    }
+
+    /// Stores jobs on their queues: due ones at the tail of ready, ones with a future `runAt` in delayed, and
+    /// coalescing ones merged into their waiting twin if there is one (see ``JobEnvelope/Coalescing``).
     ///
     /// Jobs go in chunks of 500 per script call and all chunks in one pipeline; the call returns once Redis has
-    /// them all.
-    public func enqueue(_ jobs: [JobEnvelope], now: Int64 = WallClock.nowMillis()) async throws {
+    /// them all. Within a queue, jobs keep the order they are given in.
+    @discardableResult
+    public func enqueue(_ jobs: [JobEnvelope], now: Int64 = WallClock.nowMillis()) async throws -> EnqueueResult {
         var requests: [RedisRequest] = []
-        for (queue, jobsOfQueue) in Dictionary(grouping: jobs, by: \.queue) {
+        var queueOrder: [String] = []
+        var byQueue: [String: [JobEnvelope]] = [:]
+        for job in jobs {
+            if byQueue[job.queue] == nil { queueOrder.append(job.queue) }
+            byQueue[job.queue, default: []].append(job)
+        }
+        for queue in queueOrder {
+            let jobsOfQueue = byQueue[queue]!
             let k = keys(queue)
             for start in stride(from: 0, to: jobsOfQueue.count, by: 500) {
                 let chunk = jobsOfQueue[start..<min(start + 500, jobsOfQueue.count)]
-                let due = chunk.filter { ($0.runAt ?? 0) <= now }
-                let later = chunk.filter { ($0.runAt ?? 0) > now }
-                var arguments: [[UInt8]] = [Array(String(statusTTLSeconds).utf8), Array(String(due.count).utf8)]
-                arguments.reserveCapacity(2 + due.count * 2 + later.count * 3)
+                let plain = chunk.filter { $0.coalescing == nil }
+                let due = plain.filter { ($0.runAt ?? 0) <= now }
+                let later = plain.filter { ($0.runAt ?? 0) > now }
+                let merging = chunk.filter { $0.coalescing != nil }
+                var arguments: [[UInt8]] = [Array(String(statusTTLSeconds).utf8), Array(String(due.count).utf8), Array(String(later.count).utf8)]
+                arguments.reserveCapacity(3 + due.count * 2 + later.count * 3 + merging.count * 6)
                 for job in due {
                     arguments.append(Array(job.id.utf8))
                     arguments.append(job.encoded())
@@ -63,21 +87,38 @@ public final class QueueStore: Sendable {
                     arguments.append(Array(String(job.runAt!).utf8))
                     arguments.append(job.encoded())
                 }
-                requests.append(.script(QueueScripts.enqueue, keys: [k.ready, k.delayed, k.stats, statusBucket(queue, now: now)], arguments: arguments))
+                for job in merging {
+                    arguments.append(Array(job.id.utf8))
+                    arguments.append(Array(job.coalescing!.key.utf8))
+                    arguments.append(Array(job.coalescing!.version.utf8))
+                    arguments.append(job.encodedAwaitingPayload())
+                    arguments.append(job.payload)
+                    arguments.append(Array(String((job.runAt ?? 0) > now ? job.runAt! : 0).utf8))
+                }
+                requests.append(.script(QueueScripts.enqueue, keys: [k.ready, k.delayed, k.stats, statusBucket(queue, now: now), k.coalesce],
+                                        arguments: arguments))
             }
         }
-        for reply in try await connection.pipeline(requests) { _ = try reply.checked() }
+        var result = EnqueueResult()
+        for reply in try await connection.pipeline(requests) {
+            let counts = try reply.checked().array ?? []
+            result.added += counts.first?.int ?? 0
+            result.merged += counts.dropFirst().first?.int ?? 0
+        }
+        return result
     }
 
     // MARK: - Fetch
 
     /// Moves up to `max` due envelopes (no more than a fair share for `workers` workers) from ready to the
-    /// holder's active list and returns them oldest first; also marks `alsoMark` ids as processing.
-    public func fetch(queue: String, holder: String, max: Int, workers: Int, alsoMark: [String] = []) async throws -> [[UInt8]] {
+    /// holder's active list and returns them oldest first. `held`, an envelope the worker already took with
+    /// ``waitForJob(queue:holder:timeout:)``, comes first; coalescing jobs come with their latest payload.
+    public func fetch(queue: String, holder: String, max: Int, workers: Int, held: [UInt8]? = nil) async throws -> [[UInt8]] {
         let k = keys(queue)
         var arguments: [[UInt8]] = [Array(String(max).utf8), Array(String(Swift.max(workers, 1)).utf8), Array(String(statusTTLSeconds).utf8)]
-        arguments.append(contentsOf: alsoMark.map { Array($0.utf8) })
-        let reply = try await connection.run(QueueScripts.fetch, keys: [k.ready, k.active(holder: holder), statusBucket(queue)], arguments: arguments)
+        if let held { arguments.append(held) }
+        let reply = try await connection.run(QueueScripts.fetch, keys: [k.ready, k.active(holder: holder), statusBucket(queue), k.coalesce],
+                                             arguments: arguments)
         return (reply.array ?? []).compactMap(\.bytes)
     }
 

@@ -6,7 +6,7 @@ import Synchronization
 
 /// One worker of a queue's pool: takes jobs from Redis, runs them one at a time, writes their outcomes.
 ///
-/// A busy queue is read in batches (``QueueStore/fetch(queue:process:max:workers:alsoMark:)``) and outcomes
+/// A busy queue is read in batches (``QueueStore/fetch(queue:holder:max:workers:held:)``) and outcomes
 /// are written in batches, so most jobs cost a fraction of a round trip; an idle worker waits in `BLMOVE` on its
 /// own connection and starts a new job as soon as it arrives. Every job it holds is in its own active list until
 /// its outcome is written; when a fetch fails in a way that may have moved jobs unseen, it gives back whatever
@@ -76,18 +76,10 @@ final class QueueWorker: Sendable {
                         outage.recovered(logger)
                         continue
                     }
-                    // A burst usually follows its first job: take the rest now, and mark the first as processing.
-                    // The first job is held already, so it runs even if this extra fetch fails.
-                    batch = [first]
-                    if let id = JobEnvelope.id(of: first) {
-                        do {
-                            batch += try await store.fetch(queue: queue.name, holder: holder, max: limit - 1,
-                                                          workers: queue.workers, alsoMark: [id])
-                        } catch {
-                            mustReturnHeld.store(true, ordering: .relaxed)
-                            logger.warning("Could not fetch more jobs", metadata: ["queue": "\(queue.name)", "error": "\(error)"])
-                        }
-                    }
+                    // Mark the first job as processing (and give a coalescing one its latest payload); a burst
+                    // usually follows its first job, so take the rest now too. If this fails, the error path below
+                    // gives the first job back to the queue.
+                    batch = try await store.fetch(queue: queue.name, holder: holder, max: limit - 1, workers: queue.workers, held: first)
                 }
                 outage.recovered(logger)
                 let started = ContinuousClock.now
