@@ -14,6 +14,7 @@ let package = Package(
         .package(url: "https://github.com/swift-server/async-http-client", from: "1.37.0"),
         .package(url: "https://github.com/hummingbird-project/hummingbird", from: "2.28.1"),
         .package(url: "https://github.com/apple/swift-crypto", from: "3.12.3"),
+        .package(url: "https://github.com/apple/swift-http-types", from: "1.8.0"),
     ],
     targets: [
         // MARK: - C libraries
@@ -38,8 +39,11 @@ let package = Package(
             .product(name: "AsyncHTTPClient", package: "async-http-client"),
         ]),
         .target(name: "Dispatcher", dependencies: [
-            "QueueCore",
+            "QueueCore", "RedisClient",
             .product(name: "Crypto", package: "swift-crypto"),
+            .product(name: "Hummingbird", package: "hummingbird"),
+            .product(name: "HTTPTypes", package: "swift-http-types"),
+            .product(name: "Logging", package: "swift-log"),
         ]),
         .target(name: "Inventory", dependencies: ["QueueCore", "PostgresClient"]),
         .executableTarget(name: "wooqueue", dependencies: [
@@ -59,7 +63,11 @@ let package = Package(
             .product(name: "Hummingbird", package: "hummingbird"),
             .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
         ]),
-        .testTarget(name: "DispatcherTests", dependencies: ["Dispatcher", "QueueCore", "TestSupport"]),
+        .testTarget(name: "DispatcherTests", dependencies: [
+            "Dispatcher", "QueueCore", "TestSupport",
+            .product(name: "AsyncHTTPClient", package: "async-http-client"),
+            .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+        ]),
         .testTarget(name: "WooqueueCLITests", dependencies: ["QueueCore", "TestSupport"]),
     ]
 )

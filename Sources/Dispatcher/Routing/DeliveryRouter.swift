@@ -18,11 +18,16 @@ public struct DeliveryRouter: Sendable {
         let source = ["woocommerce" == delivery.origin ? "woocommerce" : delivery.origin, delivery.topic, delivery.deliveryID]
             .compactMap { $0 }.joined(separator: ":")
         return routes.map { route in
-            JobEnvelope(
+            var job = JobEnvelope(
                 type: route.type, queue: route.queue, payload: payload(route.payload, delivery: delivery, resource: resource),
                 maxAttempts: configuration.maxAttempts(type: route.type, queue: route.queue), enqueuedAt: now,
                 runAt: route.delay > .zero ? now + route.delay.milliseconds : nil,
                 key: resource.key(topic: delivery.topic), source: source)
+            if route.coalesce, let id = resource.id {
+                // Per resource (product 794), newest state by WooCommerce's own modification time, not arrival.
+                job.coalescing = .init(key: "\(delivery.topic.split(separator: ".").first ?? "item"):\(id)", version: resource.modifiedGMT ?? "")
+            }
+            return job
         }
     }
 

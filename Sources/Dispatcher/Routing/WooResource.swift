@@ -9,6 +9,8 @@ struct WooResource {
     var number: String?
     var total: String?
     var currency: String?
+    /// `date_modified_gmt`: ISO time without zone, so text order is time order.
+    var modifiedGMT: String?
     var lineItems: [JSONValue] = []
 
     /// Validates the body as one JSON object and reads the members routing uses.
@@ -24,6 +26,7 @@ struct WooResource {
                 case "number": number = try? JSONScanner.string(in: body, range)
                 case "total": total = try? JSONScanner.string(in: body, range)
                 case "currency": currency = try? JSONScanner.string(in: body, range)
+                case "date_modified_gmt": modifiedGMT = try? JSONScanner.string(in: body, range)
                 case "line_items": lineItemsRange = range
                 default: break
                 }

@@ -113,12 +113,12 @@ extension WooqueueConfiguration {
 
     /// Topics routed when `routes` is not configured: the catalogue to the inventory table, and each order's
     /// stock back from the store. `config.json` adds the order fan-out to the example job types.
-    static let defaultRoutes: [String: [(type: String, payload: RouteSettings.Payload)]] = [
-        "product.created": [("inventory.upsert", .resource)],
-        "product.updated": [("inventory.upsert", .resource)],
-        "product.restored": [("inventory.upsert", .resource)],
-        "product.deleted": [("inventory.delete", .resource)],
-        "order.created": [("stock_sync", .orderStock)],
+    static let defaultRoutes: [String: [(type: String, payload: RouteSettings.Payload, coalesce: Bool)]] = [
+        "product.created": [("inventory.upsert", .resource, true)],
+        "product.updated": [("inventory.upsert", .resource, true)],
+        "product.restored": [("inventory.upsert", .resource, true)],
+        "product.deleted": [("inventory.delete", .resource, false)],
+        "order.created": [("stock_sync", .orderStock, false)],
     ]
 
     private static func decodeRoutes(_ node: ConfigNode, jobTypes: [String: JobTypeSettings], queues: [QueueSettings]) throws -> [String: [RouteSettings]] {
@@ -132,7 +132,7 @@ extension WooqueueConfiguration {
             return try defaultRoutes.mapValues { jobs in
                 try jobs.map { job in
                     let type = try resolve(job.type, at: "the default routes")
-                    return RouteSettings(type: job.type, queue: type.queue, delay: .zero, payload: job.payload)
+                    return RouteSettings(type: job.type, queue: type.queue, delay: .zero, payload: job.payload, coalesce: job.coalesce)
                 }
             }
         }
@@ -146,7 +146,7 @@ extension WooqueueConfiguration {
             }
             routes[topic] = try elements.indices.map { index in
                 let job = ConfigNode(value: elements[index], path: "routes.\(topic)[\(index)]")
-                try job.allowOnly(["type", "queue", "delay", "payload"])
+                try job.allowOnly(["type", "queue", "delay", "payload", "coalesce"])
                 let typeName = try job.child("type").string(default: "")
                 let type = try resolve(typeName, at: "\(job.path).type")
                 let queue = try job.child("queue").string(default: type.queue)
@@ -158,7 +158,8 @@ extension WooqueueConfiguration {
                     let known = RouteSettings.Payload.allCases.map(\.rawValue).joined(separator: ", ")
                     throw ConfigurationError("\(job.path).payload must be one of \(known), got \"\(payloadName)\"")
                 }
-                return RouteSettings(type: typeName, queue: queue, delay: try job.child("delay").duration(default: .zero), payload: payload)
+                return RouteSettings(type: typeName, queue: queue, delay: try job.child("delay").duration(default: .zero), payload: payload,
+                                     coalesce: try job.child("coalesce").bool(default: false))
             }
         }
         return routes

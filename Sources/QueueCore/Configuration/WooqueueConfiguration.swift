@@ -50,6 +50,8 @@ public struct WooqueueConfiguration: Sendable {
         public var queue: String
         public var delay: Duration
         public var payload: Payload
+        /// Waiting jobs of this route for the same resource merge, keeping the newest `date_modified_gmt`.
+        public var coalesce: Bool
     }
 
     public struct RedisSettings: Sendable {

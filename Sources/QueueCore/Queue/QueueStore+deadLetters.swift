@@ -57,3 +57,17 @@ extension QueueStore {
         return found
     }
 }
+
+extension QueueStore {
+    /// Puts envelopes straight into their queue's dead-letter list, for what cannot run at all (a delivery with
+    /// no route); each keeps its `last_error`.
+    public func deadLetter(_ envelopes: [JobEnvelope]) async throws {
+        if envelopes.isEmpty { return }
+        let requests: [RedisRequest] = envelopes.map { envelope in
+            var push = RedisCommand("LPUSH", keys(envelope.queue).dead)
+            push.append(envelope.encoded())
+            return .command(push)
+        }
+        for reply in try await connection.pipeline(requests) { _ = try reply.checked() }
+    }
+}

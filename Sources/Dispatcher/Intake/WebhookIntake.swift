@@ -1,0 +1,144 @@
+import Foundation
+import Logging
+import QueueCore
+import Synchronization
+
+/// Decides what becomes of a WooCommerce delivery, independent of the HTTP server carrying it.
+///
+/// In order: answer WooCommerce's ping; check the signature over the raw bytes (before any parsing); route the
+/// signed body to jobs; write them to Redis by group commit; answer 200 only once Redis has them. A signed
+/// delivery that cannot be routed (not JSON, unknown topic) is still answered 200, so WooCommerce does not
+/// disable the webhook for our reason, and is kept in the `webhooks` dead-letter list for review.
+public final class WebhookIntake: Sendable {
+    /// The dead-letter list of deliveries that could not become jobs.
+    public static let deadLetterQueue = "webhooks"
+
+    /// An HTTP answer: status code and a short JSON body.
+    public struct Answer: Sendable, Equatable {
+        public let status: Int
+        public let body: String
+    }
+
+    /// What a delivery carries, taken from the request.
+    public struct Request: Sendable {
+        public var topic: String?
+        public var signature: String?
+        public var deliveryID: String?
+        public var webhookID: String?
+        public var body: [UInt8]
+
+        public init(topic: String?, signature: String?, deliveryID: String?, webhookID: String?, body: [UInt8]) {
+            self.topic = topic
+            self.signature = signature
+            self.deliveryID = deliveryID
+            self.webhookID = webhookID
+            self.body = body
+        }
+    }
+
+    /// Counts of what the intake answered, since start.
+    public struct Counts: Sendable, Equatable {
+        public var accepted = 0
+        public var duplicates = 0
+        public var badSignatures = 0
+        public var pings = 0
+        public var unroutable = 0
+        public var failed = 0
+    }
+
+    private let verifier: SignatureVerifier
+    private let router: DeliveryRouter
+    private let committer: DeliveryCommitter
+    private let logger: Logger
+    private let counts = Mutex(Counts())
+
+    /// - Parameters:
+    ///   - configuration: secrets, routes and delivery retention.
+    ///   - store: the intake's own Redis connection.
+    ///   - logger: never given a delivery's body.
+    public init(configuration: WooqueueConfiguration, store: QueueStore, logger: Logger) {
+        self.verifier = SignatureVerifier(secrets: configuration.webhooks.secrets)
+        self.router = DeliveryRouter(configuration: configuration)
+        self.committer = DeliveryCommitter(store: store, retention: configuration.webhooks.deliveryRetention)
+        self.logger = logger
+    }
+
+    public var countsSoFar: Counts { counts.withLock { $0 } }
+
+    public func receive(_ request: Request) async -> Answer {
+        if isPing(request) {
+            counts.withLock { $0.pings += 1 }
+            return Answer(status: 200, body: #"{"status":"ok"}"#)
+        }
+        guard verifier.isValid(signature: request.signature, body: request.body) else {
+            counts.withLock { $0.badSignatures += 1 }
+            logger.warning("Refused a delivery with a missing or invalid signature", metadata: [
+                "webhook.topic": "\(request.topic ?? "-")", "webhook.delivery": "\(request.deliveryID ?? "-")",
+                "webhook.secrets": "\(verifier.hasSecrets ? "configured" : "none configured: set webhooks.secrets or WOOQUEUE_WEBHOOK_SECRET")",
+            ])
+            return Answer(status: 401, body: #"{"error":"missing or invalid X-WC-Webhook-Signature"}"#)
+        }
+        let work = route(request)
+        switch await committer.commit(work) {
+        case .accepted(let jobs):
+            if work.deadLetter != nil {
+                counts.withLock { $0.unroutable += 1 }
+                return Answer(status: 200, body: #"{"status":"kept for review"}"#)
+            }
+            counts.withLock { $0.accepted += 1 }
+            return Answer(status: 200, body: #"{"status":"accepted","jobs":\#(jobs)}"#)
+        case .duplicate:
+            counts.withLock { $0.duplicates += 1 }
+            return Answer(status: 200, body: #"{"status":"duplicate"}"#)
+        case .failed(let reason):
+            counts.withLock { $0.failed += 1 }
+            logger.error("Could not store a delivery; WooCommerce sees a failed delivery", metadata: [
+                "webhook.topic": "\(request.topic ?? "-")", "webhook.delivery": "\(request.deliveryID ?? "-")", "error": "\(reason)",
+            ])
+            return Answer(status: 503, body: #"{"error":"cannot store the delivery now"}"#)
+        }
+    }
+
+    /// WooCommerce's ping when a webhook is saved: a form body `webhook_id=N` and none of the `X-WC-*` headers.
+    private func isPing(_ request: Request) -> Bool {
+        guard request.signature == nil, request.topic == nil, request.deliveryID == nil, request.body.count < 64 else { return false }
+        let text = String(decoding: request.body, as: UTF8.self)
+        return text.hasPrefix("webhook_id=") && text.dropFirst("webhook_id=".count).allSatisfy(\.isNumber)
+    }
+
+    /// The jobs a signed delivery becomes, or a dead letter that says why it cannot become any.
+    private func route(_ request: Request) -> DeliveryCommitter.Work {
+        let topic = request.topic ?? ""
+        do {
+            let delivery = Delivery(topic: topic, deliveryID: request.deliveryID, body: request.body, origin: "woocommerce")
+            return .init(deliveryID: request.deliveryID, jobs: try router.jobs(for: delivery))
+        } catch {
+            let reason = topic.isEmpty ? "the delivery has no X-WC-Webhook-Topic" : "\(error)"
+            logger.warning("Kept an unroutable delivery for review", metadata: [
+                "webhook.topic": "\(topic)", "webhook.delivery": "\(request.deliveryID ?? "-")", "reason": "\(reason)",
+            ])
+            return .init(deliveryID: request.deliveryID, jobs: [], deadLetter: Self.deadLetter(request, reason: reason))
+        }
+    }
+
+    /// A delivery kept as a dead letter: its topic, ids and raw body (as text) in the payload.
+    static func deadLetter(_ request: Request, reason: String) -> JobEnvelope {
+        var writer = JSONWriter(capacity: request.body.count + 128)
+        writer.beginObject()
+        writer.field("topic", request.topic)
+        writer.field("delivery_id", request.deliveryID)
+        writer.field("webhook_id", request.webhookID)
+        writer.field("body", String(decoding: request.body, as: UTF8.self))
+        writer.endObject()
+        let now = WallClock.nowMillis()
+        var envelope = JobEnvelope(type: "webhook.delivery", queue: deadLetterQueue, payload: writer.bytes, maxAttempts: 1,
+                                   enqueuedAt: now, key: request.deliveryID, source: "woocommerce:\(request.topic ?? "?")")
+        envelope.attempt = 1
+        envelope.firstError = reason
+        envelope.lastError = reason
+        envelope.firstFailedAt = now
+        envelope.lastFailedAt = now
+        envelope.deadAt = now
+        return envelope
+    }
+}

@@ -1,0 +1,192 @@
+import AsyncHTTPClient
+@testable import Dispatcher
+import Foundation
+import Logging
+import NIOCore
+import QueueCore
+import ServiceLifecycle
+import TestSupport
+import Testing
+
+/// The dispatcher's HTTP intake, live on a free port, against a real Redis.
+@Suite(.serialized) struct WebhookIntakeTests {
+    static let secret = "wc&amp;secret&#039;2026"
+
+    /// A running server on its own key prefix.
+    struct Server {
+        let configuration: WooqueueConfiguration
+        let store: QueueStore
+        let intake: WebhookIntake
+        let port: Int
+        let group: ServiceGroup
+
+        static func start(_ extra: String = "") async throws -> Server {
+            let configuration = try TestEnvironment.configuration(prefix: TestEnvironment.uniquePrefix("intake"), #"""
+                {"http": {"port": 0, "maxBodyBytes": 65536},
+                 "webhooks": {"secrets": ["\#(WebhookIntakeTests.secret)"]},
+                 "jobTypes": {"send_order_email": {"queue": "high", "handler": "noop"}}\#(extra)}
+                """#)
+            let store = try TestEnvironment.store(configuration)
+            var logger = Logger(label: "test.intake")
+            logger.logLevel = .critical
+            let intake = WebhookIntake(configuration: configuration, store: store.withNewConnection(label: "intake"), logger: logger)
+            let (ports, continuation) = AsyncStream.makeStream(of: Int.self)
+            let app = WebhookServer.application(configuration: configuration, intake: intake, readiness: store, logger: logger) {
+                continuation.yield($0)
+            }
+            let group = ServiceGroup(configuration: .init(services: [app], logger: logger))
+            Task { try await group.run() }
+            var iterator = ports.makeAsyncIterator()
+            return Server(configuration: configuration, store: store, intake: intake, port: await iterator.next() ?? 0, group: group)
+        }
+
+        func stop() async throws {
+            await group.triggerGracefulShutdown()
+            try await store.deleteAllKeys()
+        }
+
+        /// Posts like WooCommerce: JSON body, X-WC-* headers, signature over the exact bytes.
+        func deliver(_ body: [UInt8], topic: String, deliveryID: String = UUID().uuidString, signature: String? = nil,
+                     signed: Bool = true) async throws -> (status: Int, body: String) {
+            var request = HTTPClientRequest(url: "http://127.0.0.1:\(port)/webhooks/woocommerce")
+            request.method = .POST
+            request.headers.add(name: "Content-Type", value: "application/json")
+            request.headers.add(name: "User-Agent", value: "WooCommerce/9.4.2 Hookshot (WordPress/6.7.1)")
+            request.headers.add(name: "X-WC-Webhook-Source", value: "https://shop.example.com/")
+            request.headers.add(name: "X-WC-Webhook-Topic", value: topic)
+            request.headers.add(name: "X-WC-Webhook-Resource", value: String(topic.split(separator: ".")[0]))
+            request.headers.add(name: "X-WC-Webhook-Event", value: String(topic.split(separator: ".")[1]))
+            request.headers.add(name: "X-WC-Webhook-ID", value: "12")
+            request.headers.add(name: "X-WC-Webhook-Delivery-ID", value: deliveryID)
+            if signed {
+                request.headers.add(name: "X-WC-Webhook-Signature", value: signature ?? SignatureVerifier.sign(body, secret: WebhookIntakeTests.secret))
+            }
+            request.body = .bytes(ByteBuffer(bytes: body))
+            return try await send(request)
+        }
+
+        func send(_ request: HTTPClientRequest) async throws -> (status: Int, body: String) {
+            let response = try await HTTPClient.shared.execute(request, timeout: .seconds(10))
+            return (Int(response.status.code), String(buffer: try await response.body.collect(upTo: 1 << 20)))
+        }
+
+        func ready(_ queue: String) async throws -> [JobEnvelope] {
+            let values = try await store.connection.send("LRANGE", store.keys(queue).ready, "0", "-1").array ?? []
+            return try values.compactMap(\.bytes).reversed().map { try JobEnvelope(decoding: $0) }  // oldest first
+        }
+    }
+
+    /// A product fixture with another modification time and name.
+    static func product(_ name: String, modified: String) throws -> [UInt8] {
+        let text = String(decoding: try Fixtures.bytes("product-simple.json"), as: UTF8.self)
+            .replacingOccurrences(of: #""date_modified_gmt": "2026-11-20T15:03:11""#, with: #""date_modified_gmt": "\#(modified)""#)
+            .replacingOccurrences(of: #""name": "Premium Quality Tee""#, with: #""name": "\#(name)""#)
+        return Array(text.utf8)
+    }
+
+    @Test func signedDeliveriesAreAcceptedAndRouted() async throws {
+        let server = try await Server.start()
+        let answer = try await server.deliver(try Fixtures.bytes("product-simple.json"), topic: "product.updated")
+        #expect(answer.status == 200 && answer.body.contains(#""accepted""#))
+        let bulk = try await server.ready("bulk")
+        #expect(bulk.map(\.type) == ["inventory.upsert"] && bulk[0].key == "TEE-PQ-001")
+        let order = try await server.deliver(try Fixtures.bytes("order-created.json"), topic: "order.created")
+        #expect(order.status == 200)
+        #expect(try await server.ready("bulk").map(\.type) == ["inventory.upsert", "stock_sync"])
+        #expect(try await server.intake.countsSoFar.accepted == 2)
+        try await server.stop()
+    }
+
+    @Test func badOrMissingSignaturesAreRefusedAndNothingIsEnqueued() async throws {
+        let server = try await Server.start()
+        let body = try Fixtures.bytes("product-simple.json")
+        let forged = try await server.deliver(body, topic: "product.updated", signature: SignatureVerifier.sign(body, secret: "guess"))
+        #expect(forged.status == 401 && forged.body.contains("X-WC-Webhook-Signature"))
+        let decodedSecretUsedAsIs = try await server.deliver(body, topic: "product.updated",
+                                                             signature: SignatureVerifier.sign(body, secret: "wc&amp;amp;secret&amp;#039;2026"))
+        #expect(decodedSecretUsedAsIs.status == 401)
+        #expect(try await server.deliver(body, topic: "product.updated", signed: false).status == 401)
+        #expect(try await server.ready("bulk").isEmpty)
+        #expect(server.intake.countsSoFar.badSignatures == 3)
+        try await server.stop()
+    }
+
+    @Test func wooCommercesPingGetsExactly200AndEnqueuesNothing() async throws {
+        let server = try await Server.start()
+        var ping = HTTPClientRequest(url: "http://127.0.0.1:\(server.port)/webhooks/woocommerce")
+        ping.method = .POST
+        ping.headers.add(name: "Content-Type", value: "application/x-www-form-urlencoded")
+        ping.body = .bytes(ByteBuffer(string: "webhook_id=12"))
+        #expect(try await server.send(ping).status == 200)
+        for queue in ["high", "medium", "low", "bulk"] { #expect(try await server.ready(queue).isEmpty) }
+        #expect(server.intake.countsSoFar.pings == 1)
+        try await server.stop()
+    }
+
+    @Test func aRepeatedDeliveryIDIsEnqueuedOnce() async throws {
+        let server = try await Server.start()
+        let body = try Fixtures.bytes("order-created.json")
+        #expect(try await server.deliver(body, topic: "order.created", deliveryID: "7b9a1e0c").body.contains("accepted"))
+        #expect(try await server.deliver(body, topic: "order.created", deliveryID: "7b9a1e0c").body.contains("duplicate"))
+        #expect(try await server.ready("bulk").count == 1)
+        try await server.stop()
+    }
+
+    @Test func fiftyConcurrentUpdatesOfAProductLeaveOnePendingUpsertWithTheNewestState() async throws {
+        let server = try await Server.start()
+        let bodies = try (0..<50).map { try Self.product("Tee v\($0)", modified: String(format: "2026-11-20T16:%02d:00", $0)) }
+        try await withThrowingTaskGroup(of: Int.self) { group in
+            for body in bodies.shuffled() { group.addTask { try await server.deliver(body, topic: "product.updated").status } }
+            for try await status in group { #expect(status == 200) }
+        }
+        let pending = try await server.ready("bulk")
+        #expect(pending.count == 1, "one pending upsert for the product")
+        let taken = try await server.store.fetch(queue: "bulk", holder: "test.0", max: 10, workers: 1)
+        #expect(String(decoding: taken[0], as: UTF8.self).contains(#""name": "Tee v49""#), "the newest state by date_modified_gmt")
+        try await server.stop()
+    }
+
+    @Test func anOlderDeliveryArrivingAfterANewerOneDoesNotOverwriteIt() async throws {
+        let server = try await Server.start()
+        #expect(try await server.deliver(try Self.product("newer", modified: "2026-11-20T17:00:00"), topic: "product.updated").status == 200)
+        #expect(try await server.deliver(try Self.product("older", modified: "2026-11-20T16:00:00"), topic: "product.updated").status == 200)
+        let taken = try await server.store.fetch(queue: "bulk", holder: "test.0", max: 10, workers: 1)
+        #expect(taken.count == 1 && String(decoding: taken[0], as: UTF8.self).contains(#""name": "newer""#))
+        try await server.stop()
+    }
+
+    @Test func anOversizeBodyGets413() async throws {
+        let server = try await Server.start()
+        let huge = Array(#"{"id": 1, "pad": "\#(String(repeating: "x", count: 70_000))"}"#.utf8)
+        #expect(try await server.deliver(huge, topic: "product.updated").status == 413)
+        #expect(try await server.ready("bulk").isEmpty)
+        try await server.stop()
+    }
+
+    @Test func aSignedBodyThatIsNotJSONIsAnswered200AndKeptForReview() async throws {
+        let server = try await Server.start()
+        let broken = Array(#"{"id": 794, "name": "Tee", "#.utf8)
+        let answer = try await server.deliver(broken, topic: "product.updated", deliveryID: "broken-1")
+        #expect(answer.status == 200 && answer.body.contains("kept for review"))
+        let unrouted = try await server.deliver(Array("{}".utf8), topic: "coupon.created", deliveryID: "coupon-1")
+        #expect(unrouted.status == 200)
+        let letters = try await server.store.deadLetters(queue: WebhookIntake.deadLetterQueue).compactMap(\.envelope)
+        #expect(letters.count == 2)
+        let byKey = Dictionary(uniqueKeysWithValues: letters.map { ($0.key ?? "", $0) })
+        #expect(byKey["broken-1"]?.lastError?.contains("not valid JSON") == true)
+        #expect(byKey["broken-1"]?.payloadText.contains(#"{\"id\": 794, \"name\": \"Tee\", "#) == true, "the raw body is kept")
+        #expect(byKey["coupon-1"]?.lastError?.contains(#"no route for topic "coupon.created""#) == true)
+        for queue in ["high", "medium", "low", "bulk"] { #expect(try await server.ready(queue).isEmpty) }
+        try await server.stop()
+    }
+
+    @Test func healthAndReadiness() async throws {
+        let server = try await Server.start()
+        for path in ["/healthz", "/readyz"] {
+            var request = HTTPClientRequest(url: "http://127.0.0.1:\(server.port)\(path)")
+            request.method = .GET
+            #expect(try await server.send(request).status == 200, "\(path)")
+        }
+        try await server.stop()
+    }
+}
