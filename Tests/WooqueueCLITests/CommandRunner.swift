@@ -55,7 +55,12 @@ struct CommandRunner {
         // Drain the pipes while it runs so a chatty command cannot block on a full pipe.
         async let stdout = readToEnd(out)
         async let stderr = readToEnd(err)
-        try await waitUntil("wooqueue \(arguments.joined(separator: " ")) to exit", timeout: timeout) { !process.isRunning }
+        do {
+            try await waitUntil("wooqueue \(arguments.joined(separator: " ")) to exit", timeout: timeout) { !process.isRunning }
+        } catch {
+            kill(process.processIdentifier, SIGKILL)  // never leave a stuck command behind
+            throw error
+        }
         return Output(status: process.terminationStatus, stdout: String(decoding: await stdout, as: UTF8.self),
                       stderr: String(decoding: await stderr, as: UTF8.self))
     }

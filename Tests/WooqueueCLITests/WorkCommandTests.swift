@@ -79,3 +79,59 @@ import Testing
         try await cli.cleanup()
     }
 }
+
+@Suite(.serialized) struct ServeCommandTests {
+    @Test func serveRefusesToStartWithoutAWebhookSecret() async throws {
+        let cli = try CommandRunner("{}")
+        let result = try await cli.run(["serve", "--port", "0"], timeout: .seconds(20))
+        #expect(result.status != 0)
+        #expect(result.stderr.contains("no webhook secret is configured"), "stderr: \(result.stderr)")
+        try await cli.cleanup()
+    }
+
+    @Test func serveReceivesSignedDeliveriesAndStopsGracefully() async throws {
+        let port = Int.random(in: 20_000..<30_000)
+        let cli = try CommandRunner(#"{"http": {"port": \#(port)}, "webhooks": {"secrets": ["s3cret"]}}"#)
+        let store = try cli.store
+        let (server, _, _) = try cli.start(["serve", "--log-level", "warning"])
+        let body = Array(#"{"id": 42, "sku": "X-42", "date_modified_gmt": "2026-11-20T15:03:11"}"#.utf8)
+        // curl stands in for WooCommerce: the exact bytes, signed with the secret.
+        let signature = SignatureForTest.sign(body, secret: "s3cret")
+        let file = FileManager.default.temporaryDirectory.appendingPathComponent("wq-serve-\(port).json")
+        try Data(body).write(to: file)
+        defer { try? FileManager.default.removeItem(at: file) }
+        try await waitUntil("serve to answer /readyz", timeout: .seconds(30)) {
+            try await runToCompletion("/usr/bin/curl", ["-fs", "-o", "/dev/null", "http://127.0.0.1:\(port)/readyz"]) == 0
+        }
+        #expect(try await runToCompletion("/usr/bin/curl", [
+            "-fs", "-o", "/dev/null", "http://127.0.0.1:\(port)/webhooks/woocommerce", "-H", "X-WC-Webhook-Topic: product.updated",
+            "-H", "X-WC-Webhook-Delivery-ID: serve-test-1", "-H", "X-WC-Webhook-Signature: \(signature)", "--data-binary", "@\(file.path)",
+        ]) == 0)
+        try await waitUntil("the upsert to be done by serve's own workers", timeout: .seconds(20)) {
+            // The inventory handler is not built yet: the job ends in the dead-letter list, which proves it ran.
+            try await store.snapshot(queues: cli.configuration.queues, latestEvents: 0).queues.first { $0.name == "bulk" }!.dead == 1
+        }
+        kill(server.processIdentifier, SIGTERM)
+        try await waitUntil("serve to stop on SIGTERM", timeout: .seconds(30)) { !server.isRunning }
+        #expect(server.terminationStatus == 0)
+        try await cli.cleanup()
+    }
+}
+
+/// The signature as WooCommerce computes it, by `openssl` (independent of the code under test).
+enum SignatureForTest {
+    static func sign(_ body: [UInt8], secret: String) -> String {
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: "/usr/bin/openssl")
+        process.arguments = ["dgst", "-sha256", "-hmac", secret, "-binary"]
+        let input = Pipe(), output = Pipe()
+        process.standardInput = input
+        process.standardOutput = output
+        try? process.run()
+        input.fileHandleForWriting.write(Data(body))
+        try? input.fileHandleForWriting.close()
+        let mac = output.fileHandleForReading.readDataToEndOfFile()
+        process.waitUntilExit()
+        return mac.base64EncodedString()
+    }
+}

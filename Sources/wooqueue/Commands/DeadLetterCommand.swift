@@ -1,4 +1,5 @@
 import ArgumentParser
+import Dispatcher
 import Foundation
 import QueueCore
 
@@ -25,9 +26,9 @@ struct DeadLetterCommand: AsyncParsableCommand {
 
         func letters(_ configuration: WooqueueConfiguration, store: QueueStore) async throws -> [DeadLetter] {
             let queues = try queue.map { name -> [String] in
-                try configuration.validateQueues([name])
+                if name != WebhookIntake.deadLetterQueue { try configuration.validateQueues([name]) }
                 return [name]
-            } ?? configuration.queues.map(\.name)
+            } ?? configuration.queues.map(\.name) + [WebhookIntake.deadLetterQueue]
             var result: [DeadLetter] = []
             for name in queues {
                 result += try await store.deadLetters(queue: name).filter { letter in
@@ -117,8 +118,32 @@ struct DeadLetterCommand: AsyncParsableCommand {
             let configuration = try global.load()
             let store = try configuration.makeStore()
             let letters = try await selection.letters(configuration, store: store).filter { $0.envelope != nil }
-            let retried = try await store.retryDeadLetters(letters)
+            let jobs = letters.filter { $0.queue != WebhookIntake.deadLetterQueue }
+            let retried = try await store.retryDeadLetters(jobs)
             print("sent \(retried) job(s) back to their queues")
+            try await reroute(letters.filter { $0.queue == WebhookIntake.deadLetterQueue }, configuration, store)
+        }
+
+        /// Deliveries kept for review are routed again (after a route was added, say); those that still cannot
+        /// be routed stay.
+        private func reroute(_ deliveries: [DeadLetter], _ configuration: WooqueueConfiguration, _ store: QueueStore) async throws {
+            guard !deliveries.isEmpty else { return }
+            let router = DeliveryRouter(configuration: configuration)
+            var routed: [DeadLetter] = []
+            for letter in deliveries {
+                guard let envelope = letter.envelope, let payload = try? JSONValue.parse(envelope.payload),
+                      case .string(let topic) = payload["topic"], case .string(let body) = payload["body"] else { continue }
+                var deliveryID: String?
+                if case .string(let id) = payload["delivery_id"] { deliveryID = id }
+                do {
+                    try await store.enqueue(try router.jobs(for: Delivery(topic: topic, deliveryID: deliveryID, body: Array(body.utf8), origin: "woocommerce")))
+                    routed.append(letter)
+                } catch let error as RoutingError {
+                    print("delivery \(deliveryID ?? envelope.id) (\(topic)) still cannot be routed: \(error)")
+                }
+            }
+            try await store.deleteDeadLetters(routed)
+            print("routed \(routed.count) kept delivery(ies) again")
         }
     }
 

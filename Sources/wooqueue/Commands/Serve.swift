@@ -1,0 +1,59 @@
+import ArgumentParser
+import Dispatcher
+import Logging
+import QueueCore
+import ServiceLifecycle
+import Workers
+
+/// `wooqueue serve`: the webhook intake, and worker pools unless told not to.
+struct Serve: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Receive WooCommerce webhooks over HTTP and run the worker pools.",
+        discussion: """
+            POST http://HOST:PORT/webhooks/woocommerce (http.webhookPath) receives deliveries; GET /healthz says the \
+            process is alive, GET /readyz whether Redis is reachable. With --no-workers the process only receives \
+            (run `wooqueue work` elsewhere). SIGTERM/SIGINT stop it gracefully.
+            """)
+
+    @OptionGroup var global: GlobalOptions
+
+    @Option(name: .long, help: "Address to listen on (default: http.host).")
+    var host: String?
+
+    @Option(name: .long, help: "Port to listen on (default: http.port).")
+    var port: Int?
+
+    @Flag(name: .long, help: "Only receive webhooks; run no worker pools here.")
+    var noWorkers = false
+
+    @Flag(name: .long, help: "Start even if Redis may evict keys (maxmemory-policy other than noeviction). Jobs can be lost.")
+    var allowEviction = false
+
+    func run() async throws {
+        var configuration = try global.load()
+        if let host { configuration.http.host = host }
+        if let port { configuration.http.port = port }
+        if allowEviction { configuration.redis.allowEviction = true }
+        guard !configuration.webhooks.secrets.isEmpty else {
+            throw ValidationError("""
+                no webhook secret is configured, so every delivery would be refused: put the secret of your \
+                WooCommerce webhook (WooCommerce → Settings → Advanced → Webhooks) in webhooks.secrets in \
+                config.json, or in WOOQUEUE_WEBHOOK_SECRET
+                """)
+        }
+        let logger = global.logger("serve")
+        let store = try configuration.makeStore(label: "readiness")
+        if !configuration.redis.allowEviction { try await store.checkEvictionPolicy() }
+        let intake = WebhookIntake(configuration: configuration, store: try configuration.makeStore(label: "intake"), logger: logger)
+        let address = "http://\(configuration.http.host):\(configuration.http.port)\(configuration.http.webhookPath)"
+        let app = WebhookServer.application(configuration: configuration, intake: intake, readiness: store, logger: logger) { port in
+            logger.notice("Receiving WooCommerce webhooks", metadata: ["url": "\(address)", "port": "\(port)"])
+        }
+        var services: [ServiceGroupConfiguration.ServiceConfiguration] = [.init(service: app)]
+        if !noWorkers {
+            let workers = try WorkerProcess(configuration: configuration, registry: HandlerRegistry(configuration: configuration), logger: logger)
+            services.append(.init(service: workers))
+        }
+        try await ServiceGroup(configuration: .init(services: services, gracefulShutdownSignals: [.sigterm, .sigint], logger: logger)).run()
+    }
+}
