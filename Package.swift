@@ -39,11 +39,12 @@ let package = Package(
             .product(name: "AsyncHTTPClient", package: "async-http-client"),
         ]),
         .target(name: "Dispatcher", dependencies: [
-            "QueueCore", "RedisClient",
+            "QueueCore", "RedisClient", "ClientSupport",
             .product(name: "Crypto", package: "swift-crypto"),
             .product(name: "Hummingbird", package: "hummingbird"),
             .product(name: "HTTPTypes", package: "swift-http-types"),
             .product(name: "Logging", package: "swift-log"),
+            .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
         ]),
         .target(name: "Inventory", dependencies: ["QueueCore", "PostgresClient"]),
         .executableTarget(name: "wooqueue", dependencies: [

@@ -23,18 +23,19 @@ import Testing
         static func start(_ extra: String = "") async throws -> Server {
             let configuration = try TestEnvironment.configuration(prefix: TestEnvironment.uniquePrefix("intake"), #"""
                 {"http": {"port": 0, "maxBodyBytes": 65536},
-                 "webhooks": {"secrets": ["\#(WebhookIntakeTests.secret)"]},
+                 "webhooks": {"secrets": ["\#(WebhookIntakeTests.secret)"],
+                              "spoolDirectory": "\#(FileManager.default.temporaryDirectory.path)/wq-spool-\#(UUID().uuidString)"},
                  "jobTypes": {"send_order_email": {"queue": "high", "handler": "noop"}}\#(extra)}
                 """#)
             let store = try TestEnvironment.store(configuration)
             var logger = Logger(label: "test.intake")
             logger.logLevel = .critical
-            let intake = WebhookIntake(configuration: configuration, store: store.withNewConnection(label: "intake"), logger: logger)
+            let intake = try WebhookIntake(configuration: configuration, store: store.withNewConnection(label: "intake"), logger: logger)
             let (ports, continuation) = AsyncStream.makeStream(of: Int.self)
             let app = WebhookServer.application(configuration: configuration, intake: intake, readiness: store, logger: logger) {
                 continuation.yield($0)
             }
-            let group = ServiceGroup(configuration: .init(services: [app], logger: logger))
+            let group = ServiceGroup(configuration: .init(services: [intake, app], logger: logger))
             Task { try await group.run() }
             var iterator = ports.makeAsyncIterator()
             return Server(configuration: configuration, store: store, intake: intake, port: await iterator.next() ?? 0, group: group)
@@ -43,6 +44,7 @@ import Testing
         func stop() async throws {
             await group.triggerGracefulShutdown()
             try await store.deleteAllKeys()
+            try? FileManager.default.removeItem(atPath: configuration.webhooks.spoolDirectory)
         }
 
         /// Posts like WooCommerce: JSON body, X-WC-* headers, signature over the exact bytes.
@@ -177,6 +179,39 @@ import Testing
         #expect(byKey["broken-1"]?.payloadText.contains(#"{\"id\": 794, \"name\": \"Tee\", "#) == true, "the raw body is kept")
         #expect(byKey["coupon-1"]?.lastError?.contains(#"no route for topic "coupon.created""#) == true)
         for queue in ["high", "medium", "low", "bulk"] { #expect(try await server.ready(queue).isEmpty) }
+        try await server.stop()
+    }
+
+    /// Must show 2: Redis stopped during a stream of 1,000 deliveries and restarted. Every acknowledged delivery
+    /// ends up as a job, none twice, in order per product.
+    @Test func redisStoppedMidStreamLosesNoAcknowledgedDelivery() async throws {
+        let server = try await Server.start(#", "routes": {"product.updated": [{"type": "noop", "queue": "bulk"}]}"#)
+        let services = TestEnvironment.repositoryRoot.appendingPathComponent("scripts/services").path
+        var acknowledged = 0
+        for sequence in 0..<1000 {
+            if sequence == 300 { #expect(try await runToCompletion(services, ["stop-redis"]) == 0) }
+            if sequence == 700 { #expect(try await runToCompletion(services, ["start-redis"]) == 0) }
+            let product = sequence % 50
+            let body = Array(#"{"id": \#(product), "sku": "P-\#(product)", "date_modified_gmt": "2026-11-20T10:00:\#(sequence / 50)", "seq": \#(sequence)}"#.utf8)
+            let answer = try await server.deliver(body, topic: "product.updated", deliveryID: "stream-\(sequence)")
+            if answer.status == 200 { acknowledged += 1 } else { Issue.record("delivery \(sequence) answered \(answer.status): \(answer.body)") }
+        }
+        #expect(acknowledged == 1000)
+        #expect(server.intake.countsSoFar.spooled >= 300, "the deliveries during the outage went to the spool")
+        try await waitUntil("every delivery to be a job in Redis", timeout: .seconds(30)) {
+            (try? await server.store.connection.send("LLEN", server.store.keys("bulk").ready).int) == 1000
+        }
+        let jobs = try await server.ready("bulk")
+        let ids = jobs.compactMap { $0.source?.split(separator: ":").last.map(String.init) }
+        #expect(ids.count == 1000 && Set(ids).count == 1000, "none lost, none twice")
+        for product in 0..<50 {
+            let sequences = jobs.filter { $0.key == "P-\(product)" }.compactMap { job -> Int? in
+                if case .number(let n) = (try? JSONValue.parse(job.payload))?["seq"] { return Int(n) }
+                return nil
+            }
+            #expect(sequences == sequences.sorted() && sequences.count == 20, "product \(product) in delivery order")
+        }
+        #expect(await server.intake.spooledBytes() == 0, "the spool was replayed and emptied")
         try await server.stop()
     }
 

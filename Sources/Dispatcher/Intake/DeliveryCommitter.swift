@@ -1,15 +1,21 @@
 import QueueCore
+import RedisClient
 
 /// Writes accepted deliveries to Redis by group commit: while one batch is in flight, newly arriving deliveries
 /// gather, and all of them go in the next round trip. So a burst of concurrent requests costs a few round trips,
 /// not one per request, and deliveries keep their arrival order.
+///
+/// When Redis is unreachable, batches go to the ``DeliverySpool`` instead, and keep going there until the spool
+/// has been replayed into Redis, so that deliveries for one product stay in order.
 actor DeliveryCommitter {
     enum Outcome: Sendable, Equatable {
         /// Its jobs are in Redis (new, or merged into waiting ones).
         case accepted(jobs: Int)
+        /// Redis is away; it is on disk and will be replayed.
+        case spooled
         /// Its delivery id was seen within the retention: nothing enqueued.
         case duplicate
-        /// Redis did not take it.
+        /// Neither Redis nor the spool took it.
         case failed(String)
     }
 
@@ -28,23 +34,40 @@ actor DeliveryCommitter {
 
     private let store: QueueStore
     private let retention: Duration
+    private let spool: DeliverySpool?
     private var pending: [Pending] = []
-    private var flushing = false
+    /// True while a batch or a replay is being written: they never overlap.
+    private var writing = false
+    /// Whether the spool may hold records (checked at start, set when appending).
+    private var spoolHasRecords = true
 
-    init(store: QueueStore, retention: Duration) {
+    init(store: QueueStore, retention: Duration, spool: DeliverySpool?) {
         self.store = store
         self.retention = retention
+        self.spool = spool
     }
 
-    /// Waits until `work` is in Redis (or failed) and says how it went.
+    /// Waits until `work` is in Redis or the spool (or failed) and says how it went.
     func commit(_ work: Work) async -> Outcome {
         await withCheckedContinuation { continuation in
             pending.append(Pending(work: work, continuation: continuation))
-            if !flushing {
-                flushing = true
+            if !writing {
+                writing = true
                 Task { await self.flush() }
             }
         }
+    }
+
+    /// Replays the spool into Redis if it holds records and nothing else is being written; for a periodic task.
+    /// Returns the bytes still waiting in the spool.
+    func replayIfIdle() async -> Int {
+        guard let spool else { return 0 }
+        if !writing, spoolHasRecords {
+            writing = true
+            _ = await replay()
+            if pending.isEmpty { writing = false } else { await flush() }
+        }
+        return (try? await spool.size()) ?? 0
     }
 
     /// Commits batches until nothing is pending. The actor is re-entered while a batch is in flight, so
@@ -56,23 +79,69 @@ actor DeliveryCommitter {
             let outcomes = await write(batch.map(\.work))
             for (entry, outcome) in zip(batch, outcomes) { entry.continuation.resume(returning: outcome) }
         }
-        flushing = false
+        writing = false
     }
 
     private func write(_ batch: [Work]) async -> [Outcome] {
+        if spoolHasRecords, !(await replay()) {
+            return await toSpool(batch, isNew: nil)
+        }
+        var isNew: [Bool]?
         do {
-            // 1. Claim delivery ids: repeats (also within this batch) are dropped.
-            let ids = batch.compactMap(\.deliveryID)
-            var fresh = try await store.claimDeliveries(ids, retention: retention).makeIterator()
-            let isNew = batch.map { $0.deliveryID == nil ? true : fresh.next() ?? true }
-            // 2. Everything new in one pipeline per kind, in arrival order.
-            let accepted = zip(batch, isNew).filter(\.1).map(\.0)
-            let jobs = accepted.flatMap(\.jobs)
-            try await store.enqueue(jobs)
-            try await store.deadLetter(accepted.compactMap(\.deadLetter))
-            return zip(batch, isNew).map { work, new in new ? .accepted(jobs: work.jobs.count) : .duplicate }
+            isNew = try await claim(batch)
+            try await store(zip(batch, isNew!).filter(\.1).map(\.0))
+            return zip(batch, isNew!).map { work, new in new ? .accepted(jobs: work.jobs.count) : .duplicate }
+        } catch let error as RedisError where error.isUnavailable && spool != nil {
+            return await toSpool(batch, isNew: isNew)
         } catch {
             return batch.map { _ in .failed("\(error)") }
+        }
+    }
+
+    /// Claims the batch's delivery ids; true for each delivery not seen before (repeats within the batch too).
+    private func claim(_ batch: [Work]) async throws -> [Bool] {
+        var fresh = try await store.claimDeliveries(batch.compactMap(\.deliveryID), retention: retention).makeIterator()
+        return batch.map { $0.deliveryID == nil ? true : fresh.next() ?? true }
+    }
+
+    /// Everything in one pipeline per kind, in arrival order.
+    private func store(_ accepted: [Work]) async throws {
+        try await store.enqueue(accepted.flatMap(\.jobs))
+        try await store.deadLetter(accepted.compactMap(\.deadLetter))
+    }
+
+    /// Appends the batch to the spool. `isNew` is set when the delivery ids were claimed before Redis failed:
+    /// repeats are dropped and the others need no claim on replay.
+    private func toSpool(_ batch: [Work], isNew: [Bool]?) async -> [Outcome] {
+        guard let spool else { return batch.map { _ in .failed("Redis is unavailable and no spool is configured") } }
+        let records = batch.indices.filter { isNew?[$0] ?? true }.map { DeliverySpool.Record(claimed: isNew != nil, work: batch[$0]) }
+        do {
+            try await spool.append(records)
+            spoolHasRecords = true
+            return batch.indices.map { isNew?[$0] ?? true ? .spooled : .duplicate }
+        } catch {
+            return batch.map { _ in .failed("\(error)") }
+        }
+    }
+
+    /// Writes the spool's records to Redis in order, then empties it. False if Redis or the spool failed; the
+    /// records then stay (a replay cut short may enqueue some jobs twice on the next try: delivery is
+    /// at-least-once).
+    private func replay() async -> Bool {
+        guard let spool else { return true }
+        do {
+            let records = try await spool.readAll()
+            if !records.isEmpty {
+                let unclaimed = records.filter { !$0.claimed }.map(\.work)
+                var fresh = try await claim(unclaimed).makeIterator()
+                let accepted = records.filter { $0.claimed || fresh.next() == true }.map(\.work)
+                try await store(accepted)
+                try await spool.truncate()
+            }
+            spoolHasRecords = false
+            return true
+        } catch {
+            return false
         }
     }
 }

@@ -1,6 +1,7 @@
 import Foundation
 import Logging
 import QueueCore
+import ServiceLifecycle
 import Synchronization
 
 /// Decides what becomes of a WooCommerce delivery, independent of the HTTP server carrying it.
@@ -8,8 +9,10 @@ import Synchronization
 /// In order: answer WooCommerce's ping; check the signature over the raw bytes (before any parsing); route the
 /// signed body to jobs; write them to Redis by group commit; answer 200 only once Redis has them. A signed
 /// delivery that cannot be routed (not JSON, unknown topic) is still answered 200, so WooCommerce does not
-/// disable the webhook for our reason, and is kept in the `webhooks` dead-letter list for review.
-public final class WebhookIntake: Sendable {
+/// disable the webhook for our reason, and is kept in the `webhooks` dead-letter list for review. While Redis
+/// is unreachable, deliveries go to a durable local spool and are answered 200; run the intake as a service to
+/// replay the spool once Redis is back.
+public final class WebhookIntake: Service, Sendable {
     /// The dead-letter list of deliveries that could not become jobs.
     public static let deadLetterQueue = "webhooks"
 
@@ -43,12 +46,14 @@ public final class WebhookIntake: Sendable {
         public var badSignatures = 0
         public var pings = 0
         public var unroutable = 0
+        public var spooled = 0
         public var failed = 0
     }
 
     private let verifier: SignatureVerifier
     private let router: DeliveryRouter
     private let committer: DeliveryCommitter
+    private let spool: DeliverySpool
     private let logger: Logger
     private let counts = Mutex(Counts())
 
@@ -56,11 +61,32 @@ public final class WebhookIntake: Sendable {
     ///   - configuration: secrets, routes and delivery retention.
     ///   - store: the intake's own Redis connection.
     ///   - logger: never given a delivery's body.
-    public init(configuration: WooqueueConfiguration, store: QueueStore, logger: Logger) {
+    ///   - configuration: secrets, routes, delivery retention and the spool's place and size.
+    public init(configuration: WooqueueConfiguration, store: QueueStore, logger: Logger) throws {
         self.verifier = SignatureVerifier(secrets: configuration.webhooks.secrets)
         self.router = DeliveryRouter(configuration: configuration)
-        self.committer = DeliveryCommitter(store: store, retention: configuration.webhooks.deliveryRetention)
+        self.spool = try DeliverySpool(directory: configuration.webhooks.spoolDirectory, maxBytes: configuration.webhooks.spoolMaxBytes)
+        self.committer = DeliveryCommitter(store: store, retention: configuration.webhooks.deliveryRetention, spool: spool)
         self.logger = logger
+    }
+
+    /// Replays spooled deliveries into Redis whenever it is reachable, until graceful shutdown.
+    public func run() async throws {
+        var lastWaiting = 0
+        while !Task.isShuttingDownGracefully, !Task.isCancelled {
+            let waiting = await committer.replayIfIdle()
+            if waiting == 0, lastWaiting > 0 { logger.notice("Spooled deliveries are in Redis now") }
+            if waiting > 0, lastWaiting == 0 {
+                logger.warning("Redis is unreachable; deliveries are kept in the spool", metadata: ["spool": "\(spool.path)"])
+            }
+            lastWaiting = waiting
+            try? await Task.sleep(for: .milliseconds(250))
+        }
+    }
+
+    /// Bytes of deliveries waiting in the spool for Redis.
+    public func spooledBytes() async -> Int {
+        (try? await spool.size()) ?? 0
     }
 
     public var countsSoFar: Counts { counts.withLock { $0 } }
@@ -87,6 +113,9 @@ public final class WebhookIntake: Sendable {
             }
             counts.withLock { $0.accepted += 1 }
             return Answer(status: 200, body: #"{"status":"accepted","jobs":\#(jobs)}"#)
+        case .spooled:
+            counts.withLock { $0.spooled += 1 }
+            return Answer(status: 200, body: #"{"status":"accepted","spooled":true}"#)
         case .duplicate:
             counts.withLock { $0.duplicates += 1 }
             return Answer(status: 200, body: #"{"status":"duplicate"}"#)

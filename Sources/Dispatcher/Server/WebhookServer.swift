@@ -35,11 +35,13 @@ public enum WebhookServer {
         }
         router.get("/healthz") { _, _ in json(200, #"{"status":"alive"}"#) }
         router.get("/readyz") { _, _ -> Response in
+            let spooled = await intake.spooledBytes()
             do {
                 _ = try await readiness.connection.send("PING")
-                return json(200, #"{"status":"ready","redis":"reachable"}"#)
+                return json(200, #"{"status":"ready","redis":"reachable","spool_bytes":\#(spooled)}"#)
             } catch {
-                return json(503, #"{"status":"not ready","redis":"unreachable"}"#)
+                // Deliveries are still accepted (into the spool), but this process cannot do its whole job.
+                return json(503, #"{"status":"not ready","redis":"unreachable","spool_bytes":\#(spooled)}"#)
             }
         }
         return Application(

@@ -106,7 +106,10 @@ extension JobEnvelope {
         if let runAt { writer.field("run_at", runAt) }
         if let key { writer.field("key", key) }
         if let source { writer.field("source", source) }
-        if let coalescing { writer.field("coalesce", coalescing.key) }
+        if let coalescing {
+            writer.field("coalesce", coalescing.key)
+            writer.field("coalesce_version", coalescing.version)
+        }
         if let firstError { writer.field("first_error", firstError) }
         if let lastError { writer.field("last_error", lastError) }
         if let firstFailedAt { writer.field("first_failed_at", firstFailedAt) }
@@ -132,6 +135,7 @@ extension JobEnvelope {
         var attempt: Int64 = 0, maxAttempts: Int64 = 1, recoveries: Int64 = 0, enqueuedAt: Int64 = 0
         var runAt: Int64?, key: String?, source: String?, firstError: String?, lastError: String?
         var firstFailedAt: Int64?, lastFailedAt: Int64?, deadAt: Int64?
+        var coalesceKey: String?, coalesceVersion: String?
         var unknown: [UnknownMember] = []
         do {
             try JSONScanner.forEachMember(of: bytes) { name, range in
@@ -151,6 +155,8 @@ extension JobEnvelope {
                 case "first_failed_at": firstFailedAt = try JSONScanner.integer(in: bytes, range)
                 case "last_failed_at": lastFailedAt = try JSONScanner.integer(in: bytes, range)
                 case "dead_at": deadAt = try JSONScanner.integer(in: bytes, range)
+                case "coalesce": coalesceKey = try JSONScanner.string(in: bytes, range)
+                case "coalesce_version": coalesceVersion = try JSONScanner.string(in: bytes, range)
                 case "payload":
                     guard bytes[range.lowerBound] == UInt8(ascii: "{") else {
                         throw EnvelopeError("payload must be a JSON object")
@@ -182,6 +188,7 @@ extension JobEnvelope {
         self.deadAt = deadAt
         self.payload = payload ?? Array("{}".utf8)
         self.unknownMembers = unknown
+        self.coalescing = coalesceKey.map { Coalescing(key: $0, version: coalesceVersion ?? "") }
     }
 
     /// Reads only the id of an encoded envelope, as the scripts do; `nil` if the bytes do not start with one.

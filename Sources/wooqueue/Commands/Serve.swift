@@ -44,12 +44,12 @@ struct Serve: AsyncParsableCommand {
         let logger = global.logger("serve")
         let store = try configuration.makeStore(label: "readiness")
         if !configuration.redis.allowEviction { try await store.checkEvictionPolicy() }
-        let intake = WebhookIntake(configuration: configuration, store: try configuration.makeStore(label: "intake"), logger: logger)
+        let intake = try WebhookIntake(configuration: configuration, store: try configuration.makeStore(label: "intake"), logger: logger)
         let address = "http://\(configuration.http.host):\(configuration.http.port)\(configuration.http.webhookPath)"
         let app = WebhookServer.application(configuration: configuration, intake: intake, readiness: store, logger: logger) { port in
             logger.notice("Receiving WooCommerce webhooks", metadata: ["url": "\(address)", "port": "\(port)"])
         }
-        var services: [ServiceGroupConfiguration.ServiceConfiguration] = [.init(service: app)]
+        var services: [ServiceGroupConfiguration.ServiceConfiguration] = [.init(service: intake), .init(service: app)]
         if !noWorkers {
             let workers = try WorkerProcess(configuration: configuration, registry: HandlerRegistry(configuration: configuration), logger: logger)
             services.append(.init(service: workers))
