@@ -50,6 +50,7 @@ let package = Package(
         .executableTarget(name: "wooqueue", dependencies: [
             "QueueCore", "Workers", "Dispatcher", "Inventory", "RedisClient", "CMallocTuning",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            .product(name: "AsyncHTTPClient", package: "async-http-client"),
             .product(name: "Logging", package: "swift-log"),
             .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
         ]),

@@ -52,6 +52,14 @@ public struct WooqueueConfiguration: Sendable {
         public var payload: Payload
         /// Waiting jobs of this route for the same resource merge, keeping the newest `date_modified_gmt`.
         public var coalesce: Bool
+
+        public init(type: String, queue: String, delay: Duration, payload: Payload, coalesce: Bool) {
+            self.type = type
+            self.queue = queue
+            self.delay = delay
+            self.payload = payload
+            self.coalesce = coalesce
+        }
     }
 
     public struct RedisSettings: Sendable {

@@ -4,9 +4,17 @@ import QueueCore
 import Synchronization
 import Workers
 
-/// `wooqueue bench`: throughput and pickup latency of the reliable path, on throw-away keys.
+/// `wooqueue bench`: the benchmarks, on throw-away keys.
 struct Bench: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
+        abstract: "Benchmarks: the worker pool (default) and the webhook intake.",
+        subcommands: [BenchWorkers.self, BenchIngest.self], defaultSubcommand: BenchWorkers.self)
+}
+
+/// `wooqueue bench [workers]`: throughput and pickup latency of the reliable path.
+struct BenchWorkers: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "workers",
         abstract: "Measure enqueue and processing rates, pickup latency and peak memory with noop jobs.",
         discussion: """
             1. Enqueues --jobs noop jobs spread over all queues (pipelined batches) and times it.

@@ -1,0 +1,166 @@
+import ArgumentParser
+import AsyncHTTPClient
+import Dispatcher
+import Foundation
+import Logging
+import NIOCore
+import QueueCore
+import ServiceLifecycle
+import Synchronization
+
+/// `wooqueue bench ingest`: deliveries per second through the webhook intake, and their latency.
+struct BenchIngest: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "ingest",
+        abstract: "Measure the webhook intake: signed product deliveries per second and their latency.",
+        discussion: """
+            Starts an intake (no workers) on a free loopback port, on keys and a spool of its own, and drives it \
+            with --concurrency connections sending signed product.updated deliveries built from the fixtures (one \
+            product id per request, a fresh delivery id each). Each delivery is verified, routed, de-duplicated, \
+            coalesced and group-committed to Redis before its 200. The load generator runs in the same process, so \
+            the figures include its cost.
+            """)
+
+    @OptionGroup var global: GlobalOptions
+
+    @Option(name: .long, help: "Deliveries to send.")
+    var requests: Int = 50_000
+
+    @Option(name: .long, help: "Connections sending at once.")
+    var concurrency: Int = 64
+
+    @Option(name: .long, help: "Distinct products in the deliveries.")
+    var products: Int = 5000
+
+    @Flag(name: .long, help: "Print one JSON object.")
+    var json = false
+
+    mutating func validate() throws {
+        guard requests >= 1, concurrency >= 1, products >= 1 else { throw ValidationError("--requests, --concurrency and --products must be ≥ 1") }
+    }
+
+    func run() async throws {
+        var configuration = try global.load()
+        configuration.redis.keyPrefix = "wqbench-ingest-\(getpid())"
+        configuration.http.host = "127.0.0.1"
+        configuration.http.port = 0
+        let secret = "bench-secret"
+        configuration.webhooks.secrets = [secret]
+        configuration.webhooks.spoolDirectory = FileManager.default.temporaryDirectory.appendingPathComponent("wqbench-spool-\(getpid())").path
+        configuration.routes["product.updated"] = [.init(type: "inventory.upsert", queue: configuration.jobTypes["inventory.upsert"]?.queue ?? "bulk",
+                                                          delay: .zero, payload: .resource, coalesce: true)]
+        var logger = Logger(label: "wooqueue.bench")
+        logger.logLevel = .warning
+        let store = try configuration.makeStore(label: "bench")
+        let intake = try WebhookIntake(configuration: configuration, store: try configuration.makeStore(label: "intake"), logger: logger)
+        let (ports, portContinuation) = AsyncStream.makeStream(of: Int.self)
+        let app = WebhookServer.application(configuration: configuration, intake: intake, readiness: store, logger: logger) {
+            portContinuation.yield($0)
+        }
+        let group = ServiceGroup(configuration: .init(services: [intake, app], logger: logger))
+        let server = Task { try await group.run() }
+        var portIterator = ports.makeAsyncIterator()
+        let port = await portIterator.next() ?? 0
+        let progress = Progress()
+        defer { try? FileManager.default.removeItem(atPath: configuration.webhooks.spoolDirectory) }
+
+        // Bodies and signatures prepared up front: signing is WooCommerce's work, not ours.
+        let template = Self.productTemplate
+        let bodies: [(body: ByteBuffer, signature: String)] = (0..<products).map { index in
+            let body = Array(template.replacingOccurrences(of: "\"id\": 794", with: "\"id\": \(100_000 + index)")
+                .replacingOccurrences(of: "TEE-PQ-001", with: "BENCH-\(index)").utf8)
+            return (ByteBuffer(bytes: body), SignatureVerifier.sign(body, secret: secret))
+        }
+        let url = "http://127.0.0.1:\(port)\(configuration.http.webhookPath)"
+        var clientConfiguration = HTTPClient.Configuration()
+        clientConfiguration.connectionPool = .init(idleTimeout: .seconds(60), concurrentHTTP1ConnectionsPerHostSoftLimit: concurrency)
+        let client = HTTPClient(eventLoopGroupProvider: .singleton, configuration: clientConfiguration)
+        let tally = IngestTally()
+        let requests = self.requests
+
+        progress.say("sending \(requests) signed deliveries over \(concurrency) connections to \(url)…")
+        let start = ContinuousClock.now
+        try await withThrowingTaskGroup(of: Void.self) { senders in
+            for _ in 0..<concurrency {
+                senders.addTask {
+                    var mine: [Double] = []
+                    while true {
+                        let sequence = tally.next.wrappingAdd(1, ordering: .relaxed).oldValue
+                        if sequence >= requests { break }
+                        let (body, signature) = bodies[sequence % bodies.count]
+                        var request = HTTPClientRequest(url: url)
+                        request.method = .POST
+                        request.headers.add(name: "Content-Type", value: "application/json")
+                        request.headers.add(name: "X-WC-Webhook-Topic", value: "product.updated")
+                        request.headers.add(name: "X-WC-Webhook-Delivery-ID", value: "bench-\(sequence)")
+                        request.headers.add(name: "X-WC-Webhook-Signature", value: signature)
+                        request.body = .bytes(body)
+                        let sent = ContinuousClock.now
+                        let response = try await client.execute(request, timeout: .seconds(30))
+                        _ = try await response.body.collect(upTo: 4096)
+                        if response.status != .ok { tally.failures.add(1, ordering: .relaxed) }
+                        mine.append(sent.duration(to: .now).seconds * 1000)
+                    }
+                    tally.latencies.withLock { $0 += mine }
+                }
+            }
+            try await senders.waitForAll()
+        }
+        let elapsed = start.duration(to: .now)
+        try await client.shutdown()
+        await group.triggerGracefulShutdown()
+        _ = try? await server.value
+        try await store.deleteAllKeys()
+
+        let sorted = tally.latencies.withLock { $0 }.sorted()
+        let result = IngestResult(
+            requests: requests, concurrency: concurrency, failed: tally.failures.load(ordering: .relaxed),
+            requestsPerS: Double(requests) / elapsed.seconds,
+            latencyP50Ms: BenchWorkers.percentile(sorted, 0.50), latencyP99Ms: BenchWorkers.percentile(sorted, 0.99),
+            peakRssMb: BenchWorkers.peakRSSMegabytes())
+        if json {
+            print(try StatusPrinter.json(result))
+        } else {
+            print(String(format: """
+                deliveries:   %d over %d connections (%d not answered 200)
+                throughput:   %.0f deliveries/s
+                latency:      p50 %.2f ms, p99 %.2f ms
+                peak RSS:     %.1f MB
+                """, requests, concurrency, result.failed, result.requestsPerS, result.latencyP50Ms, result.latencyP99Ms, result.peakRssMb))
+        }
+    }
+
+    /// A product as WooCommerce delivers it (the shape of Tests/Fixtures/woocommerce/product-simple.json).
+    static let productTemplate = #"""
+        {"id": 794, "name": "Premium Quality Tee", "slug": "premium-quality-tee", "permalink": "https://shop.example.com/product/premium-quality-tee/",
+         "date_created": "2026-10-01T09:12:44", "date_created_gmt": "2026-10-01T14:12:44", "date_modified": "2026-11-20T10:03:11",
+         "date_modified_gmt": "2026-11-20T15:03:11", "type": "simple", "status": "publish", "featured": false, "catalog_visibility": "visible",
+         "description": "<p>Long description.</p>\n", "short_description": "<p>Short <strong>description</strong>.</p>\n",
+         "sku": "TEE-PQ-001", "price": "21.99", "regular_price": "21.99", "sale_price": "", "on_sale": false, "purchasable": true,
+         "total_sales": 3, "virtual": false, "downloadable": false, "tax_status": "taxable", "tax_class": "", "manage_stock": true,
+         "stock_quantity": 12, "stock_status": "instock", "backorders": "no", "weight": "0.5",
+         "dimensions": {"length": "20", "width": "15.5", "height": "4"}, "shipping_class": "", "shipping_class_id": 0, "parent_id": 0,
+         "categories": [{"id": 9, "name": "Clothing", "slug": "clothing"}, {"id": 14, "name": "T-shirts", "slug": "t-shirts"}],
+         "tags": [], "images": [{"id": 792, "date_created_gmt": "2026-10-01T14:12:40",
+         "src": "https://shop.example.com/wp-content/uploads/2026/10/front.jpg", "name": "front", "alt": ""}],
+         "attributes": [], "default_attributes": [], "variations": [], "grouped_products": [], "menu_order": 0,
+         "meta_data": [{"id": 1201, "key": "_altek_last_cost", "value": "14.20"}]}
+        """#
+}
+
+/// What the senders share: the next request number, failures and latencies.
+final class IngestTally: Sendable {
+    let next = Atomic<Int>(0)
+    let failures = Atomic<Int>(0)
+    let latencies = Mutex<[Double]>([])
+}
+
+struct IngestResult: Encodable {
+    let requests: Int
+    let concurrency: Int
+    let failed: Int
+    let requestsPerS: Double
+    let latencyP50Ms: Double
+    let latencyP99Ms: Double
+    let peakRssMb: Double
+}
