@@ -8,7 +8,7 @@ SERVICES := scripts/services
 # Test servers' addresses, as scripts/services prints them.
 SERVICE_ENV = eval "$$($(SERVICES) env)"
 
-.PHONY: all build release services stop-services demo test bench clean
+.PHONY: all build release services stop-services demo test bench bench-ingest clean
 
 all: build
 
@@ -40,6 +40,10 @@ test: services
 ## bench: the worker-pool benchmark on a release build (200,000 jobs).
 bench: services release
 	@$(SERVICE_ENV) && .build/release/wooqueue bench --jobs 200000
+
+## bench-ingest: the webhook intake under wrk (external load generator), 16 and 64 connections.
+bench-ingest: services release
+	@$(SERVICE_ENV) && scripts/bench/ingest
 
 clean:
 	rm -rf .build

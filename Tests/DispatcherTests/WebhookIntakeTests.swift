@@ -20,10 +20,10 @@ import Testing
         let port: Int
         let group: ServiceGroup
 
-        static func start(_ extra: String = "") async throws -> Server {
+        static func start(_ extra: String = "", spoolMaxBytes: Int = 1 << 30) async throws -> Server {
             let configuration = try TestEnvironment.configuration(prefix: TestEnvironment.uniquePrefix("intake"), #"""
                 {"http": {"port": 0, "maxBodyBytes": 65536},
-                 "webhooks": {"secrets": ["\#(WebhookIntakeTests.secret)"],
+                 "webhooks": {"secrets": ["\#(WebhookIntakeTests.secret)"], "spoolMaxBytes": \#(spoolMaxBytes),
                               "spoolDirectory": "\#(FileManager.default.temporaryDirectory.path)/wq-spool-\#(UUID().uuidString)"},
                  "jobTypes": {"send_order_email": {"queue": "high", "handler": "noop"}}\#(extra)}
                 """#)
@@ -212,6 +212,26 @@ import Testing
             #expect(sequences == sequences.sorted() && sequences.count == 20, "product \(product) in delivery order")
         }
         #expect(await server.intake.spooledBytes() == 0, "the spool was replayed and emptied")
+        try await server.stop()
+    }
+
+    @Test func aFullSpoolAnswers503AndKeepsWhatItAcknowledged() async throws {
+        let server = try await Server.start(#", "routes": {"product.updated": [{"type": "noop", "queue": "bulk"}]}"#, spoolMaxBytes: 65536)
+        let services = TestEnvironment.repositoryRoot.appendingPathComponent("scripts/services").path
+        #expect(try await runToCompletion(services, ["stop-redis"]) == 0)
+        let body = try Fixtures.bytes("product-simple.json")  // about 2 KB: the 64 KiB spool holds a few dozen
+        var acknowledged = 0
+        var refused = 0
+        for sequence in 0..<60 {
+            let status = try await server.deliver(body, topic: "product.updated", deliveryID: "full-\(sequence)").status
+            if status == 200 { acknowledged += 1 } else if status == 503 { refused += 1 }
+            #expect(status == 200 || status == 503)
+        }
+        #expect(try await runToCompletion(services, ["start-redis"]) == 0)
+        #expect(acknowledged > 10 && refused > 0, "acknowledged \(acknowledged), refused \(refused)")
+        try await waitUntil("the spooled deliveries to reach Redis", timeout: .seconds(30)) {
+            (try? await server.store.connection.send("LLEN", server.store.keys("bulk").ready).int) == acknowledged
+        }
         try await server.stop()
     }
 
