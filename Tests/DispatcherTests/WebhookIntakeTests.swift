@@ -134,6 +134,20 @@ import Testing
         try await server.stop()
     }
 
+    @Test func twoEventsSharingADeliveryIDAreBothKept() async throws {
+        // WooCommerce's delivery id is a hash of the webhook id and the current second: two different events
+        // from one webhook in the same second share it.
+        let server = try await Server.start()
+        let first = try Self.product("first", modified: "2026-11-20T17:00:00")
+        let second = Array(String(decoding: try Self.product("second", modified: "2026-11-20T17:00:00"), as: UTF8.self)
+            .replacingOccurrences(of: #""id": 794"#, with: #""id": 795"#).utf8)
+        #expect(try await server.deliver(first, topic: "product.updated", deliveryID: "same-second").body.contains("accepted"))
+        #expect(try await server.deliver(second, topic: "product.updated", deliveryID: "same-second").body.contains("accepted"))
+        #expect(try await server.deliver(second, topic: "product.updated", deliveryID: "same-second").body.contains("duplicate"))
+        #expect(try await server.ready("bulk").count == 2)
+        try await server.stop()
+    }
+
     @Test func fiftyConcurrentUpdatesOfAProductLeaveOnePendingUpsertWithTheNewestState() async throws {
         let server = try await Server.start()
         let bodies = try (0..<50).map { try Self.product("Tee v\($0)", modified: String(format: "2026-11-20T16:%02d:00", $0)) }

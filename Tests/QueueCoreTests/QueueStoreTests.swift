@@ -213,12 +213,15 @@ import Testing
         }
     }
 
-    @Test func deliveryIDsAreClaimedOnce() async throws {
+    @Test func deliveriesAreClaimedOnceButAClaimRecognisesItsOwnToken() async throws {
         try await withStore { store, _ in
-            let ids = ["a-\(UInt32.random(in: 0...UInt32.max))", "b-\(UInt32.random(in: 0...UInt32.max))"]
-            #expect(try await store.claimDeliveries(ids, retention: .seconds(60)) == [true, true])
-            #expect(try await store.claimDeliveries([ids[1], "c-\(UInt32.random(in: 0...UInt32.max))"], retention: .seconds(60)) == [false, true])
-            let ttl = try await store.connection.send("PTTL", store.deliveryKeys.seen(ids[0])).int ?? 0
+            let a = QueueStore.DeliveryClaim(key: "a-\(UInt32.random(in: 0...UInt32.max))", token: "t1")
+            let b = QueueStore.DeliveryClaim(key: "b-\(UInt32.random(in: 0...UInt32.max))", token: "t2")
+            #expect(try await store.claimDeliveries([a, b], retention: .seconds(60)) == [true, true])
+            // A repeat (another acceptance, another token) is refused; the same acceptance claiming again (its
+            // first reply was lost and it was spooled) is not.
+            #expect(try await store.claimDeliveries([.init(key: b.key, token: "t3"), b], retention: .seconds(60)) == [false, true])
+            let ttl = try await store.connection.send("PTTL", store.deliveryKeys.seen(a.key)).int ?? 0
             #expect(ttl > 50_000 && ttl <= 60_000)
         }
     }

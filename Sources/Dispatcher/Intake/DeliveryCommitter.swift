@@ -21,7 +21,8 @@ actor DeliveryCommitter {
 
     /// One delivery's writes.
     struct Work: Sendable {
-        var deliveryID: String?
+        /// Identifies the delivery for de-duplication; `nil` for deliveries that are never repeated.
+        var claim: QueueStore.DeliveryClaim?
         var jobs: [JobEnvelope]
         /// A delivery that cannot become jobs, kept for review instead.
         var deadLetter: JobEnvelope?
@@ -98,10 +99,10 @@ actor DeliveryCommitter {
         }
     }
 
-    /// Claims the batch's delivery ids; true for each delivery not seen before (repeats within the batch too).
+    /// Claims the batch's deliveries; true for each delivery not seen before (repeats within the batch too).
     private func claim(_ batch: [Work]) async throws -> [Bool] {
-        var fresh = try await store.claimDeliveries(batch.compactMap(\.deliveryID), retention: retention).makeIterator()
-        return batch.map { $0.deliveryID == nil ? true : fresh.next() ?? true }
+        var fresh = try await store.claimDeliveries(batch.compactMap(\.claim), retention: retention).makeIterator()
+        return batch.map { $0.claim == nil ? true : fresh.next() ?? true }
     }
 
     /// Everything in one pipeline per kind, in arrival order.
@@ -110,11 +111,11 @@ actor DeliveryCommitter {
         try await store.deadLetter(accepted.compactMap(\.deadLetter))
     }
 
-    /// Appends the batch to the spool. `isNew` is set when the delivery ids were claimed before Redis failed:
-    /// repeats are dropped and the others need no claim on replay.
+    /// Appends the batch to the spool. `isNew` is set when the claims were answered before Redis failed: repeats
+    /// are dropped. Every record keeps its claim; claiming it again on replay with the same token is harmless.
     private func toSpool(_ batch: [Work], isNew: [Bool]?) async -> [Outcome] {
         guard let spool else { return batch.map { _ in .failed("Redis is unavailable and no spool is configured") } }
-        let records = batch.indices.filter { isNew?[$0] ?? true }.map { DeliverySpool.Record(claimed: isNew != nil, work: batch[$0]) }
+        let records = batch.indices.filter { isNew?[$0] ?? true }.map { batch[$0] }
         do {
             try await spool.append(records)
             spoolHasRecords = true
@@ -126,16 +127,16 @@ actor DeliveryCommitter {
 
     /// Writes the spool's records to Redis in order, then empties it. False if Redis or the spool failed; the
     /// records then stay (a replay cut short may enqueue some jobs twice on the next try: delivery is
-    /// at-least-once).
+    /// at-least-once). Claims are made again with their own tokens, so a delivery already claimed (by the
+    /// attempt that spooled it, or an earlier replay) passes, and only a true repeat is dropped.
     private func replay() async -> Bool {
         guard let spool else { return true }
         do {
+            _ = try await store.connection.send("PING")  // cheap check before reading the whole spool
             let records = try await spool.readAll()
             if !records.isEmpty {
-                let unclaimed = records.filter { !$0.claimed }.map(\.work)
-                var fresh = try await claim(unclaimed).makeIterator()
-                let accepted = records.filter { $0.claimed || fresh.next() == true }.map(\.work)
-                try await store(accepted)
+                let isNew = try await claim(records)
+                try await store(zip(records, isNew).filter(\.1).map(\.0))
                 try await spool.truncate()
             }
             spoolHasRecords = false

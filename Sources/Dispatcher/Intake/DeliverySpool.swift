@@ -18,13 +18,8 @@ final class DeliverySpool: @unchecked Sendable {
     let path: String
     private let maxBytes: Int
 
-    /// One delivery's writes, and whether its delivery id was already claimed in Redis before Redis failed.
-    struct Record: Sendable {
-        var claimed: Bool
-        var work: DeliveryCommitter.Work
-    }
-
-    /// Opens (creating if needed) `<directory>/deliveries.spool`.
+    /// Opens (creating if needed) `<directory>/deliveries.spool`, locked against other processes. A record cut
+    /// short by a crash during an append (never acknowledged) is cut off, so later appends follow whole records.
     init(directory: String, maxBytes: Int) throws {
         try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
         self.path = (directory as NSString).appendingPathComponent("deliveries.spool")
@@ -32,6 +27,15 @@ final class DeliverySpool: @unchecked Sendable {
         descriptor = open(path, O_RDWR | O_CREAT | O_APPEND | O_CLOEXEC, 0o600)
         guard descriptor >= 0 else {
             throw SpoolError("cannot open the delivery spool \(path): \(String(cString: strerror(errno))); check webhooks.spoolDirectory")
+        }
+        guard flock(descriptor, LOCK_EX | LOCK_NB) == 0 else {
+            close(descriptor)
+            throw SpoolError("another wooqueue process uses the delivery spool \(path); give each serve process its own webhooks.spoolDirectory")
+        }
+        let bytes = try Self.readFile(descriptor, path: path)
+        let complete = Self.completeLength(bytes)
+        if complete < bytes.count, ftruncate(descriptor, off_t(complete)) != 0 {
+            throw SpoolError("cannot cut the unfinished last record of the delivery spool \(path): \(String(cString: strerror(errno)))")
         }
     }
 
@@ -43,7 +47,7 @@ final class DeliverySpool: @unchecked Sendable {
     }
 
     /// Appends the records and waits for them to reach the disk.
-    func append(_ records: [Record]) async throws {
+    func append(_ records: [DeliveryCommitter.Work]) async throws {
         var encoded: [UInt8] = []
         for record in records { Self.encode(record, into: &encoded) }
         let bytes = encoded
@@ -69,20 +73,22 @@ final class DeliverySpool: @unchecked Sendable {
         }
     }
 
-    /// Every complete record, oldest first.
-    func readAll() async throws -> [Record] {
-        try await io.run {
-            let size = Int(lseek(self.descriptor, 0, SEEK_END))
-            var bytes = [UInt8](repeating: 0, count: size)
-            var offset = 0
-            while offset < size {
-                let read = bytes.withUnsafeMutableBytes { pread(self.descriptor, $0.baseAddress! + offset, size - offset, off_t(offset)) }
-                if read < 0, errno == EINTR { continue }
-                guard read > 0 else { throw SpoolError("cannot read the delivery spool \(self.path): \(String(cString: strerror(errno)))") }
-                offset += read
-            }
-            return Self.decode(bytes)
+    /// Every record, oldest first. Throws if one cannot be read back, so the spool is never emptied over it.
+    func readAll() async throws -> [DeliveryCommitter.Work] {
+        try await io.run { try Self.decode(Self.readFile(self.descriptor, path: self.path), path: self.path) }
+    }
+
+    private static func readFile(_ descriptor: Int32, path: String) throws -> [UInt8] {
+        let size = Int(lseek(descriptor, 0, SEEK_END))
+        var bytes = [UInt8](repeating: 0, count: size)
+        var offset = 0
+        while offset < size {
+            let read = bytes.withUnsafeMutableBytes { pread(descriptor, $0.baseAddress! + offset, size - offset, off_t(offset)) }
+            if read < 0, errno == EINTR { continue }
+            guard read > 0 else { throw SpoolError("cannot read the delivery spool \(path): \(String(cString: strerror(errno)))") }
+            offset += read
         }
+        return bytes
     }
 
     /// Empties the spool after its records are in Redis.
@@ -94,36 +100,57 @@ final class DeliverySpool: @unchecked Sendable {
         }
     }
 
-    // MARK: - Format: u32 length, then u8 claimed, bytes id, u32 job count, bytes job…, bytes dead letter.
+    // MARK: - Format: u32 length, then bytes claim key, bytes claim token, u32 job count, bytes job…, bytes dead letter.
     // `bytes` is a u32 length (0xFFFFFFFF for none) and the bytes; integers are big-endian.
 
-    private static func encode(_ record: Record, into output: inout [UInt8]) {
-        var body: [UInt8] = [record.claimed ? 1 : 0]
-        appendBytes(record.work.deliveryID.map { Array($0.utf8) }, to: &body)
-        appendUInt32(UInt32(record.work.jobs.count), to: &body)
-        for job in record.work.jobs { appendBytes(job.encoded(), to: &body) }
-        appendBytes(record.work.deadLetter?.encoded(), to: &body)
+    private static func encode(_ work: DeliveryCommitter.Work, into output: inout [UInt8]) {
+        var body: [UInt8] = []
+        appendBytes(work.claim.map { Array($0.key.utf8) }, to: &body)
+        appendBytes(work.claim.map { Array($0.token.utf8) }, to: &body)
+        appendUInt32(UInt32(work.jobs.count), to: &body)
+        for job in work.jobs { appendBytes(job.encoded(), to: &body) }
+        appendBytes(work.deadLetter?.encoded(), to: &body)
         appendUInt32(UInt32(body.count), to: &output)
         output += body
     }
 
-    private static func decode(_ bytes: [UInt8]) -> [Record] {
-        var records: [Record] = []
+    /// The length of the file's whole records: anything after is the remains of an append cut short.
+    private static func completeLength(_ bytes: [UInt8]) -> Int {
         var cursor = 0
-        while let length = readUInt32(bytes, &cursor), cursor + Int(length) <= bytes.count {
-            var inner = cursor
-            cursor += Int(length)
-            guard inner < bytes.count else { break }
-            let claimed = bytes[inner] == 1
-            inner += 1
-            guard let id = readBytes(bytes, &inner), let count = readUInt32(bytes, &inner) else { break }
+        while cursor + 4 <= bytes.count {
+            var probe = cursor
+            guard let length = readUInt32(bytes, &probe), probe + Int(length) <= bytes.count else { break }
+            cursor = probe + Int(length)
+        }
+        return cursor
+    }
+
+    private static func decode(_ bytes: [UInt8], path: String) throws -> [DeliveryCommitter.Work] {
+        var records: [DeliveryCommitter.Work] = []
+        var cursor = 0
+        func unreadable() -> SpoolError {
+            SpoolError("the delivery spool \(path) has an unreadable record at byte \(cursor); it is kept for inspection and nothing is replayed")
+        }
+        while cursor < bytes.count {
+            guard let length = readUInt32(bytes, &cursor), cursor + Int(length) <= bytes.count else { throw unreadable() }
+            let record = Array(bytes[cursor..<cursor + Int(length)])
+            var inner = 0
+            guard let key = readBytes(record, &inner), let token = readBytes(record, &inner), let count = readUInt32(record, &inner) else {
+                throw unreadable()
+            }
             var jobs: [JobEnvelope] = []
             for _ in 0..<count {
-                if let job = readBytes(bytes, &inner)?.flatMap({ try? JobEnvelope(decoding: $0) }) { jobs.append(job) }
+                guard let present = readBytes(record, &inner), let envelope = present, let job = try? JobEnvelope(decoding: envelope) else {
+                    throw unreadable()
+                }
+                jobs.append(job)
             }
-            let dead = readBytes(bytes, &inner)?.flatMap { try? JobEnvelope(decoding: $0) }
-            records.append(Record(claimed: claimed, work: .init(deliveryID: id.map { String(decoding: $0, as: UTF8.self) },
-                                                                  jobs: jobs, deadLetter: dead)))
+            guard let dead = readBytes(record, &inner) else { throw unreadable() }
+            let claim = key.flatMap { key in
+                token.map { QueueStore.DeliveryClaim(key: String(decoding: key, as: UTF8.self), token: String(decoding: $0, as: UTF8.self)) }
+            }
+            records.append(.init(claim: claim, jobs: jobs, deadLetter: try dead.map { try JobEnvelope(decoding: $0) }))
+            cursor += Int(length)
         }
         return records
     }

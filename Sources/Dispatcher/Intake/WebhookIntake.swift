@@ -140,14 +140,22 @@ public final class WebhookIntake: Service, Sendable {
         let topic = request.topic ?? ""
         do {
             let delivery = Delivery(topic: topic, deliveryID: request.deliveryID, body: request.body, origin: "woocommerce")
-            return .init(deliveryID: request.deliveryID, jobs: try router.jobs(for: delivery))
+            return .init(claim: claim(request), jobs: try router.jobs(for: delivery))
         } catch {
             let reason = topic.isEmpty ? "the delivery has no X-WC-Webhook-Topic" : "\(error)"
             logger.warning("Kept an unroutable delivery for review", metadata: [
                 "webhook.topic": "\(topic)", "webhook.delivery": "\(request.deliveryID ?? "-")", "reason": "\(reason)",
             ])
-            return .init(deliveryID: request.deliveryID, jobs: [], deadLetter: Self.deadLetter(request, reason: reason))
+            return .init(claim: claim(request), jobs: [], deadLetter: Self.deadLetter(request, reason: reason))
         }
+    }
+
+    /// The delivery's de-duplication claim. WooCommerce's delivery id is a hash of the webhook id and the current
+    /// second, so two different events from one webhook in the same second share it: the key adds the signature,
+    /// which differs with the body, while a true repeat (same body) has the same key.
+    private func claim(_ request: Request) -> QueueStore.DeliveryClaim? {
+        guard let deliveryID = request.deliveryID, !deliveryID.isEmpty else { return nil }
+        return .init(key: "\(deliveryID).\(request.signature ?? "")", token: JobID.make())
     }
 
     /// A delivery kept as a dead letter: its topic, ids and raw body (as text) in the payload.
