@@ -185,6 +185,27 @@ import Testing
         }
     }
 
+    func delete(_ product: Int) -> JobEnvelope {
+        var job = JobEnvelope(type: "inventory.delete", queue: "bulk", payload: Array(#"{"id":\#(product)}"#.utf8), maxAttempts: 2,
+                              key: "product:\(product)")
+        job.coalescing = .init(key: "product:\(product)", version: "", merges: false)
+        return job
+    }
+
+    @Test func aDeletionEndsTheMergeWindowSoOrderIsKept() async throws {
+        try await withStore { store, _ in
+            // In one batch, and across calls: update, delete, update again must run in that order.
+            try await store.enqueue([upsert(7, modified: "2026-11-20T15:00:00", name: "before"), delete(7)])
+            try await store.enqueue([upsert(7, modified: "2026-11-20T16:00:00", name: "restored")])
+            try await store.enqueue([upsert(7, modified: "2026-11-20T16:30:00", name: "restored-later")])
+            let taken = try await store.fetch(queue: "bulk", holder: "w.0", max: 10, workers: 1).map { try JobEnvelope(decoding: $0) }
+            #expect(taken.map(\.type) == ["inventory.upsert", "inventory.delete", "inventory.upsert"])
+            #expect(taken[0].payloadText.contains(#""name":"before""#))
+            #expect(taken[2].payloadText.contains(#""name":"restored-later""#), "updates after the deletion merge among themselves")
+            #expect(try await store.connection.send("HLEN", store.keys("bulk").coalesce) == .integer(0))
+        }
+    }
+
     @Test func anOlderStateArrivingLastDoesNotReplaceANewerOne() async throws {
         try await withStore { store, _ in
             try await store.enqueue([upsert(1, modified: "2026-11-20T15:03:11", name: "newer")])

@@ -23,12 +23,22 @@ public struct DeliveryRouter: Sendable {
                 maxAttempts: configuration.maxAttempts(type: route.type, queue: route.queue), enqueuedAt: now,
                 runAt: route.delay > .zero ? now + route.delay.milliseconds : nil,
                 key: resource.key(topic: delivery.topic), source: source)
-            if route.coalesce, let id = resource.id {
+            if let id = resource.id, coalescingTopics.contains(where: { $0.hasPrefix(resourceName(delivery.topic) + ".") }) {
                 // Per resource (product 794), newest state by WooCommerce's own modification time, not arrival.
-                job.coalescing = .init(key: "\(delivery.topic.split(separator: ".").first ?? "item"):\(id)", version: resource.modifiedGMT ?? "")
+                // Jobs of routes that do not merge (the deletion) still carry the key, to end the merge window.
+                job.coalescing = .init(key: "\(resourceName(delivery.topic)):\(id)", version: resource.modifiedGMT ?? "", merges: route.coalesce)
             }
             return job
         }
+    }
+
+    /// Topics with a merging route: their resource's other jobs carry the key too.
+    private var coalescingTopics: [String] {
+        configuration.routes.filter { $0.value.contains(where: \.coalesce) }.map(\.key)
+    }
+
+    private func resourceName(_ topic: String) -> String {
+        String(topic.split(separator: ".").first ?? "item")
     }
 
     private func payload(_ shape: WooqueueConfiguration.RouteSettings.Payload, delivery: Delivery, resource: WooResource) -> [UInt8] {

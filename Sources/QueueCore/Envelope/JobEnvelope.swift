@@ -65,20 +65,25 @@ public struct JobEnvelope: Sendable, Equatable {
         self.unknownMembers = []
     }
 
-    /// Marks jobs about the same thing that may merge while they wait.
+    /// Marks jobs about the same thing (a product) that may merge while they wait.
     ///
-    /// While a job with this `key` waits in its queue, enqueueing another keeps the one waiting job and gives it
-    /// the payload with the greater `version` (for products, `date_modified_gmt`, compared as text: ISO times
-    /// order correctly). So a burst of 50 updates of a product costs one job, and an older state arriving last
-    /// does not replace a newer one. The state waits in `wq:{q}:coalesce` and joins the envelope when a worker
-    /// takes it.
+    /// While a merging job with this `key` waits in its queue, enqueueing another merging one keeps the one
+    /// waiting job and gives it the payload with the greater `version` (for products, `date_modified_gmt`,
+    /// compared as text: ISO times order correctly). So a burst of 50 updates of a product costs one job, and an
+    /// older state arriving last does not replace a newer one. The state waits in `wq:{q}:coalesce` and joins
+    /// the envelope when a worker takes it.
+    ///
+    /// A job that does not merge (`merges` false: the product's deletion) ends the merge window: a later
+    /// update queues behind it instead of merging into the update waiting before it, so order is kept.
     public struct Coalescing: Sendable, Equatable {
         public var key: String
         public var version: String
+        public var merges: Bool
 
-        public init(key: String, version: String) {
+        public init(key: String, version: String, merges: Bool = true) {
             self.key = key
             self.version = version
+            self.merges = merges
         }
     }
 
@@ -107,7 +112,7 @@ extension JobEnvelope {
         if let key { writer.field("key", key) }
         if let source { writer.field("source", source) }
         if let coalescing {
-            writer.field("coalesce", coalescing.key)
+            writer.field(coalescing.merges ? "coalesce" : "coalesce_barrier", coalescing.key)
             writer.field("coalesce_version", coalescing.version)
         }
         if let firstError { writer.field("first_error", firstError) }
@@ -135,7 +140,7 @@ extension JobEnvelope {
         var attempt: Int64 = 0, maxAttempts: Int64 = 1, recoveries: Int64 = 0, enqueuedAt: Int64 = 0
         var runAt: Int64?, key: String?, source: String?, firstError: String?, lastError: String?
         var firstFailedAt: Int64?, lastFailedAt: Int64?, deadAt: Int64?
-        var coalesceKey: String?, coalesceVersion: String?
+        var coalesceKey: String?, coalesceBarrier: String?, coalesceVersion: String?
         var unknown: [UnknownMember] = []
         do {
             try JSONScanner.forEachMember(of: bytes) { name, range in
@@ -156,6 +161,7 @@ extension JobEnvelope {
                 case "last_failed_at": lastFailedAt = try JSONScanner.integer(in: bytes, range)
                 case "dead_at": deadAt = try JSONScanner.integer(in: bytes, range)
                 case "coalesce": coalesceKey = try JSONScanner.string(in: bytes, range)
+                case "coalesce_barrier": coalesceBarrier = try JSONScanner.string(in: bytes, range)
                 case "coalesce_version": coalesceVersion = try JSONScanner.string(in: bytes, range)
                 case "payload":
                     guard bytes[range.lowerBound] == UInt8(ascii: "{") else {
@@ -189,6 +195,7 @@ extension JobEnvelope {
         self.payload = payload ?? Array("{}".utf8)
         self.unknownMembers = unknown
         self.coalescing = coalesceKey.map { Coalescing(key: $0, version: coalesceVersion ?? "") }
+            ?? coalesceBarrier.map { Coalescing(key: $0, version: coalesceVersion ?? "", merges: false) }
     }
 
     /// Reads only the id of an encoded envelope, as the scripts do; `nil` if the bytes do not start with one.

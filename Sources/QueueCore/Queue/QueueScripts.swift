@@ -5,41 +5,48 @@ import RedisClient
 /// Each works on one queue's keys (one hash tag). Envelopes are matched by their exact bytes; ids are read with
 /// the pattern `^{"id":"([^"]*)"`, which the encoder guarantees (see ``JobEnvelope``).
 enum QueueScripts {
-    /// Enqueues jobs. KEYS: ready, delayed, stats, status bucket, coalesce hash. ARGV: status TTL s, n ready,
-    /// n delayed, then n × (id, envelope) due now, n × (id, due ms, envelope) due later, then coalescing jobs as
-    /// (id, key, version, envelope without payload, payload, due ms or 0). A coalescing job whose key is already
-    /// waiting adds no job: the waiting one takes its payload if its version is not older. Returns
-    /// {jobs added, jobs merged}.
+    /// Enqueues jobs, keeping their order. KEYS: ready, delayed, stats, status bucket, coalesce hash. ARGV[1]:
+    /// status TTL s; then one entry per job, led by its kind:
+    /// - `j` id, due ms or 0, envelope: a plain job;
+    /// - `b` id, due ms or 0, envelope, key: a plain job that ends `key`'s merge window (a deletion);
+    /// - `c` id, due ms or 0, envelope without payload, key, version, payload: a merging job.
+    /// The coalesce hash holds `key` → the id of the merging job waiting for it, and `#<id>` → that job's latest
+    /// `version\npayload`. A merging job whose key points at a waiting job adds nothing: the waiting job takes
+    /// its payload if its version is not older. Returns {jobs added, jobs merged}.
     static let enqueue = RedisScript(name: "enqueue", source: """
         local statuses, envelopes, scored = {}, {}, {}
         local merged = 0
-        local i = 4
-        for _ = 1, tonumber(ARGV[2]) do
-          statuses[#statuses + 1] = ARGV[i]; statuses[#statuses + 1] = 'pending'
-          envelopes[#envelopes + 1] = ARGV[i + 1]
-          i = i + 2
-        end
-        for _ = 1, tonumber(ARGV[3]) do
-          statuses[#statuses + 1] = ARGV[i]; statuses[#statuses + 1] = 'pending'
-          scored[#scored + 1] = ARGV[i + 1]; scored[#scored + 1] = ARGV[i + 2]
-          i = i + 3
-        end
-        while i <= #ARGV do
-          local id, key, version, envelope, payload, due = ARGV[i], ARGV[i + 1], ARGV[i + 2], ARGV[i + 3], ARGV[i + 4], ARGV[i + 5]
-          i = i + 6
-          local current = redis.call('HGET', KEYS[5], key)
-          if current then
-            merged = merged + 1
-            if version >= (string.match(current, '^([^\\n]*)\\n') or '') then
-              redis.call('HSET', KEYS[5], key, version .. '\\n' .. payload)
-            end
+        local function add(id, due, envelope)
+          statuses[#statuses + 1] = id; statuses[#statuses + 1] = 'pending'
+          if due == '0' then
+            envelopes[#envelopes + 1] = envelope
           else
-            redis.call('HSET', KEYS[5], key, version .. '\\n' .. payload)
-            statuses[#statuses + 1] = id; statuses[#statuses + 1] = 'pending'
-            if due == '0' then
-              envelopes[#envelopes + 1] = envelope
+            scored[#scored + 1] = due; scored[#scored + 1] = envelope
+          end
+        end
+        local i = 2
+        while i <= #ARGV do
+          local kind, id, due, envelope = ARGV[i], ARGV[i + 1], ARGV[i + 2], ARGV[i + 3]
+          if kind == 'j' then
+            add(id, due, envelope)
+            i = i + 4
+          elseif kind == 'b' then
+            redis.call('HDEL', KEYS[5], ARGV[i + 4])
+            add(id, due, envelope)
+            i = i + 5
+          else
+            local key, version, payload = ARGV[i + 4], ARGV[i + 5], ARGV[i + 6]
+            i = i + 7
+            local waiting = redis.call('HGET', KEYS[5], key)
+            local current = waiting and redis.call('HGET', KEYS[5], '#' .. waiting)
+            if current then
+              merged = merged + 1
+              if version >= (string.match(current, '^([^\\n]*)\\n') or '') then
+                redis.call('HSET', KEYS[5], '#' .. waiting, version .. '\\n' .. payload)
+              end
             else
-              scored[#scored + 1] = due; scored[#scored + 1] = envelope
+              redis.call('HSET', KEYS[5], key, id, '#' .. id, version .. '\\n' .. payload)
+              add(id, due, envelope)
             end
           end
         end
@@ -55,15 +62,18 @@ enum QueueScripts {
         return {added, merged}
         """)
 
-    /// Lua that gives a coalescing envelope its latest state as it is taken: removes the state from the coalesce
-    /// hash (KEYS[4]), puts its payload in place of the trailing `{}`, and renames `coalesce` to `coalesced` so the
-    /// job is never filled twice (after a recovery, say).
+    /// Lua that gives a merging envelope its latest state as it is taken: removes the state (and the key's
+    /// pointer, if it still points at this job) from the coalesce hash (KEYS[4]), puts the payload in place of
+    /// the trailing `{}`, and renames `coalesce` to `coalesced` so the job is never filled twice (after a
+    /// recovery, say).
     private static let fillCoalesced = """
         local function fill(envelope)
           local key = string.match(envelope, '"coalesce":"([^"]*)"')
-          if not key then return envelope end
-          local current = redis.call('HGET', KEYS[4], key)
-          redis.call('HDEL', KEYS[4], key)
+          local id = string.match(envelope, '^{"id":"([^"]*)"')
+          if not key or not id then return envelope end
+          local current = redis.call('HGET', KEYS[4], '#' .. id)
+          redis.call('HDEL', KEYS[4], '#' .. id)
+          if redis.call('HGET', KEYS[4], key) == id then redis.call('HDEL', KEYS[4], key) end
           envelope = string.gsub(envelope, '"coalesce":"', '"coalesced":"', 1)
           local payload = current and string.match(current, '^[^\\n]*\\n(.*)$')
           if payload and string.sub(envelope, -3) == '{}}' then
@@ -84,12 +94,10 @@ enum QueueScripts {
           if id then statuses[#statuses + 1] = id; statuses[#statuses + 1] = 'processing' end
           taken[#taken + 1] = envelope
         end
-        if ARGV[4] then
+        -- The held envelope is filled only if it is still this worker's (not recovered by another meanwhile).
+        if ARGV[4] and redis.call('LREM', KEYS[2], 1, ARGV[4]) == 1 then
           local filled = fill(ARGV[4])
-          if filled ~= ARGV[4] then
-            redis.call('LREM', KEYS[2], 1, ARGV[4])
-            redis.call('LPUSH', KEYS[2], filled)
-          end
+          redis.call('LPUSH', KEYS[2], filled)
           hold(filled)
         end
         local length = redis.call('LLEN', KEYS[1])

@@ -71,29 +71,18 @@ public final class QueueStore: Sendable {
             let jobsOfQueue = byQueue[queue]!
             let k = keys(queue)
             for start in stride(from: 0, to: jobsOfQueue.count, by: 500) {
-                let chunk = jobsOfQueue[start..<min(start + 500, jobsOfQueue.count)]
-                let plain = chunk.filter { $0.coalescing == nil }
-                let due = plain.filter { ($0.runAt ?? 0) <= now }
-                let later = plain.filter { ($0.runAt ?? 0) > now }
-                let merging = chunk.filter { $0.coalescing != nil }
-                var arguments: [[UInt8]] = [Array(String(statusTTLSeconds).utf8), Array(String(due.count).utf8), Array(String(later.count).utf8)]
-                arguments.reserveCapacity(3 + due.count * 2 + later.count * 3 + merging.count * 6)
-                for job in due {
-                    arguments.append(Array(job.id.utf8))
-                    arguments.append(job.encoded())
-                }
-                for job in later {
-                    arguments.append(Array(job.id.utf8))
-                    arguments.append(Array(String(job.runAt!).utf8))
-                    arguments.append(job.encoded())
-                }
-                for job in merging {
-                    arguments.append(Array(job.id.utf8))
-                    arguments.append(Array(job.coalescing!.key.utf8))
-                    arguments.append(Array(job.coalescing!.version.utf8))
-                    arguments.append(job.encodedAwaitingPayload())
-                    arguments.append(job.payload)
-                    arguments.append(Array(String((job.runAt ?? 0) > now ? job.runAt! : 0).utf8))
+                var arguments: [[UInt8]] = [Array(String(statusTTLSeconds).utf8)]
+                for job in jobsOfQueue[start..<min(start + 500, jobsOfQueue.count)] {
+                    let due = Array(String((job.runAt ?? 0) > now ? job.runAt! : 0).utf8)
+                    switch job.coalescing {
+                    case nil:
+                        arguments += [Array("j".utf8), Array(job.id.utf8), due, job.encoded()]
+                    case let coalescing? where !coalescing.merges:
+                        arguments += [Array("b".utf8), Array(job.id.utf8), due, job.encoded(), Array(coalescing.key.utf8)]
+                    case let coalescing?:
+                        arguments += [Array("c".utf8), Array(job.id.utf8), due, job.encodedAwaitingPayload(), Array(coalescing.key.utf8),
+                                      Array(coalescing.version.utf8), job.payload]
+                    }
                 }
                 requests.append(.script(QueueScripts.enqueue, keys: [k.ready, k.delayed, k.stats, statusBucket(queue, now: now), k.coalesce],
                                         arguments: arguments))
