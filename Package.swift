@@ -46,9 +46,12 @@ let package = Package(
             .product(name: "Logging", package: "swift-log"),
             .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
         ]),
-        .target(name: "Inventory", dependencies: ["QueueCore", "PostgresClient"]),
+        .target(name: "Inventory", dependencies: [
+            "QueueCore", "PostgresClient", "Workers",
+            .product(name: "Logging", package: "swift-log"),
+        ]),
         .executableTarget(name: "wooqueue", dependencies: [
-            "QueueCore", "Workers", "Dispatcher", "Inventory", "RedisClient", "CMallocTuning",
+            "QueueCore", "Workers", "Dispatcher", "Inventory", "RedisClient", "PostgresClient", "CMallocTuning",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
             .product(name: "AsyncHTTPClient", package: "async-http-client"),
             .product(name: "Logging", package: "swift-log"),
@@ -56,7 +59,10 @@ let package = Package(
         ]),
 
         // MARK: - Tests
-        .target(name: "TestSupport", dependencies: ["RedisClient", "QueueCore"], path: "Tests/TestSupport"),
+        .target(name: "TestSupport", dependencies: [
+            "RedisClient", "QueueCore", "Workers",
+            .product(name: "Logging", package: "swift-log"),
+        ], path: "Tests/TestSupport"),
         .testTarget(name: "RedisClientTests", dependencies: ["RedisClient", "TestSupport"]),
         .testTarget(name: "PostgresClientTests", dependencies: ["PostgresClient", "TestSupport"]),
         .testTarget(name: "QueueCoreTests", dependencies: ["QueueCore", "TestSupport"]),
@@ -70,7 +76,11 @@ let package = Package(
             .product(name: "AsyncHTTPClient", package: "async-http-client"),
             .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
         ]),
-        .testTarget(name: "WooqueueCLITests", dependencies: ["QueueCore", "TestSupport"]),
+        .testTarget(name: "InventoryTests", dependencies: [
+            "Inventory", "Workers", "QueueCore", "PostgresClient", "TestSupport",
+            .product(name: "Logging", package: "swift-log"),
+        ]),
+        .testTarget(name: "WooqueueCLITests", dependencies: ["QueueCore", "PostgresClient", "TestSupport"]),
     ]
 )
 

@@ -17,14 +17,18 @@ public final class PostgresConnection: @unchecked Sendable {
     private let io: BlockingQueue
     private let url: String
     private let connectTimeoutSeconds: Int
+    private let settings: [String: String]
 
     /// - Parameters:
     ///   - url: a libpq connection URI or key=value string; its parameters (sslmode, connect_timeout, …) win.
     ///   - label: names the connection's queue in debuggers.
     ///   - connectTimeoutSeconds: used when the URL sets no `connect_timeout`.
-    public init(url: String, label: String = "postgres", connectTimeoutSeconds: Int = 5) {
+    ///   - settings: server settings for the session (`statement_timeout`: `"60s"`), applied at every (re)connect
+    ///     unless the URL's `options` sets its own.
+    public init(url: String, label: String = "postgres", connectTimeoutSeconds: Int = 5, settings: [String: String] = [:]) {
         self.url = url
         self.connectTimeoutSeconds = connectTimeoutSeconds
+        self.settings = settings
         self.io = BlockingQueue(label: "wooqueue.postgres.\(label)")
     }
 
@@ -73,9 +77,20 @@ public final class PostgresConnection: @unchecked Sendable {
         }
         // Keywords are applied in order and the expanded URL comes last, so its own parameters override ours.
         // TCP keepalives notice a dead peer in about a minute instead of the kernel's two hours.
+        // Session settings travel as `options=-c name=value`, escaped as libpq wants (backslash before spaces).
+        let options = settings.sorted { $0.key < $1.key }
+            .map { setting in
+                var escaped = ""
+                for character in setting.value {
+                    if character == "\\" || character == " " { escaped.append("\\") }
+                    escaped.append(character)
+                }
+                return "-c \(setting.key)=\(escaped)"
+            }
+            .joined(separator: " ")
         let keywords = ["connect_timeout", "application_name", "keepalives", "keepalives_idle", "keepalives_interval",
-                        "keepalives_count", "dbname"]
-        let values = [String(connectTimeoutSeconds), "wooqueue", "1", "30", "10", "3", url]
+                        "keepalives_count", "options", "dbname"]
+        let values = [String(connectTimeoutSeconds), "wooqueue", "1", "30", "10", "3", options, url]
         let connection = withCStrings(keywords) { keywordPointers in
             withCStrings(values) { valuePointers in
                 PQconnectdbParams(keywordPointers, valuePointers, 1)

@@ -1,8 +1,10 @@
 import ArgumentParser
 import Foundation
+import Inventory
 import Logging
 import QueueCore
 import RedisClient
+import Workers
 import Synchronization
 
 /// Options every command takes.
@@ -46,6 +48,19 @@ extension WooqueueConfiguration {
     func makeStore(label: String = "cli") throws -> QueueStore {
         QueueStore(connection: RedisConnection(configuration: try RedisConfiguration(url: redis.url), label: label),
                    prefix: redis.keyPrefix, statusRetention: workers.statusRetention, eventsKept: workers.eventsKept)
+    }
+
+    /// The handler of every configured job type, the inventory handler included.
+    func makeRegistry(logger: Logger) throws -> HandlerRegistry {
+        var registry = HandlerRegistry(configuration: self)
+        registry.registerInventory(configuration: self, source: try makeProductSource(),
+                                   counters: try makeStore(label: "inventory-totals"), logger: logger)
+        return registry
+    }
+
+    /// The store's REST API, when `woocommerce.url` is set.
+    func makeProductSource() throws -> (any ProductSource)? {
+        nil
     }
 
     /// Checks `--queue` values against the configuration.

@@ -57,17 +57,7 @@ import Testing
 }
 
 /// The WooCommerce-shaped payloads in Tests/Fixtures/woocommerce.
-enum Fixtures {
-    static var directory: URL { TestEnvironment.repositoryRoot.appendingPathComponent("Tests/Fixtures/woocommerce") }
-
-    static func names() throws -> [String] {
-        try FileManager.default.contentsOfDirectory(atPath: directory.path).filter { $0.hasSuffix(".json") }.sorted()
-    }
-
-    static func bytes(_ name: String) throws -> [UInt8] {
-        Array(try Data(contentsOf: directory.appendingPathComponent(name)))
-    }
-
+extension Fixtures {
     /// base64(HMAC-SHA256) of a fixture file, computed by the `openssl` command: an implementation independent
     /// of the one under test.
     static func opensslSignature(body name: String, key: String) throws -> String {

@@ -39,8 +39,12 @@ struct CommandRunner {
         let process = Process()
         process.executableURL = URL(fileURLWithPath: Self.executable)
         process.arguments = arguments + ["--config", configPath]
+        // The test's configuration file decides: no override from the environment `make test` runs in.
         var environment = ProcessInfo.processInfo.environment
-        environment.removeValue(forKey: "WOOQUEUE_REDIS_URL")
+        for name in ["WOOQUEUE_REDIS_URL", "WOOQUEUE_DATABASE_URL", "WOOQUEUE_WEBHOOK_SECRET", "WOOQUEUE_WOO_URL", "WOOQUEUE_WOO_KEY",
+                     "WOOQUEUE_WOO_SECRET", "WOOQUEUE_HTTP_HOST", "WOOQUEUE_HTTP_PORT", "WOOQUEUE_CONFIG"] {
+            environment.removeValue(forKey: name)
+        }
         process.environment = environment
         let out = Pipe(), err = Pipe()
         process.standardOutput = out

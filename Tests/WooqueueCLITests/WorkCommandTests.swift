@@ -1,4 +1,5 @@
 import Foundation
+import PostgresClient
 import QueueCore
 import TestSupport
 import Testing
@@ -91,9 +92,18 @@ import Testing
 
     @Test func serveReceivesSignedDeliveriesAndStopsGracefully() async throws {
         let port = Int.random(in: 20_000..<30_000)
-        let cli = try CommandRunner(#"{"http": {"port": \#(port)}, "webhooks": {"secrets": ["s3cret"]}}"#)
+        let schema = "cli_\(UInt32.random(in: 0..<UInt32.max))"
+        let cli = try CommandRunner(#"""
+            {"http": {"port": \#(port)}, "webhooks": {"secrets": ["s3cret"]}, "database": {"url": "\#(TestEnvironment.databaseURL)"},
+             "inventory": {"table": "\#(schema).inv_items", "stateSchema": "\#(schema)_state"}}
+            """#)
         let store = try cli.store
+        let database = PostgresConnection(url: TestEnvironment.databaseURL)
+        let migrate = try await cli.run(["migrate"])
+        #expect(migrate.status == 0, "migrate: \(migrate.stderr)")
+        #expect(migrate.stdout.contains("GRANT SELECT, INSERT, UPDATE ON \"\(schema)\".\"inv_items\""))
         let (server, _, _) = try cli.start(["serve", "--log-level", "warning"])
+        defer { if server.isRunning { kill(server.processIdentifier, SIGKILL) } }  // never leave it holding the spool
         let body = Array(#"{"id": 42, "sku": "X-42", "date_modified_gmt": "2026-11-20T15:03:11"}"#.utf8)
         // curl stands in for WooCommerce: the exact bytes, signed with the secret.
         let signature = SignatureForTest.sign(body, secret: "s3cret")
@@ -108,12 +118,15 @@ import Testing
             "-H", "X-WC-Webhook-Delivery-ID: serve-test-1", "-H", "X-WC-Webhook-Signature: \(signature)", "--data-binary", "@\(file.path)",
         ]) == 0)
         try await waitUntil("the upsert to be done by serve's own workers", timeout: .seconds(20)) {
-            // The inventory handler is not built yet: the job ends in the dead-letter list, which proves it ran.
-            try await store.snapshot(queues: cli.configuration.queues, latestEvents: 0).queues.first { $0.name == "bulk" }!.dead == 1
+            try await store.snapshot(queues: cli.configuration.queues, latestEvents: 0).queues.first { $0.name == "bulk" }!.done == 1
         }
+        let row = try await database.query("SELECT item, id_altek FROM \"\(schema)\".inv_items")
+        #expect(row.rows == [["X-42", "42"]])
         kill(server.processIdentifier, SIGTERM)
         try await waitUntil("serve to stop on SIGTERM", timeout: .seconds(30)) { !server.isRunning }
         #expect(server.terminationStatus == 0)
+        try await database.query("DROP SCHEMA \"\(schema)\" CASCADE")
+        try await database.query("DROP SCHEMA \"\(schema)_state\" CASCADE")
         try await cli.cleanup()
     }
 }

@@ -32,7 +32,7 @@ extension WooqueueConfiguration {
     /// Builds the typed tree from parsed JSON, checking every value.
     public static func decode(_ root: JSONValue, environment: [String: String]) throws -> WooqueueConfiguration {
         let node = ConfigNode(value: root, path: "")
-        try node.allowOnly(["redis", "database", "workers", "backoff", "queues", "jobTypes", "http", "webhooks", "routes", "$comment"])
+        try node.allowOnly(["redis", "database", "workers", "backoff", "queues", "jobTypes", "http", "webhooks", "routes", "inventory", "woocommerce", "$comment"])
 
         let redisNode = node.child("redis")
         try redisNode.allowOnly(["url", "keyPrefix", "allowEviction"])
@@ -108,7 +108,53 @@ extension WooqueueConfiguration {
         let routes = try decodeRoutes(node.child("routes"), jobTypes: jobTypes, queues: queues)
         return WooqueueConfiguration(
             redis: redis, database: database, workers: workers, backoff: backoff, queues: queues, jobTypes: jobTypes,
-            http: http, webhooks: webhooks, routes: routes)
+            http: http, webhooks: webhooks, routes: routes,
+            inventory: try decodeInventory(node.child("inventory")),
+            woocommerce: try decodeWooCommerce(node.child("woocommerce"), environment: environment))
+    }
+
+    private static func decodeInventory(_ node: ConfigNode) throws -> InventorySettings {
+        try node.allowOnly(["table", "stateSchema", "deletion", "batchSize", "statementTimeout"])
+        let table = try node.child("table").string(default: "public.inv_items")
+        guard table.range(of: "^([A-Za-z_][A-Za-z0-9_]{0,62}\\.)?[A-Za-z_][A-Za-z0-9_]{0,62}$", options: .regularExpression) != nil else {
+            throw ConfigurationError("inventory.table must be a plain table name such as \"public.inv_items\", got \"\(table)\"")
+        }
+        let stateSchema = try node.child("stateSchema").string(default: "wooqueue")
+        guard stateSchema.range(of: "^[A-Za-z_][A-Za-z0-9_]{0,62}$", options: .regularExpression) != nil else {
+            throw ConfigurationError("inventory.stateSchema must be a plain schema name such as \"wooqueue\", got \"\(stateSchema)\"")
+        }
+        let deletionName = try node.child("deletion").string(default: "soft")
+        guard let deletion = InventorySettings.DeletionMode(rawValue: deletionName) else {
+            throw ConfigurationError("inventory.deletion must be \"soft\" (bloqueado = TRUE, existencia = 0) or \"hard\" (DELETE), got \"\(deletionName)\"")
+        }
+        return InventorySettings(
+            table: table.contains(".") ? table : "public.\(table)", stateSchema: stateSchema, deletion: deletion,
+            batchSize: try node.child("batchSize").int(default: 500, min: 1, max: 5000),
+            statementTimeout: try node.child("statementTimeout").duration(default: .seconds(60), min: .seconds(1)))
+    }
+
+    private static func decodeWooCommerce(_ node: ConfigNode, environment: [String: String]) throws -> WooCommerceSettings {
+        try node.allowOnly(["url", "consumerKey", "consumerSecret", "authentication", "perPage", "timeout", "reconcileInterval"])
+        let authName = try node.child("authentication").string(default: "auto")
+        guard let authentication = WooCommerceSettings.Authentication(rawValue: authName) else {
+            let known = WooCommerceSettings.Authentication.allCases.map(\.rawValue).joined(separator: ", ")
+            throw ConfigurationError("woocommerce.authentication must be one of \(known), got \"\(authName)\"")
+        }
+        var url = try environment["WOOQUEUE_WOO_URL"] ?? node.child("url").string(default: "")
+        while url.hasSuffix("/") { url.removeLast() }
+        if !url.isEmpty {
+            guard let parsed = URL(string: url), ["http", "https"].contains(parsed.scheme ?? ""), parsed.host != nil else {
+                throw ConfigurationError("woocommerce.url must be the store's http:// or https:// address, got \"\(url)\"")
+            }
+        }
+        return WooCommerceSettings(
+            url: url,
+            consumerKey: try environment["WOOQUEUE_WOO_KEY"] ?? node.child("consumerKey").string(default: ""),
+            consumerSecret: try environment["WOOQUEUE_WOO_SECRET"] ?? node.child("consumerSecret").string(default: ""),
+            authentication: authentication,
+            perPage: try node.child("perPage").int(default: 100, min: 1, max: 100),
+            timeout: try node.child("timeout").duration(default: .seconds(30), min: .seconds(1)),
+            reconcileInterval: try node.child("reconcileInterval").duration(default: .seconds(900)))
     }
 
     /// Topics routed when `routes` is not configured: the catalogue to the inventory table, and each order's
@@ -167,10 +213,10 @@ extension WooqueueConfiguration {
 
     /// The four queues of the mission, used for whatever `queues` does not set.
     static let defaultQueues: [QueueSettings] = [
-        QueueSettings(name: "high", workers: 3, retries: 5, maxDelay: .seconds(30), batchSize: 1),
-        QueueSettings(name: "medium", workers: 2, retries: 3, maxDelay: .seconds(300), batchSize: 1),
-        QueueSettings(name: "low", workers: 1, retries: 2, maxDelay: .seconds(1800), batchSize: 1),
-        QueueSettings(name: "bulk", workers: 1, retries: 1, maxDelay: .seconds(3600), batchSize: 500),
+        QueueSettings(name: "high", workers: 3, retries: 5, maxDelay: .seconds(30)),
+        QueueSettings(name: "medium", workers: 2, retries: 3, maxDelay: .seconds(300)),
+        QueueSettings(name: "low", workers: 1, retries: 2, maxDelay: .seconds(1800)),
+        QueueSettings(name: "bulk", workers: 1, retries: 1, maxDelay: .seconds(3600)),
     ]
 
     private static func decodeQueues(_ node: ConfigNode) throws -> [QueueSettings] {
@@ -183,15 +229,14 @@ extension WooqueueConfiguration {
             guard name.range(of: "^[a-z0-9_-]{1,32}$", options: .regularExpression) != nil else {
                 throw ConfigurationError("queues.\(name): a queue name must be 1–32 of a–z, 0–9, _ and -")
             }
-            try q.allowOnly(["workers", "retries", "maxDelay", "batchSize"])
+            try q.allowOnly(["workers", "retries", "maxDelay"])
             let base = defaultQueues.first { $0.name == name }
-                ?? QueueSettings(name: name, workers: 1, retries: 3, maxDelay: .seconds(300), batchSize: 1)
+                ?? QueueSettings(name: name, workers: 1, retries: 3, maxDelay: .seconds(300))
             return QueueSettings(
                 name: name,
                 workers: try q.child("workers").int(default: base.workers, min: 1, max: 1000),
                 retries: try q.child("retries").int(default: base.retries, min: 0, max: 100),
-                maxDelay: try q.child("maxDelay").duration(default: base.maxDelay, min: .seconds(1)),
-                batchSize: try q.child("batchSize").int(default: base.batchSize, min: 1, max: 1000))
+                maxDelay: try q.child("maxDelay").duration(default: base.maxDelay, min: .seconds(1)))
         }
     }
 

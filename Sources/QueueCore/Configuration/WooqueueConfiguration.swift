@@ -13,6 +13,8 @@ public struct WooqueueConfiguration: Sendable {
     public var webhooks: WebhookSettings
     /// WooCommerce topic (`product.updated`) → the jobs a delivery of it becomes.
     public var routes: [String: [RouteSettings]]
+    public var inventory: InventorySettings
+    public var woocommerce: WooCommerceSettings
 
     public struct HTTPSettings: Sendable {
         /// Address `serve` listens on; `WOOQUEUE_HTTP_HOST` / `WOOQUEUE_HTTP_PORT` override.
@@ -113,8 +115,50 @@ public struct WooqueueConfiguration: Sendable {
         public var retries: Int
         /// How long a job may wait before the queue counts as late.
         public var maxDelay: Duration
-        /// Most jobs a batch handler (inventory upserts) takes at once.
+    }
+
+    public struct InventorySettings: Sendable {
+        public enum DeletionMode: String, Sendable, CaseIterable {
+            /// `bloqueado = TRUE`, `existencia = 0`: the ERP keeps the row.
+            case soft
+            /// `DELETE` the row.
+            case hard
+        }
+        /// The ERP's table, `schema.table` (case-sensitive).
+        public var table: String
+        /// wooqueue's own schema: the SKU function and the bookkeeping table.
+        public var stateSchema: String
+        public var deletion: DeletionMode
+        /// Most upsert jobs a bulk worker writes in one statement.
         public var batchSize: Int
+        /// PostgreSQL `statement_timeout` for inventory writes, so a stuck lock cannot hold a worker for ever.
+        public var statementTimeout: Duration
+    }
+
+    public struct WooCommerceSettings: Sendable {
+        public enum Authentication: String, Sendable, CaseIterable {
+            /// HTTP Basic over https, OAuth 1.0a over plain http.
+            case auto
+            /// HTTP Basic with the consumer key and secret (https only).
+            case basic
+            /// `consumer_key` / `consumer_secret` query parameters (https only; for servers that drop the
+            /// Authorization header).
+            case query
+            /// OAuth 1.0a one-legged, HMAC-SHA256 (plain http).
+            case oauth
+        }
+        /// The store's address, e.g. `https://shop.example.com`; `WOOQUEUE_WOO_URL` overrides. Empty: no REST calls.
+        public var url: String
+        /// REST API keys; `WOOQUEUE_WOO_KEY` / `WOOQUEUE_WOO_SECRET` override.
+        public var consumerKey: String
+        public var consumerSecret: String
+        public var authentication: Authentication
+        /// Products per page (WooCommerce allows at most 100).
+        public var perPage: Int
+        /// One request's time limit.
+        public var timeout: Duration
+        /// How often `serve` sweeps for products modified since the last sweep; zero turns it off.
+        public var reconcileInterval: Duration
     }
 
     public struct JobTypeSettings: Sendable {

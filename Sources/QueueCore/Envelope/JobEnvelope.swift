@@ -205,6 +205,18 @@ extension JobEnvelope {
         guard let end = encoded[prefix.count...].firstIndex(of: UInt8(ascii: "\"")) else { return nil }
         return String(decoding: encoded[prefix.count..<end], as: UTF8.self)
     }
+
+    /// The `type` of an envelope written by ``encoded()`` (second member), read without decoding it; `nil` for any
+    /// other shape.
+    public static func type(of encoded: [UInt8]) -> String? {
+        let prefix = Array(#"{"id":""#.utf8), typeMember = Array(#"","type":""#.utf8)
+        guard encoded.starts(with: prefix),
+              let idEnd = encoded[prefix.count...].firstIndex(of: UInt8(ascii: "\"")),
+              encoded[idEnd...].starts(with: typeMember) else { return nil }
+        let start = idEnd + typeMember.count
+        guard let end = encoded[start...].firstIndex(of: UInt8(ascii: "\"")) else { return nil }
+        return String(decoding: encoded[start..<end], as: UTF8.self)
+    }
 }
 
 /// Why bytes could not be read as a job envelope.

@@ -34,4 +34,12 @@ public struct HandlerRegistry: Sendable {
     public func entry(for type: String) -> Entry? { entries[type] }
 
     public var types: [String] { entries.keys.sorted() }
+
+    /// The largest ``BatchJobHandler/batchLimit`` registered (1 without batch handlers): workers fetch up to this.
+    public var largestBatch: Int { entries.values.compactMap { $0.batchHandler?.batchLimit }.max() ?? 1 }
+}
+
+extension HandlerRegistry.Entry {
+    /// The handler as a batch handler, when it is one.
+    var batchHandler: (any BatchJobHandler)? { handler as? any BatchJobHandler }
 }

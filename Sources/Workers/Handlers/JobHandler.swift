@@ -69,3 +69,34 @@ public struct JobFailure: Error, CustomStringConvertible, Sendable {
 
     public var description: String { message }
 }
+
+/// Runs several jobs in one call, e.g. one database statement for a batch of inventory upserts.
+///
+/// A worker hands it the consecutive jobs of a fetch whose types map to this same handler, up to
+/// ``batchLimit``, in queue order. It returns one result per job, in the same order, so one bad job does not sink
+/// the others. Throwing fails the whole batch: a dependency outage postpones every job without counting an attempt;
+/// any other error counts as a failed attempt for each.
+public protocol BatchJobHandler: JobHandler, AnyObject {
+    /// Most jobs handed over at once.
+    var batchLimit: Int { get }
+    func handle(batch: [JobContext]) async throws -> [JobResult]
+}
+
+extension BatchJobHandler {
+    /// A single job is a batch of one.
+    public func handle(_ job: JobContext) async throws {
+        if case .failed(let failure) = try await handle(batch: [job]).first ?? .done { throw failure }
+    }
+}
+
+/// The outcome of one job of a batch.
+public enum JobResult: Sendable, Equatable {
+    case done
+    /// Finished without effect, for a reason worth showing in the event log (no SKU, an older state).
+    case skipped(String)
+    case failed(JobFailure)
+}
+
+extension JobFailure: Equatable {
+    public static func == (lhs: JobFailure, rhs: JobFailure) -> Bool { lhs.kind == rhs.kind && lhs.message == rhs.message }
+}

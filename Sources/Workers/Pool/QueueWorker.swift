@@ -69,7 +69,7 @@ final class QueueWorker: Sendable {
                         ])
                     }
                 }
-                let limit = pace.fetchLimit(target: Self.batchWorkTarget, max: settings.fetchBatch)
+                let limit = pace.fetchLimit(target: Self.batchWorkTarget, max: max(settings.fetchBatch, registry.largestBatch))
                 var batch = try await store.fetch(queue: queue.name, holder: holder, max: limit, workers: queue.workers)
                 if batch.isEmpty {
                     guard let first = try await store.waitForJob(queue: queue.name, holder: holder, timeout: Self.idleWait) else {
@@ -107,28 +107,35 @@ final class QueueWorker: Sendable {
         var duration: Duration
     }
 
-    /// Runs the batch's jobs in order and writes their outcomes. Returns how many ran, and a pause when a
-    /// handler reported a dependency outage, so the worker does not take more jobs it cannot run.
+    /// Runs the batch's jobs in order and writes their outcomes. Consecutive jobs of one batch handler run
+    /// together. Returns how many ran, and a pause when a handler reported a dependency outage, so the worker
+    /// does not take more jobs it cannot run.
     private func process(_ batch: [[UInt8]]) async -> (ran: Int, pause: Duration?) {
         var finished: [Finished] = []
         var oldestFinish = ContinuousClock.now
         var pause: Duration?
         var returnFrom: Int?
-        for (index, raw) in batch.enumerated() {
+        var index = 0
+        while index < batch.count {
             if stop.isStopping || pause != nil {
                 returnFrom = index
                 break
             }
             let start = ContinuousClock.now
-            let (settlement, type, outagePause) = await run(raw)
-            if settlement.kind == .requeue {
+            let group = prepareGroup(batch, from: index)
+            let outcomes = await run(group)
+            if outcomes.contains(where: { $0.settlement.kind == .requeue }) {
                 // Interrupted by shutdown: returned below together with the jobs not started yet.
                 returnFrom = index
                 break
             }
             if finished.isEmpty { oldestFinish = .now }
-            finished.append(Finished(settlement: settlement, type: type, duration: start.duration(to: .now)))
-            if let outagePause { pause = outagePause }
+            let took = start.duration(to: .now)
+            for outcome in outcomes {
+                finished.append(Finished(settlement: outcome.settlement, type: outcome.type, duration: took / outcomes.count))
+                if let outagePause = outcome.pause { pause = outagePause }
+            }
+            index += group.count
             if finished.count >= Self.settleBatch || oldestFinish.duration(to: .now) >= Self.settleDelay {
                 await settle(&finished)
             }
@@ -145,40 +152,117 @@ final class QueueWorker: Sendable {
         return (returnFrom ?? batch.count, pause)
     }
 
-    /// Runs one job and decides its settlement.
-    private func run(_ raw: [UInt8]) async -> (Settlement, String, pause: Duration?) {
+    /// A job read from its envelope: settled already (undecodable, unknown type, too many recoveries), or ready
+    /// to run with its handler.
+    private enum Prepared {
+        case settled(Settlement, type: String)
+        case runnable(JobEnvelope, HandlerRegistry.Entry)
+    }
+
+    private struct Outcome {
+        var settlement: Settlement
+        var type: String
+        var pause: Duration?
+    }
+
+    /// What runs next from `index`: one job, or the consecutive runnable jobs of one batch handler (up to its
+    /// limit). Only the jobs of the group are read, so a group never reaches past a job that ends it.
+    private func prepareGroup(_ batch: [[UInt8]], from index: Int) -> [(raw: [UInt8], prepared: Prepared)] {
+        let first = prepare(batch[index])
+        guard case .runnable(_, let entry) = first, let batchHandler = entry.batchHandler else {
+            return [(batch[index], first)]
+        }
+        var group = [(batch[index], first)]
+        var next = index + 1
+        while next < batch.count, group.count < batchHandler.batchLimit,
+              let type = JobEnvelope.type(of: batch[next]), registry.entry(for: type)?.batchHandler === batchHandler {
+            group.append((batch[next], prepare(batch[next])))
+            next += 1
+        }
+        return group
+    }
+
+    private func prepare(_ raw: [UInt8]) -> Prepared {
         let now = WallClock.nowMillis()
         let envelope: JobEnvelope
         do {
             envelope = try JobEnvelope(decoding: raw)
         } catch {
-            return (undecodable(raw, reason: "\(error)", now: now), "invalid", nil)
+            return .settled(undecodable(raw, reason: "\(error)", now: now), type: "invalid")
         }
         observer?.jobStarted(envelope, pickupLatency: .milliseconds(max(0, now - envelope.dueAt)))
         if envelope.recoveries > settings.maxRecoveries {
             let reason = "recovered \(envelope.recoveries) times from dead workers (limit \(settings.maxRecoveries)): it may be what kills them"
-            return (deadLetter(raw, envelope, reason: reason, now: now), envelope.type, nil)
+            return .settled(deadLetter(raw, envelope, reason: reason, now: now), type: envelope.type)
         }
         guard let entry = registry.entry(for: envelope.type) else {
             let reason = "unknown job type \"\(envelope.type)\": no handler is configured for it (known: \(registry.types.joined(separator: ", "))); add it to jobTypes in config.json, then retry it from the dead-letter list"
-            return (deadLetter(raw, envelope, reason: reason, now: now), envelope.type, nil)
+            return .settled(deadLetter(raw, envelope, reason: reason, now: now), type: envelope.type)
         }
-        var jobLogger = logger
-        jobLogger[metadataKey: "job.id"] = .string(envelope.id)
-        jobLogger[metadataKey: "job.type"] = .string(envelope.type)
-        let context = JobContext(envelope: envelope, logger: jobLogger)
-        let handler = entry.handler
-        let outcome = await slot.run(timeout: entry.timeout) { try await handler.handle(context) }
+        return .runnable(envelope, entry)
+    }
+
+    /// Runs a group from ``prepareGroup(_:from:)`` and decides each job's settlement.
+    private func run(_ group: [(raw: [UInt8], prepared: Prepared)]) async -> [Outcome] {
+        var outcomes: [Outcome?] = Array(repeating: nil, count: group.count)
+        var runnable: [(index: Int, raw: [UInt8], envelope: JobEnvelope)] = []
+        var entry: HandlerRegistry.Entry?
+        for (index, job) in group.enumerated() {
+            switch job.prepared {
+            case .settled(let settlement, let type): outcomes[index] = Outcome(settlement: settlement, type: type)
+            case .runnable(let envelope, let jobEntry):
+                runnable.append((index, job.raw, envelope))
+                entry = jobEntry
+            }
+        }
+        guard let entry, !runnable.isEmpty else { return outcomes.compactMap { $0 } }
+        let contexts = runnable.map { job -> JobContext in
+            var jobLogger = logger
+            jobLogger[metadataKey: "job.id"] = .string(job.envelope.id)
+            jobLogger[metadataKey: "job.type"] = .string(job.envelope.type)
+            return JobContext(envelope: job.envelope, logger: jobLogger)
+        }
+        let results = Mutex<[JobResult]?>(nil)
+        let outcome: HandlerOutcome
+        if let batchHandler = entry.batchHandler {
+            outcome = await slot.run(timeout: entry.timeout) {
+                let batchResults = try await batchHandler.handle(batch: contexts)
+                precondition(batchResults.count == contexts.count, "a batch handler must return one result per job")
+                results.withLock { $0 = batchResults }
+            }
+        } else {
+            let handler = entry.handler
+            outcome = await slot.run(timeout: entry.timeout) { try await handler.handle(contexts[0]) }
+        }
+        let perJob = results.withLock { $0 }
+        for (position, job) in runnable.enumerated() {
+            let jobOutcome: HandlerOutcome
+            switch (outcome, perJob?[position]) {
+            case (.succeeded, .failed(let failure)?): jobOutcome = .failed(failure)
+            default: jobOutcome = outcome
+            }
+            var settled = settle(job.raw, job.envelope, jobOutcome)
+            if case .succeeded = outcome, case .skipped(let reason)? = perJob?[position] {
+                settled.settlement.event?.event = "skipped"
+                settled.settlement.event?.error = reason
+            }
+            outcomes[job.index] = Outcome(settlement: settled.settlement, type: job.envelope.type, pause: settled.pause)
+        }
+        return outcomes.compactMap { $0 }
+    }
+
+    /// The settlement of one job after its handler's outcome.
+    private func settle(_ raw: [UInt8], _ envelope: JobEnvelope, _ outcome: HandlerOutcome) -> (settlement: Settlement, pause: Duration?) {
         let finishedAt = WallClock.nowMillis()
         switch outcome {
         case .succeeded:
             var done = event(envelope, "done", "done", at: finishedAt)
             done.attempt += 1  // the attempt that just succeeded
-            return (Settlement(kind: .done, id: envelope.id, held: raw, event: done), envelope.type, nil)
+            return (Settlement(kind: .done, id: envelope.id, held: raw, event: done), nil)
         case .interrupted:
-            return (Settlement(kind: .requeue, id: envelope.id, held: raw, replacement: raw), envelope.type, nil)
+            return (Settlement(kind: .requeue, id: envelope.id, held: raw, replacement: raw), nil)
         case .timedOut(let timeout):
-            return (failure(raw, envelope, JobFailure.transient("timed out after \(DurationText.format(timeout))"), now: finishedAt), envelope.type, nil)
+            return (failure(raw, envelope, JobFailure.transient("timed out after \(DurationText.format(timeout))"), now: finishedAt), nil)
         case .failed(let error):
             let failure = Self.classify(error)
             if failure.kind == .dependencyUnavailable {
@@ -190,9 +274,9 @@ final class QueueWorker: Sendable {
                 event.error = failure.message
                 let settlement = Settlement(kind: .postpone, id: envelope.id, held: raw, replacement: postponed.encoded(),
                                             due: postponed.runAt, event: event)
-                return (settlement, envelope.type, delay)
+                return (settlement, delay)
             }
-            return (self.failure(raw, envelope, failure, now: finishedAt), envelope.type, nil)
+            return (self.failure(raw, envelope, failure, now: finishedAt), nil)
         }
     }
 

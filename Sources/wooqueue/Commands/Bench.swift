@@ -75,7 +75,7 @@ struct BenchWorkers: AsyncParsableCommand {
         // 2. Process.
         progress.say("processing with \(configuration.queues.map { "\($0.name)×\($0.workers)" }.joined(separator: " ")) workers…")
         let observer = BenchObserver()
-        let process = try WorkerProcess(configuration: configuration, registry: HandlerRegistry(configuration: configuration),
+        let process = try WorkerProcess(configuration: configuration, registry: try configuration.makeRegistry(logger: global.logger("bench")),
                                         observer: observer, logger: global.logger("bench"))
         let processStart = ContinuousClock.now
         let running = Task { try await process.run() }

@@ -17,7 +17,7 @@ struct Drain: AsyncParsableCommand {
         let before = try await store.snapshot(queues: configuration.queues)
         print("before:")
         StatusPrinter.printCounts(before)
-        let process = try WorkerProcess(configuration: configuration, registry: HandlerRegistry(configuration: configuration),
+        let process = try WorkerProcess(configuration: configuration, registry: try configuration.makeRegistry(logger: logger),
                                         options: .init(exitWhenIdle: true), logger: logger)
         try await WorkerProcessRunner.run(process, logger: logger)
         let after = try await store.snapshot(queues: configuration.queues)

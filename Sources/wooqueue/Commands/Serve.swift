@@ -51,7 +51,7 @@ struct Serve: AsyncParsableCommand {
         }
         var services: [ServiceGroupConfiguration.ServiceConfiguration] = [.init(service: intake), .init(service: app)]
         if !noWorkers {
-            let workers = try WorkerProcess(configuration: configuration, registry: HandlerRegistry(configuration: configuration), logger: logger)
+            let workers = try WorkerProcess(configuration: configuration, registry: try configuration.makeRegistry(logger: logger), logger: logger)
             services.append(.init(service: workers))
         }
         try await ServiceGroup(configuration: .init(services: services, gracefulShutdownSignals: [.sigterm, .sigint], logger: logger)).run()

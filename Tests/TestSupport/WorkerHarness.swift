@@ -1,47 +1,46 @@
 import Foundation
 import QueueCore
 import Synchronization
-import TestSupport
 import Workers
 import Logging
 import RedisClient
 
 /// Records what the workers report, for assertions on order and timing.
-final class RecordingObserver: JobObserver {
-    struct Start: Sendable {
-        let envelope: JobEnvelope
-        let at: ContinuousClock.Instant
+public final class RecordingObserver: JobObserver {
+    public struct Start: Sendable {
+        public let envelope: JobEnvelope
+        public let at: ContinuousClock.Instant
     }
 
     private let starts = Mutex<[Start]>([])
     private let outcomes = Mutex<[Settlement.Kind]>([])
 
-    func jobStarted(_ envelope: JobEnvelope, pickupLatency: Duration) {
+    public func jobStarted(_ envelope: JobEnvelope, pickupLatency: Duration) {
         let now = ContinuousClock.now
         starts.withLock { $0.append(Start(envelope: envelope, at: now)) }
     }
 
-    func jobSettled(queue: String, type: String, outcome: Settlement.Kind, duration: Duration) {
+    public func jobSettled(queue: String, type: String, outcome: Settlement.Kind, duration: Duration) {
         outcomes.withLock { $0.append(outcome) }
     }
 
-    var started: [Start] { starts.withLock { $0 } }
-    func count(_ kind: Settlement.Kind) -> Int { outcomes.withLock { $0.filter { $0 == kind }.count } }
-    var settledCount: Int { outcomes.withLock { $0.count } }
+    public var started: [Start] { starts.withLock { $0 } }
+    public func count(_ kind: Settlement.Kind) -> Int { outcomes.withLock { $0.filter { $0 == kind }.count } }
+    public var settledCount: Int { outcomes.withLock { $0.count } }
 }
 
 /// A worker process running in the background of a test, on its own key prefix.
-struct WorkerHarness {
-    let configuration: WooqueueConfiguration
-    let store: QueueStore
-    let observer = RecordingObserver()
+public struct WorkerHarness {
+    public let configuration: WooqueueConfiguration
+    public let store: QueueStore
+    public let observer = RecordingObserver()
 
-    init(_ json: String = "{}") throws {
-        configuration = try TestEnvironment.configuration(prefix: TestEnvironment.uniquePrefix("workers"), json)
+    public init(_ json: String = "{}", name: String = "workers") throws {
+        configuration = try TestEnvironment.configuration(prefix: TestEnvironment.uniquePrefix(name), json)
         store = try TestEnvironment.store(configuration)
     }
 
-    func job(_ type: String = "noop", queue: String? = nil, payload: String = "{}", key: String? = nil) -> JobEnvelope {
+    public func job(_ type: String = "noop", queue: String? = nil, payload: String = "{}", key: String? = nil) -> JobEnvelope {
         let queue = queue ?? configuration.jobTypes[type]?.queue ?? configuration.queues[0].name
         return JobEnvelope(type: type, queue: queue, payload: Array(payload.utf8),
                            maxAttempts: configuration.maxAttempts(type: type, queue: queue), key: key)
@@ -49,7 +48,7 @@ struct WorkerHarness {
 
     /// Starts a worker process, runs `body`, then stops the process gracefully. Keys stay for the test's
     /// assertions until ``cleanup()``.
-    func run(
+    public func run(
         registry: HandlerRegistry? = nil, options: WorkerProcess.Options = .init(),
         _ body: (WorkerProcess) async throws -> Void
     ) async throws {
@@ -71,16 +70,16 @@ struct WorkerHarness {
     }
 
     /// Deletes the test's keys.
-    func cleanup() async throws {
+    public func cleanup() async throws {
         try await store.deleteAllKeys()
     }
 
-    func queue(_ name: String) async throws -> QueueSnapshot.Queue {
+    public func queue(_ name: String) async throws -> QueueSnapshot.Queue {
         try await store.snapshot(queues: configuration.queues, latestEvents: 1).queues.first { $0.name == name }!
     }
 
     /// Waits until `name` has `done` finished jobs and `dead` dead letters.
-    func waitFor(_ name: String, done: Int, dead: Int = 0, timeout: Duration = .seconds(20)) async throws {
+    public func waitFor(_ name: String, done: Int, dead: Int = 0, timeout: Duration = .seconds(20)) async throws {
         try await waitUntil("queue \(name) to reach done=\(done) dead=\(dead)", timeout: timeout) {
             do {
                 let q = try await queue(name)

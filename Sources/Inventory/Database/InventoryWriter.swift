@@ -1,0 +1,243 @@
+import PostgresClient
+import QueueCore
+import Synchronization
+
+/// Writes products to `inv_items` in batches and applies deletions, keeping wooqueue's bookkeeping in step.
+///
+/// A batch of upserts is one statement (arrays through `unnest`, one round trip, atomic): it keeps the newest
+/// state per product and per normalized SKU, records each product in the bookkeeping table only if its
+/// `date_modified_gmt` is newer than the stored one (equal too, unless the product was deleted since) — the
+/// guard is the `WHERE` of `ON CONFLICT DO UPDATE`, so it holds against concurrent workers — and upserts the
+/// recorded ones by the normalized SKU. A statement the database rejects for its data is split in halves until
+/// the rejected products are alone; the others are committed.
+public final class InventoryWriter: Sendable {
+    public let connection: PostgresConnection
+    public let names: InventoryNames
+    public let deletion: WooqueueConfiguration.InventorySettings.DeletionMode
+    private let shape = Mutex<Statements?>(nil)
+
+    public init(connection: PostgresConnection, settings: WooqueueConfiguration.InventorySettings) {
+        self.connection = connection
+        self.names = InventoryNames(settings: settings)
+        self.deletion = settings.deletion
+    }
+
+    /// A product to write, with its parent when it is a variation.
+    public struct Upsert: Sendable {
+        public var product: Product
+        public var parent: ParentProduct?
+
+        public init(product: Product, parent: ParentProduct? = nil) {
+            self.product = product
+            self.parent = parent
+        }
+    }
+
+    public enum UpsertResult: Sendable, Equatable {
+        /// In the table now; `truncated` values were cut to fit their columns.
+        case written(truncated: Int)
+        /// Not written: the table has an equal or newer state of the product (or a newer one came in this batch).
+        case older
+        /// Not written: the product has no SKU (recorded in the bookkeeping, so its variations find its name).
+        case noSKU
+        /// The database refused this product (its message); the other products of the batch were written.
+        case rejected(String)
+    }
+
+    /// Writes a batch; returns one result per item, in order. Throws when the batch could not be tried at all:
+    /// PostgreSQL unreachable (``PostgresError/isUnavailable``), or an error that no product can be blamed for
+    /// (``InventoryWriteError``).
+    public func upsert(_ batch: [Upsert]) async throws -> [UpsertResult] {
+        if batch.isEmpty { return [] }
+        let statements = try await prepared()
+        var results = [UpsertResult?](repeating: nil, count: batch.count)
+        var rows: [Int: InventoryRow] = [:]
+        var truncations = [Int](repeating: 0, count: batch.count)
+        var parameters = UpsertParameters(columns: statements.table.columns.map(\.0), capacity: batch.count)
+        for (index, upsert) in batch.enumerated() {
+            var row = InventoryRow(upsert.product, parent: upsert.parent)
+            if var mapped = row {
+                if let itemLimit = statements.table.column(.item)?.maxLength, (mapped[.item]?.unicodeScalars.count ?? 0) > itemLimit {
+                    results[index] = .rejected("SKU \"\(mapped[.item] ?? "")\" is longer than \(names.table).item (\(itemLimit) characters); it cannot be stored without changing it")
+                    continue
+                }
+                for (column, shape) in statements.table.columns {
+                    guard let limit = shape.maxLength, let value = mapped.values[column], let cut = value.truncated(toScalars: limit) else { continue }
+                    mapped.values[column] = cut
+                    truncations[index] += 1
+                }
+                row = mapped
+                rows[index] = mapped
+            }
+            parameters.append(index: index, upsert: upsert, row: row)
+        }
+        var pending = Array(0..<batch.count).filter { results[$0] == nil }
+        pending.sort()
+        let written = try await write(pending, parameters: parameters, statements: statements, results: &results)
+        for index in pending where results[index] == nil {
+            if rows[index] == nil {
+                results[index] = .noSKU
+            } else {
+                results[index] = written.contains(index) ? .written(truncated: truncations[index]) : .older
+            }
+        }
+        return results.map { $0 ?? .older }
+    }
+
+    /// Runs the statement for `indexes`; on a data error, halves them until the culprits are alone. Returns the
+    /// indexes whose state was recorded (written, or recorded without a SKU).
+    private func write(_ indexes: [Int], parameters: UpsertParameters, statements: Statements,
+                       results: inout [UpsertResult?]) async throws -> Set<Int> {
+        if indexes.isEmpty { return [] }
+        do {
+            let rows = try await connection.query(statements.upsert, parameters.values(for: indexes))
+            return Set(rows.rows.compactMap { $0[0].flatMap { Int($0) } })
+        } catch let error as PostgresError {
+            guard Self.blamesData(error) else { throw InventoryWriteError.classify(error) }
+            if indexes.count == 1 {
+                results[indexes[0]] = .rejected(error.description)
+                return []
+            }
+            let middle = indexes.count / 2
+            let first = try await write(Array(indexes[..<middle]), parameters: parameters, statements: statements, results: &results)
+            let second = try await write(Array(indexes[middle...]), parameters: parameters, statements: statements, results: &results)
+            return first.union(second)
+        }
+    }
+
+    /// True for errors caused by the values of some row (bad number, constraint, too long), which bisection can
+    /// pin on a product; false for outages, timeouts, locks and setup errors, which concern the whole batch.
+    static func blamesData(_ error: PostgresError) -> Bool {
+        guard error.kind == .server, !error.isUnavailable, let state = error.sqlState else { return false }
+        return state.hasPrefix("22") || state.hasPrefix("23") || state.hasPrefix("P0") || state == "XX000"
+    }
+
+    /// Deletes (or, in soft mode, blocks and zeroes) the rows of these WooCommerce ids, found through the
+    /// bookkeeping's SKU or `id_altek`. Returns, per id, whether a row was changed.
+    public func delete(ids: [Int64]) async throws -> [Bool] {
+        if ids.isEmpty { return [] }
+        let statements = try await prepared()
+        var array = PostgresArray()
+        ids.forEach { array.append(String($0)) }
+        do {
+            let found = try await connection.query(statements.delete, [array.literal])
+            let changed = Set(found.rows.compactMap { $0[0].flatMap { Int64($0) } })
+            return ids.map { changed.contains($0) }
+        } catch let error as PostgresError {
+            throw InventoryWriteError.classify(error)
+        }
+    }
+
+    /// Parents as recorded in the bookkeeping, for variations whose parent is not in their batch.
+    public func parents(ids: Set<Int64>) async throws -> [Int64: ParentProduct] {
+        if ids.isEmpty { return [:] }
+        var array = PostgresArray()
+        ids.sorted().forEach { array.append(String($0)) }
+        do {
+            let found = try await connection.query(
+                "SELECT woo_id, name, image, category_id FROM \(names.syncState) WHERE woo_id = ANY($1::int8[])", [array.literal])
+            var parents: [Int64: ParentProduct] = [:]
+            for row in found.rows {
+                guard let id = row[0].flatMap({ Int64($0) }) else { continue }
+                parents[id] = ParentProduct(name: row[1], imageURL: row[2], categoryID: row[3].flatMap { Int64($0) })
+            }
+            return parents
+        } catch let error as PostgresError {
+            throw InventoryWriteError.classify(error)
+        }
+    }
+
+    /// Rows in the table (for progress and benchmarks).
+    public func rowCount() async throws -> Int {
+        Int(try await connection.query("SELECT count(*) FROM \(names.table)").scalar ?? "0") ?? 0
+    }
+
+    // MARK: - Statements
+
+    /// The statements for the table's actual columns, built once the table has been read.
+    struct Statements: Sendable {
+        let table: InventoryTable
+        let upsert: String
+        let delete: String
+    }
+
+    private func prepared() async throws -> Statements {
+        if let statements = shape.withLock({ $0 }) { return statements }
+        let names = self.names
+        let table: InventoryTable
+        do {
+            table = try await connection.withSession { try InventoryTable.load($0, names: names) }
+        } catch let error as PostgresError {
+            throw InventoryWriteError.classify(error)
+        } catch let error as InventorySchemaError {
+            throw InventoryWriteError.setup(error.description)
+        }
+        if deletion == .soft, table.column(.bloqueado) == nil {
+            throw InventoryWriteError.setup("inventory.deletion is \"soft\" but \(names.table) has no column bloqueado; set it to \"hard\" or add the column")
+        }
+        let statements = Statements(table: table, upsert: InventorySQL.upsert(table), delete: InventorySQL.delete(table, mode: deletion))
+        shape.withLock { $0 = statements }
+        return statements
+    }
+}
+
+/// The arrays of one upsert statement: bookkeeping fields, then one array per mapped column.
+struct UpsertParameters: Sendable {
+    let columns: [InventoryColumn]
+    /// Per batch index: ord, woo id, parent id, modified, name, image, category, then the columns' values.
+    private var fields: [[String?]] = []
+
+    init(columns: [InventoryColumn], capacity: Int) {
+        self.columns = columns
+        fields.reserveCapacity(capacity)
+    }
+
+    mutating func append(index: Int, upsert: InventoryWriter.Upsert, row: InventoryRow?) {
+        let product = upsert.product
+        var values: [String?] = [
+            String(index), String(product.id), String(product.parentID), product.modifiedGMT ?? "-infinity",
+            product.name, product.imageURL ?? upsert.parent?.imageURL, product.categoryID.map(String.init),
+        ]
+        values.reserveCapacity(values.count + columns.count)
+        for column in columns { values.append(row?[column]) }
+        fields.append(values)
+    }
+
+    /// The statement's parameters (array literals) for these batch indexes.
+    func values(for indexes: [Int]) -> [String?] {
+        let width = fields.first?.count ?? 0
+        var arrays = (0..<width).map { _ in PostgresArray(capacity: indexes.count * 16) }
+        for index in indexes {
+            for (position, value) in fields[index].enumerated() { arrays[position].append(value) }
+        }
+        return arrays.map(\.literal)
+    }
+}
+
+/// Errors that concern a whole batch, each mapped to the job failure class it calls for.
+public enum InventoryWriteError: Error, CustomStringConvertible, Sendable {
+    /// PostgreSQL is unreachable or restarting: the jobs wait without losing an attempt.
+    case unavailable(PostgresError)
+    /// The database setup is wrong (missing table or grant): the jobs wait, without losing an attempt, until an
+    /// operator fixes it.
+    case setup(String)
+    /// A timeout, lock or serialization conflict: the batch is retried with backoff.
+    case transient(PostgresError)
+
+    public var description: String {
+        switch self {
+        case .unavailable(let error): "\(error)"
+        case .setup(let message): "the inventory database needs attention: \(message)"
+        case .transient(let error): "\(error)"
+        }
+    }
+
+    static func classify(_ error: PostgresError) -> InventoryWriteError {
+        if error.isUnavailable { return .unavailable(error) }
+        guard let state = error.sqlState else { return .transient(error) }
+        if ["42", "3D", "3F", "28", "0A"].contains(where: state.hasPrefix) {
+            return .setup("\(error) (check the table, `wooqueue migrate`, and the role's grants)")
+        }
+        return .transient(error)
+    }
+}

@@ -1,0 +1,234 @@
+import Logging
+import PostgresClient
+import QueueCore
+import Workers
+
+/// The `inventory` job handler: writes products to `inv_items` in batches, applies deletions, re-reads ordered
+/// products for `stock_sync`.
+///
+/// The type name says what a job does: `inventory.delete` (payload `{"id": N}`), `stock_sync` (payload from the
+/// `order_stock` route), and any other type with `"handler": "inventory"` is an upsert of the product in its
+/// payload. A batch is split into runs of one kind, written in order, so a deletion between two updates of a
+/// product stays between them.
+public final class InventoryHandler: BatchJobHandler {
+    public let batchLimit: Int
+    let writer: InventoryWriter
+    let source: (any ProductSource)?
+    let counters: QueueStore?
+    let logger: Logger
+
+    /// - Parameters:
+    ///   - writer: the table's writer.
+    ///   - batchLimit: `inventory.batchSize`.
+    ///   - source: the store's REST API, when configured; `stock_sync` needs it.
+    ///   - counters: where the running totals go (`wq:{inventory}:stats`).
+    public init(writer: InventoryWriter, batchLimit: Int, source: (any ProductSource)?, counters: QueueStore?, logger: Logger) {
+        self.writer = writer
+        self.batchLimit = batchLimit
+        self.source = source
+        self.counters = counters
+        self.logger = logger
+    }
+
+    /// Running totals, named as in `wq:{inventory}:stats`.
+    public enum Count: String, CaseIterable, Sendable {
+        case written, skippedOlder = "skipped_older", skippedNoSKU = "skipped_no_sku", truncated, rejected, deleted
+        case deleteNotFound = "delete_not_found"
+    }
+
+    enum Operation: Equatable {
+        case upsert, delete, stockSync
+
+        init(type: String) {
+            switch type {
+            case "inventory.delete": self = .delete
+            case "stock_sync": self = .stockSync
+            default: self = .upsert
+            }
+        }
+    }
+
+    public func handle(batch: [JobContext]) async throws -> [JobResult] {
+        var results: [JobResult] = []
+        results.reserveCapacity(batch.count)
+        var counts: [Count: Int] = [:]
+        var start = 0
+        while start < batch.count {
+            let operation = Operation(type: batch[start].envelope.type)
+            var end = start + 1
+            while end < batch.count, Operation(type: batch[end].envelope.type) == operation { end += 1 }
+            let run = Array(batch[start..<end])
+            do {
+                switch operation {
+                case .upsert: results += try await upsert(run.map { ($0, Self.product($0)) }, counts: &counts)
+                case .delete: results += try await delete(run, counts: &counts)
+                case .stockSync: results += try await stockSync(run, counts: &counts)
+                }
+            } catch {
+                // This run and every later one wait: running later ones now could reorder a product's changes.
+                let failure = Self.failure(error)
+                results += Array(repeating: .failed(failure), count: batch.count - start)
+                break
+            }
+            start = end
+        }
+        await record(counts)
+        return results
+    }
+
+    // MARK: - Upserts
+
+    private static func product(_ job: JobContext) -> Result<Product, JobFailure> {
+        do {
+            return .success(try Product(json: job.envelope.payload))
+        } catch {
+            return .failure(.permanent("payload of \(job.envelope.type) is \(error)"))
+        }
+    }
+
+    private func upsert(_ jobs: [(job: JobContext, product: Result<Product, JobFailure>)], counts: inout [Count: Int]) async throws -> [JobResult] {
+        var results = [JobResult?](repeating: nil, count: jobs.count)
+        var upserts: [(index: Int, upsert: InventoryWriter.Upsert)] = []
+        var products: [Int64: Product] = [:]
+        for job in jobs { if case .success(let product) = job.product { products[product.id] = product } }
+        let missingParents = Set(products.values.filter { $0.isVariation && products[$0.parentID] == nil }.map(\.parentID))
+        var parents = try await writer.parents(ids: missingParents)
+        for id in missingParents where parents[id] == nil {
+            if let fetched = try await fetchParent(id) { parents[id] = fetched }
+        }
+        for (index, job) in jobs.enumerated() {
+            switch job.product {
+            case .failure(let failure): results[index] = .failed(failure)
+            case .success(let product):
+                var parent: ParentProduct?
+                if product.isVariation {
+                    parent = products[product.parentID].map { ParentProduct(name: $0.name, imageURL: $0.imageURL, categoryID: $0.categoryID) }
+                        ?? parents[product.parentID]
+                    if parent == nil {
+                        results[index] = .failed(.transient("variation \(product.id): its parent product \(product.parentID) has not been synced yet and the store's REST API is not configured (woocommerce.url) to read it; retried with backoff, or sync the parent first"))
+                        continue
+                    }
+                }
+                upserts.append((index, InventoryWriter.Upsert(product: product, parent: parent)))
+            }
+        }
+        let written = try await writer.upsert(upserts.map(\.upsert))
+        for ((index, upsert), result) in zip(upserts, written) {
+            let product = upsert.product
+            switch result {
+            case .written(let truncated):
+                counts[.written, default: 0] += 1
+                counts[.truncated, default: 0] += truncated
+                results[index] = .done
+            case .older:
+                counts[.skippedOlder, default: 0] += 1
+                results[index] = .skipped("not written: \(writer.names.table) already has this or a newer state of product \(product.id) (date_modified_gmt \(product.modifiedGMT ?? "missing"))")
+            case .noSKU:
+                counts[.skippedNoSKU, default: 0] += 1
+                results[index] = .skipped("not written: product \(product.id) has no SKU; give it one in WooCommerce to sync it")
+            case .rejected(let message):
+                counts[.rejected, default: 0] += 1
+                results[index] = .failed(.permanent("PostgreSQL rejected product \(product.id) (SKU \(product.sku ?? "")): \(message)"))
+            }
+        }
+        return results.map { $0 ?? .failed(.transient("not processed")) }
+    }
+
+    private func fetchParent(_ id: Int64) async throws -> ParentProduct? {
+        guard let source else { return nil }
+        let parent = try Product(json: try await source.product(id: id, parentID: nil))
+        return ParentProduct(name: parent.name, imageURL: parent.imageURL, categoryID: parent.categoryID)
+    }
+
+    // MARK: - Deletions
+
+    private func delete(_ jobs: [JobContext], counts: inout [Count: Int]) async throws -> [JobResult] {
+        let ids = jobs.map { (try? Product(json: $0.envelope.payload))?.id }
+        let found = try await writer.delete(ids: ids.compactMap { $0 })
+        var foundByID: [Int64: Bool] = [:]
+        for (id, wasFound) in zip(ids.compactMap { $0 }, found) { foundByID[id] = wasFound }
+        return ids.map { id in
+            guard let id else { return .failed(.permanent("inventory.delete needs a payload {\"id\": <WooCommerce product id>}")) }
+            if foundByID[id] == true {
+                counts[.deleted, default: 0] += 1
+                return .done
+            }
+            counts[.deleteNotFound, default: 0] += 1
+            return .skipped("no row of \(writer.names.table) belongs to product \(id) (by SKU or id_altek); marked deleted in the bookkeeping")
+        }
+    }
+
+    // MARK: - Stock from orders
+
+    /// Re-reads the ordered products from the store and writes their whole state, stock included: an absolute
+    /// value, so running a job twice does no harm.
+    private func stockSync(_ jobs: [JobContext], counts: inout [Count: Int]) async throws -> [JobResult] {
+        guard let source else {
+            return jobs.map { _ in .failed(.permanent("stock_sync reads the ordered products from the store's REST API: set woocommerce.url, consumerKey and consumerSecret (or WOOQUEUE_WOO_URL, _KEY, _SECRET), then retry this job from the dead-letter list")) }
+        }
+        var results: [JobResult] = []
+        for job in jobs {
+            let items: [JSONValue]
+            do {
+                items = try JSONValue.parse(job.envelope.payload)["items"]?.elements ?? []
+            } catch {
+                results.append(.failed(.permanent("stock_sync payload is not JSON: \(error)")))
+                continue
+            }
+            var fetched: [(JobContext, Result<Product, JobFailure>)] = []
+            for item in items {
+                guard let productID = item["product_id"]?.integer, productID > 0 else { continue }
+                let variationID = item["variation_id"]?.integer ?? 0
+                let bytes = variationID > 0
+                    ? try await source.product(id: variationID, parentID: productID)
+                    : try await source.product(id: productID, parentID: nil)
+                do {
+                    fetched.append((job, .success(try Product(json: bytes))))
+                } catch {
+                    fetched.append((job, .failure(.transient("the store returned something other than a product for \(variationID > 0 ? variationID : productID): \(error)"))))
+                }
+            }
+            let itemResults = try await upsert(fetched, counts: &counts)
+            results.append(itemResults.first { if case .failed = $0 { true } else { false } } ?? .done)
+        }
+        return results
+    }
+
+    // MARK: - Failures and counts
+
+    static func failure(_ error: any Error) -> JobFailure {
+        switch error {
+        case let failure as JobFailure: failure
+        case InventoryWriteError.unavailable(let error): .dependencyUnavailable("\(error)")
+        case InventoryWriteError.setup(let message): .dependencyUnavailable("the inventory database needs attention: \(message)")
+        case let error as InventoryWriteError: .transient("\(error)")
+        default: .transient("\(error)")
+        }
+    }
+
+    private func record(_ counts: [Count: Int]) async {
+        guard let counters, !counts.isEmpty else { return }
+        do {
+            try await counters.addCounts(counts.map { ($0.key.rawValue, $0.value) }, scope: "inventory")
+        } catch {
+            logger.warning("Could not add to the inventory totals in Redis", metadata: ["error": "\(error)"])
+        }
+    }
+}
+
+extension HandlerRegistry {
+    /// Registers one ``InventoryHandler`` for every job type whose handler is `inventory`, on a PostgreSQL
+    /// connection of its own (with `inventory.statementTimeout`). Nothing connects until the first job.
+    public mutating func registerInventory(configuration: WooqueueConfiguration, source: (any ProductSource)?,
+                                           counters: QueueStore?, logger: Logger) {
+        let types = configuration.jobTypes.values.filter { $0.handler == .inventory }
+        guard !types.isEmpty else { return }
+        let connection = PostgresConnection(
+            url: configuration.database.url, label: "inventory",
+            settings: ["statement_timeout": "\(configuration.inventory.statementTimeout.milliseconds)ms"])
+        let handler = InventoryHandler(
+            writer: InventoryWriter(connection: connection, settings: configuration.inventory),
+            batchLimit: configuration.inventory.batchSize, source: source, counters: counters, logger: logger)
+        for type in types { register(type: type.name, handler: handler, timeout: type.timeout) }
+    }
+}

@@ -1,0 +1,6 @@
+/// Reads products from the store as they are now (the WooCommerce REST API), for `stock_sync` and for variations
+/// whose parent has not been synced yet.
+public protocol ProductSource: Sendable {
+    /// The product, or with `parentID` the variation, as the store returns it: JSON bytes.
+    func product(id: Int64, parentID: Int64?) async throws -> [UInt8]
+}

@@ -1,0 +1,164 @@
+import QueueCore
+
+/// The members of a WooCommerce product or variation (REST API v3 shape, which is also a webhook body) that
+/// `inv_items` takes, read without building the whole tree: the top level is scanned once and only the small
+/// nested members used (images, categories, dimensions, meta data, attributes) are parsed.
+public struct Product: Sendable, Equatable {
+    public var id: Int64
+    /// The variable product a variation belongs to; 0 for a product.
+    public var parentID: Int64
+    public var sku: String?
+    public var name: String?
+    /// `date_modified_gmt` as sent (`2026-11-20T15:03:11`, UTC without a zone).
+    public var modifiedGMT: String?
+    /// `stock_quantity` as a number's text; `nil` when stock is not managed.
+    public var stockQuantity: String?
+    /// `regular_price`; `nil` when empty.
+    public var regularPrice: String?
+    /// The featured image of a product (`images[0]`) or the image of a variation.
+    public var imageURL: String?
+    /// The first category's id (products only; variations take their parent's).
+    public var categoryID: Int64?
+    /// `short_description` as plain text; `nil` when empty.
+    public var shortDescription: String?
+    /// Meta `_altek_last_cost`, when present and numeric.
+    public var lastCost: String?
+    /// `dimensions.height` / `.width` when numeric.
+    public var height: String?
+    public var width: String?
+    /// A variation's attribute values in order (`["Blue", "M"]`).
+    public var attributeValues: [String]
+
+    public var isVariation: Bool { parentID != 0 }
+
+    public init(id: Int64, parentID: Int64 = 0, sku: String? = nil, name: String? = nil, modifiedGMT: String? = nil,
+                stockQuantity: String? = nil, regularPrice: String? = nil, imageURL: String? = nil, categoryID: Int64? = nil,
+                shortDescription: String? = nil, lastCost: String? = nil, height: String? = nil, width: String? = nil,
+                attributeValues: [String] = []) {
+        self.id = id
+        self.parentID = parentID
+        self.sku = sku
+        self.name = name
+        self.modifiedGMT = modifiedGMT
+        self.stockQuantity = stockQuantity
+        self.regularPrice = regularPrice
+        self.imageURL = imageURL
+        self.categoryID = categoryID
+        self.shortDescription = shortDescription
+        self.lastCost = lastCost
+        self.height = height
+        self.width = width
+        self.attributeValues = attributeValues
+    }
+
+    /// Reads a product or variation; throws ``ProductError`` when the body is not one (a permanent failure).
+    public init(json bytes: [UInt8]) throws(ProductError) {
+        var id: Int64?
+        var parentID: Int64 = 0
+        var sku: String?, name: String?, modified: String?, stock: String?, price: String?, image: String?
+        var category: Int64?, short: String?, lastCost: String?, height: String?, width: String?
+        var attributeValues: [String] = []
+        do {
+            try JSONScanner.forEachMember(of: bytes) { member, range in
+                switch member {
+                case "id": id = try JSONScanner.integer(in: bytes, range)
+                case "parent_id": parentID = (try? JSONScanner.integer(in: bytes, range)) ?? 0
+                case "sku": sku = try? JSONScanner.string(in: bytes, range)
+                case "name": name = try? JSONScanner.string(in: bytes, range)
+                case "date_modified_gmt": modified = try? JSONScanner.string(in: bytes, range)
+                case "stock_quantity": stock = Self.number(bytes, range)
+                case "regular_price": price = Self.number(bytes, range)
+                case "short_description":
+                    if let html = try? JSONScanner.string(in: bytes, range) {
+                        let text = HTMLText.plain(html)
+                        short = text.isEmpty ? nil : text
+                    }
+                case "images": image = Self.parse(bytes, range)?.elements.first?["src"]?.text
+                case "image": image = Self.parse(bytes, range)?["src"]?.text ?? image
+                case "categories": category = Self.parse(bytes, range)?.elements.first?["id"]?.integer
+                case "dimensions":
+                    let dimensions = Self.parse(bytes, range)
+                    height = dimensions?["height"]?.numericText
+                    width = dimensions?["width"]?.numericText
+                case "meta_data":
+                    let meta = Self.parse(bytes, range)?.elements.first { $0["key"]?.text == "_altek_last_cost" }
+                    lastCost = meta?["value"]?.numericText
+                case "attributes":
+                    // A variation's attributes carry one `option` each; a product's carry `options` lists.
+                    attributeValues = Self.parse(bytes, range)?.elements.compactMap { $0["option"]?.text } ?? []
+                default: break
+                }
+            }
+        } catch {
+            throw ProductError("not a WooCommerce product: \(error)")
+        }
+        guard let id, id > 0 else { throw ProductError("not a WooCommerce product: no positive \"id\"") }
+        self.init(id: id, parentID: parentID, sku: sku, name: name, modifiedGMT: modified, stockQuantity: stock,
+                  regularPrice: price, imageURL: image, categoryID: category, shortDescription: short,
+                  lastCost: lastCost, height: height, width: width, attributeValues: attributeValues)
+    }
+
+    private static func parse(_ bytes: [UInt8], _ range: Range<Int>) -> JSONValue? {
+        try? JSONValue.parse(Array(bytes[range]))
+    }
+
+    /// A JSON number, or a string holding one (WooCommerce sends money as strings), as its text.
+    private static func number(_ bytes: [UInt8], _ range: Range<Int>) -> String? {
+        guard let first = bytes[range].first else { return nil }
+        if first == UInt8(ascii: "\"") { return (try? JSONScanner.string(in: bytes, range)).flatMap { $0 }.flatMap(DecimalText.check) }
+        return DecimalText.check(String(decoding: bytes[range], as: UTF8.self))
+    }
+}
+
+/// A job payload that is not a WooCommerce product.
+public struct ProductError: Error, CustomStringConvertible, Sendable {
+    public let description: String
+    init(_ description: String) { self.description = description }
+}
+
+/// Checks decimal text for PostgreSQL's `numeric`.
+enum DecimalText {
+    /// The trimmed text when it is a plain decimal number (`12`, `-3.5`, `21.99`), else `nil` (`""`, `"n/a"`, `1e3`).
+    static func check(_ raw: String) -> String? {
+        let text = raw.split(separator: " ", omittingEmptySubsequences: true).joined(separator: " ")
+        var digits = 0, dots = 0
+        for (offset, byte) in text.utf8.enumerated() {
+            switch byte {
+            case UInt8(ascii: "0")...UInt8(ascii: "9"): digits += 1
+            case UInt8(ascii: "."): dots += 1
+            case UInt8(ascii: "-") where offset == 0: break
+            default: return nil
+            }
+        }
+        return digits > 0 && dots <= 1 ? text : nil
+    }
+}
+
+extension JSONValue {
+    var elements: [JSONValue] {
+        if case .array(let elements) = self { return elements }
+        return []
+    }
+
+    var text: String? {
+        if case .string(let text) = self { return text }
+        return nil
+    }
+
+    var integer: Int64? {
+        switch self {
+        case .number(let number) where number == number.rounded() && abs(number) < 1e15: Int64(number)
+        case .string(let text): Int64(text)
+        default: nil
+        }
+    }
+
+    /// A number, or a string holding a plain decimal, as decimal text.
+    var numericText: String? {
+        switch self {
+        case .number(let number): number == number.rounded() && abs(number) < 1e15 ? String(Int64(number)) : String(number)
+        case .string(let text): DecimalText.check(text)
+        default: nil
+        }
+    }
+}

@@ -1,0 +1,26 @@
+import RedisClient
+
+extension QueueStore {
+    /// The hash of a component's running totals, e.g. `wq:{inventory}:stats`.
+    public func countersKey(_ scope: String) -> String { "\(prefix):{\(scope)}:stats" }
+
+    /// Adds to a component's running totals (one round trip); zero counts are left out.
+    public func addCounts(_ counts: [(name: String, value: Int)], scope: String) async throws {
+        let nonZero = counts.filter { $0.value != 0 }
+        if nonZero.isEmpty { return }
+        let key = countersKey(scope)
+        _ = try await connection.pipeline(nonZero.map { .command(RedisCommand("HINCRBY", key, $0.name, String($0.value))) })
+    }
+
+    /// A component's running totals.
+    public func counts(scope: String) async throws -> [String: Int] {
+        let pairs = try await connection.send(RedisCommand("HGETALL", countersKey(scope))).array ?? []
+        var counts: [String: Int] = [:]
+        var index = 0
+        while index + 1 < pairs.count {
+            if let name = pairs[index].string { counts[name] = pairs[index + 1].int ?? 0 }
+            index += 2
+        }
+        return counts
+    }
+}
