@@ -135,6 +135,41 @@ public struct PostgresSession {
         try rows(of: PQexec(connection, sql))
     }
 
+    /// Runs `COPY … FROM STDIN` with `data` in the format the statement names (text by default); returns the rows
+    /// copied.
+    @discardableResult
+    public func copyIn(_ sql: String, data: [UInt8]) throws -> Int {
+        guard let start = PQexec(connection, sql) else {
+            throw PostgresError(.connection, message: String(cString: PQerrorMessage(connection)).trimmingWhitespace())
+        }
+        guard PQresultStatus(start) == PGRES_COPY_IN else {
+            defer { PQclear(start) }
+            throw error(of: start)
+        }
+        PQclear(start)
+        var sent = true
+        data.withUnsafeBufferPointer { buffer in
+            var offset = 0
+            while offset < buffer.count, sent {
+                let size = min(1 << 20, buffer.count - offset)
+                sent = buffer.baseAddress!.advanced(by: offset).withMemoryRebound(to: CChar.self, capacity: size) {
+                    PQputCopyData(connection, $0, Int32(size)) == 1
+                }
+                offset += size
+            }
+        }
+        let ended = PQputCopyEnd(connection, sent ? nil : "wooqueue could not send the data") == 1
+        // The COPY's own result, then NULL.
+        var outcome: Result<PostgresRows, any Error> = .failure(PostgresError(.connection, message: "COPY ended without a result"))
+        while let result = PQgetResult(connection) {
+            outcome = Result { try rows(of: result) }
+        }
+        if !ended || !sent {
+            throw PostgresError(.connection, message: String(cString: PQerrorMessage(connection)).trimmingWhitespace())
+        }
+        return try outcome.get().affectedRows
+    }
+
     private func rows(of result: OpaquePointer?) throws -> PostgresRows {
         guard let result else {
             throw PostgresError(.connection, message: String(cString: PQerrorMessage(connection)).trimmingWhitespace())

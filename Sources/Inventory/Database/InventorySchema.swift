@@ -25,8 +25,9 @@ public struct InventoryNames: Sendable, Equatable {
     /// The bookkeeping table: WooCommerce id ↔ SKU, last applied `date_modified_gmt`, parent data for variations.
     public var syncState: String { "\(state).sync_state" }
 
-    /// Configuration values are checked to be plain identifiers; quoting keeps their case.
-    static func quote(_ identifier: String) -> String { "\"\(identifier)\"" }
+    /// An identifier quoted for SQL. Configuration values are checked to be plain identifiers; quoting keeps
+    /// their case.
+    public static func quote(_ identifier: String) -> String { "\"\(identifier)\"" }
 }
 
 /// Creates what wooqueue needs in PostgreSQL (`wooqueue migrate`) and explains the least-privilege role.
@@ -80,12 +81,14 @@ public struct InventorySchema: Sendable {
         }
     }
 
-    /// The state schema, the SKU function (the same rule as ``SKU/key(_:)``) and the bookkeeping table.
+    /// The state schema, the SKU function (the same rule as ``SKU/key(_:)``) and the bookkeeping table. The
+    /// function is deliberately not STRICT (NULL gives NULL anyway): PostgreSQL inlines it into queries and index
+    /// expressions only then, which makes every batch several times cheaper.
     static func stateSQL(_ names: InventoryNames) -> String {
         """
         CREATE SCHEMA IF NOT EXISTS \(names.state);
         CREATE OR REPLACE FUNCTION \(names.skuKey)(sku text) RETURNS text
-            LANGUAGE sql IMMUTABLE STRICT PARALLEL SAFE
+            LANGUAGE sql IMMUTABLE PARALLEL SAFE
             RETURN upper(nullif(CASE WHEN btrim(sku, E' \\t\\r\\n') ~ '^[0-9]{1,8}$'
                                      THEN lpad(btrim(sku, E' \\t\\r\\n'), 9, '0')
                                      ELSE btrim(sku, E' \\t\\r\\n') END, ''));

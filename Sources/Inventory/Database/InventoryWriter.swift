@@ -62,8 +62,8 @@ public final class InventoryWriter: Sendable {
                     continue
                 }
                 for (column, shape) in statements.table.columns {
-                    guard let limit = shape.maxLength, let value = mapped.values[column], let cut = value.truncated(toScalars: limit) else { continue }
-                    mapped.values[column] = cut
+                    guard let limit = shape.maxLength, let value = mapped[column], let cut = value.truncated(toScalars: limit) else { continue }
+                    mapped[column] = cut
                     truncations[index] += 1
                 }
                 row = mapped

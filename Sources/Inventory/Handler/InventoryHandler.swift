@@ -1,6 +1,7 @@
 import Logging
 import PostgresClient
 import QueueCore
+import Synchronization
 import Workers
 
 /// The `inventory` job handler: writes products to `inv_items` in batches, applies deletions, re-reads ordered
@@ -12,18 +13,22 @@ import Workers
 /// product stays between them.
 public final class InventoryHandler: BatchJobHandler {
     public let batchLimit: Int
-    let writer: InventoryWriter
+    /// One per worker that may call at once, each on its own connection, so one worker's statement runs in
+    /// PostgreSQL while another reads and maps its next batch.
+    let writers: [InventoryWriter]
+    private let nextWriter = Atomic<Int>(0)
     let source: (any ProductSource)?
     let counters: QueueStore?
     let logger: Logger
 
     /// - Parameters:
-    ///   - writer: the table's writer.
+    ///   - writers: the table's writers, used in turn (at least one).
     ///   - batchLimit: `inventory.batchSize`.
     ///   - source: the store's REST API, when configured; `stock_sync` needs it.
     ///   - counters: where the running totals go (`wq:{inventory}:stats`).
-    public init(writer: InventoryWriter, batchLimit: Int, source: (any ProductSource)?, counters: QueueStore?, logger: Logger) {
-        self.writer = writer
+    public init(writers: [InventoryWriter], batchLimit: Int, source: (any ProductSource)?, counters: QueueStore?, logger: Logger) {
+        precondition(!writers.isEmpty, "an inventory handler needs a writer")
+        self.writers = writers
         self.batchLimit = batchLimit
         self.source = source
         self.counters = counters
@@ -49,6 +54,8 @@ public final class InventoryHandler: BatchJobHandler {
     }
 
     public func handle(batch: [JobContext]) async throws -> [JobResult] {
+        // Sharing a writer is safe (its connection runs one statement at a time), only slower.
+        let writer = writers[nextWriter.wrappingAdd(1, ordering: .relaxed).oldValue % writers.count]
         var results: [JobResult] = []
         results.reserveCapacity(batch.count)
         var counts: [Count: Int] = [:]
@@ -60,9 +67,9 @@ public final class InventoryHandler: BatchJobHandler {
             let run = Array(batch[start..<end])
             do {
                 switch operation {
-                case .upsert: results += try await upsert(run.map { ($0, Self.product($0)) }, counts: &counts)
-                case .delete: results += try await delete(run, counts: &counts)
-                case .stockSync: results += try await stockSync(run, counts: &counts)
+                case .upsert: results += try await upsert(run.map { ($0, Self.product($0)) }, writer: writer, counts: &counts)
+                case .delete: results += try await delete(run, writer: writer, counts: &counts)
+                case .stockSync: results += try await stockSync(run, writer: writer, counts: &counts)
                 }
             } catch {
                 // This run and every later one wait: running later ones now could reorder a product's changes.
@@ -86,7 +93,8 @@ public final class InventoryHandler: BatchJobHandler {
         }
     }
 
-    private func upsert(_ jobs: [(job: JobContext, product: Result<Product, JobFailure>)], counts: inout [Count: Int]) async throws -> [JobResult] {
+    private func upsert(_ jobs: [(job: JobContext, product: Result<Product, JobFailure>)], writer: InventoryWriter,
+                        counts: inout [Count: Int]) async throws -> [JobResult] {
         var results = [JobResult?](repeating: nil, count: jobs.count)
         var upserts: [(index: Int, upsert: InventoryWriter.Upsert)] = []
         var products: [Int64: Product] = [:]
@@ -142,7 +150,7 @@ public final class InventoryHandler: BatchJobHandler {
 
     // MARK: - Deletions
 
-    private func delete(_ jobs: [JobContext], counts: inout [Count: Int]) async throws -> [JobResult] {
+    private func delete(_ jobs: [JobContext], writer: InventoryWriter, counts: inout [Count: Int]) async throws -> [JobResult] {
         let ids = jobs.map { (try? Product(json: $0.envelope.payload))?.id }
         let found = try await writer.delete(ids: ids.compactMap { $0 })
         var foundByID: [Int64: Bool] = [:]
@@ -162,7 +170,7 @@ public final class InventoryHandler: BatchJobHandler {
 
     /// Re-reads the ordered products from the store and writes their whole state, stock included: an absolute
     /// value, so running a job twice does no harm.
-    private func stockSync(_ jobs: [JobContext], counts: inout [Count: Int]) async throws -> [JobResult] {
+    private func stockSync(_ jobs: [JobContext], writer: InventoryWriter, counts: inout [Count: Int]) async throws -> [JobResult] {
         guard let source else {
             return jobs.map { _ in .failed(.permanent("stock_sync reads the ordered products from the store's REST API: set woocommerce.url, consumerKey and consumerSecret (or WOOQUEUE_WOO_URL, _KEY, _SECRET), then retry this job from the dead-letter list")) }
         }
@@ -188,7 +196,7 @@ public final class InventoryHandler: BatchJobHandler {
                     fetched.append((job, .failure(.transient("the store returned something other than a product for \(variationID > 0 ? variationID : productID): \(error)"))))
                 }
             }
-            let itemResults = try await upsert(fetched, counts: &counts)
+            let itemResults = try await upsert(fetched, writer: writer, counts: &counts)
             results.append(itemResults.first { if case .failed = $0 { true } else { false } } ?? .done)
         }
         return results
@@ -217,18 +225,24 @@ public final class InventoryHandler: BatchJobHandler {
 }
 
 extension HandlerRegistry {
-    /// Registers one ``InventoryHandler`` for every job type whose handler is `inventory`, on a PostgreSQL
-    /// connection of its own (with `inventory.statementTimeout`). Nothing connects until the first job.
+    /// Registers one ``InventoryHandler`` for every job type whose handler is `inventory`, with a PostgreSQL
+    /// connection (with `inventory.statementTimeout`) per worker of the queues those types run on. Nothing
+    /// connects until the first job.
     public mutating func registerInventory(configuration: WooqueueConfiguration, source: (any ProductSource)?,
                                            counters: QueueStore?, logger: Logger) {
         let types = configuration.jobTypes.values.filter { $0.handler == .inventory }
         guard !types.isEmpty else { return }
-        let connection = PostgresConnection(
-            url: configuration.database.url, label: "inventory",
-            settings: ["statement_timeout": "\(configuration.inventory.statementTimeout.milliseconds)ms"])
-        let handler = InventoryHandler(
-            writer: InventoryWriter(connection: connection, settings: configuration.inventory),
-            batchLimit: configuration.inventory.batchSize, source: source, counters: counters, logger: logger)
+        let queues = Set(types.map(\.queue))
+        let workers = configuration.queues.filter { queues.contains($0.name) }.reduce(0) { $0 + $1.workers }
+        let writers = (0..<max(1, workers)).map { index in
+            InventoryWriter(
+                connection: PostgresConnection(
+                    url: configuration.database.url, label: "inventory-\(index)",
+                    settings: ["statement_timeout": "\(configuration.inventory.statementTimeout.milliseconds)ms"]),
+                settings: configuration.inventory)
+        }
+        let handler = InventoryHandler(writers: writers, batchLimit: configuration.inventory.batchSize, source: source,
+                                       counters: counters, logger: logger)
         for type in types { register(type: type.name, handler: handler, timeout: type.timeout) }
     }
 }

@@ -5,6 +5,27 @@ public enum InventoryColumn: String, CaseIterable, Sendable {
 
     /// Columns the table must have; the others are written when present.
     public static let required: [InventoryColumn] = [.item]
+
+    /// Position in ``allCases``, for array-backed rows.
+    var ordinal: Int {
+        switch self {
+        case .item: 0
+        case .codigobarras: 1
+        case .nombre: 2
+        case .nombreweb: 3
+        case .existencia: 4
+        case .costoestandar: 5
+        case .costopromedio: 6
+        case .id_altek: 7
+        case .imagen: 8
+        case .bloqueado: 9
+        case .costoultimacompra: 10
+        case .idcategoria: 11
+        case .observaciones: 12
+        case .alto: 13
+        case .ancho: 14
+        }
+    }
 }
 
 /// What a variation takes from its parent product.
@@ -22,7 +43,8 @@ public struct ParentProduct: Sendable, Equatable {
 
 /// One product mapped to `inv_items` values (text, as PostgreSQL reads them; `nil` is NULL).
 public struct InventoryRow: Sendable, Equatable {
-    public var values: [InventoryColumn: String]
+    /// Indexed by ``InventoryColumn/ordinal``.
+    private var values: [String?]
 
     /// Maps a product, or a variation together with its parent. Returns `nil` for a product without a SKU.
     public init?(_ product: Product, parent: ParentProduct? = nil) {
@@ -33,34 +55,39 @@ public struct InventoryRow: Sendable, Equatable {
         } else {
             name = product.name
         }
-        var values: [InventoryColumn: String] = [
-            .item: item,
-            .codigobarras: raw.split(whereSeparator: { $0 == " " || $0 == "\t" || $0 == "\n" || $0 == "\r" }).joined(separator: " "),
-            .existencia: product.stockQuantity ?? "0",
-            .id_altek: String(product.id),
-            .bloqueado: "false",
+        let category = product.isVariation ? parent?.categoryID ?? product.categoryID : product.categoryID
+        // In InventoryColumn order.
+        values = [
+            item,
+            raw.split(whereSeparator: { $0 == " " || $0 == "\t" || $0 == "\n" || $0 == "\r" }).joined(separator: " "),
+            name,
+            name,
+            product.stockQuantity ?? "0",
+            product.regularPrice,
+            product.regularPrice,
+            String(product.id),
+            product.imageURL ?? parent?.imageURL,
+            "false",
+            product.lastCost,
+            category.map(String.init),
+            product.shortDescription,
+            product.height,
+            product.width,
         ]
-        values[.nombre] = name
-        values[.nombreweb] = name
-        values[.costoestandar] = product.regularPrice
-        values[.costopromedio] = product.regularPrice
-        values[.imagen] = product.imageURL ?? parent?.imageURL
-        values[.costoultimacompra] = product.lastCost
-        values[.idcategoria] = (product.isVariation ? parent?.categoryID ?? product.categoryID : product.categoryID).map(String.init)
-        values[.observaciones] = product.shortDescription
-        values[.alto] = product.height
-        values[.ancho] = product.width
-        self.values = values
     }
 
-    public subscript(column: InventoryColumn) -> String? { values[column] }
+    public subscript(column: InventoryColumn) -> String? {
+        get { values[column.ordinal] }
+        set { values[column.ordinal] = newValue }
+    }
 }
 
 extension String {
     /// The longest prefix of at most `limit` characters as PostgreSQL counts them (Unicode scalars) that does not
     /// split a character as people see it (`e` + combining accent stays whole), or `nil` when no cut is needed.
     func truncated(toScalars limit: Int) -> String? {
-        guard unicodeScalars.count > limit else { return nil }
+        // UTF-8 length bounds the scalar count and costs nothing: most values are decided here.
+        guard utf8.count > limit, unicodeScalars.count > limit else { return nil }
         var kept = 0
         var end = startIndex
         for character in self {

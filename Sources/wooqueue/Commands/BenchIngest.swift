@@ -65,10 +65,8 @@ struct BenchIngest: AsyncParsableCommand {
         defer { try? FileManager.default.removeItem(atPath: configuration.webhooks.spoolDirectory) }
 
         // Bodies and signatures prepared up front: signing is WooCommerce's work, not ours.
-        let template = Self.productTemplate
         let bodies: [(body: ByteBuffer, signature: String)] = (0..<products).map { index in
-            let body = Array(template.replacingOccurrences(of: "\"id\": 794", with: "\"id\": \(100_000 + index)")
-                .replacingOccurrences(of: "TEE-PQ-001", with: "BENCH-\(index)").utf8)
+            let body = BenchProducts.body(index: index)
             return (ByteBuffer(bytes: body), SignatureVerifier.sign(body, secret: secret))
         }
         let url = "http://127.0.0.1:\(port)\(configuration.http.webhookPath)"
@@ -129,23 +127,6 @@ struct BenchIngest: AsyncParsableCommand {
                 """, requests, concurrency, result.failed, result.requestsPerS, result.latencyP50Ms, result.latencyP99Ms, result.peakRssMb))
         }
     }
-
-    /// A product as WooCommerce delivers it (the shape of Tests/Fixtures/woocommerce/product-simple.json).
-    static let productTemplate = #"""
-        {"id": 794, "name": "Premium Quality Tee", "slug": "premium-quality-tee", "permalink": "https://shop.example.com/product/premium-quality-tee/",
-         "date_created": "2026-10-01T09:12:44", "date_created_gmt": "2026-10-01T14:12:44", "date_modified": "2026-11-20T10:03:11",
-         "date_modified_gmt": "2026-11-20T15:03:11", "type": "simple", "status": "publish", "featured": false, "catalog_visibility": "visible",
-         "description": "<p>Long description.</p>\n", "short_description": "<p>Short <strong>description</strong>.</p>\n",
-         "sku": "TEE-PQ-001", "price": "21.99", "regular_price": "21.99", "sale_price": "", "on_sale": false, "purchasable": true,
-         "total_sales": 3, "virtual": false, "downloadable": false, "tax_status": "taxable", "tax_class": "", "manage_stock": true,
-         "stock_quantity": 12, "stock_status": "instock", "backorders": "no", "weight": "0.5",
-         "dimensions": {"length": "20", "width": "15.5", "height": "4"}, "shipping_class": "", "shipping_class_id": 0, "parent_id": 0,
-         "categories": [{"id": 9, "name": "Clothing", "slug": "clothing"}, {"id": 14, "name": "T-shirts", "slug": "t-shirts"}],
-         "tags": [], "images": [{"id": 792, "date_created_gmt": "2026-10-01T14:12:40",
-         "src": "https://shop.example.com/wp-content/uploads/2026/10/front.jpg", "name": "front", "alt": ""}],
-         "attributes": [], "default_attributes": [], "variations": [], "grouped_products": [], "menu_order": 0,
-         "meta_data": [{"id": 1201, "key": "_altek_last_cost", "value": "14.20"}]}
-        """#
 }
 
 /// What the senders share: the next request number, failures and latencies.
