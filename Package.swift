@@ -39,19 +39,25 @@ let package = Package(
             .product(name: "AsyncHTTPClient", package: "async-http-client"),
         ]),
         .target(name: "Dispatcher", dependencies: [
-            "QueueCore", "RedisClient", "ClientSupport",
+            "QueueCore", "RedisClient", "ClientSupport", "Inventory", "WooCommerceAPI",
             .product(name: "Crypto", package: "swift-crypto"),
             .product(name: "Hummingbird", package: "hummingbird"),
             .product(name: "HTTPTypes", package: "swift-http-types"),
             .product(name: "Logging", package: "swift-log"),
             .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
         ]),
+        .target(name: "WooCommerceAPI", dependencies: [
+            "QueueCore",
+            .product(name: "AsyncHTTPClient", package: "async-http-client"),
+            .product(name: "Crypto", package: "swift-crypto"),
+            .product(name: "Logging", package: "swift-log"),
+        ]),
         .target(name: "Inventory", dependencies: [
             "QueueCore", "PostgresClient", "Workers",
             .product(name: "Logging", package: "swift-log"),
         ]),
         .executableTarget(name: "wooqueue", dependencies: [
-            "QueueCore", "Workers", "Dispatcher", "Inventory", "RedisClient", "PostgresClient", "CMallocTuning",
+            "QueueCore", "Workers", "Dispatcher", "Inventory", "WooCommerceAPI", "RedisClient", "PostgresClient", "CMallocTuning",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
             .product(name: "AsyncHTTPClient", package: "async-http-client"),
             .product(name: "Logging", package: "swift-log"),
@@ -77,8 +83,12 @@ let package = Package(
             .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
         ]),
         .testTarget(name: "InventoryTests", dependencies: [
-            "Inventory", "Workers", "QueueCore", "PostgresClient", "TestSupport",
+            "Inventory", "Dispatcher", "WooCommerceAPI", "Workers", "QueueCore", "PostgresClient", "TestSupport",
+            .product(name: "Crypto", package: "swift-crypto"),
+            .product(name: "Hummingbird", package: "hummingbird"),
+            .product(name: "HTTPTypes", package: "swift-http-types"),
             .product(name: "Logging", package: "swift-log"),
+            .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
         ]),
         .testTarget(name: "WooqueueCLITests", dependencies: ["QueueCore", "PostgresClient", "TestSupport"]),
     ]

@@ -1,9 +1,11 @@
 import ArgumentParser
 import Foundation
+import Dispatcher
 import Inventory
 import Logging
 import QueueCore
 import RedisClient
+import WooCommerceAPI
 import Workers
 import Synchronization
 
@@ -60,7 +62,8 @@ extension WooqueueConfiguration {
 
     /// The store's REST API, when `woocommerce.url` is set.
     func makeProductSource() throws -> (any ProductSource)? {
-        nil
+        guard !woocommerce.url.isEmpty else { return nil }
+        return try WooCommerceClient(settings: woocommerce, logger: Logger(label: "wooqueue.woocommerce"))
     }
 
     /// Checks `--queue` values against the configuration.

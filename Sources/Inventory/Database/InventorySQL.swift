@@ -79,6 +79,18 @@ enum InventorySQL {
             """
     }
 
+    /// Soft or hard deletion of the rows whose normalized SKU is in `$1`.
+    static func removeBySKU(_ table: InventoryTable, mode: WooqueueConfiguration.InventorySettings.DeletionMode) -> String {
+        let names = table.names
+        switch mode {
+        case .soft:
+            let zero = table.column(.existencia) != nil ? ", existencia = 0" : ""
+            return "UPDATE \(names.table) SET bloqueado = TRUE\(zero) WHERE \(names.skuKey)(item) = ANY($1::text[])"
+        case .hard:
+            return "DELETE FROM \(names.table) WHERE \(names.skuKey)(item) = ANY($1::text[])"
+        }
+    }
+
     /// The type to cast a text value to for a column, schema-qualified and quoted (`"pg_catalog"."numeric"`).
     private static func cast(_ column: InventoryTable.Column) -> String {
         "\(InventoryNames.quote(column.typeSchema)).\(InventoryNames.quote(column.type))"

@@ -128,6 +128,35 @@ public final class InventoryWriter: Sendable {
         }
     }
 
+    /// Applies the deletion mode to rows found by normalized SKU (`SKU.key`): orphans the store no longer has.
+    /// Returns the rows changed.
+    public func removeRows(skuKeys: [String]) async throws -> Int {
+        if skuKeys.isEmpty { return 0 }
+        let statements = try await prepared()
+        var array = PostgresArray()
+        skuKeys.forEach { array.append($0) }
+        do {
+            return try await connection.query(statements.removeBySKU, [array.literal]).affectedRows
+        } catch let error as PostgresError {
+            throw InventoryWriteError.classify(error)
+        }
+    }
+
+    /// Every normalized SKU in the table (for comparisons with the store).
+    public func skuKeys() async throws -> [String] {
+        try await connection.query("SELECT \(names.skuKey)(item) FROM \(names.table) WHERE \(names.skuKey)(item) IS NOT NULL").rows.compactMap { $0[0] }
+    }
+
+    /// Which of `keys` (normalized SKUs) the table has.
+    public func existingSKUKeys(_ keys: [String]) async throws -> Set<String> {
+        if keys.isEmpty { return [] }
+        var array = PostgresArray()
+        keys.forEach { array.append($0) }
+        let found = try await connection.query(
+            "SELECT \(names.skuKey)(item) FROM \(names.table) WHERE \(names.skuKey)(item) = ANY($1::text[])", [array.literal])
+        return Set(found.rows.compactMap { $0[0] })
+    }
+
     /// Parents as recorded in the bookkeeping, for variations whose parent is not in their batch.
     public func parents(ids: Set<Int64>) async throws -> [Int64: ParentProduct] {
         if ids.isEmpty { return [:] }
@@ -159,6 +188,7 @@ public final class InventoryWriter: Sendable {
         let table: InventoryTable
         let upsert: String
         let delete: String
+        let removeBySKU: String
     }
 
     private func prepared() async throws -> Statements {
@@ -175,7 +205,8 @@ public final class InventoryWriter: Sendable {
         if deletion == .soft, table.column(.bloqueado) == nil {
             throw InventoryWriteError.setup("inventory.deletion is \"soft\" but \(names.table) has no column bloqueado; set it to \"hard\" or add the column")
         }
-        let statements = Statements(table: table, upsert: InventorySQL.upsert(table), delete: InventorySQL.delete(table, mode: deletion))
+        let statements = Statements(table: table, upsert: InventorySQL.upsert(table), delete: InventorySQL.delete(table, mode: deletion),
+                                    removeBySKU: InventorySQL.removeBySKU(table, mode: deletion))
         shape.withLock { $0 = statements }
         return statements
     }

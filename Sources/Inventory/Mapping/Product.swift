@@ -28,13 +28,15 @@ public struct Product: Sendable, Equatable {
     public var width: String?
     /// A variation's attribute values in order (`["Blue", "M"]`).
     public var attributeValues: [String]
+    /// `type` is `variable`: its variations are products of their own (`/products/<id>/variations`).
+    public var isVariable: Bool
 
     public var isVariation: Bool { parentID != 0 }
 
     public init(id: Int64, parentID: Int64 = 0, sku: String? = nil, name: String? = nil, modifiedGMT: String? = nil,
                 stockQuantity: String? = nil, regularPrice: String? = nil, imageURL: String? = nil, categoryID: Int64? = nil,
                 shortDescription: String? = nil, lastCost: String? = nil, height: String? = nil, width: String? = nil,
-                attributeValues: [String] = []) {
+                attributeValues: [String] = [], isVariable: Bool = false) {
         self.id = id
         self.parentID = parentID
         self.sku = sku
@@ -49,6 +51,7 @@ public struct Product: Sendable, Equatable {
         self.height = height
         self.width = width
         self.attributeValues = attributeValues
+        self.isVariable = isVariable
     }
 
     /// Reads a product or variation; throws ``ProductError`` when the body is not one (a permanent failure).
@@ -58,6 +61,7 @@ public struct Product: Sendable, Equatable {
         var sku: String?, name: String?, modified: String?, stock: String?, price: String?, image: String?
         var category: Int64?, short: String?, lastCost: String?, height: String?, width: String?
         var attributeValues: [String] = []
+        var isVariable = false
         do {
             try JSONScanner.forEachMember(of: bytes) { member, range in
                 switch member {
@@ -65,6 +69,7 @@ public struct Product: Sendable, Equatable {
                 case "parent_id": parentID = (try? JSONScanner.integer(in: bytes, range)) ?? 0
                 case "sku": sku = try? JSONScanner.string(in: bytes, range)
                 case "name": name = try? JSONScanner.string(in: bytes, range)
+                case "type": isVariable = (try? JSONScanner.string(in: bytes, range)) == "variable"
                 case "date_modified_gmt": modified = try? JSONScanner.string(in: bytes, range)
                 case "stock_quantity": stock = Self.number(bytes, range)
                 case "regular_price": price = Self.number(bytes, range)
@@ -95,7 +100,7 @@ public struct Product: Sendable, Equatable {
         guard let id, id > 0 else { throw ProductError("not a WooCommerce product: no positive \"id\"") }
         self.init(id: id, parentID: parentID, sku: sku, name: name, modifiedGMT: modified, stockQuantity: stock,
                   regularPrice: price, imageURL: image, categoryID: category, shortDescription: short,
-                  lastCost: lastCost, height: height, width: width, attributeValues: attributeValues)
+                  lastCost: lastCost, height: height, width: width, attributeValues: attributeValues, isVariable: isVariable)
     }
 
     private static func parse(_ bytes: [UInt8], _ range: Range<Int>) -> JSONValue? {

@@ -159,6 +159,17 @@ public struct WooqueueConfiguration: Sendable {
         public var timeout: Duration
         /// How often `serve` sweeps for products modified since the last sweep; zero turns it off.
         public var reconcileInterval: Duration
+
+        public init(url: String, consumerKey: String, consumerSecret: String, authentication: Authentication, perPage: Int,
+                    timeout: Duration, reconcileInterval: Duration) {
+            self.url = url
+            self.consumerKey = consumerKey
+            self.consumerSecret = consumerSecret
+            self.authentication = authentication
+            self.perPage = perPage
+            self.timeout = timeout
+            self.reconcileInterval = reconcileInterval
+        }
     }
 
     public struct JobTypeSettings: Sendable {

@@ -3,6 +3,7 @@ import Dispatcher
 import Logging
 import QueueCore
 import ServiceLifecycle
+import WooCommerceAPI
 import Workers
 
 /// `wooqueue serve`: the webhook intake, and worker pools unless told not to.
@@ -50,6 +51,11 @@ struct Serve: AsyncParsableCommand {
             logger.notice("Receiving WooCommerce webhooks", metadata: ["url": "\(address)", "port": "\(port)"])
         }
         var services: [ServiceGroupConfiguration.ServiceConfiguration] = [.init(service: intake), .init(service: app)]
+        if !configuration.woocommerce.url.isEmpty, configuration.woocommerce.reconcileInterval > .zero {
+            let client = try WooCommerceClient(settings: configuration.woocommerce, logger: logger)
+            let reconciler = Reconciler(client: client, store: try configuration.makeStore(label: "reconcile"), configuration: configuration)
+            services.append(.init(service: ReconcileService(reconciler: reconciler, interval: configuration.woocommerce.reconcileInterval, logger: logger)))
+        }
         if !noWorkers {
             let workers = try WorkerProcess(configuration: configuration, registry: try configuration.makeRegistry(logger: logger), logger: logger)
             services.append(.init(service: workers))

@@ -1,0 +1,143 @@
+import Inventory
+import QueueCore
+import RedisClient
+import WooCommerceAPI
+
+/// Compares the store's catalogue with `inv_items` and enqueues upserts for what the table lacks
+/// (`wooqueue bootstrap`), page by page.
+///
+/// Resumable: after each page, the next page and the counts so far are kept in Redis
+/// (`wq:{bootstrap}:cursor`), and the SKUs seen in `wq:{bootstrap}:skus`; run again after an interruption and it
+/// goes on from the page it was at. Products are listed by id, so pages stay stable while it runs.
+public struct Bootstrap: Sendable {
+    public struct Options: Sendable {
+        /// Jobs per enqueue round trip.
+        public var batch: Int
+        /// Enqueue every product, not only the missing ones.
+        public var all: Bool
+        /// Apply the deletion mode to rows the store no longer has.
+        public var deleteOrphans: Bool
+        /// Forget an unfinished run and start at page 1.
+        public var restart: Bool
+
+        public init(batch: Int = 500, all: Bool = false, deleteOrphans: Bool = false, restart: Bool = false) {
+            self.batch = batch
+            self.all = all
+            self.deleteOrphans = deleteOrphans
+            self.restart = restart
+        }
+    }
+
+    public struct Report: Sendable, Equatable, Encodable {
+        /// `X-WP-Total` of the products listing (variations not included).
+        public var storeProducts = 0
+        /// Products and variations read.
+        public var storeItems = 0
+        public var tableRows = 0
+        /// Items with a SKU the table does not have.
+        public var missing = 0
+        public var enqueued = 0
+        public var skippedNoSKU = 0
+        /// Table rows whose SKU the store does not have.
+        public var orphans = 0
+        public var orphansRemoved = 0
+        public var pages = 0
+        /// The page an unfinished earlier run was resumed at; nil for a fresh run.
+        public var resumedAtPage: Int?
+    }
+
+    let client: WooCommerceClient
+    let store: QueueStore
+    let writer: InventoryWriter
+    let router: DeliveryRouter
+
+    public init(client: WooCommerceClient, store: QueueStore, writer: InventoryWriter, configuration: WooqueueConfiguration) {
+        self.client = client
+        self.store = store
+        self.writer = writer
+        self.router = DeliveryRouter(configuration: configuration)
+    }
+
+    var cursorKey: String { "\(store.prefix):{bootstrap}:cursor" }
+    var seenKey: String { "\(store.prefix):{bootstrap}:skus" }
+
+    /// Runs (or resumes) the comparison; `progress` gets one line per page.
+    public func run(_ options: Options, progress: @Sendable (String) -> Void) async throws -> Report {
+        let redis = store.connection
+        if options.restart { _ = try await redis.send(RedisCommand("DEL", cursorKey, seenKey)) }
+        var report = Report()
+        var page = 1
+        let saved = try await redis.send(RedisCommand("HGETALL", cursorKey)).array ?? []
+        if !saved.isEmpty {
+            let fields = Dictionary(stride(from: 0, to: saved.count - 1, by: 2).compactMap { index -> (String, Int)? in
+                guard let name = saved[index].string, let value = saved[index + 1].int else { return nil }
+                return (name, value)
+            }, uniquingKeysWith: { $1 })
+            page = fields["next_page"] ?? 1
+            report.storeItems = fields["store_items"] ?? 0
+            report.missing = fields["missing"] ?? 0
+            report.enqueued = fields["enqueued"] ?? 0
+            report.skippedNoSKU = fields["skipped_no_sku"] ?? 0
+            report.pages = page - 1
+            report.resumedAtPage = page
+            progress("resuming an unfinished bootstrap at page \(page) (run with --restart to start over)")
+        }
+        while true {
+            let (items, listed) = try await client.catalogue(page: page)
+            report.storeProducts = listed.total ?? report.storeProducts
+            if listed.items.isEmpty { break }
+            try await process(items, options: options, report: &report)
+            report.pages = page
+            _ = try await redis.send(RedisCommand("HSET", cursorKey, "next_page", String(page + 1), "store_items", String(report.storeItems),
+                                                  "missing", String(report.missing), "enqueued", String(report.enqueued),
+                                                  "skipped_no_sku", String(report.skippedNoSKU)))
+            let totalPages = listed.totalPages.map { "/\($0)" } ?? ""
+            progress("page \(page)\(totalPages): \(items.count) products and variations, \(report.missing) missing so far, \(report.enqueued) jobs enqueued")
+            if page >= (listed.totalPages ?? Int.max) { break }
+            page += 1
+        }
+        let seen = Set((try await redis.send(RedisCommand("SMEMBERS", seenKey)).array ?? []).compactMap(\.string))
+        let tableKeys = try await writer.skuKeys()
+        report.tableRows = tableKeys.count
+        let orphans = tableKeys.filter { !seen.contains($0) }
+        report.orphans = orphans.count
+        if options.deleteOrphans, !orphans.isEmpty {
+            report.orphansRemoved = try await writer.removeRows(skuKeys: orphans)
+        }
+        _ = try await redis.send(RedisCommand("DEL", cursorKey, seenKey))
+        return report
+    }
+
+    private func process(_ items: [CatalogueItem], options: Options, report: inout Report) async throws {
+        report.storeItems += items.count
+        var keys: [String] = []
+        for item in items {
+            if let sku = item.product.sku, let key = SKU.key(sku) { keys.append(key) } else { report.skippedNoSKU += 1 }
+        }
+        if !keys.isEmpty { _ = try await store.connection.send(RedisCommand("SADD", arguments: [seenKey] + keys)) }
+        let existing = try await writer.existingSKUKeys(keys)
+        var chosen: [CatalogueItem] = []
+        var parentsTaken = Set<Int64>()
+        let byID = Dictionary(items.map { ($0.product.id, $0) }, uniquingKeysWith: { first, _ in first })
+        for item in items {
+            guard let sku = item.product.sku, let key = SKU.key(sku) else { continue }
+            let isMissing = !existing.contains(key)
+            if isMissing { report.missing += 1 }
+            guard options.all || isMissing else { continue }
+            // A variation is written with its parent's name and category: send the parent along.
+            if item.product.isVariation, let parent = byID[item.product.parentID], parentsTaken.insert(parent.product.id).inserted,
+               !chosen.contains(where: { $0.product.id == parent.product.id }) {
+                chosen.append(parent)
+            }
+            if !chosen.contains(where: { $0.product.id == item.product.id }) { chosen.append(item) }
+        }
+        let jobs = try router.jobs(for: chosen, origin: "bootstrap")
+        var offset = 0
+        while offset < jobs.count {
+            let slice = Array(jobs[offset..<min(offset + options.batch, jobs.count)])
+            try await store.enqueue(slice)
+            offset += slice.count
+        }
+        report.enqueued += jobs.count
+    }
+}

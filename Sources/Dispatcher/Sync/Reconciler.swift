@@ -1,0 +1,127 @@
+import Foundation
+import Logging
+import QueueCore
+import RedisClient
+import ServiceLifecycle
+import WooCommerceAPI
+
+/// Catches what webhooks missed (WooCommerce never retries a failed delivery): lists the products modified since
+/// the last sweep and routes them like `product.updated` deliveries. Newer-state checks make repeats harmless.
+public struct Reconciler: Sendable {
+    public struct Report: Sendable, Equatable, Encodable {
+        /// `date_modified_gmt` lower bound used.
+        public var since: String
+        /// Products and variations listed as modified.
+        public var changed = 0
+        public var enqueued = 0
+        public var pages = 0
+    }
+
+    /// Sweeps overlap by this much, so a product saved while the previous sweep ran is not missed.
+    static let overlap: TimeInterval = 60
+
+    let client: WooCommerceClient
+    let store: QueueStore
+    let router: DeliveryRouter
+
+    public init(client: WooCommerceClient, store: QueueStore, configuration: WooqueueConfiguration) {
+        self.client = client
+        self.store = store
+        self.router = DeliveryRouter(configuration: configuration)
+    }
+
+    var lastSweepKey: String { "\(store.prefix):{reconcile}:last" }
+
+    /// When the last sweep started (minus the overlap), as WooCommerce writes GMT times; nil before the first.
+    public func lastSweep() async throws -> String? {
+        try await store.connection.send(RedisCommand("GET", lastSweepKey)).string
+    }
+
+    /// Sweeps products modified after `since` (default: the last sweep); records this sweep's start for the next.
+    public func run(since: String? = nil, progress: @Sendable (String) -> Void = { _ in }) async throws -> Report {
+        let started = Date()
+        let recorded = since == nil ? try await lastSweep() : nil
+        guard let since = since ?? recorded else { throw ReconcileError.noEarlierSweep }
+        var report = Report(since: since)
+        var page = 1
+        while true {
+            let (items, listed) = try await client.catalogue(page: page, query: .init(modifiedAfter: since))
+            if listed.items.isEmpty { break }
+            let jobs = try router.jobs(for: items, origin: "reconcile")
+            try await store.enqueue(jobs)
+            report.changed += items.count
+            report.enqueued += jobs.count
+            report.pages = page
+            progress("page \(page)\(listed.totalPages.map { "/\($0)" } ?? ""): \(items.count) changed products and variations")
+            if page >= (listed.totalPages ?? Int.max) { break }
+            page += 1
+        }
+        try await record(started)
+        return report
+    }
+
+    /// Records `date` (minus the overlap) as the next sweep's lower bound.
+    public func record(_ date: Date) async throws {
+        _ = try await store.connection.send(RedisCommand("SET", lastSweepKey, Self.gmt(date.addingTimeInterval(-Self.overlap))))
+    }
+
+    /// `2026-11-23T10:00:00`: UTC without a zone, as WooCommerce's `*_gmt` fields.
+    static func gmt(_ date: Date) -> String {
+        var calendar = Calendar(identifier: .gregorian)
+        calendar.timeZone = TimeZone(identifier: "UTC")!
+        let c = calendar.dateComponents([.year, .month, .day, .hour, .minute, .second], from: date)
+        return String(format: "%04d-%02d-%02dT%02d:%02d:%02d", c.year!, c.month!, c.day!, c.hour!, c.minute!, c.second!)
+    }
+}
+
+public enum ReconcileError: Error, CustomStringConvertible, Sendable {
+    case noEarlierSweep
+
+    public var description: String {
+        "no earlier sweep is recorded: pass --since 2026-11-01T00:00:00 (GMT), or run `wooqueue bootstrap` for the whole catalogue"
+    }
+}
+
+/// Runs the reconcile sweep every `woocommerce.reconcileInterval` inside `serve`. With several `serve` processes,
+/// a lock in Redis lets one of them sweep per interval.
+public struct ReconcileService: Service {
+    let reconciler: Reconciler
+    let interval: Duration
+    let logger: Logger
+
+    public init(reconciler: Reconciler, interval: Duration, logger: Logger) {
+        self.reconciler = reconciler
+        self.interval = interval
+        self.logger = logger
+    }
+
+    var lockKey: String { "\(reconciler.store.prefix):{reconcile}:lock" }
+
+    public func run() async throws {
+        let owner = UUID().uuidString
+        await cancelWhenGracefulShutdown {
+            while !Task.isCancelled {
+                await self.sweep(owner: owner)
+                try? await Task.sleep(for: self.interval)
+            }
+        }
+    }
+
+    private func sweep(owner: String) async {
+        do {
+            let locked = try await reconciler.store.connection.send(RedisCommand(
+                "SET", lockKey, owner, "NX", "PX", String(max(1000, interval.milliseconds - 1000))))
+            guard locked.string == "OK" else { return }  // another serve process sweeps this interval
+            guard try await reconciler.lastSweep() != nil else {
+                // The first sweep only marks the start: what came before is bootstrap's job.
+                try await reconciler.record(Date())
+                logger.notice("Reconcile sweeps start now; run `wooqueue bootstrap` once for the existing catalogue")
+                return
+            }
+            let report = try await reconciler.run()
+            logger.info("Reconcile sweep done", metadata: ["since": "\(report.since)", "changed": "\(report.changed)", "enqueued": "\(report.enqueued)"])
+        } catch {
+            logger.warning("Reconcile sweep failed; it runs again next interval", metadata: ["error": "\(error)"])
+        }
+    }
+}

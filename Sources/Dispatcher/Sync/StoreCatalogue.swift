@@ -1,0 +1,41 @@
+import Inventory
+import QueueCore
+import WooCommerceAPI
+
+extension WooCommerceClient: ProductSource {}
+
+/// A product or variation read from the store, with the exact bytes it came in.
+struct CatalogueItem {
+    let body: [UInt8]
+    let product: Product
+}
+
+extension WooCommerceClient {
+    /// One page of products with the variations of its variable products after each of them, so a parent is
+    /// enqueued before its variations.
+    func catalogue(page: Int, query: ProductQuery = ProductQuery()) async throws -> (items: [CatalogueItem], page: Page) {
+        let listed = try await products(page: page, query: query)
+        var items: [CatalogueItem] = []
+        for body in listed.items {
+            guard let product = try? Product(json: body) else { continue }
+            items.append(CatalogueItem(body: body, product: product))
+            if product.isVariable {
+                for variation in try await allVariations(of: product.id, query: query) {
+                    if let parsed = try? Product(json: variation) { items.append(CatalogueItem(body: variation, product: parsed)) }
+                }
+            }
+        }
+        return (items, listed)
+    }
+}
+
+extension DeliveryRouter {
+    /// The jobs of store items routed as `product.updated` deliveries would be.
+    func jobs(for items: [CatalogueItem], origin: String) throws -> [JobEnvelope] {
+        var jobs: [JobEnvelope] = []
+        for item in items {
+            jobs += try self.jobs(for: Delivery(topic: "product.updated", deliveryID: nil, body: item.body, origin: origin))
+        }
+        return jobs
+    }
+}

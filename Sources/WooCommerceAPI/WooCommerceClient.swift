@@ -1,0 +1,231 @@
+import AsyncHTTPClient
+import Foundation
+import Logging
+import NIOCore
+import NIOHTTP1
+import QueueCore
+
+/// The WooCommerce REST API v3 (`/wp-json/wc/v3`) as wooqueue reads it: products and variations, page by page.
+///
+/// Authentication follows `woocommerce.authentication`: HTTP Basic with the consumer key and secret over https,
+/// the same as query parameters where a server drops the Authorization header, or OAuth 1.0a (HMAC-SHA256, one
+/// legged) over plain http. 5xx, 429 and network errors are retried with backoff (honouring `Retry-After`); 401,
+/// 403 and 404 fail at once with what to check.
+public final class WooCommerceClient: Sendable {
+    public let settings: WooqueueConfiguration.WooCommerceSettings
+    let http: HTTPClient
+    let logger: Logger
+    /// Attempts per request, and the first backoff delay (doubling).
+    let attempts: Int
+    let firstDelay: Duration
+
+    /// - Parameter http: the client to send with; the caller owns it (`HTTPClient.shared` is fine).
+    public init(settings: WooqueueConfiguration.WooCommerceSettings, http: HTTPClient = .shared, logger: Logger,
+                attempts: Int = 5, firstDelay: Duration = .milliseconds(500)) throws {
+        guard !settings.url.isEmpty else {
+            throw WooCommerceError.notConfigured
+        }
+        guard !settings.consumerKey.isEmpty, !settings.consumerSecret.isEmpty else {
+            throw WooCommerceError.missingKeys
+        }
+        let secure = settings.url.lowercased().hasPrefix("https://")
+        if !secure, settings.authentication == .basic || settings.authentication == .query {
+            throw WooCommerceError.insecureAuthentication(settings.authentication.rawValue)
+        }
+        self.settings = settings
+        self.http = http
+        self.logger = logger
+        self.attempts = attempts
+        self.firstDelay = firstDelay
+    }
+
+    /// One page of a collection, with WooCommerce's paging headers.
+    public struct Page: Sendable {
+        /// The raw JSON of each element, in order.
+        public var items: [[UInt8]]
+        /// `X-WP-Total` and `X-WP-TotalPages`.
+        public var total: Int?
+        public var totalPages: Int?
+        /// The `Link` header's `rel="next"` target, when there is one.
+        public var next: String?
+    }
+
+    /// Filters of the products listing.
+    public struct ProductQuery: Sendable {
+        public var modifiedAfter: String?
+        public init(modifiedAfter: String? = nil) { self.modifiedAfter = modifiedAfter }
+
+        var parameters: [(String, String)] {
+            var parameters = [("orderby", "id"), ("order", "asc")]
+            if let modifiedAfter { parameters += [("modified_after", modifiedAfter), ("dates_are_gmt", "true")] }
+            return parameters
+        }
+    }
+
+    /// `GET /products?page=N` (ordered by id, so a resumed walk sees the same pages).
+    public func products(page: Int, query: ProductQuery = ProductQuery()) async throws -> Page {
+        try await list("products", parameters: query.parameters + [("page", String(page)), ("per_page", String(settings.perPage))])
+    }
+
+    /// `GET /products/<id>/variations?page=N`.
+    public func variations(of productID: Int64, page: Int, query: ProductQuery = ProductQuery()) async throws -> Page {
+        try await list("products/\(productID)/variations",
+                       parameters: query.parameters + [("page", String(page)), ("per_page", String(settings.perPage))])
+    }
+
+    /// Every variation of a variable product, all pages.
+    public func allVariations(of productID: Int64, query: ProductQuery = ProductQuery()) async throws -> [[UInt8]] {
+        var items: [[UInt8]] = []
+        var page = 1
+        while true {
+            let result = try await variations(of: productID, page: page, query: query)
+            items += result.items
+            if result.items.isEmpty || page >= (result.totalPages ?? page) { return items }
+            page += 1
+        }
+    }
+
+    /// `GET /products/<id>`, or `/products/<parent>/variations/<id>` for a variation.
+    public func product(id: Int64, parentID: Int64?) async throws -> [UInt8] {
+        let path = parentID.map { "products/\($0)/variations/\(id)" } ?? "products/\(id)"
+        return try await get(path, parameters: []).body
+    }
+
+    // MARK: - Requests
+
+    private func list(_ path: String, parameters: [(String, String)]) async throws -> Page {
+        let (body, headers) = try await get(path, parameters: parameters)
+        guard case .array(let elements)? = try? JSONValue.parse(body) else {
+            throw WooCommerceError.unexpectedBody(path: path, String(decoding: body.prefix(200), as: UTF8.self))
+        }
+        // Keep each element's exact bytes: they become job payloads as a webhook body would.
+        var items: [[UInt8]] = []
+        items.reserveCapacity(elements.count)
+        var index = body.firstIndex(of: UInt8(ascii: "[")).map { $0 + 1 } ?? 0
+        for _ in elements {
+            while index < body.count, [0x20, 0x0A, 0x0D, 0x09, UInt8(ascii: ",")].contains(body[index]) { index += 1 }
+            let start = index
+            try JSONScanner.skipValue(in: body, from: &index)
+            items.append(Array(body[start..<index]))
+        }
+        return Page(items: items, total: headers.first(name: "X-WP-Total").flatMap { Int($0) },
+                    totalPages: headers.first(name: "X-WP-TotalPages").flatMap { Int($0) },
+                    next: Self.nextLink(headers.first(name: "Link")))
+    }
+
+    private func get(_ path: String, parameters: [(String, String)]) async throws -> (body: [UInt8], headers: HTTPHeaders) {
+        var delay = firstDelay
+        var attempt = 1
+        while true {
+            let url = requestURL(path, parameters: parameters)
+            var request = HTTPClientRequest(url: url)
+            request.headers.add(name: "Accept", value: "application/json")
+            request.headers.add(name: "User-Agent", value: "wooqueue")
+            if authentication == .basic {
+                let token = Data("\(settings.consumerKey):\(settings.consumerSecret)".utf8).base64EncodedString()
+                request.headers.add(name: "Authorization", value: "Basic \(token)")
+            }
+            let outcome: Result<(HTTPResponseStatus, HTTPHeaders, [UInt8]), any Error>
+            do {
+                let response = try await http.execute(request, timeout: .milliseconds(settings.timeout.milliseconds))
+                let body = try await response.body.collect(upTo: 64 << 20)
+                outcome = .success((response.status, response.headers, Array(buffer: body)))
+            } catch {
+                outcome = .failure(error)
+            }
+            let retryAfter: Duration?
+            switch outcome {
+            case .success(let (status, headers, body)):
+                switch status.code {
+                case 200..<300: return (body, headers)
+                case 401, 403: throw WooCommerceError.unauthorized(status: Int(status.code), path: path, Self.message(body))
+                case 404: throw WooCommerceError.notFound(path: path, Self.message(body))
+                case 408, 429, 500..<600:
+                    retryAfter = headers.first(name: "Retry-After").flatMap { Int64($0) }.map { .seconds($0) }
+                    if attempt >= attempts { throw WooCommerceError.unavailable(path: path, "HTTP \(status.code) \(Self.message(body))") }
+                default: throw WooCommerceError.rejected(status: Int(status.code), path: path, Self.message(body))
+                }
+                logger.warning("WooCommerce answered \(status.code); retrying", metadata: ["path": "\(path)", "attempt": "\(attempt)"])
+            case .failure(let error):
+                if attempt >= attempts { throw WooCommerceError.unavailable(path: path, "\(error)") }
+                logger.warning("WooCommerce request failed; retrying", metadata: ["path": "\(path)", "attempt": "\(attempt)", "error": "\(error)"])
+                retryAfter = nil
+            }
+            try await Task.sleep(for: min(retryAfter ?? delay, .seconds(60)))
+            delay = delay * 2
+            attempt += 1
+        }
+    }
+
+    var authentication: WooqueueConfiguration.WooCommerceSettings.Authentication {
+        guard settings.authentication == .auto else { return settings.authentication }
+        return settings.url.lowercased().hasPrefix("https://") ? .basic : .oauth
+    }
+
+    /// The full URL with the query, signed for OAuth or with the keys for query authentication.
+    func requestURL(_ path: String, parameters: [(String, String)], timestamp: Int64 = Int64(Date().timeIntervalSince1970),
+                    nonce: String = UUID().uuidString.replacingOccurrences(of: "-", with: "")) -> String {
+        let base = "\(settings.url)/wp-json/wc/v3/\(path)"
+        var query = parameters
+        switch authentication {
+        case .query:
+            query += [("consumer_key", settings.consumerKey), ("consumer_secret", settings.consumerSecret)]
+        case .oauth:
+            query += OAuth1.parameters(method: "GET", url: base, query: query, consumerKey: settings.consumerKey,
+                                       consumerSecret: settings.consumerSecret, timestamp: timestamp, nonce: nonce)
+        case .basic, .auto:
+            break
+        }
+        if query.isEmpty { return base }
+        return base + "?" + query.map { "\(OAuth1.percentEncode($0.0))=\(OAuth1.percentEncode($0.1))" }.joined(separator: "&")
+    }
+
+    /// The target of `rel="next"` in a `Link` header.
+    static func nextLink(_ header: String?) -> String? {
+        guard let header else { return nil }
+        for part in header.split(separator: ",") where part.contains("rel=\"next\"") {
+            guard let open = part.firstIndex(of: "<"), let close = part.firstIndex(of: ">") else { continue }
+            return String(part[part.index(after: open)..<close])
+        }
+        return nil
+    }
+
+    /// WooCommerce's error message (`{"code": …, "message": …}`), or the start of the body.
+    static func message(_ body: [UInt8]) -> String {
+        if let value = try? JSONValue.parse(body), case .string(let message)? = value["message"] { return message }
+        return String(decoding: body.prefix(200), as: UTF8.self)
+    }
+}
+
+/// What went wrong talking to the store, and what to check.
+public enum WooCommerceError: Error, CustomStringConvertible, Sendable {
+    case notConfigured
+    case missingKeys
+    case insecureAuthentication(String)
+    case unauthorized(status: Int, path: String, String)
+    case notFound(path: String, String)
+    case rejected(status: Int, path: String, String)
+    case unavailable(path: String, String)
+    case unexpectedBody(path: String, String)
+
+    public var description: String {
+        switch self {
+        case .notConfigured:
+            "the store's REST API is not configured: set woocommerce.url (or WOOQUEUE_WOO_URL)"
+        case .missingKeys:
+            "woocommerce.consumerKey and consumerSecret (or WOOQUEUE_WOO_KEY / WOOQUEUE_WOO_SECRET) are needed: create them under WooCommerce → Settings → Advanced → REST API, with Read access"
+        case .insecureAuthentication(let mode):
+            "woocommerce.authentication \"\(mode)\" sends the keys in clear: use an https:// store URL, or \"oauth\" over http"
+        case .unauthorized(let status, let path, let message):
+            "WooCommerce refused the keys (HTTP \(status)) for \(path): \(message). Check the consumer key and secret and that they have Read access"
+        case .notFound(let path, let message):
+            "WooCommerce has no \(path) (HTTP 404): \(message). Check woocommerce.url and that pretty permalinks (/wp-json/) are on"
+        case .rejected(let status, let path, let message):
+            "WooCommerce answered HTTP \(status) for \(path): \(message)"
+        case .unavailable(let path, let reason):
+            "the store did not answer \(path) after several tries: \(reason)"
+        case .unexpectedBody(let path, let start):
+            "WooCommerce's answer for \(path) is not a JSON list: \(start)"
+        }
+    }
+}

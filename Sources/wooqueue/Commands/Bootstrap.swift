@@ -1,0 +1,102 @@
+import ArgumentParser
+import Dispatcher
+import Foundation
+import Inventory
+import PostgresClient
+import WooCommerceAPI
+
+/// `wooqueue bootstrap`: compare the store's SKUs with inv_items and enqueue what is missing.
+struct BootstrapCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "bootstrap",
+        abstract: "Compare the store's catalogue with inv_items and enqueue upserts for the missing SKUs.",
+        discussion: """
+            Pages through the store's products (and the variations of variable ones) with the REST API, compares \
+            normalized SKUs with the table and enqueues inventory.upsert jobs for the missing ones (--all: for \
+            every product). Rows whose SKU the store no longer has are counted as orphans and left alone unless \
+            --delete-orphans (then the deletion mode applies). Interrupted, it resumes at the page it was at.
+            """)
+
+    @OptionGroup var global: GlobalOptions
+
+    @Option(name: .long, help: "Jobs per enqueue round trip.")
+    var batch: Int = 500
+
+    @Flag(name: .long, help: "Enqueue every product, not only the missing ones.")
+    var all = false
+
+    @Flag(name: .long, help: "Apply inventory.deletion to rows whose SKU the store no longer has.")
+    var deleteOrphans = false
+
+    @Flag(name: .long, help: "Forget an unfinished run and start at page 1.")
+    var restart = false
+
+    @Flag(name: .long, help: "Print the report as one JSON object.")
+    var json = false
+
+    mutating func validate() throws {
+        guard (1...10_000).contains(batch) else { throw ValidationError("--batch must be between 1 and 10000") }
+    }
+
+    func run() async throws {
+        let configuration = try global.load()
+        let logger = global.logger("bootstrap")
+        let client = try WooCommerceClient(settings: configuration.woocommerce, logger: logger)
+        let writer = InventoryWriter(connection: PostgresConnection(url: configuration.database.url, label: "bootstrap"),
+                                     settings: configuration.inventory)
+        let bootstrap = Bootstrap(client: client, store: try configuration.makeStore(label: "bootstrap"), writer: writer,
+                                  configuration: configuration)
+        let progress = Progress()
+        let report = try await bootstrap.run(.init(batch: batch, all: all, deleteOrphans: deleteOrphans, restart: restart)) {
+            progress.say($0)
+        }
+        if json {
+            print(try StatusPrinter.json(report))
+            return
+        }
+        print("""
+            store products:      \(report.storeProducts) (X-WP-Total; \(report.storeItems) products and variations read)
+            table rows:          \(report.tableRows)
+            missing:             \(report.missing)
+            enqueued:            \(report.enqueued) jobs\(all ? " (--all)" : "")
+            skipped, no SKU:     \(report.skippedNoSKU)
+            orphans:             \(report.orphans)\(deleteOrphans ? " (\(report.orphansRemoved) removed, inventory.deletion \(configuration.inventory.deletion.rawValue))" : " (left alone; --delete-orphans to remove)")
+            """)
+    }
+}
+
+/// `wooqueue reconcile`: route what changed in the store since the last sweep.
+struct ReconcileCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "reconcile",
+        abstract: "Route the products modified since the last sweep, catching deliveries WooCommerce failed to make.",
+        discussion: "serve runs this every woocommerce.reconcileInterval. --since takes a GMT time such as 2026-11-01T00:00:00.")
+
+    @OptionGroup var global: GlobalOptions
+
+    @Option(name: .long, help: ArgumentHelp("Products modified after this GMT time (default: the last sweep).", valueName: "YYYY-MM-DDTHH:MM:SS"))
+    var since: String?
+
+    @Flag(name: .long, help: "Print the report as one JSON object.")
+    var json = false
+
+    mutating func validate() throws {
+        if let since, since.range(of: #"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}$"#, options: .regularExpression) == nil {
+            throw ValidationError("--since must be a GMT time such as 2026-11-01T00:00:00, got \"\(since)\"")
+        }
+    }
+
+    func run() async throws {
+        let configuration = try global.load()
+        let logger = global.logger("reconcile")
+        let client = try WooCommerceClient(settings: configuration.woocommerce, logger: logger)
+        let reconciler = Reconciler(client: client, store: try configuration.makeStore(label: "reconcile"), configuration: configuration)
+        let progress = Progress()
+        let report = try await reconciler.run(since: since) { progress.say($0) }
+        if json {
+            print(try StatusPrinter.json(report))
+        } else {
+            print("modified since \(report.since) (GMT): \(report.changed) products and variations, \(report.enqueued) jobs enqueued")
+        }
+    }
+}

@@ -1,0 +1,169 @@
+import Dispatcher
+import Foundation
+import Inventory
+import Logging
+import QueueCore
+import TestSupport
+import Testing
+@testable import WooCommerceAPI
+import Workers
+
+/// Bootstrap, reconcile and stock_sync against a small real WooCommerce REST server and a real PostgreSQL.
+@Suite("Store comparison", .serialized)
+struct StoreSyncTests {
+    /// A harness whose configuration points at `store` (2 products per page, so the 5 products take 3 pages).
+    private func withStore(_ body: (InventoryHarness, FakeStore, WooqueueConfiguration) async throws -> Void) async throws {
+        let store = try await FakeStore.start()
+        defer { store.stop() }
+        try await InventoryHarness.with { harness in
+            var configuration = harness.configuration
+            configuration.woocommerce = .init(url: store.url, consumerKey: FakeStore.consumerKey, consumerSecret: FakeStore.consumerSecret,
+                                              authentication: .auto, perPage: 2, timeout: .seconds(5), reconcileInterval: .zero)
+            try await body(harness, store, configuration)
+        }
+    }
+
+    private func client(_ configuration: WooqueueConfiguration) throws -> WooCommerceClient {
+        var logger = Logger(label: "test.woocommerce")
+        logger.logLevel = .error
+        return try WooCommerceClient(settings: configuration.woocommerce, logger: logger, attempts: 2, firstDelay: .milliseconds(10))
+    }
+
+    private func bootstrap(_ harness: InventoryHarness, _ configuration: WooqueueConfiguration) throws -> Bootstrap {
+        Bootstrap(client: try client(configuration), store: harness.workers.store, writer: harness.writer(), configuration: configuration)
+    }
+
+    @Test("bootstrap pages through the store, enqueues what the table lacks, counts no-SKU products and orphans")
+    func bootstrapEnqueuesMissing() async throws {
+        try await withStore { harness, store, configuration in
+            // 801's SKU " 12345 " is in the table already, unpadded; GONE-1 is not in the store.
+            try await harness.execute("INSERT INTO \(harness.table) (item, nombre) VALUES ('12345', 'Coffee'), ('GONE-1', 'Old product')")
+            let report = try await bootstrap(harness, configuration).run(.init(batch: 2)) { _ in }
+            #expect(report.storeProducts == 5)
+            #expect(report.storeItems == 7)
+            #expect(report.missing == 5)  // 794, 802, 900, 901, 902
+            #expect(report.enqueued == 5)
+            #expect(report.skippedNoSKU == 1)
+            #expect(report.tableRows == 2)
+            #expect(report.orphans == 1)
+            #expect(report.orphansRemoved == 0)
+            #expect(report.pages == 3)
+            let pages = store.state.withLock { $0.requests.filter { $0.path.hasSuffix("/products") }.map { $0.query["page"] ?? "" } }
+            #expect(pages == ["1", "2", "3"])
+            #expect(store.state.withLock { $0.requests.contains { $0.path.hasSuffix("/products/900/variations") } })
+
+            try await harness.process([], done: 5)
+            let rows = try await harness.rows()
+            #expect(rows.count == 7)
+            #expect(rows["HOODIE-BLUE-M"]?["nombre"] == "Hoodie - Blue, M")
+            #expect(rows["000987654"]?["nombre"] == "Hoodie - Green, L")
+            #expect(rows["12345"]?["nombre"] == "Coffee")  // not enqueued: it was there
+            #expect(rows["GONE-1"]?["bloqueado"] == "f")  // an orphan is left alone by default
+        }
+    }
+
+    @Test("bootstrap interrupted at page 2 resumes at page 2, and --delete-orphans applies the deletion mode")
+    func bootstrapResumes() async throws {
+        try await withStore { harness, store, configuration in
+            try await harness.execute("INSERT INTO \(harness.table) (item, nombre, existencia) VALUES ('GONE-1', 'Old product', 4)")
+            store.state.withLock { $0.failPage = 2 }
+            let first = try bootstrap(harness, configuration)
+            let error = await #expect(throws: WooCommerceError.self) { _ = try await first.run(.init()) { _ in } }
+            #expect("\(error.map { "\($0)" } ?? "")".contains("HTTP 401"))
+            store.state.withLock { $0.failPage = nil; $0.requests = [] }
+
+            let report = try await bootstrap(harness, configuration).run(.init(deleteOrphans: true)) { _ in }
+            #expect(report.resumedAtPage == 2)
+            let pages = store.state.withLock { $0.requests.filter { $0.path.hasSuffix("/products") }.map { $0.query["page"] ?? "" } }
+            #expect(pages == ["2", "3"])
+            #expect(report.missing == 6)  // page 1's two (794, 801) were counted before the interruption
+            #expect(report.enqueued == 6)
+            #expect(report.orphans == 1)
+            #expect(report.orphansRemoved == 1)
+            let gone = try #require(try await harness.rows()["GONE-1"])
+            #expect(gone["bloqueado"] == "t")
+            #expect(Double(gone["existencia"]!!) == 0)
+        }
+    }
+
+    @Test("reconcile routes what changed since the last sweep, variations included, and records the sweep")
+    func reconcile() async throws {
+        try await withStore { harness, store, configuration in
+            store.state.withLock { state in
+                state.products[794]?["date_modified_gmt"] = "2026-11-22T10:00:00"
+                state.products[900]?["date_modified_gmt"] = "2026-11-22T10:00:00"
+                state.variations[900]?[0]["date_modified_gmt"] = "2026-11-22T10:00:00"
+            }
+            let reconciler = Reconciler(client: try client(configuration), store: harness.workers.store, configuration: configuration)
+            await #expect(throws: ReconcileError.self) { _ = try await reconciler.run() }
+            let report = try await reconciler.run(since: "2026-11-21T12:00:00")
+            #expect(report.changed == 3)  // 794, 900 and its variation 901; 902 is older
+            #expect(store.state.withLock { $0.requests.allSatisfy { $0.query["oauth_signature"] != nil } })
+            #expect(store.state.withLock { $0.requests.contains { $0.query["modified_after"] == "2026-11-21T12:00:00" && $0.query["dates_are_gmt"] == "true" } })
+            try await harness.process([], done: 3)
+            #expect(Set(try await harness.rows().keys) == ["TEE-PQ-001", "HOODIE", "HOODIE-BLUE-M"])
+
+            // The next sweep starts where this one started (minus a minute): nothing has changed since.
+            let recorded = try #require(try await reconciler.lastSweep())
+            #expect(recorded > "2026-11-22T10:00:00")
+            #expect(try await reconciler.run().changed == 0)
+        }
+    }
+
+    @Test("stock_sync re-reads the ordered products and writes their absolute stock; running it twice changes nothing")
+    func stockSync() async throws {
+        try await withStore { harness, store, configuration in
+            store.state.withLock { state in
+                state.products[794]?["stock_quantity"] = 10  // after the order: 12 - 2
+                state.variations[900]?[0]["stock_quantity"] = 6
+            }
+            let router = DeliveryRouter(configuration: configuration)
+            let jobs = try router.jobs(for: Delivery(topic: "order.created", deliveryID: "d-1", body: try Fixtures.bytes("order-created.json"), origin: "test"))
+            let stockJobs = jobs.filter { $0.type == "stock_sync" }
+            #expect(stockJobs.count == 1)
+            var registry = HandlerRegistry(configuration: configuration)
+            var logger = Logger(label: "test.inventory")
+            logger.logLevel = .warning
+            registry.registerInventory(configuration: configuration, source: try client(configuration), counters: harness.workers.store, logger: logger)
+            _ = try await harness.workers.store.enqueue(stockJobs + stockJobs.map { var again = $0; again.id = JobID.make(); return again })
+            try await harness.workers.run(registry: registry) { _ in
+                try await harness.workers.waitFor("bulk", done: 2)
+            }
+            let rows = try await harness.rows()
+            #expect(Double(rows["TEE-PQ-001"]?["existencia"]!! ?? "") == 10)
+            #expect(Double(rows["HOODIE-BLUE-M"]?["existencia"]!! ?? "") == 6)
+            #expect(rows["HOODIE-BLUE-M"]?["nombre"] == "Hoodie - Blue, M")  // its parent read from the store too
+            #expect(rows.count == 2)
+        }
+    }
+
+    @Test("OAuth 1.0a signature matches WooCommerce's base string, HMAC computed by openssl")
+    func oauthSignature() async throws {
+        let settings = WooqueueConfiguration.WooCommerceSettings(
+            url: "http://shop.example.com", consumerKey: "ck_1", consumerSecret: "cs_2", authentication: .auto, perPage: 100,
+            timeout: .seconds(5), reconcileInterval: .zero)
+        let client = try WooCommerceClient(settings: settings, logger: Logger(label: "test"))
+        let url = client.requestURL("products", parameters: [("page", "2"), ("modified_after", "2026-11-21T12:00:00")],
+                                    timestamp: 1_700_000_000, nonce: "abc123")
+        // WooCommerce encodes each name and value once (rawurlencode) and joins them with %3D and %26.
+        let expectedBase = "GET&http%3A%2F%2Fshop.example.com%2Fwp-json%2Fwc%2Fv3%2Fproducts&modified_after%3D2026-11-21T12%3A00%3A00%26oauth_consumer_key%3Dck_1%26oauth_nonce%3Dabc123%26oauth_signature_method%3DHMAC-SHA256%26oauth_timestamp%3D1700000000%26page%3D2"
+        let expected = try await opensslHMAC(expectedBase, key: "cs_2&")
+        let signature = try #require(URLComponents(string: url)?.queryItems?.first { $0.name == "oauth_signature" }?.value)
+        #expect(signature == expected)
+    }
+
+    private func opensslHMAC(_ text: String, key: String) async throws -> String {
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: "/usr/bin/openssl")
+        process.arguments = ["dgst", "-sha256", "-hmac", key, "-binary"]
+        let input = Pipe(), output = Pipe()
+        process.standardInput = input
+        process.standardOutput = output
+        try process.run()
+        input.fileHandleForWriting.write(Data(text.utf8))
+        try input.fileHandleForWriting.close()
+        let mac = output.fileHandleForReading.readDataToEndOfFile()
+        process.waitUntilExit()
+        return mac.base64EncodedString()
+    }
+}
