@@ -1,5 +1,6 @@
 import ArgumentParser
 import Foundation
+import Inventory
 import QueueCore
 
 /// `wooqueue status`: queue counts, live processes, latest events.
@@ -32,10 +33,15 @@ struct Status: AsyncParsableCommand {
             return
         }
         let snapshot = try await store.snapshot(queues: configuration.queues)
+        let inventory = try await store.counts(scope: "inventory")
         if json {
-            print(try StatusPrinter.json(StatusReport(snapshot)))
+            print(try StatusPrinter.json(StatusReport(snapshot, inventory: inventory)))
         } else {
             StatusPrinter.printCounts(snapshot)
+            if !inventory.isEmpty {
+                let totals = InventoryHandler.Count.allCases.map { "\($0.rawValue.replacingOccurrences(of: "_", with: " ")) \(inventory[$0.rawValue] ?? 0)" }
+                print("\ninventory totals: \(totals.joined(separator: ", "))")
+            }
             StatusPrinter.printProcesses(snapshot)
             StatusPrinter.printEvents(snapshot)
         }
@@ -80,9 +86,13 @@ struct StatusReport: Encodable {
     let queues: [Queue]
     let processes: [Process]
     let events: [Event]
+    /// Running totals of the inventory handler (`written`, `skipped_older`, `skipped_no_sku`, `truncated`,
+    /// `rejected`, `deleted`, `delete_not_found`), over all processes.
+    let inventory: [String: Int]
 
-    init(_ snapshot: QueueSnapshot) {
+    init(_ snapshot: QueueSnapshot, inventory: [String: Int]) {
         takenAt = snapshot.takenAt
+        self.inventory = Dictionary(uniqueKeysWithValues: InventoryHandler.Count.allCases.map { ($0.rawValue, inventory[$0.rawValue] ?? 0) })
         queues = snapshot.queues.map {
             Queue(name: $0.name, ready: $0.ready, active: $0.active, delayed: $0.delayed, dead: $0.dead, enqueued: $0.enqueued,
                   done: $0.done, retried: $0.retried, failed: $0.failed, recovered: $0.recovered,
