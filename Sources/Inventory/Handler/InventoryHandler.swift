@@ -178,15 +178,19 @@ public final class InventoryHandler: BatchJobHandler {
         for job in jobs {
             let items: [JSONValue]
             do {
-                items = try JSONValue.parse(job.envelope.payload)["items"]?.elements ?? []
+                guard case .array(let listed)? = try JSONValue.parse(job.envelope.payload)["items"] else {
+                    results.append(.failed(.permanent("stock_sync payload has no \"items\" list (the order_stock route payload)")))
+                    continue
+                }
+                items = listed
             } catch {
                 results.append(.failed(.permanent("stock_sync payload is not JSON: \(error)")))
                 continue
             }
             var fetched: [(JobContext, Result<Product, JobFailure>)] = []
             for item in items {
-                guard let productID = item["product_id"]?.integer, productID > 0 else { continue }
-                let variationID = item["variation_id"]?.integer ?? 0
+                guard let productID = Self.integer(item["product_id"]), productID > 0 else { continue }
+                let variationID = Self.integer(item["variation_id"]) ?? 0
                 let bytes = variationID > 0
                     ? try await source.product(id: variationID, parentID: productID)
                     : try await source.product(id: productID, parentID: nil)
@@ -200,6 +204,11 @@ public final class InventoryHandler: BatchJobHandler {
             results.append(itemResults.first { if case .failed = $0 { true } else { false } } ?? .done)
         }
         return results
+    }
+
+    private static func integer(_ value: JSONValue?) -> Int64? {
+        guard case .number(let number)? = value, number == number.rounded(), abs(number) < 1e15 else { return nil }
+        return Int64(number)
     }
 
     // MARK: - Failures and counts

@@ -1,51 +1,79 @@
 /// Plain text from the HTML WooCommerce keeps in descriptions: tags dropped (block tags become spaces, inline
-/// ones such as `<strong>` nothing), the common entities decoded, white space collapsed.
+/// ones such as `<strong>` nothing), the common entities decoded, white space collapsed. Works on UTF-8 bytes:
+/// markup is ASCII, and everything else is copied through.
 enum HTMLText {
     static func plain(_ html: String) -> String {
-        var text = ""
-        text.reserveCapacity(html.utf8.count)
-        var tag: String?
-        var entity: String?
-        for character in html {
-            if var name = tag {
-                if character == ">" {
-                    let bare = name.drop { $0 == "/" }.prefix { $0.isLetter || $0.isNumber }.lowercased()
-                    if blockTags.contains(bare) { text.append(" ") }
-                    tag = nil
-                } else if name.count < 12 {
-                    name.append(character)
-                    tag = name
-                }
-                continue
-            }
-            if var pending = entity {
-                if character == ";" {
-                    text.append(decode(pending) ?? "&\(pending);")
-                    entity = nil
-                } else if pending.count < 10, character.isLetter || character.isNumber || character == "#" {
-                    pending.append(character)
-                    entity = pending
+        var input = html
+        return input.withUTF8 { source in
+            var text: [UInt8] = []
+            text.reserveCapacity(source.count)
+            var index = 0
+            while index < source.count {
+                let byte = source[index]
+                if byte == UInt8(ascii: "<"), let end = source[index...].firstIndex(of: UInt8(ascii: ">")) {
+                    let name = source[(index + 1)..<end].drop { $0 == UInt8(ascii: "/") }
+                        .prefix { isAlphanumeric($0) }.map { $0 | 0x20 }  // lower case
+                    if blockTags.contains(name) { text.append(0x20) }
+                    index = end + 1
+                } else if byte == UInt8(ascii: "&"), let (decoded, length) = entity(source, at: index) {
+                    text += decoded
+                    index += length
                 } else {
-                    text.append("&\(pending)")
-                    entity = nil
-                    if character == "<" { tag = "" } else { text.append(character) }
+                    text.append(byte)
+                    index += 1
                 }
-                continue
             }
-            switch character {
-            case "<": tag = ""
-            case "&": entity = ""
-            default: text.append(character)
-            }
+            return collapsingWhitespace(text)
         }
-        if let entity { text.append("&\(entity)") }
-        return text.split(whereSeparator: { $0.isWhitespace }).joined(separator: " ")
     }
 
-    private static let blockTags: Set<String> = [
+    /// The entity at `index` (`&amp;`, `&#225;`, `&#xE1;`) decoded, and its length; nil when it is not one.
+    private static func entity(_ source: UnsafeBufferPointer<UInt8>, at index: Int) -> ([UInt8], Int)? {
+        let limit = min(source.count, index + 12)
+        guard let end = source[(index + 1)..<limit].firstIndex(of: UInt8(ascii: ";")) else { return nil }
+        let name = String(decoding: source[(index + 1)..<end], as: UTF8.self)
+        let decoded: String?
+        if name.hasPrefix("#x") || name.hasPrefix("#X") {
+            decoded = UInt32(name.dropFirst(2), radix: 16).flatMap(Unicode.Scalar.init).map { String(Character($0)) }
+        } else if name.hasPrefix("#") {
+            decoded = UInt32(name.dropFirst()).flatMap(Unicode.Scalar.init).map { String(Character($0)) }
+        } else {
+            decoded = named[name]
+        }
+        return decoded.map { (Array($0.utf8), end - index + 1) }
+    }
+
+    /// Runs of white space (ASCII, and the no-break space) become one space; none at either end.
+    private static func collapsingWhitespace(_ bytes: [UInt8]) -> String {
+        var result: [UInt8] = []
+        result.reserveCapacity(bytes.count)
+        var pendingSpace = false
+        var index = 0
+        while index < bytes.count {
+            let byte = bytes[index]
+            let width = byte == 0xC2 && index + 1 < bytes.count && bytes[index + 1] == 0xA0 ? 2 : (isSpace(byte) ? 1 : 0)
+            if width > 0 {
+                pendingSpace = !result.isEmpty
+                index += width
+                continue
+            }
+            if pendingSpace { result.append(0x20); pendingSpace = false }
+            result.append(byte)
+            index += 1
+        }
+        return String(decoding: result, as: UTF8.self)
+    }
+
+    private static func isSpace(_ byte: UInt8) -> Bool { byte == 0x20 || (0x09...0x0D).contains(byte) }
+
+    private static func isAlphanumeric(_ byte: UInt8) -> Bool {
+        (UInt8(ascii: "a")...UInt8(ascii: "z")).contains(byte | 0x20) || (UInt8(ascii: "0")...UInt8(ascii: "9")).contains(byte)
+    }
+
+    private static let blockTags: Set<[UInt8]> = Set([
         "p", "br", "div", "li", "ul", "ol", "h1", "h2", "h3", "h4", "h5", "h6", "tr", "td", "th", "table", "hr",
         "blockquote", "section", "article", "dd", "dt",
-    ]
+    ].map { Array($0.utf8) })
 
     private static let named: [String: String] = [
         "amp": "&", "lt": "<", "gt": ">", "quot": "\"", "apos": "'", "nbsp": " ", "ndash": "–", "mdash": "—",
@@ -54,14 +82,4 @@ enum HTMLText {
         "aacute": "á", "eacute": "é", "iacute": "í", "oacute": "ó", "uacute": "ú", "ntilde": "ñ", "uuml": "ü",
         "Aacute": "Á", "Eacute": "É", "Iacute": "Í", "Oacute": "Ó", "Uacute": "Ú", "Ntilde": "Ñ", "Uuml": "Ü",
     ]
-
-    private static func decode(_ name: String) -> String? {
-        if name.hasPrefix("#x") || name.hasPrefix("#X") {
-            return UInt32(name.dropFirst(2), radix: 16).flatMap(Unicode.Scalar.init).map { String(Character($0)) }
-        }
-        if name.hasPrefix("#") {
-            return UInt32(name.dropFirst()).flatMap(Unicode.Scalar.init).map { String(Character($0)) }
-        }
-        return named[name]
-    }
 }

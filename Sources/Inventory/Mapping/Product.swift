@@ -63,35 +63,40 @@ public struct Product: Sendable, Equatable {
         var attributeValues: [String] = []
         var isVariable = false
         do {
-            try JSONScanner.forEachMember(of: bytes) { member, range in
-                switch member {
-                case "id": id = try JSONScanner.integer(in: bytes, range)
-                case "parent_id": parentID = (try? JSONScanner.integer(in: bytes, range)) ?? 0
-                case "sku": sku = try? JSONScanner.string(in: bytes, range)
-                case "name": name = try? JSONScanner.string(in: bytes, range)
-                case "type": isVariable = (try? JSONScanner.string(in: bytes, range)) == "variable"
-                case "date_modified_gmt": modified = try? JSONScanner.string(in: bytes, range)
-                case "stock_quantity": stock = Self.number(bytes, range)
-                case "regular_price": price = Self.number(bytes, range)
-                case "short_description":
+            try JSONScanner.forEachMember(of: bytes, named: Member.names) { member, range in
+                switch Member(rawValue: member)! {
+                case .id: id = try JSONScanner.integer(in: bytes, range)
+                case .parentID: parentID = (try? JSONScanner.integer(in: bytes, range)) ?? 0
+                case .sku: sku = try? JSONScanner.string(in: bytes, range)
+                case .name: name = try? JSONScanner.string(in: bytes, range)
+                case .type: isVariable = (try? JSONScanner.string(in: bytes, range)) == "variable"
+                case .modified: modified = try? JSONScanner.string(in: bytes, range)
+                case .stock: stock = Self.number(bytes, range)
+                case .price: price = Self.number(bytes, range)
+                case .shortDescription:
                     if let html = try? JSONScanner.string(in: bytes, range) {
                         let text = HTMLText.plain(html)
                         short = text.isEmpty ? nil : text
                     }
-                case "images": image = Self.parse(bytes, range)?.elements.first?["src"]?.text
-                case "image": image = Self.parse(bytes, range)?["src"]?.text ?? image
-                case "categories": category = Self.parse(bytes, range)?.elements.first?["id"]?.integer
-                case "dimensions":
-                    let dimensions = Self.parse(bytes, range)
-                    height = dimensions?["height"]?.numericText
-                    width = dimensions?["width"]?.numericText
-                case "meta_data":
-                    let meta = Self.parse(bytes, range)?.elements.first { $0["key"]?.text == "_altek_last_cost" }
-                    lastCost = meta?["value"]?.numericText
-                case "attributes":
+                case .images: image = Self.firstElement(bytes, range).flatMap { Self.string(bytes, $0, member: "src") }
+                case .image: image = Self.string(bytes, range, member: "src") ?? image
+                case .categories:
+                    category = Self.firstElement(bytes, range).flatMap { Self.member(bytes, $0, "id") }.flatMap { try? JSONScanner.integer(in: bytes, $0) }
+                case .dimensions:
+                    height = Self.member(bytes, range, "height").flatMap { Self.number(bytes, $0) }
+                    width = Self.member(bytes, range, "width").flatMap { Self.number(bytes, $0) }
+                case .metaData:
+                    try? JSONScanner.forEachElement(of: bytes, in: range) { meta in
+                        guard Self.string(bytes, meta, member: "key") == "_altek_last_cost" else { return true }
+                        lastCost = Self.member(bytes, meta, "value").flatMap { Self.number(bytes, $0) }
+                        return false
+                    }
+                case .attributes:
                     // A variation's attributes carry one `option` each; a product's carry `options` lists.
-                    attributeValues = Self.parse(bytes, range)?.elements.compactMap { $0["option"]?.text } ?? []
-                default: break
+                    try? JSONScanner.forEachElement(of: bytes, in: range) { attribute in
+                        if let option = Self.string(bytes, attribute, member: "option") { attributeValues.append(option) }
+                        return true
+                    }
                 }
             }
         } catch {
@@ -103,14 +108,41 @@ public struct Product: Sendable, Equatable {
                   lastCost: lastCost, height: height, width: width, attributeValues: attributeValues, isVariable: isVariable)
     }
 
-    private static func parse(_ bytes: [UInt8], _ range: Range<Int>) -> JSONValue? {
-        try? JSONValue.parse(Array(bytes[range]))
+    /// The members read, in the order of ``names``.
+    private enum Member: Int, CaseIterable {
+        case id, parentID, sku, name, type, modified, stock, price, shortDescription, images, image, categories, dimensions
+        case metaData, attributes
+
+        static let names: [[UInt8]] = [
+            "id", "parent_id", "sku", "name", "type", "date_modified_gmt", "stock_quantity", "regular_price",
+            "short_description", "images", "image", "categories", "dimensions", "meta_data", "attributes",
+        ].map { Array($0.utf8) }
+    }
+
+    /// The range of the first element of the array at `range`.
+    private static func firstElement(_ bytes: [UInt8], _ range: Range<Int>) -> Range<Int>? {
+        var first: Range<Int>?
+        try? JSONScanner.forEachElement(of: bytes, in: range) { first = $0; return false }
+        return first
+    }
+
+    /// The value range of member `name` of the object at `range`.
+    private static func member(_ bytes: [UInt8], _ range: Range<Int>, _ name: String) -> Range<Int>? {
+        var found: Range<Int>?
+        try? JSONScanner.forEachMember(of: bytes, in: range, named: [Array(name.utf8)]) { _, value in found = value }
+        return found
+    }
+
+    /// The string member `member` of the object at `range`.
+    private static func string(_ bytes: [UInt8], _ range: Range<Int>, member name: String) -> String? {
+        member(bytes, range, name).flatMap { (try? JSONScanner.string(in: bytes, $0)) ?? nil }
     }
 
     /// A JSON number, or a string holding one (WooCommerce sends money as strings), as its text.
     private static func number(_ bytes: [UInt8], _ range: Range<Int>) -> String? {
         guard let first = bytes[range].first else { return nil }
         if first == UInt8(ascii: "\"") { return (try? JSONScanner.string(in: bytes, range)).flatMap { $0 }.flatMap(DecimalText.check) }
+        if first == UInt8(ascii: "n") { return nil }  // null
         return DecimalText.check(String(decoding: bytes[range], as: UTF8.self))
     }
 }
@@ -136,34 +168,5 @@ enum DecimalText {
             }
         }
         return digits > 0 && dots <= 1 ? text : nil
-    }
-}
-
-extension JSONValue {
-    var elements: [JSONValue] {
-        if case .array(let elements) = self { return elements }
-        return []
-    }
-
-    var text: String? {
-        if case .string(let text) = self { return text }
-        return nil
-    }
-
-    var integer: Int64? {
-        switch self {
-        case .number(let number) where number == number.rounded() && abs(number) < 1e15: Int64(number)
-        case .string(let text): Int64(text)
-        default: nil
-        }
-    }
-
-    /// A number, or a string holding a plain decimal, as decimal text.
-    var numericText: String? {
-        switch self {
-        case .number(let number): number == number.rounded() && abs(number) < 1e15 ? String(Int64(number)) : String(number)
-        case .string(let text): DecimalText.check(text)
-        default: nil
-        }
     }
 }

@@ -41,6 +41,67 @@ public struct JSONScanner {
         if scanner.index != bytes.count { throw scanner.failure("unexpected text after the object") }
     }
 
+    /// Calls `member` for the members of the object at `range` (default: the whole text) whose names are among
+    /// `names`, with the name's position in `names` and the value's byte range. Names are compared as raw bytes
+    /// (they must be written without escapes) and no string is made for the others: the cheap way to read a few
+    /// members of a large object, such as a WooCommerce product.
+    public static func forEachMember(
+        of bytes: [UInt8], in range: Range<Int>? = nil, named names: [[UInt8]],
+        _ member: (_ name: Int, _ value: Range<Int>) throws -> Void
+    ) throws {
+        var scanner = JSONScanner(bytes)
+        scanner.index = range?.lowerBound ?? 0
+        scanner.skipWhitespace()
+        try scanner.expect(UInt8(ascii: "{"))
+        scanner.skipWhitespace()
+        if scanner.peek() == UInt8(ascii: "}") {
+            scanner.index += 1
+        } else {
+            while true {
+                scanner.skipWhitespace()
+                let keyStart = scanner.index + 1
+                try scanner.skipString()
+                let keyEnd = scanner.index - 1
+                scanner.skipWhitespace()
+                try scanner.expect(UInt8(ascii: ":"))
+                scanner.skipWhitespace()
+                let start = scanner.index
+                try scanner.skipValue(depth: 0)
+                let length = keyEnd - keyStart
+                for (position, name) in names.enumerated() where name.count == length && bytes[keyStart..<keyEnd].elementsEqual(name) {
+                    try member(position, start..<scanner.index)
+                    break
+                }
+                scanner.skipWhitespace()
+                if scanner.peek() == UInt8(ascii: ",") { scanner.index += 1; continue }
+                try scanner.expect(UInt8(ascii: "}"))
+                break
+            }
+        }
+        scanner.skipWhitespace()
+        if range == nil, scanner.index != bytes.count { throw scanner.failure("unexpected text after the object") }
+    }
+
+    /// Calls `element` with the byte range of each element of the array at `range`, until it returns false.
+    public static func forEachElement(of bytes: [UInt8], in range: Range<Int>, _ element: (Range<Int>) throws -> Bool) throws {
+        var scanner = JSONScanner(bytes)
+        scanner.index = range.lowerBound
+        scanner.skipWhitespace()
+        try scanner.expect(UInt8(ascii: "["))
+        scanner.skipWhitespace()
+        if scanner.peek() == UInt8(ascii: "]") { return }
+        while true {
+            scanner.skipWhitespace()
+            let start = scanner.index
+            try scanner.skipValue(depth: 0)
+            guard try element(start..<scanner.index) else { return }
+            scanner.skipWhitespace()
+            if scanner.peek() == UInt8(ascii: ",") { scanner.index += 1; continue }
+            try scanner.expect(UInt8(ascii: "]"))
+            return
+        }
+    }
+
     /// Checks that `bytes` hold exactly one valid JSON value.
     public static func validate(_ bytes: some Collection<UInt8>) throws {
         var scanner = JSONScanner(Array(bytes))
