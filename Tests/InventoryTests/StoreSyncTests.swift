@@ -147,23 +147,8 @@ struct StoreSyncTests {
                                     timestamp: 1_700_000_000, nonce: "abc123")
         // WooCommerce encodes each name and value once (rawurlencode) and joins them with %3D and %26.
         let expectedBase = "GET&http%3A%2F%2Fshop.example.com%2Fwp-json%2Fwc%2Fv3%2Fproducts&modified_after%3D2026-11-21T12%3A00%3A00%26oauth_consumer_key%3Dck_1%26oauth_nonce%3Dabc123%26oauth_signature_method%3DHMAC-SHA256%26oauth_timestamp%3D1700000000%26page%3D2"
-        let expected = try await opensslHMAC(expectedBase, key: "cs_2&")
+        let expected = try OpenSSL.hmacSHA256Base64(Array(expectedBase.utf8), key: "cs_2&")
         let signature = try #require(URLComponents(string: url)?.queryItems?.first { $0.name == "oauth_signature" }?.value)
         #expect(signature == expected)
-    }
-
-    private func opensslHMAC(_ text: String, key: String) async throws -> String {
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: "/usr/bin/openssl")
-        process.arguments = ["dgst", "-sha256", "-hmac", key, "-binary"]
-        let input = Pipe(), output = Pipe()
-        process.standardInput = input
-        process.standardOutput = output
-        try process.run()
-        input.fileHandleForWriting.write(Data(text.utf8))
-        try input.fileHandleForWriting.close()
-        let mac = output.fileHandleForReading.readDataToEndOfFile()
-        process.waitUntilExit()
-        return mac.base64EncodedString()
     }
 }

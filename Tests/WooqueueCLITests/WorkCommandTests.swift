@@ -106,7 +106,7 @@ import Testing
         defer { if server.isRunning { kill(server.processIdentifier, SIGKILL) } }  // never leave it holding the spool
         let body = Array(#"{"id": 42, "sku": "X-42", "date_modified_gmt": "2026-11-20T15:03:11"}"#.utf8)
         // curl stands in for WooCommerce: the exact bytes, signed with the secret.
-        let signature = SignatureForTest.sign(body, secret: "s3cret")
+        let signature = try OpenSSL.hmacSHA256Base64(body, key: "s3cret")
         let file = FileManager.default.temporaryDirectory.appendingPathComponent("wq-serve-\(port).json")
         try Data(body).write(to: file)
         defer { try? FileManager.default.removeItem(at: file) }
@@ -128,23 +128,5 @@ import Testing
         try await database.query("DROP SCHEMA \"\(schema)\" CASCADE")
         try await database.query("DROP SCHEMA \"\(schema)_state\" CASCADE")
         try await cli.cleanup()
-    }
-}
-
-/// The signature as WooCommerce computes it, by `openssl` (independent of the code under test).
-enum SignatureForTest {
-    static func sign(_ body: [UInt8], secret: String) -> String {
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: "/usr/bin/openssl")
-        process.arguments = ["dgst", "-sha256", "-hmac", secret, "-binary"]
-        let input = Pipe(), output = Pipe()
-        process.standardInput = input
-        process.standardOutput = output
-        try? process.run()
-        input.fileHandleForWriting.write(Data(body))
-        try? input.fileHandleForWriting.close()
-        let mac = output.fileHandleForReading.readDataToEndOfFile()
-        process.waitUntilExit()
-        return mac.base64EncodedString()
     }
 }

@@ -15,30 +15,10 @@ public struct JSONScanner {
     public static func forEachMember(
         of bytes: [UInt8], _ member: (_ key: String, _ value: Range<Int>) throws -> Void
     ) throws {
-        var scanner = JSONScanner(bytes)
-        scanner.skipWhitespace()
-        try scanner.expect(UInt8(ascii: "{"))
-        scanner.skipWhitespace()
-        if scanner.peek() == UInt8(ascii: "}") {
-            scanner.index += 1
-        } else {
-            while true {
-                scanner.skipWhitespace()
-                let key = try scanner.readString()
-                scanner.skipWhitespace()
-                try scanner.expect(UInt8(ascii: ":"))
-                scanner.skipWhitespace()
-                let start = scanner.index
-                try scanner.skipValue(depth: 0)
-                try member(key, start..<scanner.index)
-                scanner.skipWhitespace()
-                if scanner.peek() == UInt8(ascii: ",") { scanner.index += 1; continue }
-                try scanner.expect(UInt8(ascii: "}"))
-                break
-            }
+        try walkMembers(of: bytes, in: nil) { key, value in
+            guard let name = try string(in: bytes, key) else { return }
+            try member(name, value)
         }
-        scanner.skipWhitespace()
-        if scanner.index != bytes.count { throw scanner.failure("unexpected text after the object") }
     }
 
     /// Calls `member` for the members of the object at `range` (default: the whole text) whose names are among
@@ -48,6 +28,19 @@ public struct JSONScanner {
     public static func forEachMember(
         of bytes: [UInt8], in range: Range<Int>? = nil, named names: [[UInt8]],
         _ member: (_ name: Int, _ value: Range<Int>) throws -> Void
+    ) throws {
+        try walkMembers(of: bytes, in: range) { key, value in
+            let raw = bytes[(key.lowerBound + 1)..<(key.upperBound - 1)]  // inside the quotes
+            if let position = names.firstIndex(where: { $0.count == raw.count && raw.elementsEqual($0) }) {
+                try member(position, value)
+            }
+        }
+    }
+
+    /// The members of the object at `range`, as the byte ranges of each quoted name and its value. Without a
+    /// range the object must be the whole text.
+    private static func walkMembers(
+        of bytes: [UInt8], in range: Range<Int>?, _ member: (_ key: Range<Int>, _ value: Range<Int>) throws -> Void
     ) throws {
         var scanner = JSONScanner(bytes)
         scanner.index = range?.lowerBound ?? 0
@@ -59,19 +52,15 @@ public struct JSONScanner {
         } else {
             while true {
                 scanner.skipWhitespace()
-                let keyStart = scanner.index + 1
+                let keyStart = scanner.index
                 try scanner.skipString()
-                let keyEnd = scanner.index - 1
+                let key = keyStart..<scanner.index
                 scanner.skipWhitespace()
                 try scanner.expect(UInt8(ascii: ":"))
                 scanner.skipWhitespace()
                 let start = scanner.index
                 try scanner.skipValue(depth: 0)
-                let length = keyEnd - keyStart
-                for (position, name) in names.enumerated() where name.count == length && bytes[keyStart..<keyEnd].elementsEqual(name) {
-                    try member(position, start..<scanner.index)
-                    break
-                }
+                try member(key, start..<scanner.index)
                 scanner.skipWhitespace()
                 if scanner.peek() == UInt8(ascii: ",") { scanner.index += 1; continue }
                 try scanner.expect(UInt8(ascii: "}"))
