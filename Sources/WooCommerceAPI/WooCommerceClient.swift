@@ -48,6 +48,16 @@ public final class WooCommerceClient: Sendable {
         public var totalPages: Int?
         /// The `Link` header's `rel="next"` target, when there is one.
         public var next: String?
+        /// Whether a `Link` header came at all.
+        public var hasLinks: Bool
+
+        /// Whether another page follows page `number`: by `X-WP-TotalPages`, else by a `rel="next"` link, else
+        /// (no paging headers) as long as pages are not empty.
+        public func hasMore(after number: Int) -> Bool {
+            if let totalPages { return number < totalPages }
+            if hasLinks { return next != nil }
+            return !items.isEmpty
+        }
     }
 
     /// Filters of the products listing.
@@ -80,7 +90,7 @@ public final class WooCommerceClient: Sendable {
         while true {
             let result = try await variations(of: productID, page: page, query: query)
             items += result.items
-            if result.items.isEmpty || page >= (result.totalPages ?? page) { return items }
+            if result.items.isEmpty || !result.hasMore(after: page) { return items }
             page += 1
         }
     }
@@ -110,7 +120,7 @@ public final class WooCommerceClient: Sendable {
         }
         return Page(items: items, total: headers.first(name: "X-WP-Total").flatMap { Int($0) },
                     totalPages: headers.first(name: "X-WP-TotalPages").flatMap { Int($0) },
-                    next: Self.nextLink(headers.first(name: "Link")))
+                    next: Self.nextLink(headers.first(name: "Link")), hasLinks: headers.first(name: "Link") != nil)
     }
 
     private func get(_ path: String, parameters: [(String, String)]) async throws -> (body: [UInt8], headers: HTTPHeaders) {

@@ -22,6 +22,8 @@ final class FakeStore: Sendable {
         var variations: [Int64: [[String: any Sendable]]] = [:]
         /// Answer this products page with 401 (a stand-in for an interruption).
         var failPage: Int?
+        /// Leave out `X-WP-TotalPages`, so clients must follow the `Link` header.
+        var omitTotalPages = false
         /// Requests seen: path and query.
         var requests: [(path: String, query: [String: String])] = []
     }
@@ -122,7 +124,7 @@ final class FakeStore: Sendable {
         let slice = Array(items.dropFirst((page - 1) * perPage).prefix(perPage))
         var response = json(.ok, slice)
         response.headers[HTTPField.Name("X-WP-Total")!] = String(items.count)
-        response.headers[HTTPField.Name("X-WP-TotalPages")!] = String(totalPages)
+        if !state.withLock({ $0.omitTotalPages }) { response.headers[HTTPField.Name("X-WP-TotalPages")!] = String(totalPages) }
         var links: [String] = []
         if page < totalPages { links.append("<\(url)\(path)?page=\(page + 1)>; rel=\"next\"") }
         if page > 1 { links.append("<\(url)\(path)?page=\(page - 1)>; rel=\"prev\"") }

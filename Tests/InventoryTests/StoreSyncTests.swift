@@ -110,6 +110,33 @@ struct StoreSyncTests {
         }
     }
 
+    @Test("without X-WP-TotalPages the client follows the Link header to the last page")
+    func followsLinkHeader() async throws {
+        try await withStore { harness, store, configuration in
+            store.state.withLock { $0.omitTotalPages = true }
+            let reconciler = Reconciler(client: try client(configuration), store: harness.workers.store, configuration: configuration)
+            let report = try await reconciler.run(since: "2000-01-01T00:00:00")
+            #expect(report.pages == 3)
+            #expect(report.changed == 7)
+        }
+    }
+
+    @Test("stock_sync skips an ordered product the store no longer has")
+    func stockSyncSkipsDeletedProduct() async throws {
+        try await withStore { harness, store, configuration in
+            store.state.withLock { _ = $0.products.removeValue(forKey: 794) }
+            let jobs = try DeliveryRouter(configuration: configuration)
+                .jobs(for: Delivery(topic: "order.created", deliveryID: "d-2", body: try Fixtures.bytes("order-created.json"), origin: "test"))
+                .filter { $0.type == "stock_sync" }
+            var registry = HandlerRegistry(configuration: configuration)
+            registry.registerInventory(configuration: configuration, source: try client(configuration), counters: harness.workers.store,
+                                       logger: Logger(label: "test.inventory"))
+            _ = try await harness.workers.store.enqueue(jobs)
+            try await harness.workers.run(registry: registry) { _ in try await harness.workers.waitFor("bulk", done: 1) }
+            #expect(Set(try await harness.rows().keys) == ["HOODIE-BLUE-M"])
+        }
+    }
+
     @Test("stock_sync re-reads the ordered products and writes their absolute stock; running it twice changes nothing")
     func stockSync() async throws {
         try await withStore { harness, store, configuration in

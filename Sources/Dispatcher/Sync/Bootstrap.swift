@@ -93,7 +93,7 @@ public struct Bootstrap: Sendable {
                                                   "skipped_no_sku", String(report.skippedNoSKU)))
             let totalPages = listed.totalPages.map { "/\($0)" } ?? ""
             progress("page \(page)\(totalPages): \(items.count) products and variations, \(report.missing) missing so far, \(report.enqueued) jobs enqueued")
-            if page >= (listed.totalPages ?? Int.max) { break }
+            if !listed.hasMore(after: page) { break }
             page += 1
         }
         let seen = Set((try await redis.send(RedisCommand("SMEMBERS", seenKey)).array ?? []).compactMap(\.string))

@@ -53,7 +53,7 @@ public struct Reconciler: Sendable {
             report.enqueued += jobs.count
             report.pages = page
             progress("page \(page)\(listed.totalPages.map { "/\($0)" } ?? ""): \(items.count) changed products and variations")
-            if page >= (listed.totalPages ?? Int.max) { break }
+            if !listed.hasMore(after: page) { break }
             page += 1
         }
         try await record(started)

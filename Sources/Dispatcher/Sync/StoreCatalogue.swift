@@ -39,3 +39,10 @@ extension DeliveryRouter {
         return jobs
     }
 }
+
+extension WooCommerceError: ProductSourceError {
+    public var isNotFound: Bool {
+        if case .notFound = self { return true }
+        return false
+    }
+}

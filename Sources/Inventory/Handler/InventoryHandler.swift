@@ -191,9 +191,14 @@ public final class InventoryHandler: BatchJobHandler {
             for item in items {
                 guard let productID = Self.integer(item["product_id"]), productID > 0 else { continue }
                 let variationID = Self.integer(item["variation_id"]) ?? 0
-                let bytes = variationID > 0
-                    ? try await source.product(id: variationID, parentID: productID)
-                    : try await source.product(id: productID, parentID: nil)
+                let bytes: [UInt8]
+                do {
+                    bytes = variationID > 0
+                        ? try await source.product(id: variationID, parentID: productID)
+                        : try await source.product(id: productID, parentID: nil)
+                } catch let error as any ProductSourceError where error.isNotFound {
+                    continue  // deleted since the order: its product.deleted delivery deals with the row
+                }
                 do {
                     fetched.append((job, .success(try Product(json: bytes))))
                 } catch {

@@ -4,3 +4,8 @@ public protocol ProductSource: Sendable {
     /// The product, or with `parentID` the variation, as the store returns it: JSON bytes.
     func product(id: Int64, parentID: Int64?) async throws -> [UInt8]
 }
+
+/// An error of a ``ProductSource`` that can say the product does not exist (any more).
+public protocol ProductSourceError: Error {
+    var isNotFound: Bool { get }
+}

@@ -243,8 +243,11 @@ extension WooqueueConfiguration {
     private static func decodeJobTypes(_ node: ConfigNode, queues: [QueueSettings]) throws -> [String: JobTypeSettings] {
         // Built in: noop, and the inventory types (on the last queue, bulk by default).
         let lastQueue = queues.last?.name ?? "bulk"
+        // An inventory batch may wait for a lock up to inventory.statementTimeout (60 s by default); its job
+        // timeout is longer, so PostgreSQL cancels a stuck statement before the worker gives up on the jobs.
         func builtIn(_ name: String, _ handler: JobTypeSettings.Handler) -> JobTypeSettings {
-            JobTypeSettings(name: name, queue: lastQueue, handler: handler, timeout: .seconds(30), retries: nil, url: nil, headers: [:], command: nil)
+            JobTypeSettings(name: name, queue: lastQueue, handler: handler, timeout: handler == .inventory ? .seconds(120) : .seconds(30),
+                            retries: nil, url: nil, headers: [:], command: nil)
         }
         var types: [String: JobTypeSettings] = [
             "noop": builtIn("noop", .noop),
@@ -269,7 +272,7 @@ extension WooqueueConfiguration {
             }
             let settings = JobTypeSettings(
                 name: name, queue: queue, handler: handler,
-                timeout: try t.child("timeout").duration(default: .seconds(30), min: .milliseconds(1)),
+                timeout: try t.child("timeout").duration(default: types[name]?.timeout ?? (handler == .inventory ? .seconds(120) : .seconds(30)), min: .milliseconds(1)),
                 retries: t.child("retries").isPresent ? try t.child("retries").int(default: 0, min: 0, max: 100) : nil,
                 url: try t.child("url").optionalString(),
                 headers: try t.child("headers").stringMap(),
