@@ -71,8 +71,7 @@ public final class InventoryWriter: Sendable {
             }
             parameters.append(index: index, upsert: upsert, row: row)
         }
-        var pending = Array(0..<batch.count).filter { results[$0] == nil }
-        pending.sort()
+        let pending = Array(0..<batch.count).filter { results[$0] == nil }
         let written = try await write(pending, parameters: parameters, statements: statements, results: &results)
         for index in pending where results[index] == nil {
             if rows[index] == nil {
