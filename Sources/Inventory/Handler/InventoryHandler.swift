@@ -187,28 +187,42 @@ public final class InventoryHandler: BatchJobHandler {
                 results.append(.failed(.permanent("stock_sync payload is not JSON: \(error)")))
                 continue
             }
-            var fetched: [(JobContext, Result<Product, JobFailure>)] = []
-            for item in items {
-                guard let productID = Self.integer(item["product_id"]), productID > 0 else { continue }
-                let variationID = Self.integer(item["variation_id"]) ?? 0
-                let bytes: [UInt8]
-                do {
-                    bytes = variationID > 0
-                        ? try await source.product(id: variationID, parentID: productID)
-                        : try await source.product(id: productID, parentID: nil)
-                } catch let error as any ProductSourceError where error.isNotFound {
-                    continue  // deleted since the order: its product.deleted delivery deals with the row
-                }
-                do {
-                    fetched.append((job, .success(try Product(json: bytes))))
-                } catch {
-                    fetched.append((job, .failure(.transient("the store returned something other than a product for \(variationID > 0 ? variationID : productID): \(error)"))))
-                }
+            // The store failing for one order fails that job only; the database failing stops the run.
+            let fetched: [(JobContext, Result<Product, JobFailure>)]
+            do {
+                fetched = try await readProducts(items, for: job, from: source)
+            } catch {
+                results.append(.failed(Self.failure(error)))
+                continue
             }
             let itemResults = try await upsert(fetched, writer: writer, counts: &counts)
             results.append(itemResults.first { if case .failed = $0 { true } else { false } } ?? .done)
         }
         return results
+    }
+
+    /// The ordered products and variations as the store has them now; ones deleted since are left out.
+    private func readProducts(_ items: [JSONValue], for job: JobContext, from source: any ProductSource) async throws
+        -> [(JobContext, Result<Product, JobFailure>)] {
+        var fetched: [(JobContext, Result<Product, JobFailure>)] = []
+        for item in items {
+            guard let productID = Self.integer(item["product_id"]), productID > 0 else { continue }
+            let variationID = Self.integer(item["variation_id"]) ?? 0
+            let bytes: [UInt8]
+            do {
+                bytes = variationID > 0
+                    ? try await source.product(id: variationID, parentID: productID)
+                    : try await source.product(id: productID, parentID: nil)
+            } catch let error as any ProductSourceError where error.isNotFound {
+                continue  // deleted since the order: its product.deleted delivery deals with the row
+            }
+            do {
+                fetched.append((job, .success(try Product(json: bytes))))
+            } catch {
+                fetched.append((job, .failure(.transient("the store returned something other than a product for \(variationID > 0 ? variationID : productID): \(error)"))))
+            }
+        }
+        return fetched
     }
 
     private static func integer(_ value: JSONValue?) -> Int64? {

@@ -61,7 +61,7 @@ struct BenchInventory: AsyncParsableCommand {
 
     private func cleanUp(store: QueueStore, database: PostgresConnection, schema: InventorySchema) async throws {
         _ = try await store.deleteAllKeys()
-        try await database.withSession { session in
+        _ = try await database.withSession { session in
             try session.execute("SET client_min_messages = warning; DROP SCHEMA IF EXISTS \(InventoryNames.quote(schema.names.tableSchema)) CASCADE; DROP SCHEMA IF EXISTS \(schema.names.state) CASCADE")
         }
     }
