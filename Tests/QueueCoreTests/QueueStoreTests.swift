@@ -34,6 +34,16 @@ import Testing
         }
     }
 
+    @Test func aPayloadWithItsOwnCoalesceMemberIsTakenByteForByte() async throws {
+        try await withStore { store, _ in
+            let payload = #"{"coalesce":"product:1","note":"x"}"#
+            let job = JobEnvelope(type: "noop", queue: "low", payload: Array(payload.utf8), maxAttempts: 1)
+            try await store.enqueue([job])
+            let taken = try await store.fetch(queue: "low", holder: "p", max: 1, workers: 1)
+            #expect(taken == [job.encoded()])
+        }
+    }
+
     @Test func fetchTakesAFairShareForThePool() async throws {
         try await withStore { store, _ in
             try await store.enqueue((0..<10).map { job("high", $0) })

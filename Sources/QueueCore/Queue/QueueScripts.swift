@@ -68,7 +68,11 @@ enum QueueScripts {
     /// recovery, say).
     private static let fillCoalesced = """
         local function fill(envelope)
-          local key = string.match(envelope, '"coalesce":"([^"]*)"')
+          -- Look only at the members before the payload (always last): a payload may hold a "coalesce" member of
+          -- its own, and plain finds over the short head are far cheaper than a pattern over the whole envelope.
+          local head = string.sub(envelope, 1, string.find(envelope, ',"payload":', 1, true) or #envelope)
+          if not string.find(head, '"coalesce":"', 1, true) then return envelope end
+          local key = string.match(head, '"coalesce":"([^"]*)"')
           local id = string.match(envelope, '^{"id":"([^"]*)"')
           if not key or not id then return envelope end
           local current = redis.call('HGET', KEYS[4], '#' .. id)
