@@ -58,6 +58,8 @@ public struct Bootstrap: Sendable {
         self.router = DeliveryRouter(configuration: configuration)
     }
 
+    static let cursorRetentionSeconds = 7 * 86_400
+
     var cursorKey: String { "\(store.prefix):{bootstrap}:cursor" }
     var seenKey: String { "\(store.prefix):{bootstrap}:skus" }
 
@@ -88,9 +90,14 @@ public struct Bootstrap: Sendable {
             if listed.items.isEmpty { break }
             try await process(items, options: options, report: &report)
             report.pages = page
-            _ = try await redis.send(RedisCommand("HSET", cursorKey, "next_page", String(page + 1), "store_items", String(report.storeItems),
-                                                  "missing", String(report.missing), "enqueued", String(report.enqueued),
-                                                  "skipped_no_sku", String(report.skippedNoSKU)))
+            // An unfinished run is kept for a week: long enough to resume, not for ever.
+            _ = try await redis.pipeline([
+                .command(RedisCommand("HSET", cursorKey, "next_page", String(page + 1), "store_items", String(report.storeItems),
+                                      "missing", String(report.missing), "enqueued", String(report.enqueued),
+                                      "skipped_no_sku", String(report.skippedNoSKU))),
+                .command(RedisCommand("EXPIRE", cursorKey, String(Self.cursorRetentionSeconds))),
+                .command(RedisCommand("EXPIRE", seenKey, String(Self.cursorRetentionSeconds))),
+            ]).forEach { _ = try $0.checked() }
             let totalPages = listed.totalPages.map { "/\($0)" } ?? ""
             progress("page \(page)\(totalPages): \(items.count) products and variations, \(report.missing) missing so far, \(report.enqueued) jobs enqueued")
             if !listed.hasMore(after: page) { break }
