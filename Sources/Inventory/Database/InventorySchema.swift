@@ -104,7 +104,8 @@ public struct InventorySchema: Sendable {
             category_id  bigint,
             synced_at    timestamptz NOT NULL DEFAULT now()
         );
-        CREATE INDEX IF NOT EXISTS sync_state_sku_key ON \(names.syncState) (sku_key);
+        -- Looked up by woo_id only: no other index, so every batch updates one index less and updates can be HOT.
+        DROP INDEX IF EXISTS \(names.state).sync_state_sku_key;
         COMMENT ON TABLE \(names.syncState) IS 'wooqueue bookkeeping: WooCommerce id to SKU, last applied date_modified_gmt, deletions';
         """
     }
