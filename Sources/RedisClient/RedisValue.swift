@@ -40,6 +40,16 @@ public enum RedisValue: Sendable, Equatable {
 
     public var isNull: Bool { self == .null }
 
+    /// An `HGETALL` reply of counters as a dictionary; fields whose value is not an integer are left out.
+    public var integerFields: [String: Int] {
+        let pairs = array ?? []
+        var fields: [String: Int] = [:]
+        for index in stride(from: 0, to: pairs.count - 1, by: 2) {
+            if let name = pairs[index].string, let value = pairs[index + 1].int { fields[name] = value }
+        }
+        return fields
+    }
+
     /// Throws the error an `.error` element carries; returns `self` otherwise.
     public func checked() throws -> RedisValue {
         if case .error(let message) = self { throw RedisError(.server, message) }

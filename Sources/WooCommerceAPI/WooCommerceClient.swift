@@ -105,18 +105,16 @@ public final class WooCommerceClient: Sendable {
 
     private func list(_ path: String, parameters: [(String, String)]) async throws -> Page {
         let (body, headers) = try await get(path, parameters: parameters)
-        guard case .array(let elements)? = try? JSONValue.parse(body) else {
-            throw WooCommerceError.unexpectedBody(path: path, String(decoding: body.prefix(200), as: UTF8.self))
-        }
-        // Keep each element's exact bytes: they become job payloads as a webhook body would.
+        // Keep each element's exact bytes: they become job payloads as a webhook body would. One scan both checks
+        // the page is a JSON list and finds its elements.
         var items: [[UInt8]] = []
-        items.reserveCapacity(elements.count)
-        var index = body.firstIndex(of: UInt8(ascii: "[")).map { $0 + 1 } ?? 0
-        for _ in elements {
-            while index < body.count, [0x20, 0x0A, 0x0D, 0x09, UInt8(ascii: ",")].contains(body[index]) { index += 1 }
-            let start = index
-            try JSONScanner.skipValue(in: body, from: &index)
-            items.append(Array(body[start..<index]))
+        do {
+            try JSONScanner.forEachElement(of: body, in: 0..<body.count) { element in
+                items.append(Array(body[element]))
+                return true
+            }
+        } catch {
+            throw WooCommerceError.unexpectedBody(path: path, String(decoding: body.prefix(200), as: UTF8.self))
         }
         return Page(items: items, total: headers.first(name: "X-WP-Total").flatMap { Int($0) },
                     totalPages: headers.first(name: "X-WP-TotalPages").flatMap { Int($0) },

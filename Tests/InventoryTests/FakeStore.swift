@@ -53,7 +53,10 @@ final class FakeStore: Sendable {
         var logger = Logger(label: "test.store")
         logger.logLevel = .warning
         let group = ServiceGroup(configuration: .init(services: [app], logger: logger))
-        Task { try await group.run() }
+        Task {
+            try? await group.run()
+            continuation.finish()  // a server that fails to start ends the wait below (port 0: the tests fail)
+        }
         var iterator = ports.makeAsyncIterator()
         let store = FakeStore(port: await iterator.next() ?? 0, group: group)
         box.store = store

@@ -118,6 +118,9 @@ struct StoreSyncTests {
             let report = try await reconciler.run(since: "2000-01-01T00:00:00")
             #expect(report.pages == 3)
             #expect(report.changed == 7)
+            // The last page has no rel="next": no request for a fourth.
+            let pages = store.state.withLock { $0.requests.filter { $0.path.hasSuffix("/products") }.map { $0.query["page"] ?? "" } }
+            #expect(pages == ["1", "2", "3"])
         }
     }
 

@@ -69,12 +69,8 @@ public struct Bootstrap: Sendable {
         if options.restart { _ = try await redis.send(RedisCommand("DEL", cursorKey, seenKey)) }
         var report = Report()
         var page = 1
-        let saved = try await redis.send(RedisCommand("HGETALL", cursorKey)).array ?? []
-        if !saved.isEmpty {
-            let fields = Dictionary(stride(from: 0, to: saved.count - 1, by: 2).compactMap { index -> (String, Int)? in
-                guard let name = saved[index].string, let value = saved[index + 1].int else { return nil }
-                return (name, value)
-            }, uniquingKeysWith: { $1 })
+        let fields = try await redis.send(RedisCommand("HGETALL", cursorKey)).integerFields
+        if !fields.isEmpty {
             page = fields["next_page"] ?? 1
             report.storeItems = fields["store_items"] ?? 0
             report.missing = fields["missing"] ?? 0

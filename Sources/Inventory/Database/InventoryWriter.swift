@@ -175,11 +175,6 @@ public final class InventoryWriter: Sendable {
         }
     }
 
-    /// Rows in the table (for progress and benchmarks).
-    public func rowCount() async throws -> Int {
-        Int(try await connection.query("SELECT count(*) FROM \(names.table)").scalar ?? "0") ?? 0
-    }
-
     // MARK: - Statements
 
     /// The statements for the table's actual columns, built once the table has been read.

@@ -169,36 +169,33 @@ public final class InventoryHandler: BatchJobHandler {
     // MARK: - Stock from orders
 
     /// Re-reads the ordered products from the store and writes their whole state, stock included: an absolute
-    /// value, so running a job twice does no harm.
+    /// value, so running a job twice does no harm. The products of all the run's orders go in one write.
     private func stockSync(_ jobs: [JobContext], writer: InventoryWriter, counts: inout [Count: Int]) async throws -> [JobResult] {
         guard let source else {
             return jobs.map { _ in .failed(.permanent("stock_sync reads the ordered products from the store's REST API: set woocommerce.url, consumerKey and consumerSecret (or WOOQUEUE_WOO_URL, _KEY, _SECRET), then retry this job from the dead-letter list")) }
         }
-        var results: [JobResult] = []
-        for job in jobs {
-            let items: [JSONValue]
-            do {
-                guard case .array(let listed)? = try JSONValue.parse(job.envelope.payload)["items"] else {
-                    results.append(.failed(.permanent("stock_sync payload has no \"items\" list (the order_stock route payload)")))
-                    continue
-                }
-                items = listed
-            } catch {
-                results.append(.failed(.permanent("stock_sync payload is not JSON: \(error)")))
+        var results = [JobResult?](repeating: nil, count: jobs.count)
+        var fetched: [(job: JobContext, product: Result<Product, JobFailure>)] = []
+        var owners: [Int] = []  // the job (index in `jobs`) of each fetched product
+        for (index, job) in jobs.enumerated() {
+            guard case .array(let items)? = try? JSONValue.parse(job.envelope.payload)["items"] else {
+                results[index] = .failed(.permanent("stock_sync payload is not an object with an \"items\" list (the order_stock route payload)"))
                 continue
             }
             // The store failing for one order fails that job only; the database failing stops the run.
-            let fetched: [(JobContext, Result<Product, JobFailure>)]
             do {
-                fetched = try await readProducts(items, for: job, from: source)
+                let products = try await readProducts(items, for: job, from: source)
+                fetched += products
+                owners += Array(repeating: index, count: products.count)
             } catch {
-                results.append(.failed(Self.failure(error)))
-                continue
+                results[index] = .failed(Self.failure(error))
             }
-            let itemResults = try await upsert(fetched, writer: writer, counts: &counts)
-            results.append(itemResults.first { if case .failed = $0 { true } else { false } } ?? .done)
         }
-        return results
+        let written = try await upsert(fetched, writer: writer, counts: &counts)
+        for (owner, result) in zip(owners, written) where results[owner] == nil {
+            if case .failed = result { results[owner] = result }
+        }
+        return results.map { $0 ?? .done }
     }
 
     /// The ordered products and variations as the store has them now; ones deleted since are left out.

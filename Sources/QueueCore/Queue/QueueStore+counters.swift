@@ -14,13 +14,6 @@ extension QueueStore {
 
     /// A component's running totals.
     public func counts(scope: String) async throws -> [String: Int] {
-        let pairs = try await connection.send(RedisCommand("HGETALL", countersKey(scope))).array ?? []
-        var counts: [String: Int] = [:]
-        var index = 0
-        while index + 1 < pairs.count {
-            if let name = pairs[index].string { counts[name] = pairs[index + 1].int ?? 0 }
-            index += 2
-        }
-        return counts
+        try await connection.send(RedisCommand("HGETALL", countersKey(scope))).integerFields
     }
 }

@@ -26,11 +26,7 @@ extension QueueStore {
             let ready = try next().int ?? 0
             let delayed = try next().int ?? 0
             let dead = try next().int ?? 0
-            var stats: [String: Int] = [:]
-            let pairs = try next().array ?? []
-            for index in stride(from: 0, to: pairs.count - 1, by: 2) {
-                if let name = pairs[index].string { stats[name] = pairs[index + 1].int ?? 0 }
-            }
+            let stats = try next().integerFields
             let oldest = try next().bytes.flatMap { try? JobEnvelope(decoding: $0) }
             for line in latestEvents > 0 ? try next().array ?? [] : [] {
                 if let bytes = line.bytes, let event = try? JobEvent(decoding: bytes, queue: queue.name) { result.events.append(event) }
