@@ -3,30 +3,28 @@ import QueueCore
 /// The statements of ``InventoryWriter``, built for the table's actual columns. Only identifiers from the
 /// configuration (checked) and `information_schema` (quoted) are spliced in; every value is a parameter.
 enum InventorySQL {
-    /// One batch of upserts. Parameters: `$1` batch index, `$2` WooCommerce id, `$3` parent id, `$4`
-    /// date_modified_gmt, `$5`–`$7` name, image, category for the bookkeeping, then one array per column. Returns
-    /// the batch indexes whose state was recorded.
+    /// One batch of upserts, at most one per WooCommerce id and per normalized SKU (``InventoryWriter`` keeps the
+    /// newest of each). Parameters: `$1` WooCommerce id, `$2` parent id, `$3` date_modified_gmt, `$4` normalized
+    /// SKU (``SKU/key(_:)``, NULL without one), `$5`–`$7` name, image, category for the bookkeeping, then one
+    /// array per column. Returns the WooCommerce ids whose state was recorded.
     static func upsert(_ table: InventoryTable) -> String {
         let names = table.names
         let columns = table.columns
-        var arrays = ["$1::int4[]", "$2::int8[]", "$3::int8[]", "$4::timestamp[]", "$5::text[]", "$6::text[]", "$7::int8[]"]
+        var arrays = ["$1::int8[]", "$2::int8[]", "$3::timestamp[]", "$4::text[]", "$5::text[]", "$6::text[]", "$7::int8[]"]
         arrays += columns.indices.map { "$\($0 + 8)::text[]" }
-        let inputNames = ["ord", "woo_id", "parent_id", "modified", "s_name", "s_image", "s_category"] + columns.map { "c_\($0.0.rawValue)" }
+        let inputNames = ["woo_id", "parent_id", "modified", "k", "s_name", "s_image", "s_category"] + columns.map { "c_\($0.0.rawValue)" }
         let targets = columns.map { InventoryNames.quote($0.0.rawValue) }
         let values = columns.map { column, shape in "n.c_\(column.rawValue)::\(cast(shape))" }
         let updates = columns.filter { $0.0 != .item }.map { column, _ in
             let name = InventoryNames.quote(column.rawValue)
             return "\(name) = EXCLUDED.\(name)"
         }
+        // Rows whose values are all unchanged are left alone: no new row version, no WAL, no index entry.
+        let changed = columns.filter { $0.0 != .item }.map { column, _ in InventoryNames.quote(column.rawValue) }
+        let unchanged = changed.isEmpty ? "" : "\n      WHERE (\(changed.map { "i.\($0)" }.joined(separator: ", "))) IS DISTINCT FROM (\(changed.map { "EXCLUDED.\($0)" }.joined(separator: ", ")))"
         return """
-            WITH input AS (
+            WITH newest AS (
               SELECT * FROM unnest(\(arrays.joined(separator: ", "))) AS t(\(inputNames.joined(separator: ", ")))
-            ),
-            newest AS (
-              SELECT DISTINCT ON (coalesce(k, 'id:' || woo_id)) * FROM (
-                SELECT DISTINCT ON (woo_id) *, \(names.skuKey)(c_item) AS k FROM input ORDER BY woo_id, modified DESC, ord DESC
-              ) latest
-              ORDER BY coalesce(k, 'id:' || woo_id), modified DESC, ord DESC
             ),
             booked AS (
               INSERT INTO \(names.syncState) AS s (woo_id, sku_key, parent_id, modified_gmt, deleted, name, image, category_id, synced_at)
@@ -40,10 +38,9 @@ enum InventorySQL {
             written AS (
               INSERT INTO \(names.table) AS i (\(targets.joined(separator: ", ")))
               SELECT \(values.joined(separator: ", ")) FROM newest n JOIN booked b ON b.woo_id = n.woo_id WHERE n.k IS NOT NULL
-              ON CONFLICT ((\(names.skuKey)(item))) DO \(updates.isEmpty ? "NOTHING" : "UPDATE SET \(updates.joined(separator: ", "))")
-              RETURNING 1
+              ON CONFLICT ((\(names.skuKey)(item))) DO \(updates.isEmpty ? "NOTHING" : "UPDATE SET \(updates.joined(separator: ", "))\(unchanged)")
             )
-            SELECT n.ord FROM newest n JOIN booked b ON b.woo_id = n.woo_id
+            SELECT woo_id FROM booked
             """
     }
 

@@ -4,12 +4,13 @@ import Synchronization
 
 /// Writes products to `inv_items` in batches and applies deletions, keeping wooqueue's bookkeeping in step.
 ///
-/// A batch of upserts is one statement (arrays through `unnest`, one round trip, atomic): it keeps the newest
-/// state per product and per normalized SKU, records each product in the bookkeeping table only if its
-/// `date_modified_gmt` is newer than the stored one (equal too, unless the product was deleted since) — the
-/// guard is the `WHERE` of `ON CONFLICT DO UPDATE`, so it holds against concurrent workers — and upserts the
-/// recorded ones by the normalized SKU. A statement the database rejects for its data is split in halves until
-/// the rejected products are alone; the others are committed.
+/// A batch of upserts is one statement (arrays through `unnest`, one round trip, atomic). Before it, the batch
+/// is cut to the newest state per product and per normalized SKU (in Swift, so the database sorts nothing). The
+/// statement records each product in the bookkeeping table only if its `date_modified_gmt` is newer than the
+/// stored one (equal too, unless the product was deleted since) — the guard is the `WHERE` of `ON CONFLICT DO
+/// UPDATE`, so it holds against concurrent workers — and upserts the recorded ones by the normalized SKU, leaving
+/// rows whose values are unchanged untouched. A statement the database rejects for its data is split in halves
+/// until the rejected products are alone; the others are committed.
 public final class InventoryWriter: Sendable {
     public let connection: PostgresConnection
     public let names: InventoryNames
@@ -69,28 +70,53 @@ public final class InventoryWriter: Sendable {
                 row = mapped
                 rows[index] = mapped
             }
-            parameters.append(index: index, upsert: upsert, row: row)
+            parameters.append(upsert: upsert, row: row)
         }
-        let pending = Array(0..<batch.count).filter { results[$0] == nil }
+        let pending = Self.newest(Array(0..<batch.count).filter { results[$0] == nil }, batch: batch, rows: rows)
         let written = try await write(pending, parameters: parameters, statements: statements, results: &results)
         for index in pending where results[index] == nil {
             if rows[index] == nil {
                 results[index] = .noSKU
             } else {
-                results[index] = written.contains(index) ? .written(truncated: truncations[index]) : .older
+                results[index] = written.contains(batch[index].product.id) ? .written(truncated: truncations[index]) : .older
             }
         }
         return results.map { $0 ?? .older }
     }
 
+    /// Of `indexes`, the newest state of each product and then of each normalized SKU (by `date_modified_gmt`,
+    /// the later in the batch on a tie); the others are older states, never written. So the statement gets each
+    /// id and each SKU once, as `ON CONFLICT` requires, without sorting in the database.
+    static func newest(_ indexes: [Int], batch: [Upsert], rows: [Int: InventoryRow]) -> [Int] {
+        func isNewer(_ index: Int, than other: Int) -> Bool {
+            let modified = batch[index].product.modifiedGMT ?? "", otherModified = batch[other].product.modifiedGMT ?? ""
+            return modified != otherModified ? modified > otherModified : index > other
+        }
+        func keepNewest<Key: Hashable>(_ indexes: [Int], by key: (Int) -> Key) -> [Int] {
+            var newest: [Key: Int] = [:]
+            newest.reserveCapacity(indexes.count)
+            for index in indexes {
+                let key = key(index)
+                if let kept = newest[key], !isNewer(index, than: kept) { continue }
+                newest[key] = index
+            }
+            return newest.count == indexes.count ? indexes : indexes.filter { newest[key($0)] == $0 }
+        }
+        enum Identity: Hashable { case sku(String), product(Int64) }
+        let byProduct = keepNewest(indexes) { batch[$0].product.id }
+        return keepNewest(byProduct) { index in
+            rows[index]?[.item].flatMap(SKU.key).map(Identity.sku) ?? .product(batch[index].product.id)
+        }
+    }
+
     /// Runs the statement for `indexes`; on a data error, halves them until the culprits are alone. Returns the
-    /// indexes whose state was recorded (written, or recorded without a SKU).
+    /// WooCommerce ids whose state was recorded (written, or recorded without a SKU).
     private func write(_ indexes: [Int], parameters: UpsertParameters, statements: Statements,
-                       results: inout [UpsertResult?]) async throws -> Set<Int> {
+                       results: inout [UpsertResult?]) async throws -> Set<Int64> {
         if indexes.isEmpty { return [] }
         do {
             let rows = try await connection.query(statements.upsert, parameters.values(for: indexes))
-            return Set(rows.rows.compactMap { $0[0].flatMap { Int($0) } })
+            return Set(rows.rows.compactMap { $0[0].flatMap { Int64($0) } })
         } catch let error as PostgresError {
             guard Self.blamesData(error) else { throw InventoryWriteError.classify(error) }
             if indexes.count == 1 {
@@ -209,7 +235,7 @@ public final class InventoryWriter: Sendable {
 /// The arrays of one upsert statement: bookkeeping fields, then one array per mapped column.
 struct UpsertParameters: Sendable {
     let columns: [InventoryColumn]
-    /// Per batch index: ord, woo id, parent id, modified, name, image, category, then the columns' values.
+    /// Per batch index: woo id, parent id, modified, normalized SKU, name, image, category, then the columns' values.
     private var fields: [[String?]] = []
 
     init(columns: [InventoryColumn], capacity: Int) {
@@ -217,10 +243,10 @@ struct UpsertParameters: Sendable {
         fields.reserveCapacity(capacity)
     }
 
-    mutating func append(index: Int, upsert: InventoryWriter.Upsert, row: InventoryRow?) {
+    mutating func append(upsert: InventoryWriter.Upsert, row: InventoryRow?) {
         let product = upsert.product
         var values: [String?] = [
-            String(index), String(product.id), String(product.parentID), product.modifiedGMT ?? "-infinity",
+            String(product.id), String(product.parentID), product.modifiedGMT ?? "-infinity", row?[.item].flatMap(SKU.key),
             product.name, product.imageURL ?? upsert.parent?.imageURL, product.categoryID.map(String.init),
         ]
         values.reserveCapacity(values.count + columns.count)
