@@ -191,6 +191,26 @@ struct InventoryWriteTests {
         }
     }
 
+    @Test("a newer state with the same values leaves the row untouched (no new row version for the ERP); a changed one is written")
+    func unchangedValuesNotRewritten() async throws {
+        try await InventoryHarness.with { harness in
+            func version() async throws -> String? {
+                try await harness.database.query("SELECT xmin::text FROM \(harness.table) WHERE item = 'TEE-PQ-001'").scalar
+            }
+            try await harness.process([harness.upsert(try ProductJSON.fixture("product-simple.json", ["date_modified_gmt": "2026-11-21T10:00:00"]))])
+            let first = try await version()
+            // Saved again in WooCommerce (say, a new description): newer date, same mapped values.
+            try await harness.process([harness.upsert(try ProductJSON.fixture("product-simple.json", ["date_modified_gmt": "2026-11-22T10:00:00"]))])
+            #expect(try await version() == first)
+            let recorded = try await harness.database.query(
+                "SELECT modified_gmt::text FROM \"\(harness.stateSchema)\".sync_state WHERE woo_id = 794").scalar
+            #expect(recorded == "2026-11-22 10:00:00")
+            try await harness.process([harness.upsert(try ProductJSON.fixture("product-simple.json", ["date_modified_gmt": "2026-11-23T10:00:00", "stock_quantity": 3]))])
+            #expect(try await version() != first)
+            #expect(try await harness.rows()["TEE-PQ-001"]?["existencia"] == "3.000")
+        }
+    }
+
     @Test("a poison row in a batch of 500: 499 committed, 1 dead-lettered with the database's message")
     func poisonRowInBatch() async throws {
         try await InventoryHarness.with(batchSize: 500) { harness in

@@ -216,12 +216,7 @@ final class QueueWorker: Sendable {
             }
         }
         guard let entry, !runnable.isEmpty else { return outcomes.compactMap { $0 } }
-        let contexts = runnable.map { job -> JobContext in
-            var jobLogger = logger
-            jobLogger[metadataKey: "job.id"] = .string(job.envelope.id)
-            jobLogger[metadataKey: "job.type"] = .string(job.envelope.type)
-            return JobContext(envelope: job.envelope, logger: jobLogger)
-        }
+        let contexts = runnable.map { JobContext(envelope: $0.envelope, logger: logger) }
         let results = Mutex<[JobResult]?>(nil)
         let outcome: HandlerOutcome
         if let batchHandler = entry.batchHandler {
