@@ -54,6 +54,7 @@ public final class InventoryWriter: Sendable {
         var results = [UpsertResult?](repeating: nil, count: batch.count)
         var rows: [Int: InventoryRow] = [:]
         var truncations = [Int](repeating: 0, count: batch.count)
+        var skuKeys = [String?](repeating: nil, count: batch.count)  // SKU.key of each mapped row, computed once
         var parameters = UpsertParameters(columns: statements.table.columns.map(\.0), capacity: batch.count)
         for (index, upsert) in batch.enumerated() {
             var row = InventoryRow(upsert.product, parent: upsert.parent)
@@ -69,10 +70,11 @@ public final class InventoryWriter: Sendable {
                 }
                 row = mapped
                 rows[index] = mapped
+                skuKeys[index] = mapped[.item].flatMap(SKU.key)
             }
-            parameters.append(upsert: upsert, row: row)
+            parameters.append(upsert: upsert, row: row, skuKey: skuKeys[index])
         }
-        let pending = Self.newest(Array(0..<batch.count).filter { results[$0] == nil }, batch: batch, rows: rows)
+        let pending = Self.newest(Array(0..<batch.count).filter { results[$0] == nil }, batch: batch, skuKeys: skuKeys)
         let written = try await write(pending, parameters: parameters, statements: statements, results: &results)
         for index in pending where results[index] == nil {
             if rows[index] == nil {
@@ -87,7 +89,7 @@ public final class InventoryWriter: Sendable {
     /// Of `indexes`, the newest state of each product and then of each normalized SKU (by `date_modified_gmt`,
     /// the later in the batch on a tie); the others are older states, never written. So the statement gets each
     /// id and each SKU once, as `ON CONFLICT` requires, without sorting in the database.
-    static func newest(_ indexes: [Int], batch: [Upsert], rows: [Int: InventoryRow]) -> [Int] {
+    static func newest(_ indexes: [Int], batch: [Upsert], skuKeys: [String?]) -> [Int] {
         func isNewer(_ index: Int, than other: Int) -> Bool {
             let modified = batch[index].product.modifiedGMT ?? "", otherModified = batch[other].product.modifiedGMT ?? ""
             return modified != otherModified ? modified > otherModified : index > other
@@ -105,7 +107,7 @@ public final class InventoryWriter: Sendable {
         enum Identity: Hashable { case sku(String), product(Int64) }
         let byProduct = keepNewest(indexes) { batch[$0].product.id }
         return keepNewest(byProduct) { index in
-            rows[index]?[.item].flatMap(SKU.key).map(Identity.sku) ?? .product(batch[index].product.id)
+            skuKeys[index].map(Identity.sku) ?? .product(batch[index].product.id)
         }
     }
 
@@ -243,10 +245,10 @@ struct UpsertParameters: Sendable {
         fields.reserveCapacity(capacity)
     }
 
-    mutating func append(upsert: InventoryWriter.Upsert, row: InventoryRow?) {
+    mutating func append(upsert: InventoryWriter.Upsert, row: InventoryRow?, skuKey: String?) {
         let product = upsert.product
         var values: [String?] = [
-            String(product.id), String(product.parentID), product.modifiedGMT ?? "-infinity", row?[.item].flatMap(SKU.key),
+            String(product.id), String(product.parentID), product.modifiedGMT ?? "-infinity", skuKey,
             product.name, product.imageURL ?? upsert.parent?.imageURL, product.categoryID.map(String.init),
         ]
         values.reserveCapacity(values.count + columns.count)
