@@ -44,6 +44,28 @@ import Testing
         }
     }
 
+    @Test("parts split off a job are written with its outcome, and not at all when the job was no longer held")
+    func splitPartsFollowTheirJob() async throws {
+        try await withStore { store, _ in
+            let jobs = (0..<2).map { job("low", $0) }
+            try await store.enqueue(jobs)
+            let held = try await store.fetch(queue: "low", holder: "p", max: 10, workers: 1)
+            let parts = (0..<3).map { index in
+                let part = job("low", 100 + index)
+                return Settlement(kind: .dead, id: part.id, held: [], replacement: part.encoded())
+            }
+            let stale = try await store.settle(queue: "low", holder: "p", [
+                Settlement(kind: .done, id: jobs[0].id, held: held[0]), parts[0], parts[1],
+                Settlement(kind: .done, id: "recovered meanwhile", held: Array("not held".utf8)), parts[2],
+                Settlement(kind: .done, id: jobs[1].id, held: held[1]),
+            ])
+            #expect(stale == 1)
+            let dead = try await store.deadLetters(queue: "low").compactMap(\.envelope?.key)
+            #expect(Set(dead) == ["k100", "k101"])
+            #expect(try await store.snapshot(queues: try TestEnvironment.configuration(prefix: "x").queues.filter { $0.name == "low" }).queues.first?.done == 2)
+        }
+    }
+
     @Test func fetchTakesAFairShareForThePool() async throws {
         try await withStore { store, _ in
             try await store.enqueue((0..<10).map { job("high", $0) })

@@ -126,18 +126,21 @@ enum QueueScripts {
     /// Settles finished jobs held in a process's active list. Records of 6 ARGV: kind, id, held envelope, new
     /// envelope, due ms, event. Kinds: done; retry and postpone (to delayed at the due time); dead (to the
     /// dead-letter list); requeue (back to the head of ready). A job no longer in the active list was recovered by
-    /// another process and is left alone. KEYS: active, ready, delayed, dead, stats, status bucket, events.
+    /// another process and is left alone. A record with an empty held envelope is a part split off the record
+    /// before it, applied only if that one was. KEYS: active, ready, delayed, dead, stats, status bucket, events.
     /// ARGV: status TTL, events kept, records…. Returns the number of records left alone.
     static let settle = RedisScript(name: "settle", source: """
         local statuses, events = {}, {}
         local counts = { done = 0, retry = 0, dead = 0 }
         local status_of = { done = 'done', retry = 'retry', postpone = 'retry', dead = 'failed', requeue = 'pending' }
-        local stale = 0
+        local stale, applied = 0, false
         for i = 3, #ARGV, 6 do
           local kind, id, held, new, due, event = ARGV[i], ARGV[i + 1], ARGV[i + 2], ARGV[i + 3], ARGV[i + 4], ARGV[i + 5]
-          if redis.call('LREM', KEYS[1], -1, held) == 0 then
-            stale = stale + 1
-          else
+          if held ~= '' then
+            applied = redis.call('LREM', KEYS[1], -1, held) > 0
+            if not applied then stale = stale + 1 end
+          end
+          if applied then
             if kind == 'retry' or kind == 'postpone' then
               redis.call('ZADD', KEYS[3], due, new)
             elseif kind == 'dead' then

@@ -15,7 +15,8 @@ public struct Settlement: Sendable {
 
     public var kind: Kind
     public var id: String
-    /// The exact bytes the worker took from Redis, to find it in the active list.
+    /// The exact bytes the worker took from Redis, to find it in the active list. Empty for a part split off the
+    /// job settled just before it in the same batch: written only if that job's outcome is.
     public var held: [UInt8]
     /// The envelope to store instead (retry, postpone, dead, requeue).
     public var replacement: [UInt8]?

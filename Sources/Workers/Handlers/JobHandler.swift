@@ -105,6 +105,25 @@ public enum JobResult: Sendable, Equatable {
     /// Finished without effect, for a reason worth showing in the event log (no SKU, an older state).
     case skipped(String)
     case failed(JobFailure)
+    /// Finished except for some parts of it (products of a catalogue page): each part becomes a job of its own,
+    /// of the same type, queue and attempts, that has failed once, so it is retried with backoff or
+    /// dead-lettered alone. Written together with the job's own outcome.
+    case split([JobPart])
+}
+
+/// A part of a job that failed while the rest of it succeeded: see ``JobResult/split(_:)``.
+public struct JobPart: Sendable, Equatable {
+    /// The part's own payload (one product).
+    public var payload: [UInt8]
+    /// What the part is about, for events and search (a SKU).
+    public var key: String?
+    public var failure: JobFailure
+
+    public init(payload: [UInt8], key: String?, failure: JobFailure) {
+        self.payload = payload
+        self.key = key
+        self.failure = failure
+    }
 }
 
 extension JobFailure: Equatable {

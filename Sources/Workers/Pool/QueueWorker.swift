@@ -133,6 +133,8 @@ final class QueueWorker: Sendable {
             let took = start.duration(to: .now)
             for outcome in outcomes {
                 finished.append(Finished(settlement: outcome.settlement, type: outcome.type, duration: took / outcomes.count))
+                // Right after their job: the settle script applies them only if it applied the job's outcome.
+                finished += outcome.parts.map { Finished(settlement: $0, type: outcome.type, duration: .zero) }
                 if let outagePause = outcome.pause { pause = outagePause }
             }
             index += group.count
@@ -163,6 +165,8 @@ final class QueueWorker: Sendable {
         var settlement: Settlement
         var type: String
         var pause: Duration?
+        /// Parts of a split job, each settled as a failed job of its own (``JobResult/split(_:)``).
+        var parts: [Settlement] = []
     }
 
     /// What runs next from `index`: one job, or the consecutive runnable jobs of one batch handler (up to its
@@ -237,11 +241,20 @@ final class QueueWorker: Sendable {
             default: jobOutcome = outcome
             }
             var settled = settle(job.raw, job.envelope, jobOutcome)
-            if case .succeeded = outcome, case .skipped(let reason)? = perJob?[position] {
-                settled.settlement.event?.event = "skipped"
-                settled.settlement.event?.error = reason
+            var parts: [Settlement] = []
+            if case .succeeded = outcome {
+                switch perJob?[position] {
+                case .skipped(let reason)?:
+                    settled.settlement.event?.event = "skipped"
+                    settled.settlement.event?.error = reason
+                case .split(let failedParts)?:
+                    parts = split(job.envelope, failedParts)
+                    settled.settlement.event?.event = "split"
+                    settled.settlement.event?.error = "\(failedParts.count) part(s) failed and continue as jobs of their own: \(failedParts.map(\.failure.message).first ?? "")"
+                default: break
+                }
             }
-            outcomes[job.index] = Outcome(settlement: settled.settlement, type: job.envelope.type, pause: settled.pause)
+            outcomes[job.index] = Outcome(settlement: settled.settlement, type: job.envelope.type, pause: settled.pause, parts: parts)
         }
         return outcomes.compactMap { $0 }
     }
@@ -294,6 +307,18 @@ final class QueueWorker: Sendable {
         var event = event(failed, "retry", "retry", at: now)
         event.error = failure.message
         return Settlement(kind: .retry, id: envelope.id, held: raw, replacement: failed.encoded(), due: failed.runAt, event: event)
+    }
+
+    /// The failed parts of a job as jobs of their own that have failed once: same type, queue, source and
+    /// attempts allowed. They hold nothing in the active list (empty `held`): they come into being with their
+    /// job's outcome.
+    private func split(_ envelope: JobEnvelope, _ parts: [JobPart]) -> [Settlement] {
+        let now = WallClock.nowMillis()
+        return parts.map { part in
+            let job = JobEnvelope(type: envelope.type, queue: envelope.queue, payload: part.payload, maxAttempts: envelope.maxAttempts,
+                                  enqueuedAt: now, key: part.key, source: envelope.source)
+            return failure([], job, part.failure, now: now)
+        }
     }
 
     private func deadLetter(_ raw: [UInt8], _ envelope: JobEnvelope, reason: String, now: Int64) -> Settlement {
