@@ -83,7 +83,7 @@ let package = Package(
             .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
         ]),
         .testTarget(name: "InventoryTests", dependencies: [
-            "Inventory", "Dispatcher", "WooCommerceAPI", "Workers", "QueueCore", "PostgresClient", "TestSupport",
+            "Inventory", "Dispatcher", "WooCommerceAPI", "Workers", "QueueCore", "PostgresClient", "RedisClient", "TestSupport",
             .product(name: "Crypto", package: "swift-crypto"),
             .product(name: "Hummingbird", package: "hummingbird"),
             .product(name: "HTTPTypes", package: "swift-http-types"),

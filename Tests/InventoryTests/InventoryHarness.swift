@@ -23,12 +23,14 @@ struct InventoryHarness {
     ///     `nil` lets `migrate` create it.
     ///   - rows: SQL run after creating the table and before migrating (existing ERP rows).
     ///   - migrate: run the migration.
-    init(deletion: String = "soft", batchSize: Int = 500, createTable: String? = nil, rows: String? = nil, migrate: Bool = true) async throws {
+    ///   - retryAfter: the first retry's backoff (`backoff.base`), when not the default.
+    init(deletion: String = "soft", batchSize: Int = 500, createTable: String? = nil, rows: String? = nil, migrate: Bool = true,
+         retryAfter: String? = nil) async throws {
         let suffix = String(UInt64.random(in: 0..<UInt64.max), radix: 36)
         tableSchema = "erp_\(suffix)"
         stateSchema = "wq_\(suffix)"
         workers = try WorkerHarness("""
-            {"database": {"url": "\(TestEnvironment.databaseURL)"},
+            {"database": {"url": "\(TestEnvironment.databaseURL)"},\(retryAfter.map { #" "backoff": {"base": "\#($0)"},"# } ?? "")
              "inventory": {"table": "\(tableSchema).inv_items", "stateSchema": "\(stateSchema)", "deletion": "\(deletion)", "batchSize": \(batchSize)}}
             """, name: "inventory")
         database = PostgresConnection(url: TestEnvironment.databaseURL, label: "test")
@@ -42,8 +44,9 @@ struct InventoryHarness {
 
     /// Runs `body` with a new harness and cleans up after it, also when it throws.
     static func with(deletion: String = "soft", batchSize: Int = 500, createTable: String? = nil, rows: String? = nil,
-                     migrate: Bool = true, _ body: (InventoryHarness) async throws -> Void) async throws {
-        let harness = try await InventoryHarness(deletion: deletion, batchSize: batchSize, createTable: createTable, rows: rows, migrate: migrate)
+                     migrate: Bool = true, retryAfter: String? = nil, _ body: (InventoryHarness) async throws -> Void) async throws {
+        let harness = try await InventoryHarness(deletion: deletion, batchSize: batchSize, createTable: createTable, rows: rows,
+                                                 migrate: migrate, retryAfter: retryAfter)
         do {
             try await body(harness)
         } catch {

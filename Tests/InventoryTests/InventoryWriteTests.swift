@@ -2,6 +2,7 @@ import Foundation
 import Inventory
 import PostgresClient
 import QueueCore
+import RedisClient
 import TestSupport
 import Testing
 
@@ -230,6 +231,45 @@ struct InventoryWriteTests {
             #expect(dead.first?.attempt == 1)  // permanent: no retry
             #expect(try await harness.totals()["rejected"] == 1)
             #expect(try await harness.totals()["written"] == 499)
+        }
+    }
+
+    @Test("a page job: its products written together; a rejected product and an unknown variation's parent split off alone")
+    func pageJobSplitsFailedProducts() async throws {
+        // A retry an hour away: the split-off variation is still waiting for it when the test looks.
+        try await InventoryHarness.with(retryAfter: "1h") { harness in
+            let products = [
+                try ProductJSON.fixture("product-simple.json", ["id": 30_001, "sku": "PAGE-1"]),
+                // numeric(14,4) cannot hold this price: PostgreSQL rejects the product (SQLSTATE 22003).
+                try ProductJSON.fixture("product-simple.json", ["id": 30_002, "sku": "PAGE-2", "regular_price": "123456789012345.5"]),
+                try ProductJSON.fixture("product-simple.json", ["id": 30_003, "sku": "PAGE-3"]),
+                // Its parent 900 was never synced and no store is configured to read it: retried alone, later.
+                try ProductJSON.fixture("variation-901.json", ["sku": "PAGE-V"]),
+            ]
+            let page = Array(#"{"products":["#.utf8) + products.joined(separator: Array(",".utf8)) + Array("]}".utf8)
+            try await harness.process([harness.upsert(page)], done: 1, dead: 1)
+
+            #expect(Set(try await harness.rows().keys) == ["PAGE-1", "PAGE-3"])
+            let dead = try await harness.workers.store.deadLetters(queue: "bulk").compactMap(\.envelope)
+            #expect(dead.count == 1)
+            let rejected = try #require(dead.first)
+            #expect(rejected.type == "inventory.upsert")
+            #expect(rejected.key == "PAGE-2")
+            #expect(rejected.lastError?.contains("22003") == true)
+            #expect(try Product(json: rejected.payload).id == 30_002)  // the product alone, not the page
+
+            let keys = harness.workers.store.keys("bulk")
+            let delayed = try await harness.workers.store.connection.send(RedisCommand("ZRANGE", keys.delayed, "0", "-1")).array ?? []
+            let retried = try delayed.compactMap(\.bytes).map { try JobEnvelope(decoding: $0) }
+            #expect(retried.count == 1)
+            #expect(retried.first?.attempt == 1)
+            #expect(retried.first?.lastError?.contains("parent product 900") == true)
+            #expect(try retried.first.map { try Product(json: $0.payload).id } == 901)
+
+            let events = try await harness.workers.store.snapshot(queues: harness.configuration.queues, latestEvents: 10).events
+            #expect(events.contains { $0.event == "split" && $0.error?.contains("2 part(s)") == true })
+            #expect(try await harness.totals()["written"] == 2)
+            #expect(try await harness.totals()["rejected"] == 1)
         }
     }
 

@@ -52,7 +52,8 @@ struct StoreSyncTests {
             #expect(pages == ["1", "2", "3"])
             #expect(store.state.withLock { $0.requests.contains { $0.path.hasSuffix("/products/900/variations") } })
 
-            try await harness.process([], done: 5)
+            #expect(report.jobs == 3)  // a job per page: 794 | 802 | 900 with its variations 901 and 902
+            try await harness.process([], done: 3)
             let rows = try await harness.rows()
             #expect(rows.count == 7)
             #expect(rows["HOODIE-BLUE-M"]?["nombre"] == "Hoodie - Blue, M")
@@ -100,7 +101,8 @@ struct StoreSyncTests {
             #expect(report.changed == 3)  // 794, 900 and its variation 901; 902 is older
             #expect(store.state.withLock { $0.requests.allSatisfy { $0.query["oauth_signature"] != nil } })
             #expect(store.state.withLock { $0.requests.contains { $0.query["modified_after"] == "2026-11-21T12:00:00" && $0.query["dates_are_gmt"] == "true" } })
-            try await harness.process([], done: 3)
+            #expect(report.enqueued == 1)  // one page, one job
+            try await harness.process([], done: 1)
             #expect(Set(try await harness.rows().keys) == ["TEE-PQ-001", "HOODIE", "HOODIE-BLUE-M"])
 
             // The next sweep starts where this one started (minus a minute): nothing has changed since.

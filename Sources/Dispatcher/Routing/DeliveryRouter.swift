@@ -15,21 +15,31 @@ public struct DeliveryRouter: Sendable {
         guard let routes = configuration.routes[delivery.topic], !routes.isEmpty else {
             throw .noRoute(topic: delivery.topic, known: configuration.routes.keys.sorted())
         }
-        let source = ["woocommerce" == delivery.origin ? "woocommerce" : delivery.origin, delivery.topic, delivery.deliveryID]
-            .compactMap { $0 }.joined(separator: ":")
-        return routes.map { route in
-            var job = JobEnvelope(
-                type: route.type, queue: route.queue, payload: payload(route.payload, delivery: delivery, resource: resource),
-                maxAttempts: configuration.maxAttempts(type: route.type, queue: route.queue), enqueuedAt: now,
-                runAt: route.delay > .zero ? now + route.delay.milliseconds : nil,
-                key: resource.key(topic: delivery.topic), source: source)
-            if let id = resource.id, coalescingTopics.contains(where: { $0.hasPrefix(resourceName(delivery.topic) + ".") }) {
-                // Per resource (product 794), newest state by WooCommerce's own modification time, not arrival.
-                // Jobs of routes that do not merge (the deletion) still carry the key, to end the merge window.
-                job.coalescing = .init(key: "\(resourceName(delivery.topic)):\(id)", version: resource.modifiedGMT ?? "", merges: route.coalesce)
-            }
-            return job
+        return routes.map { job(for: delivery, resource: resource, route: $0, now: now) }
+    }
+
+    /// The job of one route for a delivery of `resource`.
+    func job(for delivery: Delivery, resource: WooResource, route: WooqueueConfiguration.RouteSettings, now: Int64) -> JobEnvelope {
+        var job = routedJob(route, payload: payload(route.payload, delivery: delivery, resource: resource), now: now,
+                            key: resource.key(topic: delivery.topic), source: source(of: delivery))
+        if let id = resource.id, coalescingTopics.contains(where: { $0.hasPrefix(resourceName(delivery.topic) + ".") }) {
+            // Per resource (product 794), newest state by WooCommerce's own modification time, not arrival.
+            // Jobs of routes that do not merge (the deletion) still carry the key, to end the merge window.
+            job.coalescing = .init(key: "\(resourceName(delivery.topic)):\(id)", version: resource.modifiedGMT ?? "", merges: route.coalesce)
         }
+        return job
+    }
+
+    /// A job of `route` with its configured attempts and delay.
+    func routedJob(_ route: WooqueueConfiguration.RouteSettings, payload: [UInt8], now: Int64, key: String?, source: String) -> JobEnvelope {
+        JobEnvelope(type: route.type, queue: route.queue, payload: payload,
+                    maxAttempts: configuration.maxAttempts(type: route.type, queue: route.queue), enqueuedAt: now,
+                    runAt: route.delay > .zero ? now + route.delay.milliseconds : nil, key: key, source: source)
+    }
+
+    /// `woocommerce:product.updated:<delivery id>`, `reconcile:product.updated`.
+    func source(of delivery: Delivery) -> String {
+        [delivery.origin, delivery.topic, delivery.deliveryID].compactMap { $0 }.joined(separator: ":")
     }
 
     /// Topics with a merging route: their resource's other jobs carry the key too.

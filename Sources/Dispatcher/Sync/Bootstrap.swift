@@ -36,7 +36,10 @@ public struct Bootstrap: Sendable {
         public var tableRows = 0
         /// Items with a SKU the table does not have.
         public var missing = 0
+        /// Products and variations enqueued (parents of missing variations included).
         public var enqueued = 0
+        /// Jobs they went in: one per page for inventory upserts (``DeliveryRouter/jobs(for:origin:page:)``).
+        public var jobs = 0
         public var skippedNoSKU = 0
         /// Table rows whose SKU the store does not have.
         public var orphans = 0
@@ -75,6 +78,7 @@ public struct Bootstrap: Sendable {
             report.storeItems = fields["store_items"] ?? 0
             report.missing = fields["missing"] ?? 0
             report.enqueued = fields["enqueued"] ?? 0
+            report.jobs = fields["jobs"] ?? 0
             report.skippedNoSKU = fields["skipped_no_sku"] ?? 0
             report.pages = page - 1
             report.resumedAtPage = page
@@ -84,18 +88,18 @@ public struct Bootstrap: Sendable {
             let (items, listed) = try await client.catalogue(page: page)
             report.storeProducts = listed.total ?? report.storeProducts
             if listed.items.isEmpty { break }
-            try await process(items, options: options, report: &report)
+            try await process(items, page: page, options: options, report: &report)
             report.pages = page
             // An unfinished run is kept for a week: long enough to resume, not for ever.
             _ = try await redis.pipeline([
                 .command(RedisCommand("HSET", cursorKey, "next_page", String(page + 1), "store_items", String(report.storeItems),
-                                      "missing", String(report.missing), "enqueued", String(report.enqueued),
+                                      "missing", String(report.missing), "enqueued", String(report.enqueued), "jobs", String(report.jobs),
                                       "skipped_no_sku", String(report.skippedNoSKU))),
                 .command(RedisCommand("EXPIRE", cursorKey, String(Self.cursorRetentionSeconds))),
                 .command(RedisCommand("EXPIRE", seenKey, String(Self.cursorRetentionSeconds))),
             ]).forEach { _ = try $0.checked() }
             let totalPages = listed.totalPages.map { "/\($0)" } ?? ""
-            progress("page \(page)\(totalPages): \(items.count) products and variations, \(report.missing) missing so far, \(report.enqueued) jobs enqueued")
+            progress("page \(page)\(totalPages): \(items.count) products and variations, \(report.missing) missing so far, \(report.enqueued) enqueued")
             if !listed.hasMore(after: page) { break }
             page += 1
         }
@@ -111,7 +115,7 @@ public struct Bootstrap: Sendable {
         return report
     }
 
-    private func process(_ items: [CatalogueItem], options: Options, report: inout Report) async throws {
+    private func process(_ items: [CatalogueItem], page: Int, options: Options, report: inout Report) async throws {
         report.storeItems += items.count
         var keys: [String] = []
         for item in items {
@@ -134,13 +138,14 @@ public struct Bootstrap: Sendable {
             }
             if !chosen.contains(where: { $0.product.id == item.product.id }) { chosen.append(item) }
         }
-        let jobs = try router.jobs(for: chosen, origin: "bootstrap")
+        let jobs = try router.jobs(for: chosen, origin: "bootstrap", page: page)
         var offset = 0
         while offset < jobs.count {
             let slice = Array(jobs[offset..<min(offset + options.batch, jobs.count)])
             try await store.enqueue(slice)
             offset += slice.count
         }
-        report.enqueued += jobs.count
+        report.enqueued += chosen.count
+        report.jobs += jobs.count
     }
 }

@@ -47,7 +47,7 @@ public struct Reconciler: Sendable {
         while true {
             let (items, listed) = try await client.catalogue(page: page, query: .init(modifiedAfter: since))
             if listed.items.isEmpty { break }
-            let jobs = try router.jobs(for: items, origin: "reconcile")
+            let jobs = try router.jobs(for: items, origin: "reconcile", page: page)
             try await store.enqueue(jobs)
             report.changed += items.count
             report.enqueued += jobs.count

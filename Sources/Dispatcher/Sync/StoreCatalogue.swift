@@ -30,11 +30,34 @@ extension WooCommerceClient {
 }
 
 extension DeliveryRouter {
-    /// The jobs of store items routed as `product.updated` deliveries would be.
-    func jobs(for items: [CatalogueItem], origin: String) throws -> [JobEnvelope] {
+    /// The jobs of one page of store items, routed as `product.updated` deliveries would be, except that a route
+    /// of inventory upserts (a type with the `inventory` handler, the product as payload) gets one job for the
+    /// whole page, `{"products": […]}`: a hundred products cost one job, and one that fails continues as a job
+    /// of its own (``InventoryHandler``).
+    func jobs(for items: [CatalogueItem], origin: String, page: Int) throws -> [JobEnvelope] {
+        let topic = "product.updated"
+        guard let routes = configuration.routes[topic], !routes.isEmpty else {
+            throw RoutingError.noRoute(topic: topic, known: configuration.routes.keys.sorted())
+        }
+        if items.isEmpty { return [] }
+        let now = WallClock.nowMillis()
         var jobs: [JobEnvelope] = []
-        for item in items {
-            jobs += try self.jobs(for: Delivery(topic: "product.updated", deliveryID: nil, body: item.body, origin: origin))
+        for route in routes {
+            if route.payload == .resource, configuration.jobTypes[route.type]?.handler == .inventory {
+                var payload = Array(#"{"products":["#.utf8)
+                for (index, item) in items.enumerated() {
+                    if index > 0 { payload.append(UInt8(ascii: ",")) }
+                    payload += item.body
+                }
+                payload += Array("]}".utf8)
+                let source = source(of: Delivery(topic: topic, deliveryID: "page-\(page)", body: [], origin: origin))
+                jobs.append(routedJob(route, payload: payload, now: now, key: "page \(page) (\(items.count) products)", source: source))
+            } else {
+                for item in items {
+                    let delivery = Delivery(topic: topic, deliveryID: nil, body: item.body, origin: origin)
+                    jobs.append(job(for: delivery, resource: try WooResource(body: item.body), route: route, now: now))
+                }
+            }
         }
         return jobs
     }

@@ -15,12 +15,15 @@ public final class InventoryWriter: Sendable {
     public let connection: PostgresConnection
     public let names: InventoryNames
     public let deletion: WooqueueConfiguration.InventorySettings.DeletionMode
+    /// Most products per statement (`inventory.batchSize`).
+    public let batchSize: Int
     private let shape = Mutex<Statements?>(nil)
 
     public init(connection: PostgresConnection, settings: WooqueueConfiguration.InventorySettings) {
         self.connection = connection
         self.names = InventoryNames(settings: settings)
         self.deletion = settings.deletion
+        self.batchSize = max(1, settings.batchSize)
     }
 
     /// A product to write, with its parent when it is a variation.
@@ -45,10 +48,20 @@ public final class InventoryWriter: Sendable {
         case rejected(String)
     }
 
-    /// Writes a batch; returns one result per item, in order. Throws when the batch could not be tried at all:
-    /// PostgreSQL unreachable (``PostgresError/isUnavailable``), or an error that no product can be blamed for
-    /// (``InventoryWriteError``).
+    /// Writes a batch, in statements of at most ``batchSize`` products, each its own transaction; returns one
+    /// result per item, in order. Throws when a statement could not be tried at all: PostgreSQL unreachable
+    /// (``PostgresError/isUnavailable``), or an error that no product can be blamed for (``InventoryWriteError``).
+    /// Statements committed before stay committed: writing the batch again is harmless.
     public func upsert(_ batch: [Upsert]) async throws -> [UpsertResult] {
+        var results: [UpsertResult] = []
+        results.reserveCapacity(batch.count)
+        for start in stride(from: 0, to: batch.count, by: batchSize) {
+            results += try await upsertStatement(Array(batch[start..<min(start + batchSize, batch.count)]))
+        }
+        return results
+    }
+
+    private func upsertStatement(_ batch: [Upsert]) async throws -> [UpsertResult] {
         if batch.isEmpty { return [] }
         let statements = try await prepared()
         var results = [UpsertResult?](repeating: nil, count: batch.count)

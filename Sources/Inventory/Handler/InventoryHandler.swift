@@ -9,8 +9,8 @@ import Workers
 ///
 /// The type name says what a job does: `inventory.delete` (payload `{"id": N}`), `stock_sync` (payload from the
 /// `order_stock` route), and any other type with `"handler": "inventory"` is an upsert of the product in its
-/// payload. A batch is split into runs of one kind, written in order, so a deletion between two updates of a
-/// product stays between them.
+/// payload, or of each product of a page `{"products": […]}` (as `bootstrap` enqueues the catalogue). A batch is split
+/// into runs of one kind, written in order, so a deletion between two updates of a product stays between them.
 public final class InventoryHandler: BatchJobHandler {
     public let batchLimit: Int
     /// One per worker that may call at once, each on its own connection, so one worker's statement runs in
@@ -67,7 +67,7 @@ public final class InventoryHandler: BatchJobHandler {
             let run = Array(batch[start..<end])
             do {
                 switch operation {
-                case .upsert: results += try await upsert(run.map { ($0, Self.product($0)) }, writer: writer, counts: &counts)
+                case .upsert: results += try await upsertJobs(run, writer: writer, counts: &counts)
                 case .delete: results += try await delete(run, writer: writer, counts: &counts)
                 case .stockSync: results += try await stockSync(run, writer: writer, counts: &counts)
                 }
@@ -85,11 +85,74 @@ public final class InventoryHandler: BatchJobHandler {
 
     // MARK: - Upserts
 
-    private static func product(_ job: JobContext) -> Result<Product, JobFailure> {
+    /// Upserts the products of `jobs`, all in one write. A job of one product gets that product's result; a page
+    /// job (``pageList(_:)``) is done when all its products are, and otherwise hands each failed product back as a job of its
+    /// own (``JobResult/split(_:)``), so one bad product of a page is retried or dead-lettered alone.
+    private func upsertJobs(_ jobs: [JobContext], writer: InventoryWriter, counts: inout [Count: Int]) async throws -> [JobResult] {
+        var results = [JobResult?](repeating: nil, count: jobs.count)
+        var items: [(job: JobContext, product: Result<Product, JobFailure>)] = []
+        var owners: [(job: Int, bytes: Range<Int>?)] = []
+        for (index, job) in jobs.enumerated() {
+            let payload = job.envelope.payload
+            guard let list = Self.pageList(payload) else {
+                items.append((job, Self.product(payload, in: nil, type: job.envelope.type)))
+                owners.append((index, nil))
+                continue
+            }
+            var listed: [(Range<Int>, Result<Product, JobFailure>)] = []
+            do {
+                try JSONScanner.forEachElement(of: payload, in: list) { range in
+                    listed.append((range, Self.product(payload, in: range, type: job.envelope.type)))
+                    return true
+                }
+            } catch {
+                results[index] = .failed(.permanent("payload of \(job.envelope.type) starts like a page of products but is not {\"products\": [product, …]}: \(error)"))
+                continue
+            }
+            items += listed.map { (job, $0.1) }
+            owners += listed.map { (index, $0.0) }
+        }
+        let written = try await upsert(items, writer: writer, counts: &counts)
+        var parts = [[JobPart]](repeating: [], count: jobs.count)
+        for ((owner, bytes), (item, result)) in zip(owners, zip(items, written)) {
+            guard let bytes else {
+                results[owner] = result
+                continue
+            }
+            guard case .failed(let failure) = result else { continue }
+            let productKey = (try? item.product.get()).map { $0.sku ?? "product:\($0.id)" }
+            parts[owner].append(JobPart(payload: Array(jobs[owner].envelope.payload[bytes]), key: productKey, failure: failure))
+        }
+        return results.enumerated().map { index, result in
+            result ?? (parts[index].isEmpty ? .done : .split(parts[index]))
+        }
+    }
+
+    /// Where the list of a page of products, `{"products": [product, …]}`, starts; nil for a payload of one
+    /// product. Told by the first member's name, without reading the rest (the envelope was checked to be valid
+    /// JSON when it was read from Redis).
+    static func pageList(_ payload: [UInt8]) -> Range<Int>? {
+        let name = Array(#""products""#.utf8)
+        var index = 0
+        func skipWhitespace() { while index < payload.count, [0x20, 0x09, 0x0A, 0x0D].contains(payload[index]) { index += 1 } }
+        skipWhitespace()
+        guard index < payload.count, payload[index] == UInt8(ascii: "{") else { return nil }
+        index += 1
+        skipWhitespace()
+        guard payload.count - index >= name.count, payload[index..<(index + name.count)].elementsEqual(name) else { return nil }
+        index += name.count
+        skipWhitespace()
+        guard index < payload.count, payload[index] == UInt8(ascii: ":") else { return nil }
+        index += 1
+        skipWhitespace()
+        return index..<payload.count
+    }
+
+    private static func product(_ payload: [UInt8], in range: Range<Int>?, type: String) -> Result<Product, JobFailure> {
         do {
-            return .success(try Product(json: job.envelope.payload))
+            return .success(try Product(json: payload, in: range))
         } catch {
-            return .failure(.permanent("payload of \(job.envelope.type) is \(error)"))
+            return .failure(.permanent("payload of \(type) is \(error)"))
         }
     }
 

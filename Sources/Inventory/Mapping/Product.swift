@@ -54,8 +54,9 @@ public struct Product: Sendable, Equatable {
         self.isVariable = isVariable
     }
 
-    /// Reads a product or variation; throws ``ProductError`` when the body is not one (a permanent failure).
-    public init(json bytes: [UInt8]) throws(ProductError) {
+    /// Reads a product or variation, the whole of `bytes` or the object at `range`; throws ``ProductError`` when
+    /// it is not one (a permanent failure).
+    public init(json bytes: [UInt8], in range: Range<Int>? = nil) throws(ProductError) {
         var id: Int64?
         var parentID: Int64 = 0
         var sku: String?, name: String?, modified: String?, stock: String?, price: String?, image: String?
@@ -63,7 +64,7 @@ public struct Product: Sendable, Equatable {
         var attributeValues: [String] = []
         var isVariable = false
         do {
-            try JSONScanner.forEachMember(of: bytes, named: Member.names) { member, range in
+            try JSONScanner.forEachMember(of: bytes, in: range, named: Member.names) { member, range in
                 switch Member(rawValue: member)! {
                 case .id: id = try JSONScanner.integer(in: bytes, range)
                 case .parentID: parentID = (try? JSONScanner.integer(in: bytes, range)) ?? 0

@@ -58,7 +58,7 @@ struct BootstrapCommand: AsyncParsableCommand {
             store products:      \(report.storeProducts) (X-WP-Total; \(report.storeItems) products and variations read)
             table rows:          \(report.tableRows)
             missing:             \(report.missing)
-            enqueued:            \(report.enqueued) jobs\(all ? " (--all)" : "")
+            enqueued:            \(report.enqueued) products and variations in \(report.jobs) jobs\(all ? " (--all)" : "")
             skipped, no SKU:     \(report.skippedNoSKU)
             orphans:             \(report.orphans)\(deleteOrphans ? " (\(report.orphansRemoved) removed, inventory.deletion \(configuration.inventory.deletion.rawValue))" : " (left alone; --delete-orphans to remove)")
             """)
