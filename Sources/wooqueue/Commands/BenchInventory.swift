@@ -14,11 +14,18 @@ struct BenchInventory: AsyncParsableCommand {
         discussion: """
             In a schema of its own (dropped afterwards) on the configured database, with keys of its own in Redis:
             1. parse: reads every WooCommerce product body and maps it (no I/O), to show what parsing costs;
-            2. insert: --rows inventory.upsert jobs are queued, then a bulk worker runs them (batches of \
-            inventory.batchSize) until every row is committed: queued jobs → committed rows;
-            3. update: the same products again with a newer date_modified_gmt and new stock;
-            4. COPY: the same rows, mapped up front, with COPY into the emptied table (the index kept);
-            5. per statement: one autocommit INSERT … ON CONFLICT DO UPDATE per product, as the reference plugin does.
+            2. bulk path, a job per product (as webhooks deliver them): --rows inventory.upsert jobs are queued, \
+            then a bulk worker process runs them until every row is committed (queued jobs → committed rows), first \
+            into the empty table (insert), then the same products with a newer date_modified_gmt and new stock \
+            (update);
+            3. the same with a job per page of woocommerce.perPage products (as bootstrap and reconcile enqueue \
+            them), into the emptied table;
+            4. the writers alone: the bulk path's statements with as many connections as bulk workers, the \
+            products parsed up front, no Redis: what the queue and the parsing cost;
+            5. COPY: the same rows, mapped up front, with COPY into the emptied table (the index kept);
+            6. staged upsert, the fastest way to upsert without a queue: per inventory.batchSize rows, COPY into a \
+            temporary table, then INSERT … ON CONFLICT DO UPDATE, no bookkeeping; insert, then update;
+            7. per statement: one autocommit INSERT … ON CONFLICT DO UPDATE per product, as the reference plugin does.
             """)
 
     @OptionGroup var global: GlobalOptions
@@ -70,8 +77,8 @@ struct BenchInventory: AsyncParsableCommand {
         let progress = Progress()
         let names = schema.names
         _ = try await schema.migrate(on: database)
-        let bulk = configuration.jobTypes["inventory.upsert"]?.queue ?? "bulk"
-        let bulkWorkers = configuration.queue(named: bulk)?.workers ?? 1
+        let bulkQueue = configuration.jobTypes["inventory.upsert"]?.queue ?? "bulk"
+        let bulkWorkers = configuration.queue(named: bulkQueue)?.workers ?? 1
 
         // 1. Parsing and mapping alone.
         progress.say("preparing \(rows) product bodies…")
@@ -82,17 +89,33 @@ struct BenchInventory: AsyncParsableCommand {
         for body in bodies { if let row = InventoryRow(try Product(json: body)) { mapped.append(row) } }
         let parseTime = parseStart.duration(to: .now)
 
-        // 2. and 3. The bulk path: queued jobs → committed rows.
-        let insertTime = try await bulkPath(configuration, store: store, queue: bulk, bodies: bodies, progress: progress, phase: "insert")
-        let inserted = try await count(database, names.table)
         let updates = (0..<rows).map { BenchProducts.body(index: $0, modified: "2026-11-21T09:00:00", stock: $0 % 1000 + 1) }
-        let updateTime = try await bulkPath(configuration, store: store, queue: bulk, bodies: updates, progress: progress, phase: "update")
-        let updated = try await count(database, "\(names.table) WHERE existencia = (substr(item, 7)::int % 1000) + 1")
-        guard inserted == rows, updated == rows else {
-            throw ValidationError("the bulk path left \(inserted) rows after the insert and \(updated) updated rows, expected \(rows) each")
+        // 2. and 3. The bulk path: queued jobs → committed rows, a job per product, then a job per page.
+        var bulk: [BulkFigures] = []
+        for productsPerJob in [1, configuration.woocommerce.perPage] {
+            if !bulk.isEmpty { try await database.query("TRUNCATE \(names.table), \(names.syncState)") }
+            let mode = productsPerJob == 1 ? "a job per product" : "a job per page of \(productsPerJob)"
+            let insertTime = try await bulkPath(configuration, store: store, queue: bulkQueue, bodies: bodies, productsPerJob: productsPerJob,
+                                                progress: progress, phase: "\(mode), insert")
+            let inserted = try await count(database, names.table)
+            let updateTime = try await bulkPath(configuration, store: store, queue: bulkQueue, bodies: updates, productsPerJob: productsPerJob,
+                                                progress: progress, phase: "\(mode), update")
+            let updated = try await count(database, "\(names.table) WHERE existencia = (substr(item, 7)::int % 1000) + 1")
+            guard inserted == rows, updated == rows else {
+                throw ValidationError("the bulk path (\(mode)) left \(inserted) rows after the insert and \(updated) updated rows, expected \(rows) each")
+            }
+            bulk.append(BulkFigures(productsPerJob: productsPerJob, insertRowsPerS: Double(rows) / insertTime.seconds,
+                                    updateRowsPerS: Double(rows) / updateTime.seconds))
         }
 
-        // 4. COPY of the same rows.
+        // 4. The writers alone: the same products, parsed up front, written by as many connections as bulk workers.
+        try await database.query("TRUNCATE \(names.table), \(names.syncState)")
+        progress.say("the writers alone (no queue), insert…")
+        let writerInsert = try await writersAlone(configuration, products: bodies.map { try Product(json: $0) }, writers: bulkWorkers)
+        progress.say("the writers alone (no queue), update…")
+        let writerUpdate = try await writersAlone(configuration, products: updates.map { try Product(json: $0) }, writers: bulkWorkers)
+
+        // 5. COPY of the same rows.
         let table = try await database.withSession { try InventoryTable.load($0, names: names) }
         let columns = table.columns.map(\.0)
         progress.say("COPY of \(rows) rows…")
@@ -104,7 +127,16 @@ struct BenchInventory: AsyncParsableCommand {
         }
         let copyTime = copyStart.duration(to: .now)
 
-        // 5. One autocommit statement per product.
+        // 6. Staged upserts: the ceiling for any upsert, without a queue or bookkeeping.
+        try await database.query("TRUNCATE \(names.table)")
+        let batchSize = configuration.inventory.batchSize
+        progress.say("staged upserts, batches of \(batchSize): insert…")
+        let stagedInsert = try await stagedUpsert(database, table: table, rows: mapped, batchSize: batchSize)
+        progress.say("staged upserts, batches of \(batchSize): update…")
+        let updatedRows = try updates.compactMap { InventoryRow(try Product(json: $0)) }
+        let stagedUpdate = try await stagedUpsert(database, table: table, rows: updatedRows, batchSize: batchSize)
+
+        // 7. One autocommit statement per product.
         progress.say("one statement per product, \(rows) products…")
         try await database.query("TRUNCATE \(names.table)")
         let single = Self.singleRowUpsert(table)
@@ -115,39 +147,85 @@ struct BenchInventory: AsyncParsableCommand {
         let perRowTime = perRowStart.duration(to: .now)
 
         let result = InventoryBenchResult(
-            rows: rows, batchSize: configuration.inventory.batchSize, bulkWorkers: bulkWorkers,
+            rows: rows, batchSize: batchSize, bulkWorkers: bulkWorkers,
             parseRowsPerS: Double(rows) / parseTime.seconds,
-            bulkInsertRowsPerS: Double(rows) / insertTime.seconds,
-            bulkUpdateRowsPerS: Double(rows) / updateTime.seconds,
+            bulk: bulk,
+            writersAloneInsertRowsPerS: Double(rows) / writerInsert.seconds,
+            writersAloneUpdateRowsPerS: Double(rows) / writerUpdate.seconds,
             copyRowsPerS: Double(copied) / copyTime.seconds,
+            stagedInsertRowsPerS: Double(rows) / stagedInsert.seconds,
+            stagedUpdateRowsPerS: Double(rows) / stagedUpdate.seconds,
             perStatementRowsPerS: Double(rows) / perRowTime.seconds,
             peakRssMb: BenchWorkers.peakRSSMegabytes())
         if json {
             print(try StatusPrinter.json(result))
         } else {
-            print(String(format: """
-                rows:                  %d per phase (batches of %d, %d bulk workers)
-                parse + map only:      %.0f products/s (no I/O)
-                bulk path, insert:     %.0f rows/s  (%.0f%% of COPY, %.1f× one statement per product)
-                bulk path, update:     %.0f rows/s  (%.0f%% of COPY, %.1f× one statement per product)
-                COPY:                  %.0f rows/s
-                one statement per row: %.0f rows/s
-                peak RSS:              %.1f MB
-                """, rows, result.batchSize, bulkWorkers, result.parseRowsPerS,
-                result.bulkInsertRowsPerS, 100 * result.bulkInsertRowsPerS / result.copyRowsPerS, result.bulkInsertRowsPerS / result.perStatementRowsPerS,
-                result.bulkUpdateRowsPerS, 100 * result.bulkUpdateRowsPerS / result.copyRowsPerS, result.bulkUpdateRowsPerS / result.perStatementRowsPerS,
-                result.copyRowsPerS, result.perStatementRowsPerS, result.peakRssMb))
+            print(result.text)
         }
+    }
+
+    /// Writes `products` with `writers` ``InventoryWriter``s at once, each taking the next `inventory.batchSize`
+    /// products in turn: the bulk path's statements without Redis, parsing or job bookkeeping. The time it took.
+    private func writersAlone(_ configuration: WooqueueConfiguration, products: [Product], writers: Int) async throws -> Duration {
+        let batchSize = configuration.inventory.batchSize
+        let connections = (0..<writers).map { PostgresConnection(url: configuration.database.url, label: "bench-writer-\($0)") }
+        let start = ContinuousClock.now
+        try await withThrowingTaskGroup(of: Void.self) { group in
+            for (index, connection) in connections.enumerated() {
+                group.addTask {
+                    let writer = InventoryWriter(connection: connection, settings: configuration.inventory)
+                    for first in stride(from: index * batchSize, to: products.count, by: writers * batchSize) {
+                        let results = try await writer.upsert(products[first..<min(first + batchSize, products.count)].map { InventoryWriter.Upsert(product: $0) })
+                        guard results.allSatisfy({ if case .written = $0 { true } else { false } }) else {
+                            throw ValidationError("the writers alone did not write every product: \(results.first { if case .written = $0 { false } else { true } }.map { "\($0)" } ?? "")")
+                        }
+                    }
+                }
+            }
+            try await group.waitForAll()
+        }
+        let took = start.duration(to: .now)
+        for connection in connections { await connection.close() }
+        return took
+    }
+
+    /// Per `batchSize` rows, in one transaction: COPY into a temporary table, then INSERT … ON CONFLICT DO UPDATE
+    /// into the table. The time it took.
+    private func stagedUpsert(_ database: PostgresConnection, table: InventoryTable, rows: [InventoryRow], batchSize: Int) async throws -> Duration {
+        let columns = table.columns.map(\.0)
+        let names = table.names
+        let list = columns.map(\.rawValue).joined(separator: ", ")
+        let updates = columns.filter { $0 != .item }.map { "\($0.rawValue) = EXCLUDED.\($0.rawValue)" }.joined(separator: ", ")
+        let batches = stride(from: 0, to: rows.count, by: batchSize).map { Self.copyText(Array(rows[$0..<min($0 + batchSize, rows.count)]), columns: columns) }
+        try await database.withSession { session in
+            try session.execute("SET client_min_messages = warning; CREATE TEMPORARY TABLE IF NOT EXISTS wqbench_stage (LIKE \(names.table) INCLUDING DEFAULTS) ON COMMIT DELETE ROWS")
+        }
+        let start = ContinuousClock.now
+        try await database.withSession { session in
+            for batch in batches {
+                try session.execute("BEGIN")
+                try session.copyIn("COPY wqbench_stage (\(list)) FROM STDIN", data: batch)
+                try session.execute("""
+                    INSERT INTO \(names.table) (\(list)) SELECT \(list) FROM wqbench_stage
+                    ON CONFLICT ((\(names.skuKey)(item))) DO UPDATE SET \(updates)
+                    """)
+                try session.execute("COMMIT")
+            }
+        }
+        return start.duration(to: .now)
     }
 
     /// Queues `bodies` as upsert jobs, then times a bulk worker process until all are settled.
     private func bulkPath(_ configuration: WooqueueConfiguration, store: QueueStore, queue: String, bodies: [[UInt8]],
-                          progress: Progress, phase: String) async throws -> Duration {
-        progress.say("\(phase): queueing \(bodies.count) inventory.upsert jobs…")
+                          productsPerJob: Int, progress: Progress, phase: String) async throws -> Duration {
+        let payloads: [[UInt8]] = productsPerJob == 1 ? bodies : stride(from: 0, to: bodies.count, by: productsPerJob).map { start in
+            Array(#"{"products":["#.utf8) + bodies[start..<min(start + productsPerJob, bodies.count)].joined(separator: Array(",".utf8)) + Array("]}".utf8)
+        }
+        progress.say("\(phase): queueing \(payloads.count) inventory.upsert jobs…")
         var offset = 0
-        while offset < bodies.count {
+        while offset < payloads.count {
             let now = WallClock.nowMillis()
-            let slice = bodies[offset..<min(offset + 5000, bodies.count)]
+            let slice = payloads[offset..<min(offset + 5000, payloads.count)]
             try await store.enqueue(slice.map { JobEnvelope(type: "inventory.upsert", queue: queue, payload: $0, maxAttempts: 2, enqueuedAt: now, source: "bench") }, now: now)
             offset += slice.count
         }
@@ -159,7 +237,7 @@ struct BenchInventory: AsyncParsableCommand {
                                         options: .init(queues: [queue]), observer: observer, logger: logger)
         let start = ContinuousClock.now
         let running = Task { try await process.run() }
-        try await observer.waitForSettled(bodies.count, timeout: .seconds(1800), progress: progress)
+        try await observer.waitForSettled(payloads.count, timeout: .seconds(1800), progress: progress)
         let took = start.duration(to: .now)
         process.requestStop()
         try await running.value
@@ -208,14 +286,55 @@ struct BenchInventory: AsyncParsableCommand {
     }
 }
 
+/// The bulk path's rates for one shape of job.
+struct BulkFigures: Encodable {
+    /// 1: a job per product, as webhooks deliver them; more: a job per catalogue page.
+    let productsPerJob: Int
+    let insertRowsPerS: Double
+    let updateRowsPerS: Double
+}
+
 struct InventoryBenchResult: Encodable {
     let rows: Int
     let batchSize: Int
     let bulkWorkers: Int
     let parseRowsPerS: Double
-    let bulkInsertRowsPerS: Double
-    let bulkUpdateRowsPerS: Double
+    let bulk: [BulkFigures]
+    /// The bulk path's statements without the queue (``BenchInventory/writersAlone``).
+    let writersAloneInsertRowsPerS: Double
+    let writersAloneUpdateRowsPerS: Double
     let copyRowsPerS: Double
+    let stagedInsertRowsPerS: Double
+    let stagedUpdateRowsPerS: Double
     let perStatementRowsPerS: Double
     let peakRssMb: Double
+
+    /// The report for people: each rate next to COPY and to one statement per product.
+    var text: String {
+        func compared(_ rate: Double) -> String {
+            String(format: "%8.0f rows/s  (%2.0f%% of COPY, %4.1f× one statement per product)", rate, 100 * rate / copyRowsPerS, rate / perStatementRowsPerS)
+        }
+        var lines = [
+            "rows:                    \(rows) per phase (statements of at most \(batchSize) products, \(bulkWorkers) bulk workers)",
+            String(format: "parse + map only:        %8.0f products/s (no I/O)", parseRowsPerS),
+        ]
+        for figures in bulk {
+            lines.append(figures.productsPerJob == 1 ? "bulk path, a job per product (as webhooks deliver them):"
+                                                     : "bulk path, a job per page of \(figures.productsPerJob) (as bootstrap and reconcile enqueue them):")
+            lines.append("  insert:                \(compared(figures.insertRowsPerS))")
+            lines.append("  update:                \(compared(figures.updateRowsPerS))")
+        }
+        lines += [
+            "the writers alone (the same statements, no queue, products parsed up front):",
+            "  insert:                \(compared(writersAloneInsertRowsPerS))",
+            "  update:                \(compared(writersAloneUpdateRowsPerS))",
+            String(format: "COPY:                    %8.0f rows/s", copyRowsPerS),
+            "staged upsert (COPY into a temporary table, then INSERT … ON CONFLICT; no queue, no bookkeeping):",
+            "  insert:                \(compared(stagedInsertRowsPerS))",
+            "  update:                \(compared(stagedUpdateRowsPerS))",
+            String(format: "one statement per row:   %8.0f rows/s", perStatementRowsPerS),
+            String(format: "peak RSS:                %8.1f MB (the whole benchmark, its product bodies included)", peakRssMb),
+        ]
+        return lines.joined(separator: "\n")
+    }
 }
