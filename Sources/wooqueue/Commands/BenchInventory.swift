@@ -315,7 +315,7 @@ struct InventoryBenchResult: Encodable {
             String(format: "%8.0f rows/s  (%2.0f%% of COPY, %4.1f× one statement per product)", rate, 100 * rate / copyRowsPerS, rate / perStatementRowsPerS)
         }
         var lines = [
-            "rows:                    \(rows) per phase (statements of at most \(batchSize) products, \(bulkWorkers) bulk workers)",
+            "rows:                    \(rows) per phase (statements of at most \(batchSize) products, \(bulkWorkers) bulk worker\(bulkWorkers == 1 ? "" : "s"))",
             String(format: "parse + map only:        %8.0f products/s (no I/O)", parseRowsPerS),
         ]
         for figures in bulk {
