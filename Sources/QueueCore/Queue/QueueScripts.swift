@@ -127,18 +127,20 @@ enum QueueScripts {
     /// envelope, due ms, event. Kinds: done; retry and postpone (to delayed at the due time); dead (to the
     /// dead-letter list); requeue (back to the head of ready). A job no longer in the active list was recovered by
     /// another process and is left alone. A record with an empty held envelope is a part split off the record
-    /// before it, applied only if that one was. KEYS: active, ready, delayed, dead, stats, status bucket, events.
+    /// before it, applied (and counted as enqueued) only if that one was. KEYS: active, ready, delayed, dead, stats, status bucket, events.
     /// ARGV: status TTL, events kept, records…. Returns the number of records left alone.
     static let settle = RedisScript(name: "settle", source: """
         local statuses, events = {}, {}
         local counts = { done = 0, retry = 0, dead = 0 }
         local status_of = { done = 'done', retry = 'retry', postpone = 'retry', dead = 'failed', requeue = 'pending' }
-        local stale, applied = 0, false
+        local stale, applied, parts = 0, false, 0
         for i = 3, #ARGV, 6 do
           local kind, id, held, new, due, event = ARGV[i], ARGV[i + 1], ARGV[i + 2], ARGV[i + 3], ARGV[i + 4], ARGV[i + 5]
           if held ~= '' then
             applied = redis.call('LREM', KEYS[1], -1, held) > 0
             if not applied then stale = stale + 1 end
+          elseif applied then
+            parts = parts + 1
           end
           if applied then
             if kind == 'retry' or kind == 'postpone' then
@@ -157,6 +159,7 @@ enum QueueScripts {
           redis.call('HSET', KEYS[6], unpack(statuses))
           redis.call('EXPIRE', KEYS[6], ARGV[1])
         end
+        if parts > 0 then redis.call('HINCRBY', KEYS[5], 'enqueued', parts) end
         if counts.done > 0 then redis.call('HINCRBY', KEYS[5], 'done', counts.done) end
         if counts.retry > 0 then redis.call('HINCRBY', KEYS[5], 'retried', counts.retry) end
         if counts.dead > 0 then redis.call('HINCRBY', KEYS[5], 'dead', counts.dead) end

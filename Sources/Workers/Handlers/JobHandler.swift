@@ -93,9 +93,16 @@ public protocol BatchJobHandler: JobHandler, AnyObject {
 }
 
 extension BatchJobHandler {
-    /// A single job is a batch of one.
+    /// A single job is a batch of one. Outside a worker there is nowhere to put split-off parts, so a job with
+    /// failed parts fails as a whole (running it again is harmless: handlers are idempotent).
     public func handle(_ job: JobContext) async throws {
-        if case .failed(let failure) = try await handle(batch: [job]).first ?? .done { throw failure }
+        switch try await handle(batch: [job]).first ?? .done {
+        case .done, .skipped: return
+        case .failed(let failure): throw failure
+        case .split(let parts):
+            let kind: JobFailure.Kind = parts.allSatisfy { $0.failure.kind == .permanent } ? .permanent : .transient
+            throw JobFailure(kind, "\(parts.count) part(s) failed: \(parts.map(\.failure.message).joined(separator: "; "))")
+        }
     }
 }
 
