@@ -246,8 +246,7 @@ struct InventoryWriteTests {
                 // Its parent 900 was never synced and no store is configured to read it: retried alone, later.
                 try ProductJSON.fixture("variation-901.json", ["sku": "PAGE-V"]),
             ]
-            let page = Array(#"{"products":["#.utf8) + products.joined(separator: Array(",".utf8)) + Array("]}".utf8)
-            try await harness.process([harness.upsert(page)], done: 1, dead: 1)
+            try await harness.process([harness.upsert(ProductPage.payload(products))], done: 1, dead: 1)
 
             #expect(Set(try await harness.rows().keys) == ["PAGE-1", "PAGE-3"])
             let dead = try await harness.workers.store.deadLetters(queue: "bulk").compactMap(\.envelope)

@@ -41,21 +41,18 @@ extension DeliveryRouter {
         }
         if items.isEmpty { return [] }
         let now = WallClock.nowMillis()
+        var resources: [WooResource]?  // read once, for the routes that get a job per product
         var jobs: [JobEnvelope] = []
         for route in routes {
             if route.payload == .resource, configuration.jobTypes[route.type]?.handler == .inventory {
-                var payload = Array(#"{"products":["#.utf8)
-                for (index, item) in items.enumerated() {
-                    if index > 0 { payload.append(UInt8(ascii: ",")) }
-                    payload += item.body
-                }
-                payload += Array("]}".utf8)
                 let source = source(of: Delivery(topic: topic, deliveryID: "page-\(page)", body: [], origin: origin))
-                jobs.append(routedJob(route, payload: payload, now: now, key: "page \(page) (\(items.count) products)", source: source))
+                jobs.append(routedJob(route, payload: ProductPage.payload(items.map(\.body)), now: now,
+                                      key: "page \(page) (\(items.count) products)", source: source))
             } else {
-                for item in items {
+                if resources == nil { resources = try items.map { try WooResource(body: $0.body) } }
+                for (item, resource) in zip(items, resources ?? []) {
                     let delivery = Delivery(topic: topic, deliveryID: nil, body: item.body, origin: origin)
-                    jobs.append(job(for: delivery, resource: try WooResource(body: item.body), route: route, now: now))
+                    jobs.append(job(for: delivery, resource: resource, route: route, now: now))
                 }
             }
         }

@@ -85,16 +85,16 @@ public final class InventoryHandler: BatchJobHandler {
 
     // MARK: - Upserts
 
-    /// Upserts the products of `jobs`, all in one write. A job of one product gets that product's result; a page
-    /// job (``pageList(_:)``) is done when all its products are, and otherwise hands each failed product back as a job of its
-    /// own (``JobResult/split(_:)``), so one bad product of a page is retried or dead-lettered alone.
+    /// Upserts the products of `jobs`, all in one write. A job of one product gets that product's result; a
+    /// ``ProductPage`` job is done when all its products are, and otherwise hands each failed product back as a
+    /// job of its own (``JobResult/split(_:)``), so one bad product of a page is retried or dead-lettered alone.
     private func upsertJobs(_ jobs: [JobContext], writer: InventoryWriter, counts: inout [Count: Int]) async throws -> [JobResult] {
         var results = [JobResult?](repeating: nil, count: jobs.count)
         var items: [(job: JobContext, product: Result<Product, JobFailure>)] = []
         var owners: [(job: Int, bytes: Range<Int>?)] = []
         for (index, job) in jobs.enumerated() {
             let payload = job.envelope.payload
-            guard let list = Self.pageList(payload) else {
+            guard let list = ProductPage.list(in: payload) else {
                 items.append((job, Self.product(payload, in: nil, type: job.envelope.type)))
                 owners.append((index, nil))
                 continue
@@ -126,26 +126,6 @@ public final class InventoryHandler: BatchJobHandler {
         return results.enumerated().map { index, result in
             result ?? (parts[index].isEmpty ? .done : .split(parts[index]))
         }
-    }
-
-    /// Where the list of a page of products, `{"products": [product, …]}`, starts; nil for a payload of one
-    /// product. Told by the first member's name, without reading the rest (the envelope was checked to be valid
-    /// JSON when it was read from Redis).
-    static func pageList(_ payload: [UInt8]) -> Range<Int>? {
-        let name = Array(#""products""#.utf8)
-        var index = 0
-        func skipWhitespace() { while index < payload.count, [0x20, 0x09, 0x0A, 0x0D].contains(payload[index]) { index += 1 } }
-        skipWhitespace()
-        guard index < payload.count, payload[index] == UInt8(ascii: "{") else { return nil }
-        index += 1
-        skipWhitespace()
-        guard payload.count - index >= name.count, payload[index..<(index + name.count)].elementsEqual(name) else { return nil }
-        index += name.count
-        skipWhitespace()
-        guard index < payload.count, payload[index] == UInt8(ascii: ":") else { return nil }
-        index += 1
-        skipWhitespace()
-        return index..<payload.count
     }
 
     private static func product(_ payload: [UInt8], in range: Range<Int>?, type: String) -> Result<Product, JobFailure> {

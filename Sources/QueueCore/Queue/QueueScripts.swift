@@ -127,8 +127,9 @@ enum QueueScripts {
     /// envelope, due ms, event. Kinds: done; retry and postpone (to delayed at the due time); dead (to the
     /// dead-letter list); requeue (back to the head of ready). A job no longer in the active list was recovered by
     /// another process and is left alone. A record with an empty held envelope is a part split off the record
-    /// before it, applied (and counted as enqueued) only if that one was. KEYS: active, ready, delayed, dead, stats, status bucket, events.
-    /// ARGV: status TTL, events kept, records…. Returns the number of records left alone.
+    /// before it, applied (and counted as enqueued) only if that one was. KEYS: active, ready, delayed, dead,
+    /// stats, status bucket, events. ARGV: status TTL, events kept, records…. Returns the number of records left
+    /// alone.
     static let settle = RedisScript(name: "settle", source: """
         local statuses, events = {}, {}
         local counts = { done = 0, retry = 0, dead = 0 }

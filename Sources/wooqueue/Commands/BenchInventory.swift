@@ -219,7 +219,7 @@ struct BenchInventory: AsyncParsableCommand {
     private func bulkPath(_ configuration: WooqueueConfiguration, store: QueueStore, queue: String, bodies: [[UInt8]],
                           productsPerJob: Int, progress: Progress, phase: String) async throws -> Duration {
         let payloads: [[UInt8]] = productsPerJob == 1 ? bodies : stride(from: 0, to: bodies.count, by: productsPerJob).map { start in
-            Array(#"{"products":["#.utf8) + bodies[start..<min(start + productsPerJob, bodies.count)].joined(separator: Array(",".utf8)) + Array("]}".utf8)
+            ProductPage.payload(bodies[start..<min(start + productsPerJob, bodies.count)])
         }
         progress.say("\(phase): queueing \(payloads.count) inventory.upsert jobs…")
         var offset = 0

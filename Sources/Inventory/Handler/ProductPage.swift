@@ -1,0 +1,35 @@
+/// A page of products in one upsert job, `{"products": [product, …]}`: how `bootstrap` and `reconcile` enqueue
+/// the catalogue, a REST page at a time.
+public enum ProductPage {
+    /// The payload of a page job holding `bodies`, each a product's JSON as the store sent it.
+    public static func payload(_ bodies: some Sequence<[UInt8]>) -> [UInt8] {
+        var payload = Array(#"{"products":["#.utf8)
+        for (index, body) in bodies.enumerated() {
+            if index > 0 { payload.append(UInt8(ascii: ",")) }
+            payload += body
+        }
+        payload += Array("]}".utf8)
+        return payload
+    }
+
+    /// Where the list of a page job's payload starts; nil for a payload of one product. Told by the first
+    /// member's name, without reading the rest (the envelope was checked to be valid JSON when it was read).
+    static func list(in payload: [UInt8]) -> Range<Int>? {
+        let name = Array(#""products""#.utf8)
+        var index = 0
+        func skipWhitespace() { while index < payload.count, [0x20, 0x09, 0x0A, 0x0D].contains(payload[index]) { index += 1 } }
+        func skip(_ byte: UInt8) -> Bool {
+            skipWhitespace()
+            guard index < payload.count, payload[index] == byte else { return false }
+            index += 1
+            return true
+        }
+        guard skip(UInt8(ascii: "{")) else { return nil }
+        skipWhitespace()
+        guard payload.count - index >= name.count, payload[index..<(index + name.count)].elementsEqual(name) else { return nil }
+        index += name.count
+        guard skip(UInt8(ascii: ":")) else { return nil }
+        skipWhitespace()
+        return index..<payload.count
+    }
+}
