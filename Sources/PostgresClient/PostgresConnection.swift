@@ -14,6 +14,8 @@ import Glibc
 public final class PostgresConnection: @unchecked Sendable {
     // @unchecked Sendable: `connection` is only touched inside `io.run` / `io.sync`, which run serially.
     private var connection: OpaquePointer?
+    /// Statements prepared on the current server session (``query(prepared:_:)``); emptied when it closes.
+    private var preparedNames: Set<String> = []
     private let io: BlockingQueue
     private let url: String
     private let connectTimeoutSeconds: Int
@@ -40,6 +42,27 @@ public final class PostgresConnection: @unchecked Sendable {
     @discardableResult
     public func query(_ sql: String, _ parameters: [String?] = []) async throws -> PostgresRows {
         try await io.run { try PostgresSession(connection: self.connected()).query(sql, parameters) }
+    }
+
+    /// Runs a statement the server parses and plans once per session: it is prepared under `name` on first use
+    /// (and again after a reconnect), then only executed. For a statement run again and again with new values,
+    /// this saves the server its parse and plan time. `name` must always stand for the same SQL. A server that
+    /// lost the statement (a pooler in between handing us another session) gets it prepared again, once.
+    @discardableResult
+    public func query(prepared name: String, _ sql: String, _ parameters: [String?] = []) async throws -> PostgresRows {
+        try await io.run {
+            let session = PostgresSession(connection: try self.connected())
+            if !self.preparedNames.contains(name) {
+                try session.prepare(name: name, sql, parameterCount: parameters.count)
+                self.preparedNames.insert(name)
+            }
+            do {
+                return try session.executePrepared(name: name, parameters)
+            } catch let error as PostgresError where error.sqlState == "26000" {  // invalid_sql_statement_name
+                try session.prepare(name: name, sql, parameterCount: parameters.count)
+                return try session.executePrepared(name: name, parameters)
+            }
+        }
     }
 
     /// Runs `body` with the connection in one hop to the I/O queue; its statements run back to back.
@@ -111,6 +134,7 @@ public final class PostgresConnection: @unchecked Sendable {
     private func disconnect() {
         if let connection { PQfinish(connection) }
         connection = nil
+        preparedNames = []
     }
 }
 
@@ -125,6 +149,17 @@ public struct PostgresSession {
     public func query(_ sql: String, _ parameters: [String?] = []) throws -> PostgresRows {
         let result = withOptionalCStrings(parameters) { values in
             PQexecParams(connection, sql, Int32(parameters.count), nil, values, nil, nil, 0)
+        }
+        return try rows(of: result)
+    }
+
+    func prepare(name: String, _ sql: String, parameterCount: Int) throws {
+        _ = try rows(of: PQprepare(connection, name, sql, Int32(parameterCount), nil))
+    }
+
+    func executePrepared(name: String, _ parameters: [String?]) throws -> PostgresRows {
+        let result = withOptionalCStrings(parameters) { values in
+            PQexecPrepared(connection, name, Int32(parameters.count), values, nil, nil, 0)
         }
         return try rows(of: result)
     }

@@ -73,6 +73,24 @@ import Testing
         #expect(try await db.query("SELECT pg_backend_pid()").scalar != pid)
     }
 
+    @Test func preparedStatementsSurviveReconnectsAndLostSessions() async throws {
+        try await withTable { db, table in
+            let insert = "INSERT INTO \(table) (id, name) VALUES ($1, $2) RETURNING name"
+            #expect(try await db.query(prepared: "test_insert", insert, ["1", "one"]).scalar == "one")
+            #expect(try await db.query("SELECT count(*) FROM pg_prepared_statements WHERE name = 'test_insert'").scalar == "1")
+            #expect(try await db.query(prepared: "test_insert", insert, ["2", "two"]).scalar == "two")
+            // The session ends: the statement is prepared again on the new one.
+            let pid = try #require(try await db.query("SELECT pg_backend_pid()").scalar)
+            #expect(try await PostgresConnection(url: url).query("SELECT pg_terminate_backend($1::int)", [pid]).scalar == "t")
+            await #expect(throws: PostgresError.self) { try await db.query(prepared: "test_insert", insert, ["3", "three"]) }
+            #expect(try await db.query(prepared: "test_insert", insert, ["3", "three"]).scalar == "three")
+            // The server forgets it without the connection noticing (as behind a pooler): prepared again, once.
+            try await db.query("DEALLOCATE ALL")
+            #expect(try await db.query(prepared: "test_insert", insert, ["4", "four"]).scalar == "four")
+            #expect(try await db.query("SELECT string_agg(name, ',' ORDER BY id) FROM \(table)").scalar == "one,two,three,four")
+        }
+    }
+
     @Test func urlParametersPassThroughToLibpq() async throws {
         let separator = url.contains("?") ? "&" : "?"
         let db = PostgresConnection(url: url + separator + "sslmode=disable&application_name=wq-param-test")

@@ -4,13 +4,13 @@ import Synchronization
 
 /// Writes products to `inv_items` in batches and applies deletions, keeping wooqueue's bookkeeping in step.
 ///
-/// A batch of upserts is one statement (arrays through `unnest`, one round trip, atomic). Before it, the batch
-/// is cut to the newest state per product and per normalized SKU (in Swift, so the database sorts nothing). The
-/// statement records each product in the bookkeeping table only if its `date_modified_gmt` is newer than the
-/// stored one (equal too, unless the product was deleted since) — the guard is the `WHERE` of `ON CONFLICT DO
-/// UPDATE`, so it holds against concurrent workers — and upserts the recorded ones by the normalized SKU, leaving
-/// rows whose values are unchanged untouched. A statement the database rejects for its data is split in halves
-/// until the rejected products are alone; the others are committed.
+/// A batch of upserts is one statement (arrays through `unnest`, prepared once per connection, one round trip,
+/// atomic). Before it, the batch is cut to the newest state per product and per normalized SKU (in Swift, so the
+/// database sorts nothing). The statement records each product in the bookkeeping table only if its
+/// `date_modified_gmt` is newer than the stored one (equal too, unless the product was deleted since) — the guard
+/// is the `WHERE` of `ON CONFLICT DO UPDATE`, so it holds against concurrent workers — and upserts the recorded
+/// ones by the normalized SKU, leaving rows whose values are unchanged untouched. A statement the database rejects
+/// for its data is split in halves until the rejected products are alone; the others are committed.
 public final class InventoryWriter: Sendable {
     public let connection: PostgresConnection
     public let names: InventoryNames
@@ -130,7 +130,7 @@ public final class InventoryWriter: Sendable {
                        results: inout [UpsertResult?]) async throws -> Set<Int64> {
         if indexes.isEmpty { return [] }
         do {
-            let rows = try await connection.query(statements.upsert, parameters.values(for: indexes))
+            let rows = try await connection.query(prepared: "wooqueue_inventory_upsert", statements.upsert, parameters.values(for: indexes))
             return Set(rows.rows.compactMap { $0[0].flatMap { Int64($0) } })
         } catch let error as PostgresError {
             guard Self.blamesData(error) else { throw InventoryWriteError.classify(error) }
