@@ -13,25 +13,36 @@ import Workers
 /// into runs of one kind, written in order, so a deletion between two updates of a product stays between them.
 public final class InventoryHandler: BatchJobHandler {
     public let batchLimit: Int
-    /// One per worker that may call at once, each on its own connection, so one worker's statement runs in
-    /// PostgreSQL while another reads and maps its next batch.
-    let writers: [InventoryWriter]
-    private let nextWriter = Atomic<Int>(0)
+    /// One per worker that may call at once, each with its own PostgreSQL and Redis connections, so one
+    /// worker's statement runs in PostgreSQL while another reads and maps its next batch.
+    let lanes: [Lane]
+    /// The lanes no call is using. A call takes one for its whole batch and gives it back, so concurrent calls
+    /// never queue behind each other on one connection while another connection idles.
+    private let idleLanes: Mutex<[Lane]>
+    private let nextShared = Atomic<Int>(0)
     let source: (any ProductSource)?
-    let counters: QueueStore?
     let logger: Logger
 
+    /// A writer and the connection its running totals go through (`wq:{inventory}:stats`).
+    struct Lane: Sendable {
+        let writer: InventoryWriter
+        let counters: QueueStore?
+    }
+
     /// - Parameters:
-    ///   - writers: the table's writers, used in turn (at least one).
+    ///   - writers: the table's writers, one per worker that may call at once (at least one).
     ///   - batchLimit: `inventory.batchSize`.
     ///   - source: the store's REST API, when configured; `stock_sync` needs it.
-    ///   - counters: where the running totals go (`wq:{inventory}:stats`).
+    ///   - counters: where the running totals go (`wq:{inventory}:stats`); each further writer gets a connection
+    ///     of its own to it.
     public init(writers: [InventoryWriter], batchLimit: Int, source: (any ProductSource)?, counters: QueueStore?, logger: Logger) {
         precondition(!writers.isEmpty, "an inventory handler needs a writer")
-        self.writers = writers
+        lanes = writers.enumerated().map { index, writer in
+            Lane(writer: writer, counters: index == 0 ? counters : counters?.withNewConnection(label: "inventory-totals-\(index)"))
+        }
+        idleLanes = Mutex(lanes.reversed())
         self.batchLimit = batchLimit
         self.source = source
-        self.counters = counters
         self.logger = logger
     }
 
@@ -54,8 +65,9 @@ public final class InventoryHandler: BatchJobHandler {
     }
 
     public func handle(batch: [JobContext]) async throws -> [JobResult] {
-        // Sharing a writer is safe (its connection runs one statement at a time), only slower.
-        let writer = writers[nextWriter.wrappingAdd(1, ordering: .relaxed).oldValue % writers.count]
+        let (lane, owned) = takeLane()
+        defer { if owned { idleLanes.withLock { $0.append(lane) } } }
+        let writer = lane.writer
         var results: [JobResult] = []
         results.reserveCapacity(batch.count)
         var counts: [Count: Int] = [:]
@@ -79,8 +91,15 @@ public final class InventoryHandler: BatchJobHandler {
             }
             start = end
         }
-        await record(counts)
+        await record(counts, through: lane.counters)
         return results
+    }
+
+    /// An idle lane, owned until given back; or, when more calls run than there are lanes, a shared one (safe:
+    /// each connection runs one command at a time; only slower).
+    private func takeLane() -> (Lane, owned: Bool) {
+        if let idle = idleLanes.withLock({ $0.popLast() }) { return (idle, true) }
+        return (lanes[nextShared.wrappingAdd(1, ordering: .relaxed).oldValue % lanes.count], false)
     }
 
     // MARK: - Upserts
@@ -282,7 +301,7 @@ public final class InventoryHandler: BatchJobHandler {
         }
     }
 
-    private func record(_ counts: [Count: Int]) async {
+    private func record(_ counts: [Count: Int], through counters: QueueStore?) async {
         guard let counters, !counts.isEmpty else { return }
         do {
             try await counters.addCounts(counts.map { ($0.key.rawValue, $0.value) }, scope: "inventory")
