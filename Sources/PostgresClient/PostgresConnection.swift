@@ -14,7 +14,7 @@ import Glibc
 public final class PostgresConnection: @unchecked Sendable {
     // @unchecked Sendable: `connection` is only touched inside `io.run` / `io.sync`, which run serially.
     private var connection: OpaquePointer?
-    /// Statements prepared on the current server session (``query(prepared:_:)``); emptied when it closes.
+    /// Statements prepared on the current server session (``query(prepared:_:_:)``); emptied when it closes.
     private var preparedNames: Set<String> = []
     private let io: BlockingQueue
     private let url: String
