@@ -15,6 +15,7 @@ let package = Package(
         .package(url: "https://github.com/hummingbird-project/hummingbird", from: "2.28.1"),
         .package(url: "https://github.com/apple/swift-crypto", from: "3.12.3"),
         .package(url: "https://github.com/apple/swift-http-types", from: "1.8.0"),
+        .package(url: "https://github.com/swift-server/swift-prometheus", from: "2.4.1"),
     ],
     targets: [
         // MARK: - C libraries
@@ -56,8 +57,15 @@ let package = Package(
             "QueueCore", "PostgresClient", "Workers",
             .product(name: "Logging", package: "swift-log"),
         ]),
+        .target(name: "Operations", dependencies: [
+            "QueueCore",
+            .product(name: "Prometheus", package: "swift-prometheus"),
+            .product(name: "Crypto", package: "swift-crypto"),
+            .product(name: "Hummingbird", package: "hummingbird"),
+            .product(name: "HTTPTypes", package: "swift-http-types"),
+        ]),
         .executableTarget(name: "wooqueue", dependencies: [
-            "QueueCore", "Workers", "Dispatcher", "Inventory", "WooCommerceAPI", "RedisClient", "PostgresClient", "CMallocTuning",
+            "QueueCore", "Workers", "Dispatcher", "Inventory", "Operations", "WooCommerceAPI", "RedisClient", "PostgresClient", "CMallocTuning",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
             .product(name: "AsyncHTTPClient", package: "async-http-client"),
             .product(name: "Logging", package: "swift-log"),
@@ -72,6 +80,11 @@ let package = Package(
         .testTarget(name: "RedisClientTests", dependencies: ["RedisClient", "TestSupport"]),
         .testTarget(name: "PostgresClientTests", dependencies: ["PostgresClient", "TestSupport"]),
         .testTarget(name: "QueueCoreTests", dependencies: ["QueueCore", "TestSupport"]),
+        .testTarget(name: "OperationsTests", dependencies: [
+            "Operations", "QueueCore", "TestSupport",
+            .product(name: "Hummingbird", package: "hummingbird"),
+            .product(name: "HummingbirdTesting", package: "hummingbird"),
+        ]),
         .testTarget(name: "WorkersTests", dependencies: [
             "Workers", "QueueCore", "RedisClient", "PostgresClient", "TestSupport",
             .product(name: "Hummingbird", package: "hummingbird"),

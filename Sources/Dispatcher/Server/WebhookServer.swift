@@ -5,7 +5,8 @@ import NIOCore
 import QueueCore
 import RedisClient
 
-/// The HTTP face of the dispatcher (Hummingbird 2): the webhook endpoint, `/healthz` and `/readyz`.
+/// The HTTP face of the dispatcher (Hummingbird 2): the webhook endpoint, `/healthz` and `/readyz`, and the
+/// routes others add (`/metrics`).
 public enum WebhookServer {
     /// Builds the application; run it as a service (it listens on `http.host`:`http.port`).
     ///
@@ -13,12 +14,15 @@ public enum WebhookServer {
     ///   - configuration: address, webhook path, body limit.
     ///   - intake: decides each delivery.
     ///   - readiness: a store for `/readyz` to ping Redis with.
+    ///   - moreRoutes: adds other endpoints to the same server (`/metrics`).
     ///   - onListening: called with the bound port (useful with port 0).
     public static func application(
-        configuration: WooqueueConfiguration, intake: WebhookIntake, readiness: QueueStore, logger: Logger,
+        configuration: WooqueueConfiguration, intake: WebhookIntake, readiness: QueueStore,
+        moreRoutes: (Router<BasicRequestContext>) -> Void = { _ in }, logger: Logger,
         onListening: @escaping @Sendable (Int) async -> Void = { _ in }
     ) -> some ApplicationProtocol {
         let router = Router()
+        moreRoutes(router)
         let maxBody = configuration.http.maxBodyBytes
         router.post(RouterPath(configuration.http.webhookPath)) { request, _ -> Response in
             let body: ByteBuffer

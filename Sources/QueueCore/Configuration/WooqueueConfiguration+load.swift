@@ -79,12 +79,13 @@ extension WooqueueConfiguration {
         let jobTypes = try decodeJobTypes(node.child("jobTypes"), queues: queues)
 
         let h = node.child("http")
-        try h.allowOnly(["host", "port", "webhookPath", "maxBodyBytes"])
+        try h.allowOnly(["host", "port", "webhookPath", "maxBodyBytes", "metricsToken"])
         var http = HTTPSettings(
             host: try environment["WOOQUEUE_HTTP_HOST"] ?? h.child("host").string(default: "127.0.0.1"),
             port: try h.child("port").int(default: 8080, min: 0, max: 65535),
             webhookPath: try h.child("webhookPath").string(default: "/webhooks/woocommerce"),
-            maxBodyBytes: try h.child("maxBodyBytes").int(default: 2 << 20, min: 1024))
+            maxBodyBytes: try h.child("maxBodyBytes").int(default: 2 << 20, min: 1024),
+            metricsToken: try environment["WOOQUEUE_METRICS_TOKEN"] ?? h.child("metricsToken").string(default: ""))
         if let port = environment["WOOQUEUE_HTTP_PORT"] {
             guard let number = Int(port), (0...65535).contains(number) else {
                 throw ConfigurationError("WOOQUEUE_HTTP_PORT must be a port number, got \"\(port)\"")

@@ -24,6 +24,8 @@ public struct WooqueueConfiguration: Sendable {
         public var webhookPath: String
         /// Larger bodies are refused with 413.
         public var maxBodyBytes: Int
+        /// The bearer token `GET /metrics` asks for; empty: none. `WOOQUEUE_METRICS_TOKEN` overrides.
+        public var metricsToken: String = ""
     }
 
     public struct WebhookSettings: Sendable {

@@ -1,6 +1,7 @@
 import ArgumentParser
 import Dispatcher
 import Logging
+import Operations
 import QueueCore
 import ServiceLifecycle
 import WooCommerceAPI
@@ -12,7 +13,8 @@ struct Serve: AsyncParsableCommand {
         abstract: "Receive WooCommerce webhooks over HTTP and run the worker pools.",
         discussion: """
             POST http://HOST:PORT/webhooks/woocommerce (http.webhookPath) receives deliveries; GET /healthz says the \
-            process is alive, GET /readyz whether Redis is reachable. With --no-workers the process only receives \
+            process is alive, GET /readyz whether Redis is reachable, GET /metrics the queues of the whole cluster for \
+            Prometheus (bearer token: http.metricsToken). With --no-workers the process only receives \
             (run `wooqueue work` elsewhere). SIGTERM/SIGINT stop it gracefully.
             """)
 
@@ -47,7 +49,10 @@ struct Serve: AsyncParsableCommand {
         if !configuration.redis.allowEviction { try await store.checkEvictionPolicy() }
         let intake = try WebhookIntake(configuration: configuration, store: try configuration.makeStore(label: "intake"), logger: logger)
         let address = "http://\(configuration.http.host):\(configuration.http.port)\(configuration.http.webhookPath)"
-        let app = WebhookServer.application(configuration: configuration, intake: intake, readiness: store, logger: logger) { port in
+        let metrics = MetricsEndpoint(metrics: ClusterMetrics(store: try configuration.makeStore(label: "metrics"), queues: configuration.queues),
+                                      token: configuration.http.metricsToken)
+        let app = WebhookServer.application(configuration: configuration, intake: intake, readiness: store,
+                                            moreRoutes: { metrics.register(on: $0) }, logger: logger) { port in
             logger.notice("Receiving WooCommerce webhooks", metadata: ["url": "\(address)", "port": "\(port)"])
         }
         var services: [ServiceGroupConfiguration.ServiceConfiguration] = [.init(service: intake), .init(service: app)]

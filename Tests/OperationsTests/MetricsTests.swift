@@ -1,0 +1,111 @@
+import Foundation
+import Hummingbird
+import HummingbirdTesting
+import Operations
+import QueueCore
+import TestSupport
+import Testing
+
+@Suite struct MetricsTests {
+    /// Known contents in every state, on several queues, then one scrape: each gauge must equal both what was put
+    /// there and what `wooqueue status` reads, and promtool must accept the exposition.
+    @Test func queueGaugesMatchTheQueuesInRedis() async throws {
+        let configuration = try TestEnvironment.configuration(prefix: TestEnvironment.uniquePrefix("metrics"))
+        let store = try TestEnvironment.store(configuration)
+        do {
+            let now = WallClock.nowMillis()
+            func jobs(_ count: Int, on queue: String, runAt: Int64? = nil) -> [JobEnvelope] {
+                (0..<count).map { _ in JobEnvelope(type: "noop", queue: queue, maxAttempts: 3, enqueuedAt: now - 5_000, runAt: runAt) }
+            }
+            _ = try await store.enqueue(jobs(5, on: "high"), now: now)
+            _ = try await store.enqueue(jobs(2, on: "medium", runAt: now + 3_600_000), now: now)
+            try await store.deadLetter(jobs(3, on: "low"))
+            _ = try await store.enqueue(jobs(4, on: "bulk"), now: now)
+            // A live process with 2 bulk workers holds 3 of the bulk jobs; a silent one serves nothing now.
+            let live = WorkerProcessRecord(id: "metrics-live", host: "h", pid: 1, queues: ["bulk"], workers: [2], startedAt: now, heartbeatAt: now)
+            try await store.heartbeat(live, ttl: .seconds(60))
+            let silent = WorkerProcessRecord(id: "metrics-silent", host: "h", pid: 2, queues: ["low"], workers: [1], startedAt: 0, heartbeatAt: 0)
+            try await store.heartbeat(silent, ttl: .milliseconds(1))
+            try await waitUntil("the second process's heartbeat to lapse") { try await store.silentProcesses().map(\.id) == [silent.id] }
+            #expect(try await store.fetch(queue: "bulk", holder: WorkerProcessRecord.holder(process: live.id, worker: 0), max: 3, workers: 1).count == 3)
+
+            let metrics = ClusterMetrics(store: store.withNewConnection(label: "metrics"), queues: configuration.queues)
+            let text = String(decoding: try await metrics.scrape(), as: UTF8.self)
+            let samples = Self.samples(text)
+            let expected: [String: [String: Int]] = [
+                "high": ["ready": 5, "active": 0, "delayed": 0, "dead": 0],
+                "medium": ["ready": 0, "active": 0, "delayed": 2, "dead": 0],
+                "low": ["ready": 0, "active": 0, "delayed": 0, "dead": 3],
+                "bulk": ["ready": 1, "active": 3, "delayed": 0, "dead": 0],
+            ]
+            let status = try await store.snapshot(queues: configuration.queues, latestEvents: 0)
+            for queue in status.queues {
+                let read = ["ready": queue.ready, "active": queue.active, "delayed": queue.delayed, "dead": queue.dead]
+                for state in ClusterMetrics.states {
+                    let gauge = samples[#"wooqueue_queue_jobs{queue="\#(queue.name)",state="\#(state)"}"#]
+                    #expect(gauge == Double(expected[queue.name]?[state] ?? -1), "\(queue.name) \(state) against what the test queued")
+                    #expect(gauge == Double(read[state] ?? -1), "\(queue.name) \(state) against wooqueue status")
+                }
+                let maxDelay = samples[#"wooqueue_queue_max_delay_seconds{queue="\#(queue.name)"}"#]
+                #expect(maxDelay == Double(queue.maxDelayMillis) / 1000)
+            }
+            let highAge = try #require(samples[#"wooqueue_queue_oldest_ready_age_seconds{queue="high"}"#])
+            #expect(highAge >= 0, "the oldest ready job on high was due when queued")
+            #expect(samples[#"wooqueue_queue_oldest_ready_age_seconds{queue="medium"}"#] == 0, "no job is ready on medium")
+            #expect(samples[#"wooqueue_queue_live_workers{queue="bulk"}"#] == 2)
+            #expect(samples[#"wooqueue_queue_live_workers{queue="low"}"#] == 0, "the process serving low is silent")
+            #expect(samples[#"wooqueue_worker_processes{state="live"}"#] == 1)
+            #expect(samples[#"wooqueue_worker_processes{state="silent"}"#] == 1)
+
+            let check = try await Self.promtoolCheck(text)
+            #expect(check.status == 0, "promtool check metrics refused the exposition: \(check.output)")
+        } catch {
+            _ = try? await store.deleteAllKeys()
+            throw error
+        }
+        _ = try await store.deleteAllKeys()
+    }
+
+    @Test func aConfiguredTokenIsRequired() async throws {
+        let configuration = try TestEnvironment.configuration(prefix: TestEnvironment.uniquePrefix("metrics-token"))
+        let store = try TestEnvironment.store(configuration)
+        let router = Router()
+        MetricsEndpoint(metrics: ClusterMetrics(store: store, queues: configuration.queues), token: "s3cret-token").register(on: router)
+        try await Application(router: router).test(.router) { client in
+            try await client.execute(uri: "/metrics", method: .get) { response in
+                #expect(response.status == .unauthorized)
+                #expect(response.headers[.wwwAuthenticate]?.hasPrefix("Bearer") == true)
+            }
+            try await client.execute(uri: "/metrics", method: .get, headers: [.authorization: "Bearer wrong"]) { response in
+                #expect(response.status == .unauthorized)
+            }
+            try await client.execute(uri: "/metrics", method: .get, headers: [.authorization: "Bearer s3cret-token"]) { response in
+                #expect(response.status == .ok)
+                #expect(String(buffer: response.body).contains(#"wooqueue_queue_jobs{queue="high",state="ready"} 0"#))
+            }
+        }
+        _ = try await store.deleteAllKeys()
+    }
+
+    /// `name{labels}` → value, from the text exposition.
+    static func samples(_ text: String) -> [String: Double] {
+        var samples: [String: Double] = [:]
+        for line in text.split(separator: "\n") where !line.hasPrefix("#") {
+            guard let space = line.lastIndex(of: " "), let value = Double(line[line.index(after: space)...]) else { continue }
+            samples[String(line[..<space])] = value
+        }
+        return samples
+    }
+
+    /// Runs Debian's `promtool check metrics` on `text` (installed by `scripts/services start`).
+    static func promtoolCheck(_ text: String) async throws -> (status: Int32, output: String) {
+        let directory = FileManager.default.temporaryDirectory.appendingPathComponent(TestEnvironment.uniquePrefix("promtool"))
+        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: directory) }
+        let input = directory.appendingPathComponent("metrics.txt").path
+        let output = directory.appendingPathComponent("output.txt").path
+        try text.write(toFile: input, atomically: true, encoding: .utf8)
+        let status = try await runToCompletion("/bin/sh", ["-c", #"command -v promtool >/dev/null || { echo "promtool is missing: run scripts/services start (it installs Debian's prometheus package)"; exit 127; }; promtool check metrics < "$0" > "$1" 2>&1"#, input, output])
+        return (status, (try? String(contentsOfFile: output, encoding: .utf8)) ?? "")
+    }
+}
