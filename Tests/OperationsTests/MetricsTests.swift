@@ -2,6 +2,7 @@ import Foundation
 import Hummingbird
 import HummingbirdTesting
 import Operations
+import Prometheus
 import QueueCore
 import TestSupport
 import Testing
@@ -85,6 +86,31 @@ import Testing
             }
         }
         _ = try await store.deleteAllKeys()
+    }
+
+    /// Jobs with every outcome through a worker process: the process counters and histograms count each one once,
+    /// under its queue, type and outcome, and a type nobody handles is `unknown`.
+    @Test func processMetricsCountEveryOutcome() async throws {
+        let harness = try WorkerHarness(name: "metrics-jobs")
+        let registry = PrometheusCollectorRegistry()
+        try await harness.store.enqueue((0..<3).map { _ in harness.job(queue: "high") }
+            + [harness.job(queue: "high", payload: #"{"fail": "permanent"}"#), harness.job("no-such-type", queue: "high")])
+        try await harness.run(metrics: PrometheusExport(registry: registry)) { _ in
+            try await harness.waitFor("high", done: 3, dead: 2)
+        }
+        var bytes: [UInt8] = []
+        registry.emit(into: &bytes)
+        let text = String(decoding: bytes, as: UTF8.self)
+        let samples = Self.samples(text)
+        #expect(samples[#"wooqueue_jobs_total{queue="high",type="noop",outcome="done"}"#] == 3)
+        #expect(samples[#"wooqueue_jobs_total{queue="high",type="noop",outcome="dead"}"#] == 1)
+        #expect(samples[#"wooqueue_jobs_total{queue="high",type="unknown",outcome="dead"}"#] == 1)
+        #expect(!text.contains("no-such-type"), "a type without a handler must not become a label value")
+        #expect(samples[#"wooqueue_job_duration_seconds_count{queue="high",type="noop"}"#] == 4)
+        #expect(samples[#"wooqueue_job_pickup_latency_seconds_count{queue="high"}"#] == 5)
+        let check = try await Self.promtoolCheck(text)
+        #expect(check.status == 0, "promtool check metrics refused the exposition: \(check.output)")
+        try await harness.cleanup()
     }
 
     /// `name{labels}` → value, from the text exposition.

@@ -1,3 +1,4 @@
+import CoreMetrics
 import Foundation
 import QueueCore
 import Synchronization
@@ -49,13 +50,13 @@ public struct WorkerHarness {
     /// Starts a worker process, runs `body`, then stops the process gracefully. Keys stay for the test's
     /// assertions until ``cleanup()``.
     public func run(
-        registry: HandlerRegistry? = nil, options: WorkerProcess.Options = .init(),
+        registry: HandlerRegistry? = nil, options: WorkerProcess.Options = .init(), metrics: any MetricsFactory = MetricsSystem.factory,
         _ body: (WorkerProcess) async throws -> Void
     ) async throws {
         var logger = Logger(label: "test.workers")
         logger.logLevel = .warning
         let process = try WorkerProcess(configuration: configuration, registry: registry ?? HandlerRegistry(configuration: configuration),
-                                        options: options, observer: observer, logger: logger)
+                                        options: options, observer: observer, metrics: metrics, logger: logger)
         let running = Task { try await process.run() }
         do {
             try await body(process)

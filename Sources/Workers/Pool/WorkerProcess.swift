@@ -1,3 +1,4 @@
+import CoreMetrics
 import Foundation
 import Logging
 import QueueCore
@@ -40,13 +41,15 @@ public final class WorkerProcess: Service, Sendable {
     ///   - registry: the handler of each job type.
     ///   - options: which queues, and whether to exit when idle.
     ///   - observer: told about each job's start and outcome.
+    ///   - metrics: where the job metrics go (``JobMetrics``); by default swift-metrics' bootstrapped system.
     ///   - logger: the process's logger.
     public init(configuration: WooqueueConfiguration, registry: HandlerRegistry, options: Options = Options(),
-                observer: (any JobObserver)? = nil, logger: Logger) throws {
+                observer: (any JobObserver)? = nil, metrics: any MetricsFactory = MetricsSystem.factory, logger: Logger) throws {
         self.configuration = configuration
         self.registry = registry
         self.options = options
-        self.observer = observer
+        // Without a metrics backend (`work`), the per-job bookkeeping would be for nothing.
+        self.observer = metrics is NOOPMetricsHandler ? observer : JobMetrics(factory: metrics, knownTypes: Set(registry.types), next: observer)
         self.logger = logger
         self.id = Self.makeProcessID()
         for name in options.queues ?? [] where configuration.queue(named: name) == nil {

@@ -1,7 +1,9 @@
 import ArgumentParser
 import Dispatcher
 import Logging
+import Metrics
 import Operations
+import Prometheus
 import QueueCore
 import ServiceLifecycle
 import WooCommerceAPI
@@ -49,8 +51,12 @@ struct Serve: AsyncParsableCommand {
         if !configuration.redis.allowEviction { try await store.checkEvictionPolicy() }
         let intake = try WebhookIntake(configuration: configuration, store: try configuration.makeStore(label: "intake"), logger: logger)
         let address = "http://\(configuration.http.host):\(configuration.http.port)\(configuration.http.webhookPath)"
-        let metrics = MetricsEndpoint(metrics: ClusterMetrics(store: try configuration.makeStore(label: "metrics"), queues: configuration.queues),
-                                      token: configuration.http.metricsToken)
+        // One registry for the process metrics (swift-metrics) and the cluster's queue gauges: one scrape shows both.
+        let registry = PrometheusCollectorRegistry()
+        MetricsSystem.bootstrap(PrometheusExport(registry: registry))
+        let metrics = MetricsEndpoint(
+            metrics: ClusterMetrics(store: try configuration.makeStore(label: "metrics"), queues: configuration.queues, registry: registry),
+            token: configuration.http.metricsToken)
         let app = WebhookServer.application(configuration: configuration, intake: intake, readiness: store,
                                             moreRoutes: { metrics.register(on: $0) }, logger: logger) { port in
             logger.notice("Receiving WooCommerce webhooks", metadata: ["url": "\(address)", "port": "\(port)"])

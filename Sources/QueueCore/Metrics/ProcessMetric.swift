@@ -1,0 +1,20 @@
+/// A process metric wooqueue reports through swift-metrics: the label it is created with (its Prometheus name)
+/// and what it means, which the exporter prints as its `# HELP` line (swift-metrics itself carries no help text).
+public struct ProcessMetric: Sendable, Hashable {
+    public let name: String
+    public let help: String
+
+    /// Jobs whose outcome a worker wrote, by `queue`, `type` and `outcome`.
+    public static let jobs = ProcessMetric(
+        name: "wooqueue_jobs_total",
+        help: "Jobs whose outcome this process wrote: done, retried, dead, postponed (dependency outage), requeued (shutdown).")
+    /// Handler time per job, by `queue` and `type`.
+    public static let jobDuration = ProcessMetric(
+        name: "wooqueue_job_duration_seconds", help: "Time the handler took per job (a batch's time shared among its jobs).")
+    /// From a job's due time to its start, by `queue`.
+    public static let pickupLatency = ProcessMetric(
+        name: "wooqueue_job_pickup_latency_seconds", help: "From the time a job was due to the time a worker started it.")
+
+    /// Every process metric, for the exporter.
+    public static let all: [ProcessMetric] = [jobs, jobDuration, pickupLatency]
+}
