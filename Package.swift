@@ -32,6 +32,7 @@ let package = Package(
         // MARK: - Service
         .target(name: "QueueCore", dependencies: [
             "RedisClient",
+            .product(name: "CoreMetrics", package: "swift-metrics"),
             .product(name: "Logging", package: "swift-log"),
         ]),
         .target(name: "Workers", dependencies: [
@@ -43,6 +44,7 @@ let package = Package(
         ]),
         .target(name: "Dispatcher", dependencies: [
             "QueueCore", "RedisClient", "ClientSupport", "Inventory", "WooCommerceAPI",
+            .product(name: "CoreMetrics", package: "swift-metrics"),
             .product(name: "Crypto", package: "swift-crypto"),
             .product(name: "Hummingbird", package: "hummingbird"),
             .product(name: "HTTPTypes", package: "swift-http-types"),
@@ -57,6 +59,7 @@ let package = Package(
         ]),
         .target(name: "Inventory", dependencies: [
             "QueueCore", "PostgresClient", "Workers",
+            .product(name: "CoreMetrics", package: "swift-metrics"),
             .product(name: "Logging", package: "swift-log"),
         ]),
         .target(name: "Operations", dependencies: [
@@ -99,11 +102,13 @@ let package = Package(
         ]),
         .testTarget(name: "DispatcherTests", dependencies: [
             "Dispatcher", "QueueCore", "TestSupport",
+            .product(name: "MetricsTestKit", package: "swift-metrics"),
             .product(name: "AsyncHTTPClient", package: "async-http-client"),
             .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
         ]),
         .testTarget(name: "InventoryTests", dependencies: [
             "Inventory", "Dispatcher", "WooCommerceAPI", "Workers", "QueueCore", "PostgresClient", "RedisClient", "TestSupport",
+            .product(name: "MetricsTestKit", package: "swift-metrics"),
             .product(name: "Crypto", package: "swift-crypto"),
             .product(name: "Hummingbird", package: "hummingbird"),
             .product(name: "HTTPTypes", package: "swift-http-types"),

@@ -1,12 +1,14 @@
 import AsyncHTTPClient
+import CoreMetrics
 @testable import Dispatcher
 import Foundation
 import Logging
+import MetricsTestKit
 import NIOCore
 import QueueCore
 import ServiceLifecycle
-import TestSupport
 import Testing
+import TestSupport
 
 /// The dispatcher's HTTP intake, live on a free port, against a real Redis.
 @Suite(.serialized) struct WebhookIntakeTests {
@@ -20,7 +22,7 @@ import Testing
         let port: Int
         let group: ServiceGroup
 
-        static func start(_ extra: String = "", spoolMaxBytes: Int = 1 << 30) async throws -> Server {
+        static func start(_ extra: String = "", spoolMaxBytes: Int = 1 << 30, metrics: any MetricsFactory = MetricsSystem.factory) async throws -> Server {
             let configuration = try TestEnvironment.configuration(prefix: TestEnvironment.uniquePrefix("intake"), #"""
                 {"http": {"port": 0, "maxBodyBytes": 65536},
                  "webhooks": {"secrets": ["\#(WebhookIntakeTests.secret)"], "spoolMaxBytes": \#(spoolMaxBytes),
@@ -30,7 +32,7 @@ import Testing
             let store = try TestEnvironment.store(configuration)
             var logger = Logger(label: "test.intake")
             logger.logLevel = .critical
-            let intake = try WebhookIntake(configuration: configuration, store: store.withNewConnection(label: "intake"), logger: logger)
+            let intake = try WebhookIntake(configuration: configuration, store: store.withNewConnection(label: "intake"), metrics: metrics, logger: logger)
             let (ports, continuation) = AsyncStream.makeStream(of: Int.self)
             let app = WebhookServer.application(configuration: configuration, intake: intake, readiness: store, logger: logger) {
                 continuation.yield($0)
@@ -84,6 +86,26 @@ import Testing
             .replacingOccurrences(of: #""date_modified_gmt": "2026-11-20T15:03:11""#, with: #""date_modified_gmt": "\#(modified)""#)
             .replacingOccurrences(of: #""name": "Premium Quality Tee""#, with: #""name": "\#(name)""#)
         return Array(text.utf8)
+    }
+
+    @Test func deliveriesAreCountedByTopicAndOutcome() async throws {
+        let metrics = TestMetrics()
+        let server = try await Server.start(metrics: metrics)
+        let body = try Fixtures.bytes("product-simple.json")
+        #expect(try await server.deliver(body, topic: "product.updated", deliveryID: "d-1").status == 200)
+        #expect(try await server.deliver(body, topic: "product.updated", deliveryID: "d-1").status == 200)
+        #expect(try await server.deliver(body, topic: "product.updated", signature: "forged").status == 401)
+        // The topic header is the sender's word: an unrouted one must not become a label value.
+        #expect(try await server.deliver(body, topic: "made.up\(UInt32.random(in: 0...UInt32.max))", signature: "forged").status == 401)
+        func count(_ topic: String, _ outcome: String) throws -> Int64 {
+            try metrics.expectCounter("wooqueue_webhooks_total", [("topic", topic), ("outcome", outcome)]).totalValue
+        }
+        #expect(try count("product.updated", "accepted") == 1)
+        #expect(try count("product.updated", "duplicate") == 1)
+        #expect(try count("product.updated", "bad_signature") == 1)
+        #expect(try count("other", "bad_signature") == 1)
+        #expect(metrics.counters(label: "wooqueue_webhooks_total").count == 4)
+        try await server.stop()
     }
 
     @Test func signedDeliveriesAreAcceptedAndRouted() async throws {

@@ -1,6 +1,7 @@
 import Foundation
 import Inventory
 import Logging
+import MetricsTestKit
 import PostgresClient
 import QueueCore
 import TestSupport
@@ -10,6 +11,8 @@ import Workers
 /// bookkeeping, dropped by ``cleanup()``.
 struct InventoryHarness {
     let workers: WorkerHarness
+    /// What the inventory handler reports through swift-metrics.
+    let metrics = TestMetrics()
     let database: PostgresConnection
     let tableSchema: String
     let stateSchema: String
@@ -65,7 +68,7 @@ struct InventoryHarness {
         var registry = HandlerRegistry(configuration: configuration)
         var logger = Logger(label: "test.inventory")
         logger.logLevel = .warning
-        registry.registerInventory(configuration: configuration, source: nil, counters: workers.store, logger: logger)
+        registry.registerInventory(configuration: configuration, source: nil, counters: workers.store, metrics: metrics, logger: logger)
         return registry
     }
 

@@ -231,6 +231,11 @@ struct InventoryWriteTests {
             #expect(dead.first?.attempt == 1)  // permanent: no retry
             #expect(try await harness.totals()["rejected"] == 1)
             #expect(try await harness.totals()["written"] == 499)
+            // The same counts as process metrics, and a duration for each statement that committed.
+            #expect(try harness.metrics.expectCounter("wooqueue_inventory_rows_total", [("outcome", "written")]).totalValue == 499)
+            #expect(try harness.metrics.expectCounter("wooqueue_inventory_rows_total", [("outcome", "rejected")]).totalValue == 1)
+            #expect(try harness.metrics.expectTimer("wooqueue_inventory_batch_duration_seconds").values.count >= 2,
+                    "the halves that committed around the rejected row")
         }
     }
 

@@ -1,3 +1,4 @@
+import CoreMetrics
 import Foundation
 import Logging
 import QueueCore
@@ -56,18 +57,31 @@ public final class WebhookIntake: Service, Sendable {
     private let spool: DeliverySpool
     private let logger: Logger
     private let counts = Mutex(Counts())
+    /// Topics with routes: any other topic header (it is the sender's word) is counted as `other`.
+    private let routedTopics: Set<String>
+    private let deliveries: CounterFamily
+    private let spoolGauge: Gauge
+
+    /// What the intake answered, as named in ``ProcessMetric/webhooks``.
+    enum Outcome: String {
+        case accepted, duplicate, badSignature = "bad_signature", ping, unroutable, spooled, failed
+    }
 
     /// - Parameters:
-    ///   - configuration: secrets, routes and delivery retention.
-    ///   - store: the intake's own Redis connection.
-    ///   - logger: never given a delivery's body.
     ///   - configuration: secrets, routes, delivery retention and the spool's place and size.
-    public init(configuration: WooqueueConfiguration, store: QueueStore, logger: Logger) throws {
+    ///   - store: the intake's own Redis connection.
+    ///   - metrics: where ``ProcessMetric/webhooks`` and ``ProcessMetric/spooledDeliveries`` go.
+    ///   - logger: never given a delivery's body.
+    public init(configuration: WooqueueConfiguration, store: QueueStore, metrics: any MetricsFactory = MetricsSystem.factory,
+                logger: Logger) throws {
         self.verifier = SignatureVerifier(secrets: configuration.webhooks.secrets)
         self.router = DeliveryRouter(configuration: configuration)
         self.spool = try DeliverySpool(directory: configuration.webhooks.spoolDirectory, maxBytes: configuration.webhooks.spoolMaxBytes)
         self.committer = DeliveryCommitter(store: store, retention: configuration.webhooks.deliveryRetention, spool: spool)
         self.logger = logger
+        routedTopics = Set(configuration.routes.keys)
+        deliveries = CounterFamily(.webhooks, labels: ["topic", "outcome"], factory: metrics)
+        spoolGauge = Gauge(label: ProcessMetric.spooledDeliveries.name, factory: metrics)
     }
 
     /// Replays spooled deliveries into Redis whenever it is reachable, until graceful shutdown.
@@ -80,6 +94,7 @@ public final class WebhookIntake: Service, Sendable {
                 logger.warning("Redis is unreachable; deliveries are kept in the spool", metadata: ["spool": "\(spool.path)"])
             }
             lastWaiting = waiting
+            spoolGauge.record(waiting)
             try? await Task.sleep(for: .milliseconds(250))
         }
     }
@@ -91,13 +106,29 @@ public final class WebhookIntake: Service, Sendable {
 
     public var countsSoFar: Counts { counts.withLock { $0 } }
 
+    private func count(_ outcome: Outcome, _ request: Request) {
+        counts.withLock { counts in
+            switch outcome {
+            case .accepted: counts.accepted += 1
+            case .duplicate: counts.duplicates += 1
+            case .badSignature: counts.badSignatures += 1
+            case .ping: counts.pings += 1
+            case .unroutable: counts.unroutable += 1
+            case .spooled: counts.spooled += 1
+            case .failed: counts.failed += 1
+            }
+        }
+        let topic = request.topic.flatMap { routedTopics.contains($0) ? $0 : nil } ?? "other"
+        deliveries.increment([topic, outcome.rawValue])
+    }
+
     public func receive(_ request: Request) async -> Answer {
         if isPing(request) {
-            counts.withLock { $0.pings += 1 }
+            count(.ping, request)
             return Answer(status: 200, body: #"{"status":"ok"}"#)
         }
         guard verifier.isValid(signature: request.signature, body: request.body) else {
-            counts.withLock { $0.badSignatures += 1 }
+            count(.badSignature, request)
             logger.warning("Refused a delivery with a missing or invalid signature", metadata: [
                 "webhook.topic": "\(request.topic ?? "-")", "webhook.delivery": "\(request.deliveryID ?? "-")",
                 "webhook.secrets": "\(verifier.hasSecrets ? "configured" : "none configured: set webhooks.secrets or WOOQUEUE_WEBHOOK_SECRET")",
@@ -108,19 +139,19 @@ public final class WebhookIntake: Service, Sendable {
         switch await committer.commit(work) {
         case .accepted(let jobs):
             if work.deadLetter != nil {
-                counts.withLock { $0.unroutable += 1 }
+                count(.unroutable, request)
                 return Answer(status: 200, body: #"{"status":"kept for review"}"#)
             }
-            counts.withLock { $0.accepted += 1 }
+            count(.accepted, request)
             return Answer(status: 200, body: #"{"status":"accepted","jobs":\#(jobs)}"#)
         case .spooled:
-            counts.withLock { $0.spooled += 1 }
+            count(.spooled, request)
             return Answer(status: 200, body: #"{"status":"accepted","spooled":true}"#)
         case .duplicate:
-            counts.withLock { $0.duplicates += 1 }
+            count(.duplicate, request)
             return Answer(status: 200, body: #"{"status":"duplicate"}"#)
         case .failed(let reason):
-            counts.withLock { $0.failed += 1 }
+            count(.failed, request)
             logger.error("Could not store a delivery; WooCommerce sees a failed delivery", metadata: [
                 "webhook.topic": "\(request.topic ?? "-")", "webhook.delivery": "\(request.deliveryID ?? "-")", "error": "\(reason)",
             ])

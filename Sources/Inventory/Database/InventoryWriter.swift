@@ -1,3 +1,4 @@
+import CoreMetrics
 import PostgresClient
 import QueueCore
 import Synchronization
@@ -18,12 +19,16 @@ public final class InventoryWriter: Sendable {
     /// Most products per statement (`inventory.batchSize`).
     public let batchSize: Int
     private let shape = Mutex<Statements?>(nil)
+    /// ``ProcessMetric/inventoryBatchDuration``.
+    private let statementTime: TimerFamily
 
-    public init(connection: PostgresConnection, settings: WooqueueConfiguration.InventorySettings) {
+    public init(connection: PostgresConnection, settings: WooqueueConfiguration.InventorySettings,
+                metrics: any MetricsFactory = MetricsSystem.factory) {
         self.connection = connection
         self.names = InventoryNames(settings: settings)
         self.deletion = settings.deletion
         self.batchSize = max(1, settings.batchSize)
+        statementTime = TimerFamily(.inventoryBatchDuration, labels: [], factory: metrics)
     }
 
     /// A product to write, with its parent when it is a variation.
@@ -130,7 +135,9 @@ public final class InventoryWriter: Sendable {
                        results: inout [UpsertResult?]) async throws -> Set<Int64> {
         if indexes.isEmpty { return [] }
         do {
+            let started = ContinuousClock.now
             let rows = try await connection.query(prepared: "wooqueue_inventory_upsert", statements.upsert, parameters.values(for: indexes))
+            statementTime.record([], started.duration(to: .now))
             return Set(rows.rows.compactMap { $0[0].flatMap { Int64($0) } })
         } catch let error as PostgresError {
             guard Self.blamesData(error) else { throw InventoryWriteError.classify(error) }

@@ -1,3 +1,4 @@
+import CoreMetrics
 import Logging
 import PostgresClient
 import QueueCore
@@ -22,6 +23,8 @@ public final class InventoryHandler: BatchJobHandler {
     private let nextShared = Atomic<Int>(0)
     let source: (any ProductSource)?
     let logger: Logger
+    /// ``ProcessMetric/inventoryRows``, the same counts as the running totals in Redis.
+    private let rows: CounterFamily
 
     /// A writer and the connection its running totals go through (`wq:{inventory}:stats`).
     struct Lane: Sendable {
@@ -35,7 +38,9 @@ public final class InventoryHandler: BatchJobHandler {
     ///   - source: the store's REST API, when configured; `stock_sync` needs it.
     ///   - counters: where the running totals go (`wq:{inventory}:stats`); each further writer gets a connection
     ///     of its own to it.
-    public init(writers: [InventoryWriter], batchLimit: Int, source: (any ProductSource)?, counters: QueueStore?, logger: Logger) {
+    ///   - metrics: where ``ProcessMetric/inventoryRows`` goes.
+    public init(writers: [InventoryWriter], batchLimit: Int, source: (any ProductSource)?, counters: QueueStore?,
+                metrics: any MetricsFactory = MetricsSystem.factory, logger: Logger) {
         precondition(!writers.isEmpty, "an inventory handler needs a writer")
         lanes = writers.enumerated().map { index, writer in
             Lane(writer: writer, counters: index == 0 ? counters : counters?.withNewConnection(label: "inventory-totals-\(index)"))
@@ -44,6 +49,7 @@ public final class InventoryHandler: BatchJobHandler {
         self.batchLimit = batchLimit
         self.source = source
         self.logger = logger
+        rows = CounterFamily(.inventoryRows, labels: ["outcome"], factory: metrics)
     }
 
     /// Running totals, named as in `wq:{inventory}:stats`.
@@ -302,6 +308,7 @@ public final class InventoryHandler: BatchJobHandler {
     }
 
     private func record(_ counts: [Count: Int], through counters: QueueStore?) async {
+        for (count, value) in counts where value > 0 { rows.increment([count.rawValue], by: value) }
         guard let counters, !counts.isEmpty else { return }
         do {
             try await counters.addCounts(counts.map { ($0.key.rawValue, $0.value) }, scope: "inventory")
@@ -314,9 +321,9 @@ public final class InventoryHandler: BatchJobHandler {
 extension HandlerRegistry {
     /// Registers one ``InventoryHandler`` for every job type whose handler is `inventory`, with a PostgreSQL
     /// connection (with `inventory.statementTimeout`) per worker of the queues those types run on. Nothing
-    /// connects until the first job.
+    /// connects until the first job. Metrics go to `metrics` (swift-metrics' bootstrapped system by default).
     public mutating func registerInventory(configuration: WooqueueConfiguration, source: (any ProductSource)?,
-                                           counters: QueueStore?, logger: Logger) {
+                                           counters: QueueStore?, metrics: any MetricsFactory = MetricsSystem.factory, logger: Logger) {
         let types = configuration.jobTypes.values.filter { $0.handler == .inventory }
         guard !types.isEmpty else { return }
         let queues = Set(types.map(\.queue))
@@ -326,10 +333,10 @@ extension HandlerRegistry {
                 connection: PostgresConnection(
                     url: configuration.database.url, label: "inventory-\(index)",
                     settings: ["statement_timeout": "\(configuration.inventory.statementTimeout.milliseconds)ms"]),
-                settings: configuration.inventory)
+                settings: configuration.inventory, metrics: metrics)
         }
         let handler = InventoryHandler(writers: writers, batchLimit: configuration.inventory.batchSize, source: source,
-                                       counters: counters, logger: logger)
+                                       counters: counters, metrics: metrics, logger: logger)
         for type in types { register(type: type.name, handler: handler, timeout: type.timeout) }
     }
 }

@@ -15,6 +15,21 @@ public struct ProcessMetric: Sendable, Hashable {
     public static let pickupLatency = ProcessMetric(
         name: "wooqueue_job_pickup_latency_seconds", help: "From the time a job was due to the time a worker started it.")
 
+    /// Webhook deliveries by `topic` (a routed topic, else `other`) and `outcome`.
+    public static let webhooks = ProcessMetric(
+        name: "wooqueue_webhooks_total",
+        help: "Webhook deliveries this process answered: accepted, duplicate, bad_signature, spooled, unroutable, ping, failed.")
+    /// Deliveries waiting in this process's spool for Redis.
+    public static let spooledDeliveries = ProcessMetric(
+        name: "wooqueue_spool_deliveries", help: "Deliveries kept in this process's local spool while Redis was unreachable, not yet replayed.")
+    /// Products the inventory handler dealt with, by `outcome`.
+    public static let inventoryRows = ProcessMetric(
+        name: "wooqueue_inventory_rows_total",
+        help: "Products this process's bulk workers dealt with: written, skipped_older, skipped_no_sku, truncated (values cut to fit), rejected, deleted, delete_not_found.")
+    /// Time of each upsert statement.
+    public static let inventoryBatchDuration = ProcessMetric(
+        name: "wooqueue_inventory_batch_duration_seconds", help: "Time of each PostgreSQL upsert statement of the bulk workers (one batch).")
+
     /// Every process metric, for the exporter.
-    public static let all: [ProcessMetric] = [jobs, jobDuration, pickupLatency]
+    public static let all: [ProcessMetric] = [jobs, jobDuration, pickupLatency, webhooks, spooledDeliveries, inventoryRows, inventoryBatchDuration]
 }
