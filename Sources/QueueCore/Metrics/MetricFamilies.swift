@@ -1,53 +1,52 @@
 import CoreMetrics
 import Synchronization
 
-/// The counters of one ``ProcessMetric``, one per set of label values, each created once: an event costs a
+/// The metrics of one ``ProcessMetric``, one per set of label values, each created once: an event costs a
 /// dictionary lookup, not a call into the metrics backend.
-public final class CounterFamily: Sendable {
-    private let metric: ProcessMetric
+public final class MetricFamily<Metric: AnyObject & Sendable>: Sendable {
     private let labels: [String]
-    private let factory: any MetricsFactory
-    private let counters = Mutex<[[String]: Counter]>([:])
+    private let make: @Sendable ([(String, String)]) -> Metric
+    private let members = Mutex<[[String]: Metric]>([:])
 
-    /// - Parameter labels: the label names; ``increment(_:by:)`` gets their values in this order.
-    public init(_ metric: ProcessMetric, labels: [String], factory: any MetricsFactory) {
-        self.metric = metric
+    /// - Parameters:
+    ///   - labels: the label names; the values are given in this order.
+    ///   - make: creates the metric for a set of dimensions.
+    init(labels: [String], make: @escaping @Sendable ([(String, String)]) -> Metric) {
         self.labels = labels
-        self.factory = factory
+        self.make = make
     }
 
-    public func increment(_ values: [String], by amount: Int = 1) {
-        let counter = counters.withLock { counters in
-            if let counter = counters[values] { return counter }
-            let counter = Counter(label: metric.name, dimensions: Array(zip(labels, values)), factory: factory)
-            counters[values] = counter
-            return counter
+    /// The metric for these label values.
+    func member(_ values: [String]) -> Metric {
+        members.withLock { members in
+            if let member = members[values] { return member }
+            let member = make(Array(zip(labels, values)))
+            members[values] = member
+            return member
         }
-        counter.increment(by: amount)
     }
 }
 
-/// The timers (histograms) of one ``ProcessMetric``, one per set of label values, each created once.
-public final class TimerFamily: Sendable {
-    private let metric: ProcessMetric
-    private let labels: [String]
-    private let factory: any MetricsFactory
-    private let timers = Mutex<[[String]: Timer]>([:])
+public typealias CounterFamily = MetricFamily<Counter>
+public typealias TimerFamily = MetricFamily<Timer>
 
-    public init(_ metric: ProcessMetric, labels: [String], factory: any MetricsFactory) {
-        self.metric = metric
-        self.labels = labels
-        self.factory = factory
+extension MetricFamily where Metric == Counter {
+    public convenience init(_ metric: ProcessMetric, labels: [String], factory: any MetricsFactory) {
+        self.init(labels: labels) { Counter(label: metric.name, dimensions: $0, factory: factory) }
+    }
+
+    public func increment(_ values: [String], by amount: Int = 1) {
+        member(values).increment(by: amount)
+    }
+}
+
+extension MetricFamily where Metric == Timer {
+    public convenience init(_ metric: ProcessMetric, labels: [String], factory: any MetricsFactory) {
+        self.init(labels: labels) { Timer(label: metric.name, dimensions: $0, factory: factory) }
     }
 
     public func record(_ values: [String], _ duration: Duration) {
-        let timer = timers.withLock { timers in
-            if let timer = timers[values] { return timer }
-            let timer = Timer(label: metric.name, dimensions: Array(zip(labels, values)), factory: factory)
-            timers[values] = timer
-            return timer
-        }
-        timer.recordNanoseconds(duration.nanoseconds)
+        member(values).recordNanoseconds(duration.nanoseconds)
     }
 }
 
