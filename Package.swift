@@ -69,6 +69,9 @@ let package = Package(
             .product(name: "Crypto", package: "swift-crypto"),
             .product(name: "Hummingbird", package: "hummingbird"),
             .product(name: "HTTPTypes", package: "swift-http-types"),
+            .product(name: "AsyncHTTPClient", package: "async-http-client"),
+            .product(name: "Logging", package: "swift-log"),
+            .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
         ]),
         .executableTarget(name: "wooqueue", dependencies: [
             "QueueCore", "Workers", "Dispatcher", "Inventory", "Operations", "WooCommerceAPI", "RedisClient", "PostgresClient", "CMallocTuning",
@@ -84,6 +87,8 @@ let package = Package(
         .target(name: "TestSupport", dependencies: [
             "RedisClient", "QueueCore", "Workers",
             .product(name: "CoreMetrics", package: "swift-metrics"),
+            .product(name: "Hummingbird", package: "hummingbird"),
+            .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             .product(name: "Logging", package: "swift-log"),
         ], path: "Tests/TestSupport"),
         .testTarget(name: "RedisClientTests", dependencies: ["RedisClient", "TestSupport"]),

@@ -28,6 +28,18 @@ import Testing
         #expect(config.workers.statusRetention == .seconds(86_400))
         #expect(config.jobTypes["noop"]?.handler == .noop)
         #expect(config.maxAttempts(type: "noop", queue: "high") == 6)
+        #expect(config.alerts.deadLetterThreshold == 10 && config.alerts.pendingThreshold == 100)
+        #expect(config.alerts.webhookURL.isEmpty && config.http.metricsToken.isEmpty)
+    }
+
+    @Test func alertsAndMetricsSettings() throws {
+        let config = try decode(#"{"alerts": {"webhookURL": "https://hooks.slack.com/services/T/B/X", "interval": "5m", "checkInterval": "10s"}, "http": {"metricsToken": "t"}}"#,
+                                environment: ["WOOQUEUE_METRICS_TOKEN": "from-env"])
+        #expect(config.alerts.webhookURL == "https://hooks.slack.com/services/T/B/X")
+        #expect(config.alerts.interval == .seconds(300) && config.alerts.checkInterval == .seconds(10))
+        #expect(config.http.metricsToken == "from-env")
+        #expect(error(#"{"alerts": {"webhookURL": "hooks.slack.com/x"}}"#).contains("alerts.webhookURL must be an http:// or https:// URL"))
+        #expect(error(#"{"alerts": {"treshold": 3}}"#).contains("treshold"))
     }
 
     @Test func theRepositorysConfigFileIsValid() throws {

@@ -19,16 +19,16 @@ struct CommandRunner {
         return TestEnvironment.repositoryRoot.appendingPathComponent(".build/debug/wooqueue").path
     }
 
-    /// Writes `json` (with the test Redis and a fresh key prefix) to a temporary config file.
-    init(_ json: String) throws {
-        let prefix = TestEnvironment.uniquePrefix("cli")
+    /// Writes `json` (with the test Redis and a fresh key prefix, or `prefix` to share another runner's keys) to a
+    /// temporary config file of its own.
+    init(_ json: String, prefix: String = TestEnvironment.uniquePrefix("cli")) throws {
         var root = try JSONValue.parse(Array(json.utf8))
         guard case .object(var members) = root else { fatalError("config must be an object") }
         members.removeAll { $0.key == "redis" }
         members.append(("redis", .object([("url", .string(TestEnvironment.redisURL)), ("keyPrefix", .string(prefix))])))
         root = .object(members)
         configuration = try WooqueueConfiguration.decode(root, environment: [:])
-        configPath = FileManager.default.temporaryDirectory.appendingPathComponent("\(prefix).json").path
+        configPath = FileManager.default.temporaryDirectory.appendingPathComponent("\(prefix)-\(UUID().uuidString).json").path
         try Data(Self.serialize(root).utf8).write(to: URL(fileURLWithPath: configPath))
     }
 
@@ -42,7 +42,8 @@ struct CommandRunner {
         // The test's configuration file decides: no override from the environment `make test` runs in.
         var environment = ProcessInfo.processInfo.environment
         for name in ["WOOQUEUE_REDIS_URL", "WOOQUEUE_DATABASE_URL", "WOOQUEUE_WEBHOOK_SECRET", "WOOQUEUE_WOO_URL", "WOOQUEUE_WOO_KEY",
-                     "WOOQUEUE_WOO_SECRET", "WOOQUEUE_HTTP_HOST", "WOOQUEUE_HTTP_PORT", "WOOQUEUE_CONFIG"] {
+                     "WOOQUEUE_WOO_SECRET", "WOOQUEUE_HTTP_HOST", "WOOQUEUE_HTTP_PORT", "WOOQUEUE_CONFIG",
+                     "WOOQUEUE_METRICS_TOKEN", "WOOQUEUE_ALERT_WEBHOOK_URL"] {
             environment.removeValue(forKey: name)
         }
         process.environment = environment

@@ -61,6 +61,7 @@ public final class WebhookIntake: Service, Sendable {
     private let routedTopics: Set<String>
     private let deliveries: CounterFamily
     private let spoolGauge: Gauge
+    private let waitingInSpool = Atomic<Int>(0)
 
     /// What the intake answered, as named in ``ProcessMetric/webhooks``.
     enum Outcome: String {
@@ -94,10 +95,14 @@ public final class WebhookIntake: Service, Sendable {
                 logger.warning("Redis is unreachable; deliveries are kept in the spool", metadata: ["spool": "\(spool.path)"])
             }
             lastWaiting = waiting
+            waitingInSpool.store(waiting, ordering: .relaxed)
             spoolGauge.record(waiting)
             try? await Task.sleep(for: .milliseconds(250))
         }
     }
+
+    /// Deliveries waiting in the spool for Redis, as of the last replay attempt (every 250 ms).
+    public var spooledDeliveries: Int { waitingInSpool.load(ordering: .relaxed) }
 
     /// Bytes of deliveries waiting in the spool for Redis.
     public func spooledBytes() async -> Int {

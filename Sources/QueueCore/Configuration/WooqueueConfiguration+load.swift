@@ -32,7 +32,7 @@ extension WooqueueConfiguration {
     /// Builds the typed tree from parsed JSON, checking every value.
     public static func decode(_ root: JSONValue, environment: [String: String]) throws -> WooqueueConfiguration {
         let node = ConfigNode(value: root, path: "")
-        try node.allowOnly(["redis", "database", "workers", "backoff", "queues", "jobTypes", "http", "webhooks", "routes", "inventory", "woocommerce", "$comment"])
+        try node.allowOnly(["redis", "database", "workers", "backoff", "queues", "jobTypes", "http", "webhooks", "routes", "inventory", "woocommerce", "alerts", "$comment"])
 
         let redisNode = node.child("redis")
         try redisNode.allowOnly(["url", "keyPrefix", "allowEviction"])
@@ -107,11 +107,30 @@ extension WooqueueConfiguration {
         if webhooks.secrets.contains(where: \.isEmpty) { throw ConfigurationError("webhooks.secrets must not contain an empty secret") }
 
         let routes = try decodeRoutes(node.child("routes"), jobTypes: jobTypes, queues: queues)
-        return WooqueueConfiguration(
+        var configuration = WooqueueConfiguration(
             redis: redis, database: database, workers: workers, backoff: backoff, queues: queues, jobTypes: jobTypes,
             http: http, webhooks: webhooks, routes: routes,
             inventory: try decodeInventory(node.child("inventory")),
             woocommerce: try decodeWooCommerce(node.child("woocommerce"), environment: environment))
+        configuration.alerts = try decodeAlerts(node.child("alerts"), environment: environment)
+        return configuration
+    }
+
+    private static func decodeAlerts(_ node: ConfigNode, environment: [String: String]) throws -> AlertSettings {
+        try node.allowOnly(["webhookURL", "checkInterval", "interval", "deadLetterThreshold", "pendingThreshold", "badSignaturesPerMinute"])
+        var alerts = AlertSettings()
+        alerts.webhookURL = try environment["WOOQUEUE_ALERT_WEBHOOK_URL"] ?? node.child("webhookURL").string(default: "")
+        if !alerts.webhookURL.isEmpty {
+            guard let url = URL(string: alerts.webhookURL), ["http", "https"].contains(url.scheme ?? ""), url.host != nil else {
+                throw ConfigurationError("alerts.webhookURL must be an http:// or https:// URL (a Slack-compatible incoming webhook), got \"\(alerts.webhookURL)\"")
+            }
+        }
+        alerts.checkInterval = try node.child("checkInterval").duration(default: alerts.checkInterval, min: .milliseconds(50))
+        alerts.interval = try node.child("interval").duration(default: alerts.interval)
+        alerts.deadLetterThreshold = try node.child("deadLetterThreshold").int(default: alerts.deadLetterThreshold, min: 0)
+        alerts.pendingThreshold = try node.child("pendingThreshold").int(default: alerts.pendingThreshold, min: 0)
+        alerts.badSignaturesPerMinute = try node.child("badSignaturesPerMinute").int(default: alerts.badSignaturesPerMinute, min: 1)
+        return alerts
     }
 
     private static func decodeInventory(_ node: ConfigNode) throws -> InventorySettings {

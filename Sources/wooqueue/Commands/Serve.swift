@@ -1,4 +1,5 @@
 import ArgumentParser
+import Foundation
 import Dispatcher
 import Logging
 import Metrics
@@ -61,7 +62,11 @@ struct Serve: AsyncParsableCommand {
                                             moreRoutes: { metrics.register(on: $0) }, logger: logger) { port in
             logger.notice("Receiving WooCommerce webhooks", metadata: ["url": "\(address)", "port": "\(port)"])
         }
-        var services: [ServiceGroupConfiguration.ServiceConfiguration] = [.init(service: intake), .init(service: app)]
+        let alerts = AlertMonitor(configuration: configuration, store: try configuration.makeStore(label: "alerts"),
+                                  process: "\(ProcessInfo.processInfo.hostName):\(getpid())", readings: {
+                                      LocalReadings(badSignatures: intake.countsSoFar.badSignatures, spooledDeliveries: intake.spooledDeliveries)
+                                  }, logger: logger)
+        var services: [ServiceGroupConfiguration.ServiceConfiguration] = [.init(service: intake), .init(service: app), .init(service: alerts)]
         if !configuration.woocommerce.url.isEmpty, configuration.woocommerce.reconcileInterval > .zero {
             let client = try WooCommerceClient(settings: configuration.woocommerce, logger: logger)
             let reconciler = Reconciler(client: client, store: try configuration.makeStore(label: "reconcile"), configuration: configuration)

@@ -5,18 +5,18 @@ import ServiceLifecycle
 import Synchronization
 
 /// A real HTTP server on a free loopback port: answers with whatever `respond` says and records each request.
-final class TestHTTPServer: Sendable {
-    struct Received: Sendable {
-        let path: String
-        let headers: [String: String]
-        let body: String
+public final class TestHTTPServer: Sendable {
+    public struct Received: Sendable {
+        public let path: String
+        public let headers: [String: String]
+        public let body: String
     }
 
     private final class Log: Sendable {
         let entries = Mutex<[Received]>([])
     }
 
-    let port: Int
+    public let port: Int
     private let group: ServiceGroup
     private let log: Log
 
@@ -26,12 +26,12 @@ final class TestHTTPServer: Sendable {
         self.log = log
     }
 
-    var requests: [Received] { log.entries.withLock { $0 } }
+    public var requests: [Received] { log.entries.withLock { $0 } }
 
-    var url: String { "http://127.0.0.1:\(port)/hook" }
+    public var url: String { "http://127.0.0.1:\(port)/hook" }
 
     /// Starts the server and returns once it listens. `respond` gets the request's number, from 1.
-    static func start(_ respond: @escaping @Sendable (_ requestNumber: Int) -> (HTTPResponse.Status, String)) async throws -> TestHTTPServer {
+    public static func start(_ respond: @escaping @Sendable (_ requestNumber: Int) -> (HTTPResponse.Status, String)) async throws -> TestHTTPServer {
         let (ports, portContinuation) = AsyncStream.makeStream(of: Int.self)
         let log = Log()
         let router = Router()
@@ -57,7 +57,7 @@ final class TestHTTPServer: Sendable {
         return TestHTTPServer(port: port, group: group, log: log)
     }
 
-    func stop() {
+    public func stop() {
         Task { await group.triggerGracefulShutdown() }
     }
 }

@@ -1,0 +1,136 @@
+import AsyncHTTPClient
+import Foundation
+import Logging
+import NIOCore
+import QueueCore
+import ServiceLifecycle
+import Synchronization
+
+/// Evaluates the alert conditions every `alerts.checkInterval` and announces each change to the configured
+/// Slack-compatible webhook: once when a condition starts, once when it resolves, and the same announcement of a
+/// condition at most once per `alerts.interval`.
+///
+/// Cluster conditions are claimed through Redis (``QueueStore/claimAlertChange(_:firing:now:interval:)``), so
+/// with several `serve` processes exactly one announces each change. A process's own conditions (its spool, its
+/// bad signatures) are tracked in memory: they are nobody else's, and the spool fills precisely when Redis is away.
+public final class AlertMonitor: Service, Sendable {
+    private let settings: WooqueueConfiguration.AlertSettings
+    private let queues: [WooqueueConfiguration.QueueSettings]
+    private let store: QueueStore
+    private let process: String
+    private let readings: @Sendable () async -> LocalReadings
+    private let logger: Logger
+    private let state = LocalAlertState()
+
+    /// - Parameters:
+    ///   - process: names this process in its own conditions, e.g. `web1:4242`.
+    ///   - readings: this process's bad-signature count and spool size.
+    public init(configuration: WooqueueConfiguration, store: QueueStore, process: String,
+                readings: @escaping @Sendable () async -> LocalReadings, logger: Logger) {
+        settings = configuration.alerts
+        queues = configuration.queues
+        self.store = store
+        self.process = process
+        self.readings = readings
+        self.logger = logger
+    }
+
+    public func run() async throws {
+        var signatures = SignatureRate()
+        while !Task.isShuttingDownGracefully, !Task.isCancelled {
+            let local = await readings()
+            signatures.add(local.badSignatures, at: .now)
+            await check(local: local, badSignaturesPerMinute: signatures.perMinute)
+            try? await Task.sleep(for: settings.checkInterval)
+        }
+    }
+
+    /// One evaluation: the conditions, and the announcements this process must send.
+    func check(local: LocalReadings, badSignaturesPerMinute: Int) async {
+        let snapshot = try? await store.snapshot(queues: queues, latestEvents: 0)
+        let now = WallClock.nowMillis()
+        for condition in AlertRules.evaluate(snapshot, settings: settings, process: process, local: local,
+                                             badSignaturesPerMinute: badSignaturesPerMinute) {
+            if condition.clusterWide {
+                guard let claimed = try? await store.claimAlertChange(condition.id, firing: condition.firing, now: now, interval: settings.interval),
+                      claimed else { continue }
+                if await !announce(condition) { try? await store.releaseAlertChange(condition.id, firing: condition.firing) }
+            } else if state.claim(condition.id, firing: condition.firing, now: now, interval: settings.interval) {
+                if await !announce(condition) { state.release(condition.id, firing: condition.firing) }
+            }
+        }
+    }
+
+    /// Posts `{"text": …}`; false when it could not be delivered (the change is then announced at a later check).
+    private func announce(_ condition: AlertCondition) async -> Bool {
+        let text = condition.firing ? "wooqueue alert: \(condition.message)" : "wooqueue resolved: \(condition.message)"
+        logger.notice("Alert \(condition.firing ? "firing" : "resolved")", metadata: ["alert": "\(condition.id)"])
+        guard !settings.webhookURL.isEmpty else { return true }
+        var body: [UInt8] = Array(#"{"text":"#.utf8)
+        JSONWriter.appendString(text, to: &body)
+        body.append(UInt8(ascii: "}"))
+        var request = HTTPClientRequest(url: settings.webhookURL)
+        request.method = .POST
+        request.headers.add(name: "Content-Type", value: "application/json")
+        request.body = .bytes(ByteBuffer(bytes: body))
+        do {
+            let response = try await HTTPClient.shared.execute(request, timeout: .seconds(10))
+            guard (200..<300).contains(response.status.code) else {
+                logger.warning("The alert webhook refused an alert; it is tried again at the next check",
+                               metadata: ["alert": "\(condition.id)", "status": "\(response.status.code)"])
+                return false
+            }
+            return true
+        } catch {
+            logger.warning("Could not deliver an alert; it is tried again at the next check",
+                           metadata: ["alert": "\(condition.id)", "error": "\(error)"])
+            return false
+        }
+    }
+}
+
+/// The in-memory counterpart of the Redis alert state, for a process's own conditions: the same rules
+/// (announce what differs from the last announcement, the same announcement at most once per interval).
+final class LocalAlertState: Sendable {
+    private struct Entry {
+        var announcedFiring = false
+        var announcedAt: [Bool: Int64] = [:]
+    }
+
+    private let entries = Mutex<[String: Entry]>([:])
+
+    func claim(_ id: String, firing: Bool, now: Int64, interval: Duration) -> Bool {
+        entries.withLock { entries in
+            var entry = entries[id] ?? Entry()
+            guard entry.announcedFiring != firing else { return false }
+            if let last = entry.announcedAt[firing], now - last < interval.milliseconds { return false }
+            entry.announcedFiring = firing
+            entry.announcedAt[firing] = now
+            entries[id] = entry
+            return true
+        }
+    }
+
+    func release(_ id: String, firing: Bool) {
+        entries.withLock { entries in
+            entries[id]?.announcedFiring = !firing
+            entries[id]?.announcedAt[firing] = nil
+        }
+    }
+}
+
+/// Bad signatures in the last minute, from a running total sampled at each check.
+struct SignatureRate {
+    private var samples: [(at: ContinuousClock.Instant, total: Int)] = []
+
+    mutating func add(_ total: Int, at instant: ContinuousClock.Instant) {
+        samples.append((instant, total))
+        // Keep the newest sample at least a minute old as the baseline.
+        while samples.count > 1, instant - samples[1].at >= .seconds(60) { samples.removeFirst() }
+    }
+
+    var perMinute: Int {
+        guard let first = samples.first, let last = samples.last else { return 0 }
+        return last.total - first.total
+    }
+}

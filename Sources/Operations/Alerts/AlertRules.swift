@@ -1,0 +1,68 @@
+import QueueCore
+
+/// One alert condition as evaluated now.
+public struct AlertCondition: Sendable, Equatable {
+    /// Stable name, e.g. `dead:bulk` or `spool@web1:4242`.
+    public var id: String
+    public var firing: Bool
+    /// What holds (or held), and what to do about it.
+    public var message: String
+    /// Whether every `serve` sees it the same (Redis state), or only the process that evaluated it.
+    public var clusterWide: Bool
+}
+
+/// What only this process knows, for its own conditions.
+public struct LocalReadings: Sendable {
+    /// Deliveries refused for their signature since the process started.
+    public var badSignatures: Int
+    /// Deliveries waiting in this process's spool for Redis.
+    public var spooledDeliveries: Int
+
+    public init(badSignatures: Int, spooledDeliveries: Int) {
+        self.badSignatures = badSignatures
+        self.spooledDeliveries = spooledDeliveries
+    }
+}
+
+/// The alert conditions (README, Operations → Alerts): per queue, dead letters over the threshold, pending jobs
+/// over the threshold, the next job older than the queue's max delay, and jobs with no live worker; per
+/// process, a non-empty spool and a rate of bad signatures.
+public enum AlertRules {
+    /// - Parameter snapshot: the cluster's queues; `nil` when Redis cannot be read (only this process's
+    ///   conditions are evaluated then).
+    public static func evaluate(_ snapshot: QueueSnapshot?, settings: WooqueueConfiguration.AlertSettings, process: String,
+                                local: LocalReadings, badSignaturesPerMinute: Int) -> [AlertCondition] {
+        var conditions: [AlertCondition] = []
+        for queue in snapshot?.queues ?? [] {
+            let name = queue.name
+            conditions.append(AlertCondition(
+                id: "dead:\(name)", firing: queue.dead > settings.deadLetterThreshold,
+                message: "queue \(name) has \(queue.dead) dead-lettered jobs (threshold \(settings.deadLetterThreshold)); review them with `wooqueue dlq list --queue \(name)` or on /admin",
+                clusterWide: true))
+            let pending = queue.ready + queue.delayed
+            conditions.append(AlertCondition(
+                id: "pending:\(name)", firing: pending > settings.pendingThreshold,
+                message: "queue \(name) has \(pending) pending jobs, ready or delayed (threshold \(settings.pendingThreshold)); check that its workers run and keep up",
+                clusterWide: true))
+            let age = (queue.oldestReadyAgeMillis ?? 0) / 1000
+            conditions.append(AlertCondition(
+                id: "late:\(name)", firing: queue.isLate,
+                message: "the next job of queue \(name) has waited \(age) s, longer than its max delay of \(queue.maxDelayMillis / 1000) s; add workers for \(name)",
+                clusterWide: true))
+            let workers = (snapshot?.processes ?? []).filter(\.alive).reduce(0) { $0 + $1.record.holders(of: name).count }
+            conditions.append(AlertCondition(
+                id: "no-worker:\(name)", firing: queue.ready > 0 && workers == 0,
+                message: "queue \(name) has \(queue.ready) ready jobs and no live worker serves it; start `wooqueue work` (or `serve`) for \(name)",
+                clusterWide: true))
+        }
+        conditions.append(AlertCondition(
+            id: "spool@\(process)", firing: local.spooledDeliveries > 0,
+            message: "\(process) keeps \(local.spooledDeliveries) webhook deliveries in its local spool because Redis is unreachable; they are replayed when it is back",
+            clusterWide: false))
+        conditions.append(AlertCondition(
+            id: "bad-signatures@\(process)", firing: badSignaturesPerMinute >= settings.badSignaturesPerMinute,
+            message: "\(process) refused \(badSignaturesPerMinute) deliveries for their signature in the last minute (threshold \(settings.badSignaturesPerMinute)); check webhooks.secrets against WooCommerce, or someone is probing the endpoint",
+            clusterWide: false))
+        return conditions
+    }
+}
