@@ -72,6 +72,11 @@ public final class WooCommerceClient: Sendable {
         }
     }
 
+    /// How many products the store has (`X-WP-Total` of a one-product page), or `nil` if it does not say.
+    public func productCount() async throws -> Int? {
+        try await list("products", parameters: [("page", "1"), ("per_page", "1")]).total
+    }
+
     /// `GET /products?page=N` (ordered by id, so a resumed walk sees the same pages).
     public func products(page: Int, query: ProductQuery = ProductQuery()) async throws -> Page {
         try await list("products", parameters: query.parameters + [("page", String(page)), ("per_page", String(settings.perPage))])

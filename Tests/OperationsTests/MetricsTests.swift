@@ -1,3 +1,4 @@
+import Dispatcher
 import Foundation
 import Hummingbird
 import HummingbirdTesting
@@ -70,7 +71,7 @@ import Testing
     @Test func aConfiguredTokenIsRequired() async throws {
         let configuration = try TestEnvironment.configuration(prefix: TestEnvironment.uniquePrefix("metrics-token"))
         let store = try TestEnvironment.store(configuration)
-        let router = Router()
+        let router = Router(context: ServerContext.self)
         MetricsEndpoint(metrics: ClusterMetrics(store: store, queues: configuration.queues), token: "s3cret-token").register(on: router)
         try await Application(router: router).test(.router) { client in
             try await client.execute(uri: "/metrics", method: .get) { response in

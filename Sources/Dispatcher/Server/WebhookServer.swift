@@ -18,10 +18,10 @@ public enum WebhookServer {
     ///   - onListening: called with the bound port (useful with port 0).
     public static func application(
         configuration: WooqueueConfiguration, intake: WebhookIntake, readiness: QueueStore,
-        moreRoutes: (Router<BasicRequestContext>) -> Void = { _ in }, logger: Logger,
+        moreRoutes: (Router<ServerContext>) -> Void = { _ in }, logger: Logger,
         onListening: @escaping @Sendable (Int) async -> Void = { _ in }
     ) -> some ApplicationProtocol {
-        let router = Router()
+        let router = Router(context: ServerContext.self)
         moreRoutes(router)
         let maxBody = configuration.http.maxBodyBytes
         router.post(RouterPath(configuration.http.webhookPath)) { request, _ -> Response in

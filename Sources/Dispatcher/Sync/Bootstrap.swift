@@ -47,6 +47,11 @@ public struct Bootstrap: Sendable {
         public var pages = 0
         /// The page an unfinished earlier run was resumed at; nil for a fresh run.
         public var resumedAtPage: Int?
+
+        /// One line for people: what the store has, what the table has, what was enqueued.
+        public var summary: String {
+            "\(storeProducts) store products, \(tableRows) table rows, \(missing) missing, \(enqueued) enqueued in \(jobs) jobs, \(skippedNoSKU) without SKU, \(orphans) orphans"
+        }
     }
 
     let client: WooCommerceClient

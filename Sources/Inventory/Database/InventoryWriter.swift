@@ -189,6 +189,11 @@ public final class InventoryWriter: Sendable {
         }
     }
 
+    /// The table's rows.
+    public func rowCount() async throws -> Int {
+        Int(try await connection.query("SELECT count(*) FROM \(names.table)").scalar ?? "0") ?? 0
+    }
+
     /// Every normalized SKU in the table (for comparisons with the store).
     public func skuKeys() async throws -> [String] {
         try await connection.query("SELECT \(names.skuKey)(item) FROM \(names.table) WHERE \(names.skuKey)(item) IS NOT NULL").rows.compactMap { $0[0] }

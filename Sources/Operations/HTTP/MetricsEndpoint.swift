@@ -1,4 +1,4 @@
-import Crypto
+import Dispatcher
 import HTTPTypes
 import Hummingbird
 import NIOCore
@@ -15,7 +15,7 @@ public struct MetricsEndpoint: Sendable {
         self.token = token
     }
 
-    public func register(on router: Router<BasicRequestContext>, path: String = "/metrics") {
+    public func register(on router: Router<ServerContext>, path: String = "/metrics") {
         router.get(RouterPath(path)) { request, _ -> Response in
             guard authorized(request.headers[.authorization]) else {
                 return Self.text(401, "a bearer token is required: send Authorization: Bearer <http.metricsToken>\n",
@@ -29,12 +29,11 @@ public struct MetricsEndpoint: Sendable {
         }
     }
 
-    /// True without a configured token, or when `header` carries it. The comparison is of SHA-256 digests, whose
-    /// equality swift-crypto checks in constant time, so the answer's timing tells nothing about the token.
+    /// True without a configured token, or when `header` carries it (compared in constant time).
     func authorized(_ header: String?) -> Bool {
         if token.isEmpty { return true }
         guard let header, header.hasPrefix("Bearer ") else { return false }
-        return SHA256.hash(data: Array(header.dropFirst("Bearer ".count).utf8)) == SHA256.hash(data: Array(token.utf8))
+        return Secrets.matches(header.dropFirst("Bearer ".count).utf8, token.utf8)
     }
 
     private static func text(_ status: Int, _ body: String, extra: HTTPFields = [:]) -> Response {

@@ -32,7 +32,7 @@ extension WooqueueConfiguration {
     /// Builds the typed tree from parsed JSON, checking every value.
     public static func decode(_ root: JSONValue, environment: [String: String]) throws -> WooqueueConfiguration {
         let node = ConfigNode(value: root, path: "")
-        try node.allowOnly(["redis", "database", "workers", "backoff", "queues", "jobTypes", "http", "webhooks", "routes", "inventory", "woocommerce", "alerts", "$comment"])
+        try node.allowOnly(["redis", "database", "workers", "backoff", "queues", "jobTypes", "http", "webhooks", "routes", "inventory", "woocommerce", "alerts", "admin", "$comment"])
 
         let redisNode = node.child("redis")
         try redisNode.allowOnly(["url", "keyPrefix", "allowEviction"])
@@ -113,7 +113,21 @@ extension WooqueueConfiguration {
             inventory: try decodeInventory(node.child("inventory")),
             woocommerce: try decodeWooCommerce(node.child("woocommerce"), environment: environment))
         configuration.alerts = try decodeAlerts(node.child("alerts"), environment: environment)
+        configuration.admin = try decodeAdmin(node.child("admin"), environment: environment)
         return configuration
+    }
+
+    private static func decodeAdmin(_ node: ConfigNode, environment: [String: String]) throws -> AdminSettings {
+        try node.allowOnly(["token", "user", "password"])
+        var admin = AdminSettings()
+        admin.token = try environment["WOOQUEUE_ADMIN_TOKEN"] ?? node.child("token").string(default: "")
+        admin.user = try node.child("user").string(default: "")
+        admin.password = try environment["WOOQUEUE_ADMIN_PASSWORD"] ?? node.child("password").string(default: "")
+        if admin.user.isEmpty != admin.password.isEmpty {
+            throw ConfigurationError("admin.user and admin.password go together: set both for HTTP Basic, or neither")
+        }
+        if admin.user.contains(":") { throw ConfigurationError("admin.user must not contain ':' (HTTP Basic separates user and password with it)") }
+        return admin
     }
 
     private static func decodeAlerts(_ node: ConfigNode, environment: [String: String]) throws -> AlertSettings {

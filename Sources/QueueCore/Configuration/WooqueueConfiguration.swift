@@ -16,6 +16,21 @@ public struct WooqueueConfiguration: Sendable {
     public var inventory: InventorySettings
     public var woocommerce: WooCommerceSettings
     public var alerts: AlertSettings = AlertSettings()
+    public var admin: AdminSettings = AdminSettings()
+
+    /// Who may open `/admin`. With none of these set, only requests from the loopback interface are served.
+    public struct AdminSettings: Sendable {
+        /// Accepted as `Authorization: Bearer <token>`; `WOOQUEUE_ADMIN_TOKEN` overrides.
+        public var token = ""
+        /// HTTP Basic credentials (what a browser asks for); `WOOQUEUE_ADMIN_PASSWORD` overrides the password.
+        public var user = ""
+        public var password = ""
+
+        public init() {}
+
+        /// True when some credential is configured.
+        public var hasCredentials: Bool { !token.isEmpty || (!user.isEmpty && !password.isEmpty) }
+    }
 
     /// When `serve` sends an alert, and where to.
     public struct AlertSettings: Sendable {

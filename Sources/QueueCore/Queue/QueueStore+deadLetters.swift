@@ -1,3 +1,4 @@
+import Foundation
 import RedisClient
 
 /// A dead-lettered job: its envelope, and the exact bytes that identify it in the list.
@@ -8,11 +9,52 @@ public struct DeadLetter: Sendable {
     public let envelope: JobEnvelope?
 }
 
+/// Which dead letters to review: the same filters for `wooqueue dlq` and the dashboard. Unset filters match all.
+public struct DeadLetterFilter: Sendable, Equatable {
+    /// The job type, exactly.
+    public var type: String?
+    /// The job id, exactly.
+    public var id: String?
+    /// Part of the job's key (a SKU, an order number), ignoring case.
+    public var key: String?
+    /// Part of the last error, ignoring case.
+    public var error: String?
+
+    public init(type: String? = nil, id: String? = nil, key: String? = nil, error: String? = nil) {
+        self.type = type
+        self.id = id
+        self.key = key
+        self.error = error
+    }
+
+    public func matches(_ letter: DeadLetter) -> Bool {
+        func contains(_ text: String?, _ part: String?) -> Bool {
+            guard let part, !part.isEmpty else { return true }
+            return text?.range(of: part, options: .caseInsensitive) != nil
+        }
+        let envelope = letter.envelope
+        return (type == nil || envelope?.type == type) && (id == nil || envelope?.id == id)
+            && contains(envelope?.key, key) && contains(envelope?.lastError, error)
+    }
+}
+
 extension QueueStore {
+    /// The dead letters of `queues` that `filter` matches, queue by queue, newest first (one round trip).
+    public func deadLetters(queues: [String], matching filter: DeadLetterFilter) async throws -> [DeadLetter] {
+        let replies = try await connection.pipeline(queues.map { .command(RedisCommand("LRANGE", keys($0).dead, "0", "-1")) })
+        var letters: [DeadLetter] = []
+        for (queue, reply) in zip(queues, replies) {
+            for raw in try reply.checked().array?.compactMap(\.bytes) ?? [] {
+                let letter = DeadLetter(queue: queue, raw: raw, envelope: try? JobEnvelope(decoding: raw))
+                if filter.matches(letter) { letters.append(letter) }
+            }
+        }
+        return letters
+    }
+
     /// Every entry of a queue's dead-letter list, newest first.
     public func deadLetters(queue: String) async throws -> [DeadLetter] {
-        let reply = try await connection.send(RedisCommand("LRANGE", keys(queue).dead, "0", "-1"))
-        return (reply.array ?? []).compactMap(\.bytes).map { DeadLetter(queue: queue, raw: $0, envelope: try? JobEnvelope(decoding: $0)) }
+        try await deadLetters(queues: [queue], matching: DeadLetterFilter())
     }
 
     /// Sends dead-lettered jobs back to the tail of their queue with a fresh set of attempts; their error

@@ -21,6 +21,12 @@ struct DeadLetterCommand: AsyncParsableCommand {
         @Option(name: .long, help: "Only the job with this id.")
         var id: String?
 
+        @Option(name: .long, help: "Only jobs whose key (SKU, order number) contains this, ignoring case.")
+        var key: String?
+
+        @Option(name: .long, help: "Only jobs whose last error contains this, ignoring case.")
+        var error: String?
+
         @Flag(name: .long, help: "Every job the other filters match (retry and purge need --id or --all).")
         var all = false
 
@@ -29,13 +35,7 @@ struct DeadLetterCommand: AsyncParsableCommand {
                 if name != WebhookIntake.deadLetterQueue { try configuration.validateQueues([name]) }
                 return [name]
             } ?? configuration.queues.map(\.name) + [WebhookIntake.deadLetterQueue]
-            var result: [DeadLetter] = []
-            for name in queues {
-                result += try await store.deadLetters(queue: name).filter { letter in
-                    (type == nil || letter.envelope?.type == type) && (id == nil || letter.envelope?.id == id)
-                }
-            }
-            return result
+            return try await store.deadLetters(queues: queues, matching: DeadLetterFilter(type: type, id: id, key: key, error: error))
         }
 
         func requireTarget(_ verb: String) throws {

@@ -1,9 +1,11 @@
 import ArgumentParser
-import Foundation
 import Dispatcher
+import Foundation
+import Inventory
 import Logging
 import Metrics
 import Operations
+import PostgresClient
 import Prometheus
 import QueueCore
 import ServiceLifecycle
@@ -58,8 +60,10 @@ struct Serve: AsyncParsableCommand {
         let metrics = MetricsEndpoint(
             metrics: ClusterMetrics(store: try configuration.makeStore(label: "metrics"), queues: configuration.queues, registry: registry),
             token: configuration.http.metricsToken)
+        let dashboard = AdminDashboard(configuration: configuration, store: try configuration.makeStore(label: "admin"),
+                                       catalogue: try catalogueAccess(configuration, logger: logger), logger: logger)
         let app = WebhookServer.application(configuration: configuration, intake: intake, readiness: store,
-                                            moreRoutes: { metrics.register(on: $0) }, logger: logger) { port in
+                                            moreRoutes: { metrics.register(on: $0); dashboard.register(on: $0) }, logger: logger) { port in
             logger.notice("Receiving WooCommerce webhooks", metadata: ["url": "\(address)", "port": "\(port)"])
         }
         let alerts = AlertMonitor(configuration: configuration, store: try configuration.makeStore(label: "alerts"),
@@ -77,5 +81,18 @@ struct Serve: AsyncParsableCommand {
             services.append(.init(service: workers))
         }
         try await ServiceGroup(configuration: .init(services: services, gracefulShutdownSignals: [.sigterm, .sigint], logger: logger)).run()
+    }
+
+    /// The store and table figures of /admin, and its comparison: only with the store's REST API configured.
+    private func catalogueAccess(_ configuration: WooqueueConfiguration, logger: Logger) throws -> CatalogueAccess? {
+        guard !configuration.woocommerce.url.isEmpty else { return nil }
+        let client = try WooCommerceClient(settings: configuration.woocommerce, logger: logger)
+        let writer = InventoryWriter(connection: PostgresConnection(url: configuration.database.url, label: "admin"),
+                                     settings: configuration.inventory)
+        let bootstrap = Bootstrap(client: client, store: try configuration.makeStore(label: "admin-bootstrap"), writer: writer,
+                                  configuration: configuration)
+        return CatalogueAccess(
+            counts: { (try await client.productCount(), try await writer.rowCount()) },
+            compare: { progress in try await bootstrap.run(.init(), progress: progress).summary })
     }
 }

@@ -1,0 +1,381 @@
+import Dispatcher
+import Foundation
+import HTTPTypes
+import Hummingbird
+import Logging
+import NIOCore
+import QueueCore
+import Synchronization
+
+/// What the dashboard reads from the store and the ERP table, and the comparison it can start; `serve` provides
+/// it when the store's REST API is configured.
+public struct CatalogueAccess: Sendable {
+    /// Store products (`X-WP-Total`) and `inv_items` rows; either may be unknown.
+    public var counts: @Sendable () async throws -> (storeProducts: Int?, tableRows: Int?)
+    /// Runs `bootstrap` (compare, enqueue what is missing), reporting progress lines; returns its summary.
+    public var compare: @Sendable (_ progress: @escaping @Sendable (String) -> Void) async throws -> String
+
+    public init(counts: @escaping @Sendable () async throws -> (storeProducts: Int?, tableRows: Int?),
+                compare: @escaping @Sendable (_ progress: @escaping @Sendable (String) -> Void) async throws -> String) {
+        self.counts = counts
+        self.compare = compare
+    }
+}
+
+/// `GET /admin`: the operators' screen, server-rendered, with no external resource. The overview refreshes its
+/// figures every 3 s without reloading the page; the dead-letter review lists, filters, shows, retries, deletes
+/// and exports dead jobs. Every request passes ``AdminAccess``; every form carries its CSRF token.
+public final class AdminDashboard: Sendable {
+    private let store: QueueStore
+    private let queues: [WooqueueConfiguration.QueueSettings]
+    /// Queues with dead-letter lists: the configured ones and the intake's list of unroutable deliveries.
+    private let deadLetterQueues: [String]
+    private let access: AdminAccess
+    private let catalogue: CatalogueAccess?
+    private let logger: Logger
+    private let comparison = Mutex<ComparisonState>(ComparisonState())
+    private let cachedCounts = Mutex<(at: ContinuousClock.Instant, storeProducts: Int?, tableRows: Int?)?>(nil)
+
+    private struct ComparisonState {
+        var running = false
+        var lines: [String] = []
+    }
+
+    public init(configuration: WooqueueConfiguration, store: QueueStore, catalogue: CatalogueAccess?, logger: Logger) {
+        self.store = store
+        queues = configuration.queues
+        deadLetterQueues = configuration.queues.map(\.name) + [WebhookIntake.deadLetterQueue]
+        access = AdminAccess(settings: configuration.admin)
+        self.catalogue = catalogue
+        self.logger = logger
+    }
+
+    public func register(on router: Router<ServerContext>) {
+        let admin = router.group("/admin")
+        admin.get { request, context in
+            try await self.guarded(request, context) { try await self.overview(done: request.uri.queryParameters["done"].map(String.init)) }
+        }
+        admin.get("live") { request, context in try await self.guarded(request, context) { try await self.live() } }
+        admin.post("process-now") { request, context in
+            try await self.guardedForm(request, context) { _ in
+                let moved = try await self.store.promoteDue(queues: self.queues.map(\.name), now: .max)
+                return Self.redirect("/admin?done=\(HTML.query("\(moved) delayed or retrying jobs moved to ready"))")
+            }
+        }
+        admin.post("compare") { request, context in
+            try await self.guardedForm(request, context) { _ in
+                self.startComparison()
+                return Self.redirect("/admin")
+            }
+        }
+        admin.get("dlq") { request, context in
+            try await self.guarded(request, context) {
+                try await self.deadLetterList(DeadLetterQuery(request.uri.queryParameters), message: request.uri.queryParameters["done"].map(String.init))
+            }
+        }
+        admin.get("dlq/job") { request, context in
+            try await self.guarded(request, context) {
+                let query = request.uri.queryParameters
+                return try await self.deadLetterJob(queue: query["queue"].map(String.init) ?? "", id: query["id"].map(String.init) ?? "")
+            }
+        }
+        admin.get("dlq/export") { request, context in
+            try await self.guarded(request, context) { try await self.export(DeadLetterQuery(request.uri.queryParameters)) }
+        }
+        for action in ["retry", "delete"] {
+            admin.post(RouterPath("dlq/\(action)")) { request, context in
+                try await self.guardedForm(request, context) { form in try await self.review(action, form) }
+            }
+        }
+    }
+
+    // MARK: - Access
+
+    private func guarded(_ request: Request, _ context: ServerContext, _ body: () async throws -> Response) async throws -> Response {
+        switch access.check(authorization: request.headers[.authorization], fromLoopback: context.isFromLoopback) {
+        case .allowed: return try await body()
+        case .unauthorized:
+            return Self.text(401, "credentials are required: the admin token as a bearer token, or the admin user and password\n",
+                             extra: [.wwwAuthenticate: #"Basic realm="wooqueue admin", charset="UTF-8""#])
+        case .loopbackOnly:
+            return Self.text(403, "no admin credentials are configured, so /admin answers on the loopback interface only; set admin.token (WOOQUEUE_ADMIN_TOKEN) or admin.user and admin.password\n")
+        }
+    }
+
+    private func guardedForm(_ request: Request, _ context: ServerContext, _ body: (AdminForm) async throws -> Response) async throws -> Response {
+        try await guarded(request, context) {
+            let bytes = try await request.body.collect(upTo: 1 << 20)
+            let form = AdminForm(String(buffer: bytes))
+            guard access.isValidCSRF(form.value("csrf")) else {
+                return Self.text(403, "this form's CSRF token is missing or stale: reload the page and try again\n")
+            }
+            return try await body(form)
+        }
+    }
+
+    // MARK: - Overview
+
+    private func overview(done: String?) async throws -> Response {
+        let message = done.map { "<section class=\"ok\">\(HTML.escape($0))</section>" } ?? ""
+        let body = "\(message)<div id=\"live\">\(try await liveHTML())</div>"
+        return Self.html(HTML.page(title: "wooqueue", body: body, refreshFragment: "/admin/live"))
+    }
+
+    private func live() async throws -> Response {
+        Self.html(try await liveHTML())
+    }
+
+    private func liveHTML() async throws -> String {
+        let snapshot = try await store.snapshot(queues: queues, latestEvents: 20)
+        let firing = try await store.firingAlerts()
+        var html = ""
+        if !access.hasCredentials {
+            html += "<section class=\"notice\">No admin credentials are configured, so this page answers on the loopback interface only. Set <code>admin.token</code> or <code>admin.user</code>/<code>admin.password</code> to open it to other hosts.</section>"
+        }
+        if firing.isEmpty {
+            html += "<section class=\"ok\" id=\"alerts\">No alert holds.</section>"
+        } else {
+            html += "<section class=\"alert\" id=\"alerts\"><h2>Alerts</h2><ul>" + firing.map { "<li>\(HTML.escape($0))</li>" }.joined() + "</ul></section>"
+        }
+        html += try await catalogueHTML()
+        let queueRows = snapshot.queues.map { queue -> [String] in
+            let age = queue.oldestReadyAgeMillis.map { "\($0 / 1000) s" } ?? "–"
+            let ageCell = queue.isLate ? "<span class=\"late\">\(age)</span>" : age
+            return [HTML.escape(queue.name), "\(queue.ready)", "\(queue.active)", "\(queue.delayed)",
+                    queue.dead > 0 ? "<a href=\"/admin/dlq?queue=\(HTML.query(queue.name))\">\(queue.dead)</a>" : "0",
+                    "\(queue.done)", "\(queue.failed)", "\(ageCell) / \(queue.maxDelayMillis / 1000) s"]
+        }
+        html += "<section id=\"queues\"><h2>Queues</h2>" + HTML.table(
+            ["queue", "ready", "active", "delayed", "dead", "done", "failed", "oldest ready / max delay"], queueRows, empty: "No queue.")
+        html += "<form class=\"inline\" method=\"post\" action=\"/admin/process-now\">\(csrfField)<button>Process queue now</button></form>"
+        html += " <span class=\"muted\">moves every delayed and retrying job to ready at once</span></section>"
+        let processRows = snapshot.processes.map { process -> [String] in
+            let record = process.record
+            return [HTML.escape(record.host), "\(record.pid)",
+                    HTML.escape(zip(record.queues, record.workers).map { "\($0)×\($1)" }.joined(separator: " ")),
+                    HTML.time(record.heartbeatAt), process.alive ? "live" : "<span class=\"late\">silent</span>"]
+        }
+        html += "<section id=\"processes\"><h2>Worker processes</h2>" + HTML.table(
+            ["host", "pid", "queues", "last heartbeat (UTC)", "state"], processRows, empty: "No worker process is registered.") + "</section>"
+        let eventRows = snapshot.events.map { event -> [String] in
+            [HTML.time(event.at), HTML.escape(event.queue), HTML.escape(event.key ?? event.type), HTML.escape(event.event),
+             HTML.escape(event.status), "\(event.attempt)", HTML.escape(event.error ?? "")]
+        }
+        html += "<section id=\"events\"><h2>Latest events</h2>" + HTML.table(
+            ["at (UTC)", "queue", "SKU or key", "event", "status", "attempts", "error"], eventRows, empty: "No event yet.") + "</section>"
+        return html
+    }
+
+    private func catalogueHTML() async throws -> String {
+        guard let catalogue else {
+            return "<section id=\"catalogue\" class=\"muted\">The store's REST API is not configured (woocommerce.url), so store figures and the comparison are not available here.</section>"
+        }
+        let counts = await catalogueCounts(catalogue)
+        var html = "<section id=\"catalogue\"><h2>Catalogue</h2><div class=\"cards\">"
+        html += "<div class=\"card\">store products<b id=\"store-products\">\(counts.storeProducts.map(String.init) ?? "?")</b></div>"
+        html += "<div class=\"card\">inv_items rows<b id=\"table-rows\">\(counts.tableRows.map(String.init) ?? "?")</b></div></div>"
+        let state = comparison.withLock { $0 }
+        if state.running {
+            html += "<p>Comparing… " + HTML.escape(state.lines.last ?? "") + "</p>"
+        } else {
+            html += "<p><form class=\"inline\" method=\"post\" action=\"/admin/compare\">\(csrfField)<button>Compare and enqueue missing</button></form></p>"
+            if let last = state.lines.last { html += "<p class=\"muted\">Last comparison: \(HTML.escape(last))</p>" }
+        }
+        return html + "</section>"
+    }
+
+    /// The store and table counts, read at most once a minute (the REST call is slow).
+    private func catalogueCounts(_ catalogue: CatalogueAccess) async -> (storeProducts: Int?, tableRows: Int?) {
+        if let cached = cachedCounts.withLock({ $0 }), cached.at.duration(to: .now) < .seconds(60) {
+            return (cached.storeProducts, cached.tableRows)
+        }
+        let counts: (storeProducts: Int?, tableRows: Int?) = (try? await catalogue.counts()) ?? (nil, nil)
+        cachedCounts.withLock { $0 = (.now, counts.storeProducts, counts.tableRows) }
+        return counts
+    }
+
+    private func startComparison() {
+        guard let catalogue else { return }
+        let started = comparison.withLock { state -> Bool in
+            if state.running { return false }
+            state = ComparisonState(running: true, lines: ["starting"])
+            return true
+        }
+        guard started else { return }
+        Task {
+            do {
+                let summary = try await catalogue.compare { line in self.comparison.withLock { $0.lines.append(line) } }
+                comparison.withLock { $0 = ComparisonState(running: false, lines: [summary]) }
+            } catch {
+                logger.error("The comparison from /admin failed", metadata: ["error": "\(error)"])
+                comparison.withLock { $0 = ComparisonState(running: false, lines: ["failed: \(error)"]) }
+            }
+            cachedCounts.withLock { $0 = nil }
+        }
+    }
+
+    // MARK: - Dead letters
+
+    /// The filters of the dead-letter pages, from a query string or a form.
+    struct DeadLetterQuery {
+        var queue: String?
+        var filter: DeadLetterFilter
+
+        init(_ parameters: Parameters) {
+            func value(_ name: String) -> String? {
+                guard let value = parameters[name[...]].map(String.init), !value.isEmpty else { return nil }
+                return value
+            }
+            queue = value("queue")
+            filter = DeadLetterFilter(type: value("type"), key: value("key"), error: value("error"))
+        }
+
+        init(_ form: AdminForm) {
+            queue = form.value("queue")
+            filter = DeadLetterFilter(type: form.value("type"), key: form.value("key"), error: form.value("error"))
+        }
+
+        /// The same filters as a query string.
+        var queryString: String {
+            [("queue", queue), ("type", filter.type), ("key", filter.key), ("error", filter.error)]
+                .compactMap { name, value in value.map { "\(name)=\(HTML.query($0))" } }.joined(separator: "&")
+        }
+    }
+
+    private func letters(_ query: DeadLetterQuery) async throws -> [DeadLetter] {
+        let names = query.queue.map { name in deadLetterQueues.filter { $0 == name } } ?? deadLetterQueues
+        return try await store.deadLetters(queues: names, matching: query.filter)
+    }
+
+    private func deadLetterList(_ query: DeadLetterQuery, message: String? = nil) async throws -> Response {
+        let letters = try await letters(query)
+        var html = "<section><h2>Dead letters</h2><form method=\"get\" action=\"/admin/dlq\">"
+        html += "<select name=\"queue\"><option value=\"\">all queues</option>"
+        for name in deadLetterQueues {
+            html += "<option\(query.queue == name ? " selected" : "")>\(HTML.escape(name))</option>"
+        }
+        html += "</select> "
+        for (name, label, value) in [("type", "type", query.filter.type), ("key", "SKU or key", query.filter.key), ("error", "error text", query.filter.error)] {
+            html += "<input name=\"\(name)\" placeholder=\"\(label)\" value=\"\(HTML.escape(value ?? ""))\"> "
+        }
+        html += "<button>Filter</button> <a href=\"/admin/dlq/export?\(query.queryString)\">Export as JSON lines</a></form></section>"
+        if let message { html += "<section class=\"ok\">\(HTML.escape(message))</section>" }
+        let hidden = hiddenFilters(query)
+        html += "<section><form method=\"post\" id=\"review\">\(csrfField)\(hidden)"
+        let rows = letters.map { letter -> [String] in
+            guard let envelope = letter.envelope else {
+                return ["", HTML.escape(letter.queue), "(not an envelope)", "", "", "", HTML.escape(String(decoding: letter.raw.prefix(200), as: UTF8.self))]
+            }
+            let link = "/admin/dlq/job?queue=\(HTML.query(letter.queue))&id=\(HTML.query(envelope.id))"
+            return ["<input type=\"checkbox\" name=\"id\" value=\"\(HTML.escape(envelope.id))\">",
+                    "<a href=\"\(link)\">\(HTML.escape(envelope.id))</a>", HTML.escape(letter.queue), HTML.escape(envelope.type),
+                    HTML.escape(envelope.key ?? "–"), "\(envelope.attempt)/\(envelope.maxAttempts)", HTML.escape(envelope.lastError ?? "")]
+        }
+        html += "<p class=\"muted\">\(letters.count) dead letter\(letters.count == 1 ? "" : "s") match.</p>"
+        html += HTML.table(["", "id", "queue", "type", "key", "attempts", "last error"], rows, empty: "No dead letter matches.")
+        if !letters.isEmpty {
+            html += """
+                <p><button formaction="/admin/dlq/retry">Retry selected</button>
+                <button formaction="/admin/dlq/retry" name="all" value="1">Retry all \(letters.count) matching</button>
+                <button class="danger" formaction="/admin/dlq/delete">Delete selected</button>
+                <button class="danger" formaction="/admin/dlq/delete" name="all" value="1">Delete all \(letters.count) matching</button></p>
+                """
+        }
+        html += "</form></section>"
+        return Self.html(HTML.page(title: "wooqueue: dead letters", body: html))
+    }
+
+    private func deadLetterJob(queue: String, id: String) async throws -> Response {
+        let letter = try await store.deadLetters(queues: deadLetterQueues.filter { $0 == queue }, matching: DeadLetterFilter(id: id)).first
+        guard let letter, let envelope = letter.envelope else {
+            return Self.text(404, "no dead letter \(id) in queue \(queue): it may have been retried or deleted\n")
+        }
+        var html = "<section><h2>Dead letter \(HTML.escape(envelope.id))</h2>"
+        let facts: [(String, String)] = [
+            ("queue", letter.queue), ("type", envelope.type), ("key", envelope.key ?? "–"), ("source", envelope.source ?? "–"),
+            ("attempts", "\(envelope.attempt) of \(envelope.maxAttempts)"), ("recoveries", "\(envelope.recoveries)"),
+            ("enqueued (UTC)", HTML.time(envelope.enqueuedAt)), ("first failed (UTC)", HTML.time(envelope.firstFailedAt)),
+            ("first error", envelope.firstError ?? "–"), ("last failed (UTC)", HTML.time(envelope.lastFailedAt)),
+            ("last error", envelope.lastError ?? "–"), ("dead since (UTC)", HTML.time(envelope.deadAt)),
+        ]
+        html += HTML.table(["", ""], facts.map { ["<b>\(HTML.escape($0.0))</b>", HTML.escape($0.1)] }, empty: "")
+        html += "<h2>Payload</h2><pre>\(HTML.escape(String(decoding: envelope.payload, as: UTF8.self)))</pre>"
+        html += "<form method=\"post\">\(csrfField)<input type=\"hidden\" name=\"queue\" value=\"\(HTML.escape(letter.queue))\">"
+        html += "<input type=\"hidden\" name=\"id\" value=\"\(HTML.escape(envelope.id))\">"
+        html += "<button formaction=\"/admin/dlq/retry\">Retry</button> <button class=\"danger\" formaction=\"/admin/dlq/delete\">Delete</button></form></section>"
+        return Self.html(HTML.page(title: "wooqueue: dead letter \(envelope.id)", body: html))
+    }
+
+    private func export(_ query: DeadLetterQuery) async throws -> Response {
+        var body: [UInt8] = []
+        for letter in try await letters(query) {
+            body += letter.raw
+            body.append(0x0A)
+        }
+        return Response(status: .ok, headers: [.contentType: "application/x-ndjson", .contentDisposition: #"attachment; filename="wooqueue-dead-letters.jsonl""#],
+                        body: .init(byteBuffer: ByteBuffer(bytes: body)))
+    }
+
+    /// Retries or deletes the selected jobs (`id` fields), or every match of the filters (`all=1`).
+    private func review(_ action: String, _ form: AdminForm) async throws -> Response {
+        let query = DeadLetterQuery(form)
+        var letters = try await letters(query)
+        if form.value("all") != "1" {
+            let ids = Set(form.values("id"))
+            guard !ids.isEmpty else { return try await deadLetterList(query, message: "Nothing was selected.") }
+            letters = letters.filter { $0.envelope.map { ids.contains($0.id) } ?? false }
+        }
+        let count: Int
+        if action == "retry" {
+            count = try await store.retryDeadLetters(letters)
+        } else {
+            count = try await store.deleteDeadLetters(letters)
+        }
+        logger.notice("Dead letters reviewed from /admin", metadata: ["action": "\(action)", "count": "\(count)"])
+        let verb = action == "retry" ? "sent back to their queue" : "deleted"
+        return Self.redirect("/admin/dlq?\(query.queryString)\(query.queryString.isEmpty ? "" : "&")done=\(HTML.query("\(count) \(verb)"))")
+    }
+
+    private func hiddenFilters(_ query: DeadLetterQuery) -> String {
+        [("queue", query.queue), ("type", query.filter.type), ("key", query.filter.key), ("error", query.filter.error)]
+            .compactMap { name, value in value.map { "<input type=\"hidden\" name=\"\(name)\" value=\"\(HTML.escape($0))\">" } }.joined()
+    }
+
+    // MARK: - Responses
+
+    private var csrfField: String { "<input type=\"hidden\" name=\"csrf\" value=\"\(HTML.escape(access.csrfToken))\">" }
+
+    private static func html(_ text: String) -> Response {
+        Response(status: .ok, headers: [.contentType: "text/html; charset=utf-8", .cacheControl: "no-store",
+                                         .init("X-Frame-Options")!: "DENY", .init("Content-Security-Policy")!: "default-src 'self'; script-src 'unsafe-inline' 'self'; style-src 'unsafe-inline'"],
+                 body: .init(byteBuffer: ByteBuffer(string: text)))
+    }
+
+    private static func text(_ status: Int, _ body: String, extra: HTTPFields = [:]) -> Response {
+        var headers = extra
+        headers[.contentType] = "text/plain; charset=utf-8"
+        return Response(status: .init(code: status), headers: headers, body: .init(byteBuffer: ByteBuffer(string: body)))
+    }
+
+    /// After a form: back to a page (303, so a reload does not post again).
+    private static func redirect(_ location: String) -> Response {
+        Response(status: .seeOther, headers: [.location: location])
+    }
+}
+
+/// An `application/x-www-form-urlencoded` body.
+struct AdminForm {
+    private var fields: [(String, String)] = []
+
+    init(_ body: String) {
+        for pair in body.split(separator: "&") {
+            let parts = pair.split(separator: "=", maxSplits: 1).map { String($0).replacingOccurrences(of: "+", with: " ").removingPercentEncoding ?? "" }
+            fields.append((parts[0], parts.count > 1 ? parts[1] : ""))
+        }
+    }
+
+    /// The first non-empty value of `name`.
+    func value(_ name: String) -> String? { fields.first { $0.0 == name && !$0.1.isEmpty }?.1 }
+
+    func values(_ name: String) -> [String] { fields.filter { $0.0 == name }.map(\.1) }
+}

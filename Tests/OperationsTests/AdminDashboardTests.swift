@@ -1,0 +1,134 @@
+import Dispatcher
+import Foundation
+import Hummingbird
+import HummingbirdTesting
+import Logging
+import Operations
+import QueueCore
+import TestSupport
+import Testing
+
+/// The dashboard over real HTTP (a live server on loopback) against a real Redis.
+@Suite struct AdminDashboardTests {
+    static let token = "admin-token-for-tests"
+
+    /// A dashboard on a fresh key prefix; `admin` is the configuration's admin section.
+    func withDashboard(admin: String = #"{"token": "\#(token)", "user": "ops", "password": "pa ss:word"}"#,
+                       _ body: @escaping @Sendable (WooqueueConfiguration, QueueStore, any TestClientProtocol) async throws -> Void) async throws {
+        let configuration = try TestEnvironment.configuration(prefix: TestEnvironment.uniquePrefix("admin"), #"{"admin": \#(admin)}"#)
+        let store = try TestEnvironment.store(configuration)
+        var logger = Logger(label: "test.admin")
+        logger.logLevel = .warning
+        let dashboard = AdminDashboard(configuration: configuration, store: store.withNewConnection(label: "admin"), catalogue: nil, logger: logger)
+        let router = Router(context: ServerContext.self)
+        dashboard.register(on: router)
+        do {
+            try await Application(router: router, configuration: .init(address: .hostname("127.0.0.1", port: 0)), logger: logger)
+                .test(.live) { client in try await body(configuration, store, client) }
+        } catch {
+            _ = try? await store.deleteAllKeys()
+            throw error
+        }
+        _ = try await store.deleteAllKeys()
+    }
+
+    static let bearer: HTTPFields = [.authorization: "Bearer \(token)"]
+
+    @Test func requestsWithoutCredentialsGet401() async throws {
+        try await withDashboard { _, _, client in
+            for path in ["/admin", "/admin/live", "/admin/dlq", "/admin/dlq/export"] {
+                try await client.execute(uri: path, method: .get) { response in
+                    #expect(response.status == .unauthorized, "\(path)")
+                    #expect(response.headers[.wwwAuthenticate]?.hasPrefix("Basic") == true, "a browser must be asked for credentials")
+                }
+            }
+            try await client.execute(uri: "/admin/process-now", method: .post) { #expect($0.status == .unauthorized) }
+            try await client.execute(uri: "/admin", method: .get, headers: [.authorization: "Bearer wrong"]) { #expect($0.status == .unauthorized) }
+            try await client.execute(uri: "/admin", method: .get, headers: Self.bearer) { response in
+                #expect(response.status == .ok)
+                #expect(String(buffer: response.body).contains("<section id=\"queues\">"))
+            }
+            let basic = Data("ops:pa ss:word".utf8).base64EncodedString()
+            try await client.execute(uri: "/admin", method: .get, headers: [.authorization: "Basic \(basic)"]) { #expect($0.status == .ok) }
+            let wrongBasic = Data("ops:guess".utf8).base64EncodedString()
+            try await client.execute(uri: "/admin", method: .get, headers: [.authorization: "Basic \(wrongBasic)"]) { #expect($0.status == .unauthorized) }
+        }
+    }
+
+    @Test func withoutCredentialsOnlyLoopbackIsServedAndThePageSaysSo() async throws {
+        try await withDashboard(admin: "{}") { _, _, client in
+            try await client.execute(uri: "/admin", method: .get) { response in
+                #expect(response.status == .ok, "this test's client connects over loopback")
+                #expect(String(buffer: response.body).contains("answers on the loopback interface only"))
+            }
+        }
+        let access = AdminAccess(settings: WooqueueConfiguration.AdminSettings())
+        #expect(access.check(authorization: nil, fromLoopback: false) == .loopbackOnly)
+        #expect(access.check(authorization: "Bearer anything", fromLoopback: false) == .loopbackOnly)
+    }
+
+    @Test func deadLettersAreFilteredShownRetriedDeletedAndExported() async throws {
+        try await withDashboard { _, store, client in
+            let jobs = (0..<3).map { index in
+                var job = JobEnvelope(type: "noop", queue: "low", payload: Array(#"{"n": \#(index), "note": "<script>alert(1)</script>"}"#.utf8),
+                                      maxAttempts: 3, key: "SKU-\(index)")
+                job.attempt = 3
+                job.lastError = index == 2 ? "PostgreSQL rejected product (SQLSTATE 22003)" : "HTTP 500 from the ERP"
+                return job
+            }
+            try await store.deadLetter(jobs)
+            // Filters: by error text, and by key.
+            let page = try await client.execute(uri: "/admin/dlq?error=22003", method: .get, headers: Self.bearer) { String(buffer: $0.body) }
+            #expect(page.contains(jobs[2].id) && !page.contains(jobs[0].id) && !page.contains(jobs[1].id))
+            let csrf = String(try #require(page.firstMatch(of: /name="csrf" value="([^"]+)"/)?.output.1))
+            // The job's page: full payload, escaped, and its errors.
+            try await client.execute(uri: "/admin/dlq/job?queue=low&id=\(jobs[2].id)", method: .get, headers: Self.bearer) { response in
+                let html = String(buffer: response.body)
+                #expect(html.contains("&lt;script&gt;alert(1)&lt;/script&gt;") && !html.contains("<script>alert(1)"))
+                #expect(html.contains("SQLSTATE 22003"))
+            }
+            // Export: every match as one envelope per line.
+            try await client.execute(uri: "/admin/dlq/export?queue=low", method: .get, headers: Self.bearer) { response in
+                let lines = String(buffer: response.body).split(separator: "\n")
+                #expect(lines.count == 3)
+                #expect(Set(lines.compactMap { try? JobEnvelope(decoding: Array($0.utf8)).id }) == Set(jobs.map(\.id)))
+            }
+            // A form without its CSRF token changes nothing.
+            var form = Self.bearer
+            form[.contentType] = "application/x-www-form-urlencoded"
+            try await client.execute(uri: "/admin/dlq/retry", method: .post, headers: form, body: ByteBuffer(string: "queue=low&id=\(jobs[2].id)")) {
+                #expect($0.status == .forbidden)
+            }
+            // Retry one selected job: back on its queue with fresh attempts.
+            let token = csrf.addingPercentEncoding(withAllowedCharacters: .alphanumerics) ?? ""
+            try await client.execute(uri: "/admin/dlq/retry", method: .post, headers: form,
+                                     body: ByteBuffer(string: "csrf=\(token)&queue=low&id=\(jobs[2].id)")) { response in
+                #expect(response.status == .seeOther)
+                #expect(response.headers[.location]?.contains("1%20sent%20back") == true)
+            }
+            let ready = try await store.connection.send("LRANGE", store.keys("low").ready, "0", "-1").array?.compactMap(\.bytes) ?? []
+            #expect(ready.compactMap { try? JobEnvelope(decoding: $0) }.map { [$0.id, "\($0.attempt)"] } == [[jobs[2].id, "0"]])
+            // Delete every remaining match of a filter.
+            try await client.execute(uri: "/admin/dlq/delete", method: .post, headers: form,
+                                     body: ByteBuffer(string: "csrf=\(token)&queue=low&key=sku-&all=1")) { #expect($0.status == .seeOther) }
+            #expect(try await store.deadLetters(queue: "low").isEmpty)
+        }
+    }
+
+    @Test func processQueueNowMovesDelayedJobsToReady() async throws {
+        try await withDashboard { configuration, store, client in
+            let later = WallClock.nowMillis() + 3_600_000
+            _ = try await store.enqueue((0..<4).map { _ in JobEnvelope(type: "noop", queue: "medium", maxAttempts: 1, runAt: later) })
+            let page = try await client.execute(uri: "/admin", method: .get, headers: Self.bearer) { String(buffer: $0.body) }
+            let csrf = try #require(page.firstMatch(of: /name="csrf" value="([^"]+)"/)?.output.1)
+            var form = Self.bearer
+            form[.contentType] = "application/x-www-form-urlencoded"
+            let token = String(csrf).addingPercentEncoding(withAllowedCharacters: .alphanumerics) ?? ""
+            try await client.execute(uri: "/admin/process-now", method: .post, headers: form, body: ByteBuffer(string: "csrf=\(token)")) {
+                #expect($0.status == .seeOther)
+            }
+            let medium = try await store.snapshot(queues: configuration.queues, latestEvents: 0).queues.first { $0.name == "medium" }
+            #expect(medium?.ready == 4 && medium?.delayed == 0)
+        }
+    }
+}
