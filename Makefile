@@ -36,6 +36,8 @@ demo: services build
 test: services
 	$(SWIFT) build --build-tests
 	@$(SERVICE_ENV) && $(SWIFT) test --skip-build --no-parallel
+	@python3 -c "import selenium" 2>/dev/null || python3 -m pip install --quiet --disable-pip-version-check --root-user-action=ignore selenium
+	@$(SERVICE_ENV) && python3 Tests/Browser/dashboard_test.py
 
 ## bench: the worker-pool benchmark on a release build (200,000 jobs).
 bench: services release

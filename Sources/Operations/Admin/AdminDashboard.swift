@@ -7,17 +7,20 @@ import NIOCore
 import QueueCore
 import Synchronization
 
-/// What the dashboard reads from the store and the ERP table, and the comparison it can start; `serve` provides
-/// it when the store's REST API is configured.
+/// What the dashboard reads from the store and the ERP table, and the comparison it can start.
 public struct CatalogueAccess: Sendable {
-    /// Store products (`X-WP-Total`) and `inv_items` rows; either may be unknown.
-    public var counts: @Sendable () async throws -> (storeProducts: Int?, tableRows: Int?)
-    /// Runs `bootstrap` (compare, enqueue what is missing), reporting progress lines; returns its summary.
-    public var compare: @Sendable (_ progress: @escaping @Sendable (String) -> Void) async throws -> String
+    /// `inv_items` rows.
+    public var tableRows: @Sendable () async throws -> Int
+    /// Store products (`X-WP-Total`); `nil` when the store's REST API is not configured.
+    public var storeProducts: (@Sendable () async throws -> Int?)?
+    /// Runs `bootstrap` (compare, enqueue what is missing), reporting progress lines, and returns its summary;
+    /// `nil` when the store's REST API is not configured.
+    public var compare: (@Sendable (_ progress: @escaping @Sendable (String) -> Void) async throws -> String)?
 
-    public init(counts: @escaping @Sendable () async throws -> (storeProducts: Int?, tableRows: Int?),
-                compare: @escaping @Sendable (_ progress: @escaping @Sendable (String) -> Void) async throws -> String) {
-        self.counts = counts
+    public init(tableRows: @escaping @Sendable () async throws -> Int, storeProducts: (@Sendable () async throws -> Int?)?,
+                compare: (@Sendable (_ progress: @escaping @Sendable (String) -> Void) async throws -> String)?) {
+        self.tableRows = tableRows
+        self.storeProducts = storeProducts
         self.compare = compare
     }
 }
@@ -34,7 +37,7 @@ public final class AdminDashboard: Sendable {
     private let catalogue: CatalogueAccess?
     private let logger: Logger
     private let comparison = Mutex<ComparisonState>(ComparisonState())
-    private let cachedCounts = Mutex<(at: ContinuousClock.Instant, storeProducts: Int?, tableRows: Int?)?>(nil)
+    private let cachedStoreProducts = Mutex<(at: ContinuousClock.Instant, count: Int?)?>(nil)
 
     private struct ComparisonState {
         var running = false
@@ -167,13 +170,15 @@ public final class AdminDashboard: Sendable {
     }
 
     private func catalogueHTML() async throws -> String {
-        guard let catalogue else {
-            return "<section id=\"catalogue\" class=\"muted\">The store's REST API is not configured (woocommerce.url), so store figures and the comparison are not available here.</section>"
-        }
+        guard let catalogue else { return "" }
         let counts = await catalogueCounts(catalogue)
         var html = "<section id=\"catalogue\"><h2>Catalogue</h2><div class=\"cards\">"
-        html += "<div class=\"card\">store products<b id=\"store-products\">\(counts.storeProducts.map(String.init) ?? "?")</b></div>"
+        let store = catalogue.storeProducts == nil ? "not configured" : counts.storeProducts.map(String.init) ?? "?"
+        html += "<div class=\"card\">store products<b id=\"store-products\">\(store)</b></div>"
         html += "<div class=\"card\">inv_items rows<b id=\"table-rows\">\(counts.tableRows.map(String.init) ?? "?")</b></div></div>"
+        guard catalogue.compare != nil else {
+            return html + "<p class=\"muted\">Set woocommerce.url and its keys to see the store's figures and compare it with the table.</p></section>"
+        }
         let state = comparison.withLock { $0 }
         if state.running {
             html += "<p>Comparing… " + HTML.escape(state.lines.last ?? "") + "</p>"
@@ -184,18 +189,20 @@ public final class AdminDashboard: Sendable {
         return html + "</section>"
     }
 
-    /// The store and table counts, read at most once a minute (the REST call is slow).
+    /// The store and table counts. The table is read at each refresh; the store (a slow REST call) at most once a
+    /// minute.
     private func catalogueCounts(_ catalogue: CatalogueAccess) async -> (storeProducts: Int?, tableRows: Int?) {
-        if let cached = cachedCounts.withLock({ $0 }), cached.at.duration(to: .now) < .seconds(60) {
-            return (cached.storeProducts, cached.tableRows)
+        let tableRows = try? await catalogue.tableRows()
+        if let cached = cachedStoreProducts.withLock({ $0 }), cached.at.duration(to: .now) < .seconds(60) {
+            return (cached.count, tableRows)
         }
-        let counts: (storeProducts: Int?, tableRows: Int?) = (try? await catalogue.counts()) ?? (nil, nil)
-        cachedCounts.withLock { $0 = (.now, counts.storeProducts, counts.tableRows) }
-        return counts
+        let storeProducts = (try? await catalogue.storeProducts?()) ?? nil
+        cachedStoreProducts.withLock { $0 = (.now, storeProducts) }
+        return (storeProducts, tableRows)
     }
 
     private func startComparison() {
-        guard let catalogue else { return }
+        guard let compare = catalogue?.compare else { return }
         let started = comparison.withLock { state -> Bool in
             if state.running { return false }
             state = ComparisonState(running: true, lines: ["starting"])
@@ -204,13 +211,13 @@ public final class AdminDashboard: Sendable {
         guard started else { return }
         Task {
             do {
-                let summary = try await catalogue.compare { line in self.comparison.withLock { $0.lines.append(line) } }
+                let summary = try await compare { line in self.comparison.withLock { $0.lines.append(line) } }
                 comparison.withLock { $0 = ComparisonState(running: false, lines: [summary]) }
             } catch {
                 logger.error("The comparison from /admin failed", metadata: ["error": "\(error)"])
                 comparison.withLock { $0 = ComparisonState(running: false, lines: ["failed: \(error)"]) }
             }
-            cachedCounts.withLock { $0 = nil }
+            cachedStoreProducts.withLock { $0 = nil }
         }
     }
 

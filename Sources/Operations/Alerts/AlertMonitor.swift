@@ -38,10 +38,12 @@ public final class AlertMonitor: Service, Sendable {
     public func run() async throws {
         var signatures = SignatureRate()
         while !Task.isShuttingDownGracefully, !Task.isCancelled {
+            // The first check waits too: at start, this process's own workers have not registered yet, and a
+            // queue with jobs would look unserved.
+            try? await Task.sleep(for: settings.checkInterval)
             let local = await readings()
             signatures.add(local.badSignatures, at: .now)
             await check(local: local, badSignaturesPerMinute: signatures.perMinute)
-            try? await Task.sleep(for: settings.checkInterval)
         }
     }
 

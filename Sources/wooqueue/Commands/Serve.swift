@@ -83,16 +83,17 @@ struct Serve: AsyncParsableCommand {
         try await ServiceGroup(configuration: .init(services: services, gracefulShutdownSignals: [.sigterm, .sigint], logger: logger)).run()
     }
 
-    /// The store and table figures of /admin, and its comparison: only with the store's REST API configured.
-    private func catalogueAccess(_ configuration: WooqueueConfiguration, logger: Logger) throws -> CatalogueAccess? {
-        guard !configuration.woocommerce.url.isEmpty else { return nil }
-        let client = try WooCommerceClient(settings: configuration.woocommerce, logger: logger)
+    /// The table and store figures of /admin, and its comparison (the store's only with its REST API configured).
+    private func catalogueAccess(_ configuration: WooqueueConfiguration, logger: Logger) throws -> CatalogueAccess {
         let writer = InventoryWriter(connection: PostgresConnection(url: configuration.database.url, label: "admin"),
                                      settings: configuration.inventory)
+        guard !configuration.woocommerce.url.isEmpty else {
+            return CatalogueAccess(tableRows: { try await writer.rowCount() }, storeProducts: nil, compare: nil)
+        }
+        let client = try WooCommerceClient(settings: configuration.woocommerce, logger: logger)
         let bootstrap = Bootstrap(client: client, store: try configuration.makeStore(label: "admin-bootstrap"), writer: writer,
                                   configuration: configuration)
-        return CatalogueAccess(
-            counts: { (try await client.productCount(), try await writer.rowCount()) },
-            compare: { progress in try await bootstrap.run(.init(), progress: progress).summary })
+        return CatalogueAccess(tableRows: { try await writer.rowCount() }, storeProducts: { try await client.productCount() },
+                               compare: { progress in try await bootstrap.run(.init(), progress: progress).summary })
     }
 }
