@@ -102,6 +102,7 @@ let package = Package(
         ]),
         .testTarget(name: "WorkersTests", dependencies: [
             "Workers", "QueueCore", "RedisClient", "PostgresClient", "TestSupport",
+            .product(name: "MetricsTestKit", package: "swift-metrics"),
             .product(name: "Hummingbird", package: "hummingbird"),
             .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
         ]),

@@ -126,7 +126,7 @@ import Testing
             try await Task.sleep(for: .milliseconds(120))
             let silent = try await store.silentProcesses(except: "me")
             #expect(silent.map(\.id) == ["dead-proc"])
-            #expect(try await store.recover(silent[0]) == 3)
+            #expect(try await store.recover(silent[0]) == ["bulk": 3])
             #expect(try await store.recover(silent[0]) == nil, "a second recoverer finds it claimed")
             // Recovered jobs are next in line, in their original order within each worker, counted once.
             let next = try await store.fetch(queue: "bulk", holder: "me", max: 7, workers: 1).map { try JobEnvelope(decoding: $0) }

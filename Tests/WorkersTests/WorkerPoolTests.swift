@@ -1,5 +1,6 @@
 import Foundation
 import Synchronization
+import MetricsTestKit
 import QueueCore
 import RedisClient
 import TestSupport
@@ -243,12 +244,15 @@ import Testing
         try await harness.store.heartbeat(corpse, ttl: .milliseconds(200))
         #expect(try await harness.store.fetch(queue: "low", holder: "crashed-1.0", max: 5, workers: 1).count == 5)
         let start = ContinuousClock.now
-        try await harness.run(options: .init(queues: ["low"])) { _ in
+        let metrics = TestMetrics()
+        try await harness.run(options: .init(queues: ["low"]), metrics: metrics) { _ in
             try await harness.waitFor("low", done: 5)
         }
         #expect(start.duration(to: .now) < .seconds(5))
         let low = try await harness.queue("low")
         #expect(low.recovered == 5 && low.active == 0)
+        #expect(try metrics.expectCounter("wooqueue_jobs_total", [("queue", "low"), ("type", ""), ("outcome", "recovered")]).totalValue == 5)
+        #expect(try metrics.expectCounter("wooqueue_jobs_total", [("queue", "low"), ("type", "noop"), ("outcome", "done")]).totalValue == 5)
         try await harness.cleanup()
     }
 

@@ -7,7 +7,7 @@ public struct ProcessMetric: Sendable, Hashable {
     /// Jobs whose outcome a worker wrote, by `queue`, `type` and `outcome`.
     public static let jobs = ProcessMetric(
         name: "wooqueue_jobs_total",
-        help: "Jobs whose outcome this process wrote: done, retried, dead, postponed (dependency outage), requeued (shutdown).")
+        help: "Jobs whose outcome this process wrote: done, retried, dead, postponed (dependency outage), requeued (shutdown); and jobs it recovered from dead processes (recovered).")
     /// Handler time per job, by `queue` and `type`.
     public static let jobDuration = ProcessMetric(
         name: "wooqueue_job_duration_seconds", help: "Time the handler took per job (a batch's time shared among its jobs).")

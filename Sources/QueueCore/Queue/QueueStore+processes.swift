@@ -50,22 +50,26 @@ extension QueueStore {
     }
 
     /// Recovers a silent process: claims it atomically (only if its heartbeat is still absent), then returns
-    /// the jobs of all its workers to the head of their queues, each with a recovery counted. Returns `nil`
-    /// when the process beat again or another process claimed it first.
+    /// the jobs of all its workers to the head of their queues, each with a recovery counted. Returns how many
+    /// jobs went back to each queue, or `nil` when the process beat again or another process claimed it first.
     ///
     /// Any process may call this at any time. Should the process come back after the claim, its next heartbeat
     /// registers it again, so nothing it takes later is left without an owner; jobs it was running may run twice.
-    public func recover(_ process: WorkerProcessRecord) async throws -> Int? {
+    public func recover(_ process: WorkerProcessRecord) async throws -> [String: Int]? {
         let claimed = try await connection.run(
             QueueScripts.claimProcess, keys: [processKeys.heartbeat(process.id), processKeys.registry],
             arguments: [Array(process.id.utf8)])
         guard let bytes = claimed.bytes else { return nil }
         let record = (try? WorkerProcessRecord(decoding: bytes)) ?? process
-        var requests: [RedisRequest] = []
+        var requests: [(queue: String, request: RedisRequest)] = []
         for queue in record.queues {
-            for holder in record.holders(of: queue) { requests.append(returnRequest(queue: queue, holder: holder, mode: "recover")) }
+            for holder in record.holders(of: queue) { requests.append((queue, returnRequest(queue: queue, holder: holder, mode: "recover"))) }
         }
-        return try await connection.pipeline(requests).reduce(0) { $0 + (try $1.checked().int ?? 0) }
+        var recovered: [String: Int] = [:]
+        for (request, reply) in zip(requests, try await connection.pipeline(requests.map(\.request))) {
+            recovered[request.queue, default: 0] += try reply.checked().int ?? 0
+        }
+        return recovered
     }
 
     /// Gives back to the head of the queue every job in a worker's own active list. A worker calls this when a

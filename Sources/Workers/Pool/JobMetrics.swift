@@ -3,7 +3,8 @@ import QueueCore
 
 /// The worker pool's process metrics, through swift-metrics (so `serve` exports them on `/metrics`):
 /// ``ProcessMetric/jobs`` by queue, type and outcome (`done`, `retried`, `dead`, `postponed` for a dependency
-/// outage, `requeued` at shutdown), ``ProcessMetric/jobDuration`` by queue and type, and
+/// outage, `requeued` at shutdown, and `recovered` from a dead process, with an empty type: the recovering
+/// process moves them unread), ``ProcessMetric/jobDuration`` by queue and type, and
 /// ``ProcessMetric/pickupLatency`` by queue.
 ///
 /// Types the registry does not know are counted as `unknown`, so junk in a queue cannot create series without
@@ -34,6 +35,11 @@ final class JobMetrics: JobObserver {
         // Jobs that did not run (split parts, requeued at shutdown) took no handler time of their own.
         if duration > .zero { durations.record([queue, label], duration) }
         next?.jobSettled(queue: queue, type: type, outcome: outcome, duration: duration)
+    }
+
+    /// Jobs this process returned to `queue` from a dead process.
+    func jobsRecovered(queue: String, count: Int) {
+        outcomes.increment([queue, "", "recovered"], by: count)
     }
 
     static func name(of outcome: Settlement.Kind) -> String {

@@ -29,6 +29,8 @@ public final class WorkerProcess: Service, Sendable {
     let registry: HandlerRegistry
     let options: Options
     let observer: (any JobObserver)?
+    /// Job metrics, when a metrics backend is set up; also the observer then.
+    let jobMetrics: JobMetrics?
     let logger: Logger
     /// For the scheduler, recovery and shutdown.
     let control: QueueStore
@@ -49,7 +51,8 @@ public final class WorkerProcess: Service, Sendable {
         self.registry = registry
         self.options = options
         // Without a metrics backend (`work`), the per-job bookkeeping would be for nothing.
-        self.observer = metrics is NOOPMetricsHandler ? observer : JobMetrics(factory: metrics, knownTypes: Set(registry.types), next: observer)
+        jobMetrics = metrics is NOOPMetricsHandler ? nil : JobMetrics(factory: metrics, knownTypes: Set(registry.types), next: observer)
+        self.observer = jobMetrics ?? observer
         self.logger = logger
         self.id = Self.makeProcessID()
         for name in options.queues ?? [] where configuration.queue(named: name) == nil {
@@ -183,8 +186,10 @@ public final class WorkerProcess: Service, Sendable {
                     guard since.duration(to: now) >= confirmation else { continue }
                     silentSince[process.id] = nil
                     if let recovered = try await control.recover(process) {
+                        for (queue, count) in recovered where count > 0 { jobMetrics?.jobsRecovered(queue: queue, count: count) }
                         logger.warning("Recovered the jobs of a dead worker process", metadata: [
-                            "dead.process": "\(process.id)", "dead.host": "\(process.host)", "jobs": "\(recovered)",
+                            "dead.process": "\(process.id)", "dead.host": "\(process.host)",
+                            "jobs": "\(recovered.values.reduce(0, +))",
                         ])
                     }
                 }

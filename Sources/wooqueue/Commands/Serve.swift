@@ -18,8 +18,10 @@ struct Serve: AsyncParsableCommand {
         abstract: "Receive WooCommerce webhooks over HTTP and run the worker pools.",
         discussion: """
             POST http://HOST:PORT/webhooks/woocommerce (http.webhookPath) receives deliveries; GET /healthz says the \
-            process is alive, GET /readyz whether Redis is reachable, GET /metrics the queues of the whole cluster for \
-            Prometheus (bearer token: http.metricsToken). With --no-workers the process only receives \
+            process is alive, GET /readyz whether Redis is reachable, GET /metrics the cluster's queues and this \
+            process's counters for Prometheus (bearer token: http.metricsToken), GET /admin the dashboard and the \
+            dead-letter review (admin.token or admin.user/password; loopback only without them). Alerts go to \
+            alerts.webhookURL. With --no-workers the process only receives \
             (run `wooqueue work` elsewhere). SIGTERM/SIGINT stop it gracefully.
             """)
 
