@@ -10,9 +10,10 @@ import Synchronization
 /// Slack-compatible webhook: once when a condition starts, once when it resolves, and the same announcement of a
 /// condition at most once per `alerts.interval`.
 ///
-/// Cluster conditions are claimed through Redis (``QueueStore/claimAlertChange(_:firing:now:interval:)``), so
-/// with several `serve` processes exactly one announces each change. A process's own conditions (its spool, its
-/// bad signatures) are tracked in memory: they are nobody else's, and the spool fills precisely when Redis is away.
+/// Cluster conditions are claimed through Redis (``QueueStore/claimAlertChanges(_:now:interval:)``, one round
+/// trip per check), so with several `serve` processes exactly one announces each change. A process's own
+/// conditions (its spool, its bad signatures) are tracked in memory: they are nobody else's, and the spool fills
+/// precisely when Redis is away.
 public final class AlertMonitor: Service, Sendable {
     private let settings: WooqueueConfiguration.AlertSettings
     private let queues: [WooqueueConfiguration.QueueSettings]
@@ -51,15 +52,17 @@ public final class AlertMonitor: Service, Sendable {
     func check(local: LocalReadings, badSignaturesPerMinute: Int) async {
         let snapshot = try? await store.snapshot(queues: queues, latestEvents: 0)
         let now = WallClock.nowMillis()
-        for condition in AlertRules.evaluate(snapshot, settings: settings, process: process, local: local,
-                                             badSignaturesPerMinute: badSignaturesPerMinute) {
-            if condition.clusterWide {
-                guard let claimed = try? await store.claimAlertChange(condition.id, firing: condition.firing, now: now, interval: settings.interval),
-                      claimed else { continue }
-                if await !announce(condition) { try? await store.releaseAlertChange(condition.id, firing: condition.firing) }
-            } else if state.claim(condition.id, firing: condition.firing, now: now, interval: settings.interval) {
-                if await !announce(condition) { state.release(condition.id, firing: condition.firing) }
-            }
+        let conditions = AlertRules.evaluate(snapshot, settings: settings, process: process, local: local,
+                                             badSignaturesPerMinute: badSignaturesPerMinute)
+        let cluster = conditions.filter(\.clusterWide)
+        let claims = (try? await store.claimAlertChanges(cluster.map { ($0.id, $0.firing) }, now: now, interval: settings.interval))
+            ?? Array(repeating: false, count: cluster.count)
+        for (condition, claimed) in zip(cluster, claims) where claimed {
+            if await !announce(condition) { try? await store.releaseAlertChange(condition.id, firing: condition.firing) }
+        }
+        for condition in conditions where !condition.clusterWide
+            && state.claim(condition.id, firing: condition.firing, now: now, interval: settings.interval) {
+            if await !announce(condition) { state.release(condition.id, firing: condition.firing) }
         }
     }
 

@@ -5,17 +5,19 @@ extension QueueStore {
     /// `<condition>|announced` → the state last announced, and `<condition>|<state>|at` → when (ms).
     public var alertsKey: String { "\(prefix):{alerts}:state" }
 
-    /// Records `condition` as evaluated now, and says whether this caller must announce it. True only for the
-    /// one caller, among all processes, that finds it different from what was last announced, and only if the
-    /// same state was not announced within `interval` (a flapping condition stays quiet, and is announced once
-    /// the interval has passed if it still differs). Atomic (one script), so several `serve` processes announce
-    /// each change once.
-    public func claimAlertChange(_ condition: String, firing: Bool, now: Int64, interval: Duration) async throws -> Bool {
-        let reply = try await connection.run(Self.alertTransition, keys: [alertsKey], arguments: [
-            Array(condition.utf8), Array((firing ? "firing" : "resolved").utf8), Array(String(now).utf8),
-            Array(String(interval.milliseconds).utf8),
-        ])
-        return reply.int == 1
+    /// Records each condition as evaluated now, and says, per condition, whether this caller must announce it.
+    /// True only for the one caller, among all processes, that finds it different from what was last announced,
+    /// and only if the same state was not announced within `interval` (a flapping condition stays quiet, and is
+    /// announced once the interval has passed if it still differs). Atomic per condition (one script each, all
+    /// in one round trip), so several `serve` processes announce each change once.
+    public func claimAlertChanges(_ conditions: [(id: String, firing: Bool)], now: Int64, interval: Duration) async throws -> [Bool] {
+        let requests: [RedisRequest] = conditions.map { condition in
+            .script(Self.alertTransition, keys: [alertsKey], arguments: [
+                Array(condition.id.utf8), Array((condition.firing ? "firing" : "resolved").utf8), Array(String(now).utf8),
+                Array(String(interval.milliseconds).utf8),
+            ])
+        }
+        return try await connection.pipeline(requests).map { try $0.checked().int == 1 }
     }
 
     /// Undoes a claimed change whose announcement could not be sent, so a later check tries again.
