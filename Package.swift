@@ -15,6 +15,8 @@ let package = Package(
         .package(url: "https://github.com/hummingbird-project/hummingbird", from: "2.28.1"),
         .package(url: "https://github.com/apple/swift-crypto", from: "3.12.3"),
         .package(url: "https://github.com/apple/swift-http-types", from: "1.8.0"),
+        .package(url: "https://github.com/apple/swift-nio", from: "2.101.2"),
+        .package(url: "https://github.com/apple/swift-nio-extras", from: "1.35.2"),
         .package(url: "https://github.com/apple/swift-metrics", from: "2.13.0"),
         .package(url: "https://github.com/swift-server/swift-prometheus", from: "2.4.1"),
     ],
@@ -24,6 +26,9 @@ let package = Package(
         .systemLibrary(name: "CLibPQ", pkgConfig: "libpq", providers: [.apt(["libpq-dev"])]),
         .target(name: "CMallocTuning"),
 
+        // MARK: - Untrusted input (a leaf: nothing of ours, no NIO; cheap to fuzz)
+        .target(name: "Parsing"),
+
         // MARK: - Clients
         .target(name: "ClientSupport"),
         .target(name: "RedisClient", dependencies: ["CHiredis", "ClientSupport"]),
@@ -31,39 +36,44 @@ let package = Package(
 
         // MARK: - Service
         .target(name: "QueueCore", dependencies: [
-            "RedisClient",
+            "Parsing", "RedisClient",
             .product(name: "CoreMetrics", package: "swift-metrics"),
             .product(name: "Logging", package: "swift-log"),
         ]),
+        .target(name: "WooCommerceModel", dependencies: ["Parsing"]),
+        .target(name: "Routing", dependencies: ["QueueCore", "Parsing", "WooCommerceModel"]),
         .target(name: "Workers", dependencies: [
-            "QueueCore", "ClientSupport",
+            "QueueCore", "Parsing", "ClientSupport",
             .product(name: "CoreMetrics", package: "swift-metrics"),
             .product(name: "Logging", package: "swift-log"),
             .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             .product(name: "AsyncHTTPClient", package: "async-http-client"),
         ]),
         .target(name: "Dispatcher", dependencies: [
-            "QueueCore", "RedisClient", "ClientSupport", "Inventory", "WooCommerceAPI",
+            "QueueCore", "Parsing", "Routing", "WooCommerceModel", "RedisClient", "ClientSupport", "Inventory", "WooCommerceAPI",
             .product(name: "CoreMetrics", package: "swift-metrics"),
             .product(name: "Crypto", package: "swift-crypto"),
             .product(name: "Hummingbird", package: "hummingbird"),
+            .product(name: "HummingbirdCore", package: "hummingbird"),
             .product(name: "HTTPTypes", package: "swift-http-types"),
+            .product(name: "NIOCore", package: "swift-nio"),
+            .product(name: "NIOHTTPTypes", package: "swift-nio-extras"),
             .product(name: "Logging", package: "swift-log"),
             .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
         ]),
         .target(name: "WooCommerceAPI", dependencies: [
-            "QueueCore",
+            "QueueCore", "Parsing",
             .product(name: "AsyncHTTPClient", package: "async-http-client"),
             .product(name: "Crypto", package: "swift-crypto"),
             .product(name: "Logging", package: "swift-log"),
         ]),
         .target(name: "Inventory", dependencies: [
-            "QueueCore", "PostgresClient", "Workers",
+            "QueueCore", "Parsing", "WooCommerceModel", "PostgresClient", "Workers",
             .product(name: "CoreMetrics", package: "swift-metrics"),
             .product(name: "Logging", package: "swift-log"),
         ]),
         .target(name: "Operations", dependencies: [
-            "QueueCore", "Dispatcher",
+            "QueueCore", "Parsing", "Dispatcher",
             .product(name: "CoreMetrics", package: "swift-metrics"),
             .product(name: "Prometheus", package: "swift-prometheus"),
             .product(name: "Crypto", package: "swift-crypto"),
@@ -74,7 +84,8 @@ let package = Package(
             .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
         ]),
         .executableTarget(name: "wooqueue", dependencies: [
-            "QueueCore", "Workers", "Dispatcher", "Inventory", "Operations", "WooCommerceAPI", "RedisClient", "PostgresClient", "CMallocTuning",
+            "QueueCore", "Parsing", "Routing", "WooCommerceModel", "Workers", "Dispatcher", "Inventory", "Operations", "WooCommerceAPI",
+            "RedisClient", "PostgresClient", "CMallocTuning",
             .product(name: "Metrics", package: "swift-metrics"),
             .product(name: "Prometheus", package: "swift-prometheus"),
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
@@ -85,15 +96,16 @@ let package = Package(
 
         // MARK: - Tests
         .target(name: "TestSupport", dependencies: [
-            "RedisClient", "QueueCore", "Workers",
+            "Parsing", "RedisClient", "QueueCore", "Workers",
             .product(name: "CoreMetrics", package: "swift-metrics"),
             .product(name: "Hummingbird", package: "hummingbird"),
             .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             .product(name: "Logging", package: "swift-log"),
         ], path: "Tests/TestSupport"),
+        .testTarget(name: "ParsingTests", dependencies: ["Parsing", "WooCommerceModel", "Routing", "QueueCore"]),
         .testTarget(name: "RedisClientTests", dependencies: ["RedisClient", "TestSupport"]),
         .testTarget(name: "PostgresClientTests", dependencies: ["PostgresClient", "TestSupport"]),
-        .testTarget(name: "QueueCoreTests", dependencies: ["QueueCore", "TestSupport"]),
+        .testTarget(name: "QueueCoreTests", dependencies: ["QueueCore", "Parsing", "TestSupport"]),
         .testTarget(name: "OperationsTests", dependencies: [
             "Operations", "Dispatcher", "QueueCore", "Workers", "TestSupport",
             .product(name: "Prometheus", package: "swift-prometheus"),
@@ -107,13 +119,14 @@ let package = Package(
             .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
         ]),
         .testTarget(name: "DispatcherTests", dependencies: [
-            "Dispatcher", "QueueCore", "TestSupport",
+            "Dispatcher", "Routing", "Parsing", "QueueCore", "TestSupport",
             .product(name: "MetricsTestKit", package: "swift-metrics"),
             .product(name: "AsyncHTTPClient", package: "async-http-client"),
             .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
         ]),
         .testTarget(name: "InventoryTests", dependencies: [
-            "Inventory", "Dispatcher", "WooCommerceAPI", "Workers", "QueueCore", "PostgresClient", "RedisClient", "TestSupport",
+            "Inventory", "Dispatcher", "Routing", "WooCommerceModel", "Parsing", "WooCommerceAPI", "Workers", "QueueCore", "PostgresClient",
+            "RedisClient", "TestSupport",
             .product(name: "MetricsTestKit", package: "swift-metrics"),
             .product(name: "Crypto", package: "swift-crypto"),
             .product(name: "Hummingbird", package: "hummingbird"),
@@ -121,7 +134,7 @@ let package = Package(
             .product(name: "Logging", package: "swift-log"),
             .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
         ]),
-        .testTarget(name: "WooqueueCLITests", dependencies: ["QueueCore", "PostgresClient", "TestSupport"]),
+        .testTarget(name: "WooqueueCLITests", dependencies: ["QueueCore", "Parsing", "PostgresClient", "TestSupport"]),
     ]
 )
 

@@ -3,6 +3,7 @@ import Foundation
 import Logging
 import NIOCore
 import NIOHTTP1
+import Parsing
 import QueueCore
 
 /// The WooCommerce REST API v3 (`/wp-json/wc/v3`) as wooqueue reads it: products and variations, page by page.

@@ -1,6 +1,8 @@
 import Dispatcher
 import Foundation
+import Parsing
 import QueueCore
+import Routing
 import TestSupport
 import Testing
 

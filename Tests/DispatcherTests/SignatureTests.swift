@@ -1,5 +1,6 @@
 @testable import Dispatcher
 import Foundation
+import Parsing
 import TestSupport
 import Testing
 

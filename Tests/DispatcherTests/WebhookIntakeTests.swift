@@ -5,6 +5,7 @@ import Foundation
 import Logging
 import MetricsTestKit
 import NIOCore
+import Parsing
 import QueueCore
 import ServiceLifecycle
 import Testing
@@ -227,7 +228,7 @@ import TestSupport
         for sequence in 0..<1000 {
             if sequence == 300 { #expect(try await runToCompletion(services, ["stop-redis"]) == 0) }
             if sequence == 700 { #expect(try await runToCompletion(services, ["start-redis"]) == 0) }
-            let product = sequence % 50
+            let product = sequence % 50 + 1  // WooCommerce ids start at 1
             let body = Array(#"{"id": \#(product), "sku": "P-\#(product)", "date_modified_gmt": "2026-11-20T10:00:\#(sequence / 50)", "seq": \#(sequence)}"#.utf8)
             let answer = try await server.deliver(body, topic: "product.updated", deliveryID: "stream-\(sequence)")
             if answer.status == 200 { acknowledged += 1 } else { Issue.record("delivery \(sequence) answered \(answer.status): \(answer.body)") }
@@ -240,7 +241,7 @@ import TestSupport
         let jobs = try await server.ready("bulk")
         let ids = jobs.compactMap { $0.source?.split(separator: ":").last.map(String.init) }
         #expect(ids.count == 1000 && Set(ids).count == 1000, "none lost, none twice")
-        for product in 0..<50 {
+        for product in 1...50 {
             let sequences = jobs.filter { $0.key == "P-\(product)" }.compactMap { job -> Int? in
                 if case .number(let n) = (try? JSONValue.parse(job.payload))?["seq"] { return Int(n) }
                 return nil
@@ -255,10 +256,11 @@ import TestSupport
         let server = try await Server.start(#", "routes": {"product.updated": [{"type": "noop", "queue": "bulk"}]}"#, spoolMaxBytes: 65536)
         let services = TestEnvironment.repositoryRoot.appendingPathComponent("scripts/services").path
         #expect(try await runToCompletion(services, ["stop-redis"]) == 0)
-        let body = try Fixtures.bytes("product-simple.json")  // about 2 KB: the 64 KiB spool holds a few dozen
+        let product = try Fixtures.bytes("product-simple.json")  // about 2 KB: the 64 KiB spool holds a few dozen
         var acknowledged = 0
         var refused = 0
         for sequence in 0..<60 {
+            let body = Array(#"{"seq": \#(sequence), "#.utf8) + product.drop { $0 != UInt8(ascii: "\"") }  // a distinct event each time
             let status = try await server.deliver(body, topic: "product.updated", deliveryID: "full-\(sequence)").status
             if status == 200 { acknowledged += 1 } else if status == 503 { refused += 1 }
             #expect(status == 200 || status == 503)

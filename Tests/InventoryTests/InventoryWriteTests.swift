@@ -5,6 +5,7 @@ import QueueCore
 import RedisClient
 import TestSupport
 import Testing
+import WooCommerceModel
 
 /// The bulk path against a real PostgreSQL: jobs in Redis, a real worker process, rows in `inv_items`.
 @Suite("Inventory writes", .serialized)

@@ -1,6 +1,7 @@
 import Inventory
 import TestSupport
 import Testing
+import WooCommerceModel
 
 @Suite("Product mapping")
 struct MappingTests {

@@ -3,6 +3,7 @@ import Foundation
 import Inventory
 import Logging
 import QueueCore
+import Routing
 import TestSupport
 import Testing
 @testable import WooCommerceAPI

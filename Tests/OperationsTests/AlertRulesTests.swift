@@ -20,12 +20,32 @@ import Testing
         let firing = Set(conditions.filter(\.firing).map(\.id))
         #expect(firing == ["late:high", "no-worker:high", "spool@web1:42", "bad-signatures@web1:42"])
         #expect(conditions.first { $0.id == "no-worker:high" }?.message.contains("1 ready jobs and no live worker") == true)
-        #expect(conditions.filter { !$0.clusterWide }.map(\.id) == ["spool@web1:42", "bad-signatures@web1:42"])
+        #expect(conditions.filter { !$0.clusterWide }.map(\.id) == Self.localIDs)
         // Without Redis, only this process's conditions are evaluated.
         let offline = AlertRules.evaluate(nil, settings: settings, process: "web1:42",
                                           local: LocalReadings(badSignatures: 0, spooledDeliveries: 1), badSignaturesPerMinute: 0)
-        #expect(offline.map(\.id) == ["spool@web1:42", "bad-signatures@web1:42"])
-        #expect(offline.map(\.firing) == [true, false])
+        #expect(offline.map(\.id) == Self.localIDs)
+        #expect(offline.map(\.firing) == [true, false, false, false, false])
         _ = try await store.deleteAllKeys()
+    }
+
+    static let localIDs = ["spool@web1:42", "spool-stuck@web1:42", "spool-quarantine@web1:42", "overloaded@web1:42", "bad-signatures@web1:42"]
+
+    /// The intake's own failures: a spool Redis refuses, unreadable records set aside, deliveries refused for
+    /// load. Each fires on its reading alone and says what to do.
+    @Test func aStuckSpoolItsQuarantineAndAnOverloadedIntakeEachFire() {
+        let settings = WooqueueConfiguration.AlertSettings()
+        let local = LocalReadings(badSignatures: 0, spooledDeliveries: 10, spoolStuck: true, quarantinedBytes: 123, overloadedDeliveries: 7)
+        let conditions = AlertRules.evaluate(nil, settings: settings, process: "web1:42", local: local, badSignaturesPerMinute: 0,
+                                             overloadedPerMinute: 2)
+        let firing = Dictionary(uniqueKeysWithValues: conditions.filter(\.firing).map { ($0.id, $0.message) })
+        #expect(Set(firing.keys) == ["spool@web1:42", "spool-stuck@web1:42", "spool-quarantine@web1:42", "overloaded@web1:42"])
+        #expect(firing["spool-stuck@web1:42"]?.contains("Redis refuses the writes") == true)
+        #expect(firing["spool-quarantine@web1:42"]?.contains("123 bytes") == true)
+        #expect(firing["overloaded@web1:42"]?.contains("2 deliveries in the last minute") == true)
+        let calm = AlertRules.evaluate(nil, settings: settings, process: "web1:42",
+                                       local: LocalReadings(badSignatures: 0, spooledDeliveries: 0, overloadedDeliveries: 7),
+                                       badSignaturesPerMinute: 0, overloadedPerMinute: 0)
+        #expect(calm.allSatisfy { !$0.firing }, "a refusal more than a minute ago no longer fires")
     }
 }

@@ -1,4 +1,5 @@
 import Foundation
+import Parsing
 import PostgresClient
 import QueueCore
 import TestSupport

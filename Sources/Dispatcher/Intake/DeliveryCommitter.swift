@@ -41,6 +41,13 @@ actor DeliveryCommitter {
     private var writing = false
     /// Whether the spool may hold records (checked at start, set when appending).
     private var spoolHasRecords = true
+    /// Why the last replay failed although Redis answered `PING`; `nil` once one succeeds. A spool in this state
+    /// is stuck: Redis refuses the writes (out of memory, a read-only replica), and a person must look.
+    private(set) var stuckReason: String?
+    /// No replay before this instant. After a failed replay the next ones back off (250 ms doubling to 30 s),
+    /// rather than read the whole spool again at every batch and every tick.
+    private var nextReplay = ContinuousClock.now
+    private var replayBackoff = Duration.zero
 
     init(store: QueueStore, retention: Duration, spool: DeliverySpool?) {
         self.store = store
@@ -125,23 +132,39 @@ actor DeliveryCommitter {
         }
     }
 
-    /// Writes the spool's records to Redis in order, then empties it. False if Redis or the spool failed; the
-    /// records then stay (a replay cut short may enqueue some jobs twice on the next try: delivery is
-    /// at-least-once). Claims are made again with their own tokens, so a delivery already claimed (by the
-    /// attempt that spooled it, or an earlier replay) passes, and only a true repeat is dropped.
+    /// Writes the spool's records to Redis in order, moves the ones that cannot be read to the quarantine, then
+    /// empties it. False if Redis or the spool failed; the records then stay (a replay cut short may enqueue some
+    /// jobs twice on the next try: delivery is at-least-once). Claims are made again with their own tokens, so a
+    /// delivery already claimed (by the attempt that spooled it, or an earlier replay) passes, and only a true
+    /// repeat is dropped.
     private func replay() async -> Bool {
         guard let spool else { return true }
+        guard ContinuousClock.now >= nextReplay else { return false }
         do {
             _ = try await store.connection.send("PING")  // cheap check before reading the whole spool
-            let records = try await spool.readAll()
-            if !records.isEmpty {
-                let isNew = try await claim(records)
-                try await store(zip(records, isNew).filter(\.1).map(\.0))
-                try await spool.truncate()
+        } catch {
+            return false  // Redis is away: the spool is waiting, not stuck
+        }
+        do {
+            let contents = try await spool.readAll()
+            if !contents.records.isEmpty {
+                let isNew = try await claim(contents.records)
+                try await store(zip(contents.records, isNew).filter(\.1).map(\.0))
             }
+            try await spool.quarantine(contents.unreadable)
+            if !contents.records.isEmpty || !contents.unreadable.isEmpty { try await spool.truncate() }
             spoolHasRecords = false
+            stuckReason = nil
+            replayBackoff = .zero
             return true
         } catch {
+            if let redisError = error as? RedisError, redisError.isUnavailable {
+                stuckReason = nil
+            } else {
+                stuckReason = "\(error)"
+            }
+            replayBackoff = replayBackoff == .zero ? .milliseconds(250) : min(replayBackoff * 2, .seconds(30))
+            nextReplay = .now + replayBackoff
             return false
         }
     }

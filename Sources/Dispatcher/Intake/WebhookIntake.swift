@@ -1,7 +1,10 @@
 import CoreMetrics
+import Crypto
 import Foundation
 import Logging
+import Parsing
 import QueueCore
+import Routing
 import ServiceLifecycle
 import Synchronization
 
@@ -49,7 +52,21 @@ public final class WebhookIntake: Service, Sendable {
         public var unroutable = 0
         public var spooled = 0
         public var failed = 0
+        public var overloaded = 0
     }
+
+    /// The spool as `/readyz` and the alerts see it.
+    public struct SpoolState: Sendable, Equatable {
+        /// Bytes waiting for Redis.
+        public var bytes: Int
+        /// The last replay failed although Redis answered: it refuses the writes.
+        public var isStuck: Bool
+        /// Bytes of unreadable records moved to the quarantine.
+        public var quarantinedBytes: Int
+    }
+
+    /// The longest body a ping can have (`webhook_id=N`); an unsigned body longer than this is refused unread.
+    public static let longestPing = 64
 
     private let verifier: SignatureVerifier
     private let router: DeliveryRouter
@@ -61,11 +78,15 @@ public final class WebhookIntake: Service, Sendable {
     private let routedTopics: Set<String>
     private let deliveries: CounterFamily
     private let spoolGauge: Gauge
-    private let waitingInSpool = Atomic<Int>(0)
+    private let quarantineGauge: Gauge
+    private let stuckGauge: Gauge
+    private let spoolState = Mutex(SpoolState(bytes: 0, isStuck: false, quarantinedBytes: 0))
+    /// At most one line per 10 s about refused signatures: an attacker must not fill the disk with our log.
+    private let refusalLog = LogThrottle(interval: .seconds(10))
 
     /// What the intake answered, as named in ``ProcessMetric/webhooks``.
     enum Outcome: String {
-        case accepted, duplicate, badSignature = "bad_signature", ping, unroutable, spooled, failed
+        case accepted, duplicate, badSignature = "bad_signature", ping, unroutable, spooled, overloaded, failed
     }
 
     /// - Parameters:
@@ -77,36 +98,57 @@ public final class WebhookIntake: Service, Sendable {
                 logger: Logger) throws {
         self.verifier = SignatureVerifier(secrets: configuration.webhooks.secrets)
         self.router = DeliveryRouter(configuration: configuration)
-        self.spool = try DeliverySpool(directory: configuration.webhooks.spoolDirectory, maxBytes: configuration.webhooks.spoolMaxBytes)
+        self.spool = try DeliverySpool(directory: configuration.webhooks.spoolDirectory, maxBytes: configuration.webhooks.spoolMaxBytes,
+                                       logger: logger)
         self.committer = DeliveryCommitter(store: store, retention: configuration.webhooks.deliveryRetention, spool: spool)
         self.logger = logger
         routedTopics = Set(configuration.routes.keys)
         deliveries = CounterFamily(.webhooks, labels: ["topic", "outcome"], factory: metrics)
         spoolGauge = Gauge(label: ProcessMetric.spooledDeliveries.name, factory: metrics)
+        quarantineGauge = Gauge(label: ProcessMetric.spoolQuarantineBytes.name, factory: metrics)
+        stuckGauge = Gauge(label: ProcessMetric.spoolStuck.name, factory: metrics)
     }
 
-    /// Replays spooled deliveries into Redis whenever it is reachable, until graceful shutdown.
+    /// Replays spooled deliveries into Redis whenever it is reachable, until graceful shutdown. A replay reads
+    /// the spool only once Redis answers, and backs off after a failure (``DeliveryCommitter``).
     public func run() async throws {
-        var lastWaiting = 0
+        var last = SpoolState(bytes: 0, isStuck: false, quarantinedBytes: 0)
         while !Task.isShuttingDownGracefully, !Task.isCancelled {
             let waiting = await committer.replayIfIdle()
-            if waiting == 0, lastWaiting > 0 { logger.notice("Spooled deliveries are in Redis now") }
-            if waiting > 0, lastWaiting == 0 {
+            let stuckReason = await committer.stuckReason
+            let now = SpoolState(bytes: waiting, isStuck: stuckReason != nil, quarantinedBytes: await spool.quarantinedBytes())
+            if now.bytes == 0, last.bytes > 0 { logger.notice("Spooled deliveries are in Redis now") }
+            if now.bytes > 0, last.bytes == 0 {
                 logger.warning("Redis is unreachable; deliveries are kept in the spool", metadata: ["spool": "\(spool.path)"])
             }
-            lastWaiting = waiting
-            waitingInSpool.store(waiting, ordering: .relaxed)
-            spoolGauge.record(waiting)
+            if let stuckReason, !last.isStuck {
+                logger.error("The spool cannot be replayed although Redis answers; deliveries stay in the spool", metadata: [
+                    "spool": "\(spool.path)", "error": "\(stuckReason)"])
+            }
+            if now.quarantinedBytes > last.quarantinedBytes {
+                logger.error("The spool quarantine holds unreadable records; inspect them, then remove the file", metadata: [
+                    "spool.quarantine": "\(spool.quarantinePath)", "spool.bytes": "\(now.quarantinedBytes)"])
+            }
+            last = now
+            spoolState.withLock { $0 = now }
+            spoolGauge.record(now.bytes)
+            quarantineGauge.record(now.quarantinedBytes)
+            stuckGauge.record(now.isStuck ? 1 : 0)
             try? await Task.sleep(for: .milliseconds(250))
         }
     }
 
-    /// Deliveries waiting in the spool for Redis, as of the last replay attempt (every 250 ms).
-    public var spooledDeliveries: Int { waitingInSpool.load(ordering: .relaxed) }
+    /// The spool as of the last replay attempt (every 250 ms).
+    public var spoolReadings: SpoolState { spoolState.withLock { $0 } }
 
-    /// Bytes of deliveries waiting in the spool for Redis.
+    /// Bytes of deliveries waiting in the spool for Redis, read now.
     public func spooledBytes() async -> Int {
         (try? await spool.size()) ?? 0
+    }
+
+    /// Counts a delivery the server refused (503) because too many unverified bodies were held at once.
+    public func countOverloaded(topic: String?) {
+        count(.overloaded, Request(topic: topic, signature: nil, deliveryID: nil, webhookID: nil, body: []))
     }
 
     public var countsSoFar: Counts { counts.withLock { $0 } }
@@ -121,6 +163,7 @@ public final class WebhookIntake: Service, Sendable {
             case .unroutable: counts.unroutable += 1
             case .spooled: counts.spooled += 1
             case .failed: counts.failed += 1
+            case .overloaded: counts.overloaded += 1
             }
         }
         let topic = request.topic.flatMap { routedTopics.contains($0) ? $0 : nil } ?? "other"
@@ -134,10 +177,15 @@ public final class WebhookIntake: Service, Sendable {
         }
         guard verifier.isValid(signature: request.signature, body: request.body) else {
             count(.badSignature, request)
-            logger.warning("Refused a delivery with a missing or invalid signature", metadata: [
-                "webhook.topic": "\(request.topic ?? "-")", "webhook.delivery": "\(request.deliveryID ?? "-")",
-                "webhook.secrets": "\(verifier.hasSecrets ? "configured" : "none configured: set webhooks.secrets or WOOQUEUE_WEBHOOK_SECRET")",
-            ])
+            let admitted = refusalLog.admit()
+            if admitted.log {
+                logger.warning("Refused a delivery with a missing or invalid signature", metadata: [
+                    "webhook.topic": "\((request.topic ?? "-").clipped())", "webhook.delivery": "\((request.deliveryID ?? "-").clipped())",
+                    "webhook.id": "\((request.webhookID ?? "-").clipped())",
+                    "webhook.secrets": "\(verifier.hasSecrets ? "configured" : "none configured: set webhooks.secrets or WOOQUEUE_WEBHOOK_SECRET")",
+                    "log.held_back": "\(admitted.heldBack)",
+                ])
+            }
             return Answer(status: 401, body: #"{"error":"missing or invalid X-WC-Webhook-Signature"}"#)
         }
         let work = route(request)
@@ -158,7 +206,8 @@ public final class WebhookIntake: Service, Sendable {
         case .failed(let reason):
             count(.failed, request)
             logger.error("Could not store a delivery; WooCommerce sees a failed delivery", metadata: [
-                "webhook.topic": "\(request.topic ?? "-")", "webhook.delivery": "\(request.deliveryID ?? "-")", "error": "\(reason)",
+                "webhook.topic": "\((request.topic ?? "-").clipped())", "webhook.delivery": "\((request.deliveryID ?? "-").clipped())",
+                "error": "\(reason)",
             ])
             return Answer(status: 503, body: #"{"error":"cannot store the delivery now"}"#)
         }
@@ -166,9 +215,10 @@ public final class WebhookIntake: Service, Sendable {
 
     /// WooCommerce's ping when a webhook is saved: a form body `webhook_id=N` and none of the `X-WC-*` headers.
     private func isPing(_ request: Request) -> Bool {
-        guard request.signature == nil, request.topic == nil, request.deliveryID == nil, request.body.count < 64 else { return false }
-        let text = String(decoding: request.body, as: UTF8.self)
-        return text.hasPrefix("webhook_id=") && text.dropFirst("webhook_id=".count).allSatisfy(\.isNumber)
+        let prefix = Array("webhook_id=".utf8)
+        guard request.signature == nil, request.topic == nil, request.deliveryID == nil, request.body.count < Self.longestPing,
+              request.body.starts(with: prefix) else { return false }
+        return request.body.dropFirst(prefix.count).allSatisfy { (UInt8(ascii: "0")...UInt8(ascii: "9")).contains($0) }
     }
 
     /// The jobs a signed delivery becomes, or a dead letter that says why it cannot become any.
@@ -180,18 +230,31 @@ public final class WebhookIntake: Service, Sendable {
         } catch {
             let reason = topic.isEmpty ? "the delivery has no X-WC-Webhook-Topic" : "\(error)"
             logger.warning("Kept an unroutable delivery for review", metadata: [
-                "webhook.topic": "\(topic)", "webhook.delivery": "\(request.deliveryID ?? "-")", "reason": "\(reason)",
+                "webhook.topic": "\(topic.clipped())", "webhook.delivery": "\((request.deliveryID ?? "-").clipped())",
+                "reason": "\(reason.clipped(to: 300))",
             ])
             return .init(claim: claim(request), jobs: [], deadLetter: Self.deadLetter(request, reason: reason))
         }
     }
 
-    /// The delivery's de-duplication claim. WooCommerce's delivery id is a hash of the webhook id and the current
-    /// second, so two different events from one webhook in the same second share it: the key adds the signature,
-    /// which differs with the body, while a true repeat (same body) has the same key.
-    private func claim(_ request: Request) -> QueueStore.DeliveryClaim? {
-        guard let deliveryID = request.deliveryID, !deliveryID.isEmpty else { return nil }
-        return .init(key: "\(deliveryID).\(request.signature ?? "")", token: JobID.make())
+    /// The delivery's de-duplication claim: a hash of its body. WooCommerce signs only the body, so a repeat is
+    /// the same body whatever delivery id or topic header it carries now (and whichever of two secrets signed it
+    /// during a rotation); and two different events that share a delivery id (it is a hash of the webhook id and
+    /// the current second) have different bodies. A body seen again after `webhooks.deliveryRetention` is taken
+    /// as new.
+    private func claim(_ request: Request) -> QueueStore.DeliveryClaim {
+        .init(key: Self.claimKey(body: request.body), token: JobID.make())
+    }
+
+    /// `body:` and the hex SHA-256 of the body.
+    static func claimKey(body: [UInt8]) -> String {
+        let digits = Array("0123456789abcdef".utf8)
+        var key = Array("body:".utf8)
+        for byte in SHA256.hash(data: body) {
+            key.append(digits[Int(byte >> 4)])
+            key.append(digits[Int(byte & 0x0F)])
+        }
+        return String(decoding: key, as: UTF8.self)
     }
 
     /// A delivery kept as a dead letter: its topic, ids and raw body (as text) in the payload.

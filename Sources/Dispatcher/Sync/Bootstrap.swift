@@ -1,6 +1,7 @@
 import Inventory
 import QueueCore
 import RedisClient
+import Routing
 import WooCommerceAPI
 
 /// Compares the store's catalogue with `inv_items` and enqueues upserts for what the table lacks

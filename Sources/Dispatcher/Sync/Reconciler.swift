@@ -2,6 +2,7 @@ import Foundation
 import Logging
 import QueueCore
 import RedisClient
+import Routing
 import ServiceLifecycle
 import WooCommerceAPI
 

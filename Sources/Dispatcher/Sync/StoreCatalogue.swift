@@ -1,6 +1,8 @@
 import Inventory
 import QueueCore
+import Routing
 import WooCommerceAPI
+import WooCommerceModel
 
 extension WooCommerceClient: ProductSource {}
 
@@ -30,33 +32,9 @@ extension WooCommerceClient {
 }
 
 extension DeliveryRouter {
-    /// The jobs of one page of store items, routed as `product.updated` deliveries would be, except that a route
-    /// of inventory upserts (a type with the `inventory` handler, the product as payload) gets one job for the
-    /// whole page, `{"products": […]}`: a hundred products cost one job, and one that fails continues as a job
-    /// of its own (``InventoryHandler``).
+    /// The jobs of one page of store items (``jobs(forStorePage:origin:page:)``).
     func jobs(for items: [CatalogueItem], origin: String, page: Int) throws -> [JobEnvelope] {
-        let topic = "product.updated"
-        guard let routes = configuration.routes[topic], !routes.isEmpty else {
-            throw RoutingError.noRoute(topic: topic, known: configuration.routes.keys.sorted())
-        }
-        if items.isEmpty { return [] }
-        let now = WallClock.nowMillis()
-        var resources: [WooResource]?  // read once, for the routes that get a job per product
-        var jobs: [JobEnvelope] = []
-        for route in routes {
-            if route.payload == .resource, configuration.jobTypes[route.type]?.handler == .inventory {
-                let source = source(of: Delivery(topic: topic, deliveryID: "page-\(page)", body: [], origin: origin))
-                jobs.append(routedJob(route, payload: ProductPage.payload(items.map(\.body)), now: now,
-                                      key: "page \(page) (\(items.count) products)", source: source))
-            } else {
-                if resources == nil { resources = try items.map { try WooResource(body: $0.body) } }
-                for (item, resource) in zip(items, resources ?? []) {
-                    let delivery = Delivery(topic: topic, deliveryID: nil, body: item.body, origin: origin)
-                    jobs.append(job(for: delivery, resource: resource, route: route, now: now))
-                }
-            }
-        }
-        return jobs
+        try jobs(forStorePage: items.map(\.body), origin: origin, page: page)
     }
 }
 

@@ -2,6 +2,7 @@ import CoreMetrics
 import PostgresClient
 import QueueCore
 import Synchronization
+import WooCommerceModel
 
 /// Writes products to `inv_items` in batches and applies deletions, keeping wooqueue's bookkeeping in step.
 ///

@@ -1,8 +1,10 @@
 import CoreMetrics
 import Logging
+import Parsing
 import PostgresClient
 import QueueCore
 import Synchronization
+import WooCommerceModel
 import Workers
 
 /// The `inventory` job handler: writes products to `inv_items` in batches, applies deletions, re-reads ordered
@@ -291,8 +293,8 @@ public final class InventoryHandler: BatchJobHandler {
     }
 
     private static func integer(_ value: JSONValue?) -> Int64? {
-        guard case .number(let number)? = value, number == number.rounded(), abs(number) < 1e15 else { return nil }
-        return Int64(number)
+        guard case .number(let number)? = value, abs(number) < 1e15 else { return nil }
+        return Int64(exactly: number)
     }
 
     // MARK: - Failures and counts

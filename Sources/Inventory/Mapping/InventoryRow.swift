@@ -1,3 +1,5 @@
+import WooCommerceModel
+
 /// The `inv_items` columns wooqueue writes, in the order of MISSION.md's mapping table.
 public enum InventoryColumn: String, CaseIterable, Sendable {
     case item, codigobarras, nombre, nombreweb, existencia, costoestandar, costopromedio, id_altek, imagen, bloqueado

@@ -2,6 +2,7 @@ import AsyncHTTPClient
 import Foundation
 import Logging
 import NIOCore
+import Parsing
 import QueueCore
 import ServiceLifecycle
 import Synchronization
@@ -37,23 +38,24 @@ public final class AlertMonitor: Service, Sendable {
     }
 
     public func run() async throws {
-        var signatures = SignatureRate()
+        var signatures = PerMinuteRate(), overloaded = PerMinuteRate()
         while !Task.isShuttingDownGracefully, !Task.isCancelled {
             // The first check waits too: at start, this process's own workers have not registered yet, and a
             // queue with jobs would look unserved.
             try? await Task.sleep(for: settings.checkInterval)
             let local = await readings()
             signatures.add(local.badSignatures, at: .now)
-            await check(local: local, badSignaturesPerMinute: signatures.perMinute)
+            overloaded.add(local.overloadedDeliveries, at: .now)
+            await check(local: local, badSignaturesPerMinute: signatures.perMinute, overloadedPerMinute: overloaded.perMinute)
         }
     }
 
     /// One evaluation: the conditions, and the announcements this process must send.
-    func check(local: LocalReadings, badSignaturesPerMinute: Int) async {
+    func check(local: LocalReadings, badSignaturesPerMinute: Int, overloadedPerMinute: Int = 0) async {
         let snapshot = try? await store.snapshot(queues: queues, latestEvents: 0)
         let now = WallClock.nowMillis()
         let conditions = AlertRules.evaluate(snapshot, settings: settings, process: process, local: local,
-                                             badSignaturesPerMinute: badSignaturesPerMinute)
+                                             badSignaturesPerMinute: badSignaturesPerMinute, overloadedPerMinute: overloadedPerMinute)
         let cluster = conditions.filter(\.clusterWide)
         let claims = (try? await store.claimAlertChanges(cluster.map { ($0.id, $0.firing) }, now: now, interval: settings.interval))
             ?? Array(repeating: false, count: cluster.count)
@@ -124,8 +126,8 @@ final class LocalAlertState: Sendable {
     }
 }
 
-/// Bad signatures in the last minute, from a running total sampled at each check.
-struct SignatureRate {
+/// Events (bad signatures, overloaded deliveries) in the last minute, from a running total sampled at each check.
+struct PerMinuteRate {
     private var samples: [(at: ContinuousClock.Instant, total: Int)] = []
 
     mutating func add(_ total: Int, at instant: ContinuousClock.Instant) {

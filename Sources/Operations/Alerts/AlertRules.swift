@@ -15,23 +15,34 @@ public struct AlertCondition: Sendable, Equatable {
 public struct LocalReadings: Sendable {
     /// Deliveries refused for their signature since the process started.
     public var badSignatures: Int
-    /// Deliveries waiting in this process's spool for Redis.
+    /// Bytes of deliveries waiting in this process's spool for Redis.
     public var spooledDeliveries: Int
+    /// True when the spool cannot be replayed although Redis answers (it refuses writes).
+    public var spoolStuck: Bool
+    /// Bytes of unreadable spool records moved to the quarantine, waiting for a person.
+    public var quarantinedBytes: Int
+    /// Deliveries refused since the process started because too many unverified bodies were held at once.
+    public var overloadedDeliveries: Int
 
-    public init(badSignatures: Int, spooledDeliveries: Int) {
+    public init(badSignatures: Int, spooledDeliveries: Int, spoolStuck: Bool = false, quarantinedBytes: Int = 0,
+                overloadedDeliveries: Int = 0) {
         self.badSignatures = badSignatures
         self.spooledDeliveries = spooledDeliveries
+        self.spoolStuck = spoolStuck
+        self.quarantinedBytes = quarantinedBytes
+        self.overloadedDeliveries = overloadedDeliveries
     }
 }
 
 /// The alert conditions (README, Operations → Alerts): per queue, dead letters over the threshold, pending jobs
 /// over the threshold, the next job older than the queue's max delay, and jobs with no live worker; per
-/// process, a non-empty spool and a rate of bad signatures.
+/// process, a non-empty spool, a stuck spool, a spool quarantine that holds records, a rate of bad signatures, and
+/// deliveries refused because too many unverified bodies were held at once.
 public enum AlertRules {
     /// - Parameter snapshot: the cluster's queues; `nil` when Redis cannot be read (only this process's
     ///   conditions are evaluated then).
     public static func evaluate(_ snapshot: QueueSnapshot?, settings: WooqueueConfiguration.AlertSettings, process: String,
-                                local: LocalReadings, badSignaturesPerMinute: Int) -> [AlertCondition] {
+                                local: LocalReadings, badSignaturesPerMinute: Int, overloadedPerMinute: Int = 0) -> [AlertCondition] {
         var conditions: [AlertCondition] = []
         for queue in snapshot?.queues ?? [] {
             let name = queue.name
@@ -57,7 +68,19 @@ public enum AlertRules {
         }
         conditions.append(AlertCondition(
             id: "spool@\(process)", firing: local.spooledDeliveries > 0,
-            message: "\(process) keeps \(local.spooledDeliveries) webhook deliveries in its local spool because Redis is unreachable; they are replayed when it is back",
+            message: "\(process) keeps \(local.spooledDeliveries) bytes of webhook deliveries in its local spool because Redis is unreachable; they are replayed when it is back",
+            clusterWide: false))
+        conditions.append(AlertCondition(
+            id: "spool-stuck@\(process)", firing: local.spoolStuck,
+            message: "\(process) cannot replay its webhook spool although Redis answers: Redis refuses the writes (see the log; check maxmemory, a read-only replica, a failed AOF rewrite)",
+            clusterWide: false))
+        conditions.append(AlertCondition(
+            id: "spool-quarantine@\(process)", firing: local.quarantinedBytes > 0,
+            message: "\(process) moved \(local.quarantinedBytes) bytes of unreadable spool records to deliveries.quarantine in webhooks.spoolDirectory; inspect them (the log says why), then remove the file",
+            clusterWide: false))
+        conditions.append(AlertCondition(
+            id: "overloaded@\(process)", firing: overloadedPerMinute > 0,
+            message: "\(process) answered 503 to \(overloadedPerMinute) deliveries in the last minute because more than http.maxUnverifiedBytes of unverified bodies were being read at once; a flood of large or slow requests, or raise the limit",
             clusterWide: false))
         conditions.append(AlertCondition(
             id: "bad-signatures@\(process)", firing: badSignaturesPerMinute >= settings.badSignaturesPerMinute,

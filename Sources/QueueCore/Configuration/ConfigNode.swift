@@ -1,4 +1,5 @@
 import Foundation
+import Parsing
 
 /// A position in the configuration tree: reads typed values and names the field in every error.
 struct ConfigNode {
@@ -62,10 +63,9 @@ struct ConfigNode {
 
     func int(default fallback: Int, min: Int? = nil, max: Int? = nil) throws -> Int {
         guard isPresent else { return fallback }
-        guard case .number(let number) = value, number == number.rounded(), abs(number) < 1e15 else {
+        guard case .number(let number) = value, abs(number) < 1e15, let result = Int(exactly: number) else {
             throw mismatch("a whole number")
         }
-        let result = Int(number)
         if let min, result < min { throw ConfigurationError("\(path) must be ≥ \(min), got \(result)") }
         if let max, result > max { throw ConfigurationError("\(path) must be ≤ \(max), got \(result)") }
         return result
@@ -84,7 +84,10 @@ struct ConfigNode {
         let result: Duration
         switch value {
         case .number(let seconds):
-            result = .milliseconds(Int64((seconds * 1000).rounded()))
+            guard let parsed = DurationText.milliseconds(seconds: seconds) else {
+                throw ConfigurationError("\(path) must be a number of seconds from 0 to \(DurationText.longestSeconds), got \(seconds)")
+            }
+            result = parsed
         case .string(let text):
             guard let parsed = DurationText.parse(text) else {
                 throw ConfigurationError("\(path) must be a duration such as \"500ms\", \"30s\", \"5m\" or \"1h\", got \"\(text)\"")

@@ -7,12 +7,18 @@ public enum DurationText {
         let trimmed = text.trimmingCharacters(in: .whitespaces)
         let units: [(String, Double)] = [("ms", 0.001), ("s", 1), ("m", 60), ("h", 3600), ("d", 86400)]
         for (suffix, seconds) in units where trimmed.hasSuffix(suffix) {
-            if let value = Double(trimmed.dropLast(suffix.count)), value >= 0, value.isFinite {
-                return .milliseconds(Int64((value * seconds * 1000).rounded()))
-            }
+            if let value = Double(trimmed.dropLast(suffix.count)) { return milliseconds(seconds: value * seconds) }
         }
-        if let value = Double(trimmed), value >= 0, value.isFinite { return .milliseconds(Int64((value * 1000).rounded())) }
-        return nil
+        return Double(trimmed).flatMap { milliseconds(seconds: $0) }
+    }
+
+    /// About 31 years: longer durations are refused rather than overflow a millisecond count.
+    public static let longestSeconds: Double = 1e9
+
+    /// `seconds` to the nearest millisecond; `nil` unless it is from 0 to ``longestSeconds``.
+    public static func milliseconds(seconds: Double) -> Duration? {
+        guard seconds >= 0, seconds <= longestSeconds, let milliseconds = Int64(exactly: (seconds * 1000).rounded()) else { return nil }
+        return .milliseconds(milliseconds)
     }
 
     /// The shortest exact spelling: `30s`, `5m`, `1h`, `250ms`.

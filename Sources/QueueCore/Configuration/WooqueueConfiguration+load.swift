@@ -1,4 +1,5 @@
 import Foundation
+import Parsing
 
 extension WooqueueConfiguration {
     /// The defaults, as the repository's `config.json` also spells them out.
@@ -79,13 +80,21 @@ extension WooqueueConfiguration {
         let jobTypes = try decodeJobTypes(node.child("jobTypes"), queues: queues)
 
         let h = node.child("http")
-        try h.allowOnly(["host", "port", "webhookPath", "maxBodyBytes", "metricsToken"])
+        try h.allowOnly(["host", "port", "webhookPath", "maxBodyBytes", "metricsToken", "idleTimeout", "readTimeout", "maxConnections",
+                         "maxUnverifiedBytes"])
         var http = HTTPSettings(
             host: try environment["WOOQUEUE_HTTP_HOST"] ?? h.child("host").string(default: "127.0.0.1"),
             port: try h.child("port").int(default: 8080, min: 0, max: 65535),
             webhookPath: try h.child("webhookPath").string(default: "/webhooks/woocommerce"),
             maxBodyBytes: try h.child("maxBodyBytes").int(default: 2 << 20, min: 1024),
-            metricsToken: try environment["WOOQUEUE_METRICS_TOKEN"] ?? h.child("metricsToken").string(default: ""))
+            metricsToken: try environment["WOOQUEUE_METRICS_TOKEN"] ?? h.child("metricsToken").string(default: ""),
+            idleTimeout: try h.child("idleTimeout").duration(default: .seconds(30), min: .milliseconds(100)),
+            readTimeout: try h.child("readTimeout").duration(default: .seconds(30), min: .milliseconds(100)),
+            maxConnections: try h.child("maxConnections").int(default: 256, min: 1, max: 65_536),
+            maxUnverifiedBytes: try h.child("maxUnverifiedBytes").int(default: 64 << 20, min: 1024))
+        guard http.maxUnverifiedBytes >= http.maxBodyBytes else {
+            throw ConfigurationError("http.maxUnverifiedBytes (\(http.maxUnverifiedBytes)) must be at least http.maxBodyBytes (\(http.maxBodyBytes)), or no delivery of the largest size could be read")
+        }
         if let port = environment["WOOQUEUE_HTTP_PORT"] {
             guard let number = Int(port), (0...65535).contains(number) else {
                 throw ConfigurationError("WOOQUEUE_HTTP_PORT must be a port number, got \"\(port)\"")

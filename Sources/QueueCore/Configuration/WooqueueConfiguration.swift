@@ -61,6 +61,15 @@ public struct WooqueueConfiguration: Sendable {
         public var maxBodyBytes: Int
         /// The bearer token `GET /metrics` asks for; empty: none. `WOOQUEUE_METRICS_TOKEN` overrides.
         public var metricsToken: String = ""
+        /// A connection with no request in progress is closed after this long.
+        public var idleTimeout: Duration = .seconds(30)
+        /// A request's head and body must arrive within this long, or its connection is closed.
+        public var readTimeout: Duration = .seconds(30)
+        /// Connections served at once; more wait in the listen backlog.
+        public var maxConnections: Int = 256
+        /// Bytes of webhook bodies held before their signature is checked, across all connections; a delivery that
+        /// would pass it is answered 503 (WooCommerce deliveries are a few KB, so only a flood reaches it).
+        public var maxUnverifiedBytes: Int = 64 << 20
     }
 
     public struct WebhookSettings: Sendable {

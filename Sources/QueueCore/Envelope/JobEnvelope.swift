@@ -1,3 +1,5 @@
+import Parsing
+
 /// A job as it travels through Redis: what to run, on which queue, and its history.
 ///
 /// Stored as one JSON object with a fixed member order, `id` first and `payload` last. The Lua scripts rely on that

@@ -1,3 +1,5 @@
+import Parsing
+
 /// One line of a queue's event log: what happened to a job, for `status` and the dashboard.
 public struct JobEvent: Sendable, Equatable {
     public var at: Int64

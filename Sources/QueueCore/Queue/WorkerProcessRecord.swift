@@ -1,3 +1,5 @@
+import Parsing
+
 /// A worker process as the registry describes it.
 public struct WorkerProcessRecord: Sendable, Equatable {
     public var id: String
@@ -53,16 +55,18 @@ public struct WorkerProcessRecord: Sendable, Equatable {
         let value = try JSONValue.parse(bytes)
         guard case .object = value else { throw EnvelopeError("process record is not an object") }
         func string(_ key: String) -> String { if case .string(let s) = value[key] { return s }; return "" }
-        func number(_ key: String) -> Int64 { if case .number(let n) = value[key] { return Int64(n) }; return 0 }
+        // The record is read from Redis, which anyone with access may write to: numbers that are not whole or do
+        // not fit read as 0, never trap.
+        func number(_ key: String) -> Int64 { if case .number(let n) = value[key] { return Int64(exactly: n) ?? 0 }; return 0 }
         var queues: [String] = []
         if case .array(let elements) = value["queues"] {
             queues = elements.compactMap { if case .string(let s) = $0 { return s }; return nil }
         }
         var workers: [Int] = []
         if case .array(let elements) = value["workers"] {
-            workers = elements.compactMap { if case .number(let n) = $0 { return Int(n) }; return nil }
+            workers = elements.compactMap { if case .number(let n) = $0 { return Int(exactly: n).map { max(0, $0) } }; return nil }
         }
-        self.init(id: string("id"), host: string("host"), pid: Int(number("pid")), queues: queues, workers: workers,
+        self.init(id: string("id"), host: string("host"), pid: Int(truncatingIfNeeded: number("pid")), queues: queues, workers: workers,
                   startedAt: number("started_at"), heartbeatAt: number("heartbeat_at"))
     }
 }

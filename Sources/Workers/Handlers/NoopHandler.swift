@@ -1,3 +1,4 @@
+import Parsing
 import QueueCore
 
 /// Does nothing, for load and failure tests.
@@ -5,6 +6,9 @@ import QueueCore
 /// Optional payload: `{"sleep_ms": n}` waits n ms (cancellable); `{"fail": "transient"}` or `"permanent"` fails
 /// that way after the wait.
 public struct NoopHandler: JobHandler {
+    /// A day: longer sleeps are refused (a job's timeout ends it sooner anyway).
+    static let longestSleepMillis: Int64 = 86_400_000
+
     public init() {}
 
     public func handle(_ job: JobContext) async throws {
@@ -17,8 +21,11 @@ public struct NoopHandler: JobHandler {
         var failure: JobFailure.Kind?
         for (key, value) in members {
             switch (key, value) {
-            case ("sleep_ms", .number(let ms)) where ms >= 0 && ms == ms.rounded():
-                sleepMillis = Int64(ms)
+            case ("sleep_ms", .number(let ms)):
+                guard let whole = Int64(exactly: ms), (0...Self.longestSleepMillis).contains(whole) else {
+                    throw JobFailure.permanent("noop payload: sleep_ms must be a whole number from 0 to \(Self.longestSleepMillis), got \(ms)")
+                }
+                sleepMillis = whole
             case ("sleep_ms", _):
                 throw JobFailure.permanent("noop payload: sleep_ms must be a whole number ≥ 0, got \(value.kindName)")
             case ("fail", .string("transient")):

@@ -14,6 +14,6 @@ public struct BackoffPolicy: Sendable {
         let exponent = Double(max(failures, 1) - 1)
         let nominal = min(Double(settings.base.milliseconds) * pow(settings.factor, exponent), Double(settings.cap.milliseconds))
         let spread = nominal * settings.jitter * random
-        return .milliseconds(Int64(max(0, nominal + spread).rounded()))
+        return .milliseconds(Int64(exactly: max(0, nominal + spread).rounded()) ?? settings.cap.milliseconds)
     }
 }

@@ -1,5 +1,6 @@
 import ClientSupport
 import Logging
+import Parsing
 import QueueCore
 import RedisClient
 import Synchronization
@@ -413,7 +414,8 @@ struct JobPace {
     func fetchLimit(target: Duration, max: Int) -> Int {
         guard let averageNanos, averageNanos > 0 else { return min(max, 10) }
         let targetNanos = Double(target.milliseconds) * 1e6
-        return Swift.max(1, Swift.min(max, Int(targetNanos / averageNanos)))
+        // Compared as doubles first: a tiny average would make the quotient too large for an Int.
+        return Swift.max(1, Int(Swift.min(Double(max), (targetNanos / averageNanos).rounded(.down))))
     }
 }
 

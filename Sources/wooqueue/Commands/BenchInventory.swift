@@ -4,6 +4,7 @@ import Inventory
 import Logging
 import PostgresClient
 import QueueCore
+import WooCommerceModel
 import Workers
 
 /// `wooqueue bench inventory`: rows per second through the bulk path, next to COPY and one statement per product.

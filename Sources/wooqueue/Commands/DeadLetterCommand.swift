@@ -1,7 +1,9 @@
 import ArgumentParser
 import Dispatcher
 import Foundation
+import Parsing
 import QueueCore
+import Routing
 
 /// `wooqueue dlq …`: review dead-lettered jobs by hand.
 struct DeadLetterCommand: AsyncParsableCommand {

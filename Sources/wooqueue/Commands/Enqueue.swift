@@ -1,7 +1,9 @@
 import ArgumentParser
 import Dispatcher
 import Foundation
+import Parsing
 import QueueCore
+import Routing
 
 /// `wooqueue enqueue`: puts jobs on a queue from the command line.
 struct Enqueue: AsyncParsableCommand {

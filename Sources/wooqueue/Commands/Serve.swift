@@ -70,7 +70,10 @@ struct Serve: AsyncParsableCommand {
         }
         let alerts = AlertMonitor(configuration: configuration, store: try configuration.makeStore(label: "alerts"),
                                   process: "\(ProcessInfo.processInfo.hostName):\(getpid())", readings: {
-                                      LocalReadings(badSignatures: intake.countsSoFar.badSignatures, spooledDeliveries: intake.spooledDeliveries)
+                                      let spool = intake.spoolReadings, counts = intake.countsSoFar
+                                      return LocalReadings(badSignatures: counts.badSignatures, spooledDeliveries: spool.bytes,
+                                                           spoolStuck: spool.isStuck, quarantinedBytes: spool.quarantinedBytes,
+                                                           overloadedDeliveries: counts.overloaded)
                                   }, logger: logger)
         var services: [ServiceGroupConfiguration.ServiceConfiguration] = [.init(service: intake), .init(service: app), .init(service: alerts)]
         if !configuration.woocommerce.url.isEmpty, configuration.woocommerce.reconcileInterval > .zero {

@@ -1,4 +1,5 @@
 import Foundation
+import Parsing
 import QueueCore
 import Testing
 

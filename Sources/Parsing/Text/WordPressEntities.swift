@@ -4,8 +4,8 @@
 /// It decodes exactly WordPress's table and nothing else: `&amp; &lt; &gt; &quot;`, the decimal forms of
 /// `' " < > &` with any number of leading zeros (`&#39;`, `&#0039;`), and the hexadecimal forms of `' " &`
 /// (`&#x27;`, `&#X0022;`). Like PHP's `strtr`, it makes one pass: `&amp;lt;` becomes `&lt;`, not `<`.
-enum WordPressEntities {
-    static func specialcharsDecode(_ text: String) -> String {
+public enum WordPressEntities {
+    public static func specialcharsDecode(_ text: String) -> String {
         guard text.utf8.contains(UInt8(ascii: "&")) else { return text }
         let bytes = Array(text.utf8)
         var output: [UInt8] = []

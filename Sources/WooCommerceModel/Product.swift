@@ -1,4 +1,4 @@
-import QueueCore
+import Parsing
 
 /// The members of a WooCommerce product or variation (REST API v3 shape, which is also a webhook body) that
 /// `inv_items` takes, read without building the whole tree: the top level is scanned once and only the small

@@ -21,12 +21,18 @@ public struct Delivery: Sendable {
 public enum RoutingError: Error, CustomStringConvertible, Sendable, Equatable {
     case invalidJSON(String)
     case notAnObject
+    /// A member routing reads has a value it cannot take (an id or quantity out of range, a wrong type).
+    case invalidMember(String)
+    /// The body cannot be what the topic header says (an order sent as `product.deleted`).
+    case bodyDoesNotFitTopic(topic: String, reason: String)
     case noRoute(topic: String, known: [String])
 
     public var description: String {
         switch self {
         case .invalidJSON(let reason): "the body is not valid JSON: \(reason)"
         case .notAnObject: "the body is not a JSON object"
+        case .invalidMember(let reason): "the body cannot be routed: \(reason)"
+        case .bodyDoesNotFitTopic(let topic, let reason): "the body does not fit the topic \"\(topic)\": \(reason)"
         case .noRoute(let topic, let known): "no route for topic \"\(topic)\" (routed topics: \(known.joined(separator: ", "))); add it under routes in config.json"
         }
     }

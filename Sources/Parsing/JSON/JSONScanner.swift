@@ -1,7 +1,13 @@
-/// A strict, allocation-light reader for JSON text.
+/// A strict, allocation-light reader for JSON text (RFC 8259).
 ///
 /// It reads one top-level object's members, decoding the scalar values the caller asks for and handing back the
 /// exact bytes of the rest, so envelopes keep payloads and unknown fields byte for byte.
+///
+/// Strict means: text that is not JSON is rejected with a ``JSONScanError`` that says where and why — numbers
+/// follow the grammar (no `01`, `1-2e+`, `.5`), only the escapes JSON defines are read (no `\x`), strings hold
+/// valid UTF-8 and no raw control character. One thing is lenient on purpose: an escaped surrogate that is not
+/// part of a pair (`"\ud800"`, `"\ud800\u0041"`) reads as U+FFFD, as WordPress's own decoder would, instead of
+/// failing a whole payload. Nothing in here traps on any input.
 public struct JSONScanner {
     private let bytes: [UInt8]
     private var index: Int
@@ -204,20 +210,31 @@ public struct JSONScanner {
         }
     }
 
+    /// `-? (0 | [1-9][0-9]*) (. [0-9]+)? ([eE] [+-]? [0-9]+)?`: what may follow is the caller's to check.
     private mutating func skipNumber() throws {
-        let start = index
         if peek() == UInt8(ascii: "-") { index += 1 }
-        var sawDigit = false
-        while let byte = peek() {
-            switch byte {
-            case UInt8(ascii: "0")...UInt8(ascii: "9"): sawDigit = true; index += 1
-            case UInt8(ascii: "."), UInt8(ascii: "e"), UInt8(ascii: "E"), UInt8(ascii: "+"), UInt8(ascii: "-"): index += 1
-            default:
-                guard sawDigit else { index = start; throw failure("invalid number") }
-                return
-            }
+        switch peek() ?? 0 {
+        case UInt8(ascii: "0"): index += 1
+        case UInt8(ascii: "1")...UInt8(ascii: "9"): skipDigits()
+        default: throw failure("invalid number: expected a digit")
         }
-        guard sawDigit else { throw failure("invalid number") }
+        if peek() == UInt8(ascii: ".") {
+            index += 1
+            guard skipDigits() > 0 else { throw failure("invalid number: expected a digit after '.'") }
+        }
+        if peek() == UInt8(ascii: "e") || peek() == UInt8(ascii: "E") {
+            index += 1
+            if peek() == UInt8(ascii: "+") || peek() == UInt8(ascii: "-") { index += 1 }
+            guard skipDigits() > 0 else { throw failure("invalid number: expected a digit in the exponent") }
+        }
+    }
+
+    /// Moves past a run of decimal digits and returns how many there were.
+    @discardableResult
+    private mutating func skipDigits() -> Int {
+        let start = index
+        while let byte = peek(), byte >= UInt8(ascii: "0"), byte <= UInt8(ascii: "9") { index += 1 }
+        return index - start
     }
 
     private mutating func skipString() throws {
@@ -227,15 +244,54 @@ public struct JSONScanner {
             guard index < bytes.count else { throw failure("unterminated string") }
             let byte = bytes[index]
             if byte == UInt8(ascii: "\"") { index += 1; return }
-            guard byte == UInt8(ascii: "\\") else { throw failure("control character in string") }
-            index += 2
+            if byte == UInt8(ascii: "\\") {
+                index += 1
+                guard let escape = peek() else { throw failure("unterminated escape") }
+                index += 1
+                switch escape {
+                case UInt8(ascii: "\""), UInt8(ascii: "\\"), UInt8(ascii: "/"), UInt8(ascii: "b"), UInt8(ascii: "f"),
+                     UInt8(ascii: "n"), UInt8(ascii: "r"), UInt8(ascii: "t"): break
+                case UInt8(ascii: "u"): _ = try readHex4()
+                default: index -= 1; throw failure("invalid escape")
+                }
+            } else if byte < 0x20 {
+                throw failure("control character in string")
+            } else {
+                index += try utf8SequenceLength(at: index)
+            }
         }
     }
 
-    /// The index of the first quote, backslash or control character (which JSON allows only escaped) at or after
-    /// `start`, or the end of the text: where a string's run of plain bytes ends. Most of a WooCommerce payload
-    /// is string contents, so this reads eight bytes per step (SWAR): a byte is flagged when it equals `"` or `\`
-    /// or is below 0x20. Such tests may also flag a byte above a flagged one (borrows), never one below, so the
+    /// The length of the well-formed UTF-8 sequence of a non-ASCII character at `start` (2 to 4 bytes: no overlong
+    /// form, no surrogate, nothing above U+10FFFF).
+    private func utf8SequenceLength(at start: Int) throws -> Int {
+        let lead = bytes[start]
+        let length: Int
+        var secondRange: ClosedRange<UInt8> = 0x80...0xBF
+        switch lead {
+        case 0xC2...0xDF: length = 2
+        case 0xE0: length = 3; secondRange = 0xA0...0xBF
+        case 0xE1...0xEC, 0xEE...0xEF: length = 3
+        case 0xED: length = 3; secondRange = 0x80...0x9F
+        case 0xF0: length = 4; secondRange = 0x90...0xBF
+        case 0xF1...0xF3: length = 4
+        case 0xF4: length = 4; secondRange = 0x80...0x8F
+        default: throw JSONScanError(offset: start, reason: "invalid UTF-8")
+        }
+        guard start + length <= bytes.count, secondRange.contains(bytes[start + 1]) else {
+            throw JSONScanError(offset: start, reason: "invalid UTF-8")
+        }
+        for offset in 2..<length where !(0x80...0xBF).contains(bytes[start + offset]) {
+            throw JSONScanError(offset: start, reason: "invalid UTF-8")
+        }
+        return length
+    }
+
+    /// The index of the first quote, backslash, control character (which JSON allows only escaped) or non-ASCII
+    /// byte (whose UTF-8 is checked) at or after `start`, or the end of the text: where a string's run of plain
+    /// ASCII ends. Most of a WooCommerce payload is ASCII string contents (`wp_json_encode` escapes the rest), so
+    /// this reads eight bytes per step (SWAR): a byte is flagged when it equals `"` or `\`, is below 0x20 or has
+    /// its high bit set. Such tests may also flag a byte above a flagged one (borrows), never one below, so the
     /// lowest flag is exact.
     private func plainRunEnd(from start: Int) -> Int {
         bytes.withUnsafeBufferPointer { buffer in
@@ -247,12 +303,14 @@ public struct JSONScanner {
                 while position + 8 <= count {
                     let word = UInt64(littleEndian: UnsafeRawPointer(base + position).loadUnaligned(as: UInt64.self))
                     let quote = word ^ (ones &* 0x22), backslash = word ^ (ones &* 0x5C)
-                    let flags = ((quote &- ones) & ~quote | (backslash &- ones) & ~backslash | (word &- ones &* 0x20) & ~word) & highs
+                    let flags = ((quote &- ones) & ~quote | (backslash &- ones) & ~backslash | (word &- ones &* 0x20) & ~word | word) & highs
                     if flags != 0 { return position + flags.trailingZeroBitCount / 8 }
                     position += 8
                 }
             }
-            while position < count, buffer[position] != 0x22, buffer[position] != 0x5C, buffer[position] >= 0x20 { position += 1 }
+            while position < count, buffer[position] != 0x22, buffer[position] != 0x5C, buffer[position] >= 0x20, buffer[position] < 0x80 {
+                position += 1
+            }
             return position
         }
     }
@@ -260,46 +318,68 @@ public struct JSONScanner {
     private mutating func readString() throws -> String {
         try expect(UInt8(ascii: "\""))
         let start = index
-        // Fast path: no escapes.
+        // Fast path: plain ASCII up to the closing quote.
         index = plainRunEnd(from: index)
-        if let byte = peek(), byte < 0x20 { throw failure("control character in string") }
         if peek() == UInt8(ascii: "\"") {
             index += 1
             return String(decoding: bytes[start..<index - 1], as: UTF8.self)
         }
         var decoded = Array(bytes[start..<index])
         while let byte = peek() {
-            index += 1
             switch byte {
             case UInt8(ascii: "\""):
+                index += 1
                 return String(decoding: decoded, as: UTF8.self)
             case UInt8(ascii: "\\"):
-                guard let escape = peek() else { throw failure("unterminated escape") }
                 index += 1
-                switch escape {
-                case UInt8(ascii: "\""), UInt8(ascii: "\\"), UInt8(ascii: "/"): decoded.append(escape)
-                case UInt8(ascii: "b"): decoded.append(0x08)
-                case UInt8(ascii: "f"): decoded.append(0x0C)
-                case UInt8(ascii: "n"): decoded.append(0x0A)
-                case UInt8(ascii: "r"): decoded.append(0x0D)
-                case UInt8(ascii: "t"): decoded.append(0x09)
-                case UInt8(ascii: "u"):
-                    var scalar = try readHex4()
-                    if (0xD800..<0xDC00).contains(scalar), peek() == UInt8(ascii: "\\") {
-                        index += 1
-                        try expect(UInt8(ascii: "u"))
-                        let low = try readHex4()
-                        scalar = 0x10000 + ((scalar - 0xD800) << 10) + (low &- 0xDC00)
-                    }
-                    decoded.append(contentsOf: String(Character(Unicode.Scalar(scalar) ?? "\u{FFFD}")).utf8)
-                default: throw failure("invalid escape")
-                }
-            default:
-                if byte < 0x20 { throw failure("control character in string") }
+                try readEscape(into: &decoded)
+            case 0..<0x20:
+                throw failure("control character in string")
+            case 0x20..<0x80:
                 decoded.append(byte)
+                index += 1
+            default:
+                let length = try utf8SequenceLength(at: index)
+                decoded.append(contentsOf: bytes[index..<index + length])
+                index += length
             }
         }
         throw failure("unterminated string")
+    }
+
+    /// Decodes the escape after a backslash. A high surrogate takes the low one that follows it; an unpaired
+    /// surrogate becomes U+FFFD, and whatever followed it is read on its own.
+    private mutating func readEscape(into decoded: inout [UInt8]) throws {
+        guard let escape = peek() else { throw failure("unterminated escape") }
+        switch escape {
+        case UInt8(ascii: "\""), UInt8(ascii: "\\"), UInt8(ascii: "/"): decoded.append(escape)
+        case UInt8(ascii: "b"): decoded.append(0x08)
+        case UInt8(ascii: "f"): decoded.append(0x0C)
+        case UInt8(ascii: "n"): decoded.append(0x0A)
+        case UInt8(ascii: "r"): decoded.append(0x0D)
+        case UInt8(ascii: "t"): decoded.append(0x09)
+        case UInt8(ascii: "u"):
+            index += 1
+            let unit = try readHex4()
+            var scalar = Unicode.Scalar(unit)  // nil for a surrogate
+            if (0xD800...0xDBFF).contains(unit), let low = lowSurrogate(at: index) {
+                index += 6
+                scalar = Unicode.Scalar(0x10000 + ((unit - 0xD800) << 10) + (low - 0xDC00))
+            }
+            decoded.append(contentsOf: String(Character(scalar ?? "\u{FFFD}")).utf8)
+            return
+        default: throw failure("invalid escape")
+        }
+        index += 1
+    }
+
+    /// The code unit of a `\uDC00`…`\uDFFF` escape at `start`, if there is one.
+    private func lowSurrogate(at start: Int) -> UInt32? {
+        guard start + 6 <= bytes.count, bytes[start] == UInt8(ascii: "\\"), bytes[start + 1] == UInt8(ascii: "u") else { return nil }
+        var probe = self
+        probe.index = start + 2
+        guard let unit = try? probe.readHex4(), (0xDC00...0xDFFF).contains(unit) else { return nil }
+        return unit
     }
 
     private mutating func readHex4() throws -> UInt32 {

@@ -14,7 +14,7 @@ public enum ProductPage {
 
     /// Where the list of a page job's payload starts; nil for a payload of one product. Told by the first
     /// member's name, without reading the rest (the envelope was checked to be valid JSON when it was read).
-    static func list(in payload: [UInt8]) -> Range<Int>? {
+    public static func list(in payload: [UInt8]) -> Range<Int>? {
         let name = Array(#""products""#.utf8)
         var index = 0
         func skipWhitespace() { while index < payload.count, [0x20, 0x09, 0x0A, 0x0D].contains(payload[index]) { index += 1 } }

@@ -1,16 +1,26 @@
 /// Plain text from the HTML WooCommerce keeps in descriptions: tags dropped (block tags become spaces, inline
 /// ones such as `<strong>` nothing), the common entities decoded, white space collapsed. Works on UTF-8 bytes:
 /// markup is ASCII, and everything else is copied through.
-enum HTMLText {
-    static func plain(_ html: String) -> String {
+///
+/// Linear in the length of the text, whatever it holds: the `>` that closes a tag is searched for once from where
+/// the last search ended, so a text of many `<` and no `>` costs one scan, not one per `<`.
+public enum HTMLText {
+    public static func plain(_ html: String) -> String {
         var input = html
         return input.withUTF8 { source in
             var text: [UInt8] = []
             text.reserveCapacity(source.count)
             var index = 0
+            // The first `>` after the last search's start; `source.count` once there is none left. Searches start
+            // past the previous answer, so together they read the text once.
+            var nextClose = -1
+            func close(after start: Int) -> Int? {
+                if nextClose < start { nextClose = source[start...].firstIndex(of: UInt8(ascii: ">")) ?? source.count }
+                return nextClose < source.count ? nextClose : nil
+            }
             while index < source.count {
                 let byte = source[index]
-                if byte == UInt8(ascii: "<"), let end = source[index...].firstIndex(of: UInt8(ascii: ">")) {
+                if byte == UInt8(ascii: "<"), let end = close(after: index) {
                     let name = source[(index + 1)..<end].drop { $0 == UInt8(ascii: "/") }
                         .prefix { isAlphanumeric($0) }.map { $0 | 0x20 }  // lower case
                     if blockTags.contains(name) { text.append(0x20) }

@@ -12,6 +12,7 @@ public struct DeliveryRouter: Sendable {
     /// The jobs `delivery` becomes, one per route of its topic, in route order.
     public func jobs(for delivery: Delivery, now: Int64 = WallClock.nowMillis()) throws(RoutingError) -> [JobEnvelope] {
         let resource = try WooResource(body: delivery.body)
+        try resource.check(fits: delivery.topic)
         guard let routes = configuration.routes[delivery.topic], !routes.isEmpty else {
             throw .noRoute(topic: delivery.topic, known: configuration.routes.keys.sorted())
         }
