@@ -4,6 +4,7 @@ import HTTPTypes
 import Hummingbird
 import Logging
 import NIOCore
+import Parsing
 import QueueCore
 import Synchronization
 
@@ -105,15 +106,51 @@ public final class AdminDashboard: Sendable {
         }
     }
 
-    private func guardedForm(_ request: Request, _ context: ServerContext, _ body: (AdminForm) async throws -> Response) async throws -> Response {
+    /// The largest form body: a dead-letter selection of a few thousand ids.
+    static let longestForm = 256 << 10
+
+    /// A state-changing POST, checked in this order before anything is done: credentials; a form's content type;
+    /// a request from this page's own origin (a page of another site may send a form from the operator's browser,
+    /// so `Sec-Fetch-Site` must be `same-origin` and `Origin`, when sent, must name this host); the body's size;
+    /// then the form is read (strictly, without trapping) and its CSRF token checked.
+    private func guardedForm(_ request: Request, _ context: ServerContext, _ body: (FormFields) async throws -> Response) async throws -> Response {
         try await guarded(request, context) {
-            let bytes = try await request.body.collect(upTo: 1 << 20)
-            let form = AdminForm(String(buffer: bytes))
+            let contentType = request.headers[.contentType]?.split(separator: ";").first?.trimmingCharacters(in: .whitespaces).lowercased()
+            guard contentType == "application/x-www-form-urlencoded" else {
+                return Self.text(415, "a form must be sent as application/x-www-form-urlencoded\n")
+            }
+            if let site = request.headers[.secFetchSite], site != "same-origin" {
+                return Self.text(403, "this form came from another site (Sec-Fetch-Site: \(site.prefix(20))); use the dashboard's own pages\n")
+            }
+            if let origin = request.headers[.origin], !Self.origin(origin, matches: request.head.authority) {
+                return Self.text(403, "this form came from another origin; use the dashboard's own pages\n")
+            }
+            if let length = request.headers[.contentLength].flatMap({ Int($0) }), length > Self.longestForm {
+                return Self.text(413, "the form is larger than \(Self.longestForm) bytes\n")
+            }
+            let bytes: ByteBuffer
+            do {
+                bytes = try await request.body.collect(upTo: Self.longestForm)
+            } catch is NIOTooManyBytesError {
+                return Self.text(413, "the form is larger than \(Self.longestForm) bytes\n")
+            }
+            let form: FormFields
+            do {
+                form = try FormFields(decoding: bytes.readableBytesView)
+            } catch {
+                return Self.text(400, "\(error)\n")
+            }
             guard access.isValidCSRF(form.value("csrf")) else {
                 return Self.text(403, "this form's CSRF token is missing or stale: reload the page and try again\n")
             }
             return try await body(form)
         }
+    }
+
+    /// Whether an `Origin` header (`http://host:port`) names the host the request was sent to.
+    static func origin(_ origin: String, matches authority: String?) -> Bool {
+        guard let authority, let separator = origin.range(of: "://") else { return false }
+        return origin[separator.upperBound...].lowercased() == authority.lowercased()
     }
 
     // MARK: - Overview
@@ -237,7 +274,7 @@ public final class AdminDashboard: Sendable {
             filter = DeadLetterFilter(type: value("type"), key: value("key"), error: value("error"))
         }
 
-        init(_ form: AdminForm) {
+        init(_ form: FormFields) {
             queue = form.value("queue")
             filter = DeadLetterFilter(type: form.value("type"), key: form.value("key"), error: form.value("error"))
         }
@@ -316,7 +353,7 @@ public final class AdminDashboard: Sendable {
     private func export(_ query: DeadLetterQuery) async throws -> Response {
         var body: [UInt8] = []
         for letter in try await letters(query) {
-            body += letter.raw
+            body += letter.jsonLine
             body.append(0x0A)
         }
         return Response(status: .ok, headers: [.contentType: "application/x-ndjson", .contentDisposition: #"attachment; filename="wooqueue-dead-letters.jsonl""#],
@@ -324,7 +361,7 @@ public final class AdminDashboard: Sendable {
     }
 
     /// Retries or deletes the selected jobs (`id` fields), or every match of the filters (`all=1`).
-    private func review(_ action: String, _ form: AdminForm) async throws -> Response {
+    private func review(_ action: String, _ form: FormFields) async throws -> Response {
         let query = DeadLetterQuery(form)
         var letters = try await letters(query)
         if form.value("all") != "1" {
@@ -370,19 +407,6 @@ public final class AdminDashboard: Sendable {
     }
 }
 
-/// An `application/x-www-form-urlencoded` body.
-struct AdminForm {
-    private var fields: [(String, String)] = []
-
-    init(_ body: String) {
-        for pair in body.split(separator: "&") {
-            let parts = pair.split(separator: "=", maxSplits: 1).map { String($0).replacingOccurrences(of: "+", with: " ").removingPercentEncoding ?? "" }
-            fields.append((parts[0], parts.count > 1 ? parts[1] : ""))
-        }
-    }
-
-    /// The first non-empty value of `name`.
-    func value(_ name: String) -> String? { fields.first { $0.0 == name && !$0.1.isEmpty }?.1 }
-
-    func values(_ name: String) -> [String] { fields.filter { $0.0 == name }.map(\.1) }
+extension HTTPField.Name {
+    static let secFetchSite = Self("Sec-Fetch-Site")!
 }

@@ -106,6 +106,26 @@ public struct JSONScanner {
         if scanner.index != scanner.bytes.count { throw scanner.failure("unexpected text after the value") }
     }
 
+    /// `bytes` without the white space between tokens, so a value takes one line whatever its layout (the
+    /// JSON-lines exports); throws when `bytes` are not one valid JSON value.
+    public static func compacted(_ bytes: [UInt8]) throws -> [UInt8] {
+        try validate(bytes)
+        var output: [UInt8] = []
+        output.reserveCapacity(bytes.count)
+        var inString = false, escaped = false
+        for byte in bytes {
+            if inString {
+                if escaped { escaped = false } else if byte == UInt8(ascii: "\\") { escaped = true } else if byte == UInt8(ascii: "\"") { inString = false }
+            } else if byte == UInt8(ascii: "\"") {
+                inString = true
+            } else if byte == 0x20 || byte == 0x0A || byte == 0x0D || byte == 0x09 {
+                continue
+            }
+            output.append(byte)
+        }
+        return output
+    }
+
     /// Moves `index` past the scalar, object or array that starts there.
     public static func skipValue(in bytes: [UInt8], from index: inout Int) throws {
         var scanner = JSONScanner(bytes)

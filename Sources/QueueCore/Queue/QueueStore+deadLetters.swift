@@ -1,4 +1,5 @@
 import Foundation
+import Parsing
 import RedisClient
 
 /// A dead-lettered job: its envelope, and the exact bytes that identify it in the list.
@@ -7,6 +8,15 @@ public struct DeadLetter: Sendable {
     public let raw: [UInt8]
     /// `nil` when the entry is not a readable envelope; ``raw`` still holds it.
     public let envelope: JobEnvelope?
+
+    /// The entry as one line of a JSON-lines export: the envelope without white space between tokens (a payload
+    /// may hold new lines), or an entry that is not JSON as a JSON string.
+    public var jsonLine: [UInt8] {
+        if let compacted = try? JSONScanner.compacted(raw) { return compacted }
+        var line: [UInt8] = []
+        JSONWriter.appendString(String(decoding: raw, as: UTF8.self), to: &line)
+        return line
+    }
 }
 
 /// Which dead letters to review: the same filters for `wooqueue dlq` and the dashboard. Unset filters match all.

@@ -58,7 +58,7 @@ struct DeadLetterCommand: AsyncParsableCommand {
             let configuration = try global.load()
             let letters = try await selection.letters(configuration, store: try configuration.makeStore())
             if json {
-                for letter in letters { print(String(decoding: letter.raw, as: UTF8.self)) }
+                for letter in letters { print(String(decoding: letter.jsonLine, as: UTF8.self)) }
                 return
             }
             guard !letters.isEmpty else { print("no dead-lettered jobs"); return }
@@ -89,10 +89,10 @@ struct DeadLetterCommand: AsyncParsableCommand {
             func time(_ ms: Int64?) -> String { ms.map { formatter.string(from: Date(timeIntervalSince1970: Double($0) / 1000)) } ?? "-" }
             for letter in letters {
                 guard let e = letter.envelope else {
-                    print("unreadable entry in \(letter.queue): \(String(decoding: letter.raw, as: UTF8.self))\n")
+                    print(TerminalText.escaped("unreadable entry in \(letter.queue): \(String(decoding: letter.raw, as: UTF8.self))") + "\n")
                     continue
                 }
-                print("""
+                print(TerminalText.escaped("""
                     id:            \(e.id)
                     queue:         \(e.queue)
                     type:          \(e.type)
@@ -104,8 +104,7 @@ struct DeadLetterCommand: AsyncParsableCommand {
                     last failure:  \(time(e.lastFailedAt))  \(e.lastError ?? "-")
                     dead at:       \(time(e.deadAt))
                     payload:       \(e.payloadText)
-
-                    """)
+                    """) + "\n")
             }
         }
     }

@@ -26,7 +26,7 @@ struct Status: AsyncParsableCommand {
                 let report = JobStatusReport(id: id, queue: found?.queue, status: found?.status ?? "unknown")
                 print(try StatusPrinter.json(report))
             } else if let found {
-                print("\(id): \(found.status) (queue \(found.queue))")
+                print(TerminalText.escaped("\(id): \(found.status) (queue \(found.queue))"))
             } else {
                 print("\(id): unknown (never enqueued here, or its status expired after \(DurationText.format(configuration.workers.statusRetention)))")
             }
@@ -156,12 +156,13 @@ enum StatusPrinter {
 
     static func printTable(_ header: [String], _ rows: [[String]]) {
         var widths = header.map(\.count)
-        for row in rows { for (index, cell) in row.enumerated() { widths[index] = max(widths[index], cell.count) } }
+        for row in rows.map({ $0.map(TerminalText.escaped) }) { for (index, cell) in row.enumerated() { widths[index] = max(widths[index], cell.count) } }
         func line(_ cells: [String]) -> String {
             cells.enumerated().map { index, cell in
                 index == cells.count - 1 ? cell : cell.padding(toLength: widths[index], withPad: " ", startingAt: 0)
             }.joined(separator: "  ")
         }
+        let rows = rows.map { $0.map(TerminalText.escaped) }
         print(line(header))
         for row in rows { print(line(row)) }
     }
