@@ -8,7 +8,7 @@ SERVICES := scripts/services
 # Test servers' addresses, as scripts/services prints them.
 SERVICE_ENV = eval "$$($(SERVICES) env)"
 
-.PHONY: all build release services stop-services demo test bench bench-ingest clean
+.PHONY: all build release services stop-services demo test fuzz bench bench-ingest clean
 
 all: build
 
@@ -39,6 +39,12 @@ test: services
 	@python3 -c "import selenium" 2>/dev/null || python3 -m pip install --quiet --disable-pip-version-check --root-user-action=ignore selenium
 	@$(SERVICE_ENV) && python3 Tests/Browser/dashboard_test.py
 
+## fuzz: libFuzzer on every parser of untrusted input, FUZZ_RUNS inputs per target from the committed seed corpus
+## (Fuzz/Corpus); fails on any crash. `make fuzz FUZZ_RUNS=5000000` for a longer hunt.
+FUZZ_RUNS ?= 200000
+fuzz: services-packages
+	scripts/fuzz $(FUZZ_RUNS)
+
 ## bench: the worker-pool benchmark on a release build (200,000 jobs).
 bench: services release
 	@$(SERVICE_ENV) && .build/release/wooqueue bench --jobs 200000
@@ -48,4 +54,4 @@ bench-ingest: services release
 	@$(SERVICE_ENV) && scripts/bench/ingest
 
 clean:
-	rm -rf .build
+	rm -rf .build .build-fuzz

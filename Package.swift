@@ -138,6 +138,30 @@ let package = Package(
     ]
 )
 
+// MARK: - Fuzzing
+// libFuzzer targets (Fuzz/<name>/<name>.swift), one per parser of untrusted input. Only `make fuzz` builds them: it
+// sets WOOQUEUE_FUZZ=1 and builds in .build-fuzz with -sanitize=fuzzer,address, which a normal build must not have.
+if Context.environment["WOOQUEUE_FUZZ"] == "1" {
+    package.targets += [
+        .target(name: "CLibFuzzer", path: "Fuzz/CLibFuzzer"),
+        .target(name: "FuzzSupport", dependencies: ["CLibFuzzer"], path: "Fuzz/FuzzSupport"),
+    ]
+    let fuzzTargets: [(name: String, dependencies: [Target.Dependency])] = [
+        ("FuzzJSON", ["Parsing"]),
+        ("FuzzJSONDifferential", ["Parsing"]),
+        ("FuzzForm", ["Parsing"]),
+        ("FuzzHTMLText", ["Parsing"]),
+        ("FuzzWordPressEntities", ["Parsing"]),
+        ("FuzzSpoolRecord", ["Parsing"]),
+        ("FuzzDeliveryRouter", ["Routing", "QueueCore", "Parsing"]),
+        ("FuzzProduct", ["WooCommerceModel", "Parsing"]),
+    ]
+    for target in fuzzTargets {
+        package.targets.append(.executableTarget(name: target.name, dependencies: target.dependencies + ["FuzzSupport"],
+                                                 path: "Fuzz/\(target.name)"))
+    }
+}
+
 for target in package.targets where target.type != .system && !target.name.hasPrefix("C") {
     target.swiftSettings = (target.swiftSettings ?? []) + [
         .enableUpcomingFeature("ExistentialAny"),
