@@ -38,6 +38,7 @@ test: services
 	@$(SERVICE_ENV) && $(SWIFT) test --skip-build --no-parallel
 	@python3 -c "import selenium" 2>/dev/null || python3 -m pip install --quiet --disable-pip-version-check --root-user-action=ignore selenium
 	@$(SERVICE_ENV) && python3 Tests/Browser/dashboard_test.py
+	@scripts/bench/html-text-linear
 
 ## fuzz: libFuzzer on every parser of untrusted input, FUZZ_RUNS inputs per target from the committed seed corpus
 ## (Fuzz/Corpus); fails on any crash. `make fuzz FUZZ_RUNS=5000000` for a longer hunt.

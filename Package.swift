@@ -107,7 +107,7 @@ let package = Package(
         .testTarget(name: "PostgresClientTests", dependencies: ["PostgresClient", "TestSupport"]),
         .testTarget(name: "QueueCoreTests", dependencies: ["QueueCore", "Parsing", "TestSupport"]),
         .testTarget(name: "OperationsTests", dependencies: [
-            "Operations", "Dispatcher", "QueueCore", "Workers", "TestSupport",
+            "Operations", "Dispatcher", "QueueCore", "Parsing", "Workers", "TestSupport",
             .product(name: "Prometheus", package: "swift-prometheus"),
             .product(name: "Hummingbird", package: "hummingbird"),
             .product(name: "HummingbirdTesting", package: "hummingbird"),

@@ -74,6 +74,47 @@ import Testing
         }
     }
 
+    /// WooCommerce sends 9223372036854775807 after `intval()` of a huge quantity; these values trapped in an
+    /// `Int64(Double)` conversion. They are refused now, naming the member, and the delivery is kept for review.
+    @Test(arguments: ["9223372036854775807", "1e999", "1.8e19", "-1e19", "9007199254740992", "2.5", #""12x""#, "true"])
+    func anOrderWhoseNumbersDoNotFitIsRefusedNamingTheMember(value: String) throws {
+        let router = DeliveryRouter(configuration: configuration)
+        for member in ["quantity", "product_id", "variation_id"] {
+            let body = Array(#"{"id": 727, "number": "727", "line_items": [{"sku": "A", "quantity": 1}, {"sku": "B", "\#(member)": \#(value)}]}"#.utf8)
+            let error = #expect(throws: RoutingError.self) {
+                try router.jobs(for: Delivery(topic: "order.created", deliveryID: nil, body: body, origin: "woocommerce"))
+            }
+            #expect(error?.description.contains("line_items[1].\(member) must be a whole number between -9007199254740991 and 9007199254740991") == true,
+                    "\(member) = \(value): \(error?.description ?? "accepted")")
+        }
+        // The largest exact values, as numbers or strings, pass through unchanged.
+        let body = Array(#"{"id": 727, "line_items": [{"sku": 12, "quantity": "9007199254740991", "product_id": 3.0, "variation_id": null}]}"#.utf8)
+        let erp = try JSONValue.parse(try router.jobs(for: Delivery(topic: "order.created", deliveryID: nil, body: body, origin: "cli"))[1].payload)
+        #expect(erp["items"] == .array([.object([("sku", .string("12")), ("qty", .number(9_007_199_254_740_991)), ("total", .null)])]))
+    }
+
+    /// Only the body is signed: a captured order resent as `product.deleted` must not block an ERP row, and a
+    /// deletion carries `{"id": N}` and nothing else.
+    @Test func aBodyThatDoesNotFitItsTopicIsRefused() throws {
+        let router = DeliveryRouter(configuration: configuration)
+        func refusal(_ topic: String, _ body: [UInt8]) -> String? {
+            do {
+                _ = try router.jobs(for: Delivery(topic: topic, deliveryID: nil, body: body, origin: "woocommerce"))
+                return nil
+            } catch { return "\(error)" }
+        }
+        let order = try Fixtures.bytes("order-created.json"), product = try Fixtures.bytes("product-simple.json")
+        #expect(refusal("product.deleted", order)?.contains(#"does not fit the topic "product.deleted": a deletion carries only {"id": N}"#) == true)
+        #expect(refusal("product.updated", order)?.contains("this body is an order") == true)
+        #expect(refusal("order.created", product)?.contains(#"an order has "line_items""#) == true)
+        #expect(refusal("product.updated", Array(#"{"id": 5}"#.utf8))?.contains(#"a product has a "sku" member"#) == true)
+        #expect(refusal("product.deleted", Array(#"{"id": 0}"#.utf8))?.contains("positive integer") == true)
+        #expect(refusal("product.deleted", Array(#"{"id": "794"}"#.utf8)) == nil, "WooCommerce's own deletion body passes")
+        #expect(refusal("product.deleted", try Fixtures.bytes("product-deleted.json")) == nil)
+        #expect(refusal("product.updated", try Fixtures.bytes("variation-901.json")) == nil)
+        #expect(refusal("order.created", order) == nil)
+    }
+
     @Test func routesAreValidatedAgainstJobTypesAndQueues() {
         func error(_ routes: String) -> String {
             do {

@@ -23,16 +23,27 @@ import TestSupport
         let port: Int
         let group: ServiceGroup
 
-        static func start(_ extra: String = "", spoolMaxBytes: Int = 1 << 30, metrics: any MetricsFactory = MetricsSystem.factory) async throws -> Server {
+        /// - Parameters:
+        ///   - extra: more top-level members, each after a comma.
+        ///   - http: more members of the `http` section, each after a comma.
+        ///   - secrets: the webhook secrets (JSON string contents).
+        ///   - spoolDirectory: the spool's directory (a fresh one by default).
+        ///   - logger: where the intake logs (nowhere by default).
+        static func start(_ extra: String = "", http: String = "", secrets: [String] = [WebhookIntakeTests.secret],
+                          spoolMaxBytes: Int = 1 << 30, spoolDirectory: String? = nil,
+                          metrics: any MetricsFactory = MetricsSystem.factory, logger: Logger? = nil) async throws -> Server {
+            let spool = spoolDirectory ?? "\(FileManager.default.temporaryDirectory.path)/wq-spool-\(UUID().uuidString)"
             let configuration = try TestEnvironment.configuration(prefix: TestEnvironment.uniquePrefix("intake"), #"""
-                {"http": {"port": 0, "maxBodyBytes": 65536},
-                 "webhooks": {"secrets": ["\#(WebhookIntakeTests.secret)"], "spoolMaxBytes": \#(spoolMaxBytes),
-                              "spoolDirectory": "\#(FileManager.default.temporaryDirectory.path)/wq-spool-\#(UUID().uuidString)"},
+                {"http": {"port": 0, "maxBodyBytes": 65536\#(http)},
+                 "webhooks": {"secrets": [\#(secrets.map { "\"\($0)\"" }.joined(separator: ", "))], "spoolMaxBytes": \#(spoolMaxBytes), "spoolDirectory": "\#(spool)"},
                  "jobTypes": {"send_order_email": {"queue": "high", "handler": "noop"}}\#(extra)}
                 """#)
             let store = try TestEnvironment.store(configuration)
-            var logger = Logger(label: "test.intake")
-            logger.logLevel = .critical
+            let logger = logger ?? {
+                var quiet = Logger(label: "test.intake")
+                quiet.logLevel = .critical
+                return quiet
+            }()
             let intake = try WebhookIntake(configuration: configuration, store: store.withNewConnection(label: "intake"), metrics: metrics, logger: logger)
             let (ports, continuation) = AsyncStream.makeStream(of: Int.self)
             let app = WebhookServer.application(configuration: configuration, intake: intake, readiness: store, logger: logger) {

@@ -4,6 +4,7 @@ import Hummingbird
 import HummingbirdTesting
 import Logging
 import Operations
+import Parsing
 import QueueCore
 import TestSupport
 import Testing
@@ -129,6 +130,61 @@ import Testing
             }
             let medium = try await store.snapshot(queues: configuration.queues, latestEvents: 0).queues.first { $0.name == "medium" }
             #expect(medium?.ready == 4 && medium?.delayed == 0)
+        }
+    }
+
+    /// A POST whose body is `=` (or `&&=&`) trapped in the form reader before the CSRF check, so a page of
+    /// another site open in the operator's browser could stop the whole process. The checks now come first, the
+    /// reader cannot trap, and the server still answers.
+    @Test func aMalformedOrForeignFormIsRefusedAndTheServerStillAnswers() async throws {
+        try await withDashboard { _, _, client in
+            var form = Self.bearer
+            form[.contentType] = "application/x-www-form-urlencoded"
+            for body in ["=", "&&=&", "csrf", "%zz=1", "id=1&id=2&csrf=%E2%82"] {
+                for action in ["/admin/dlq/retry", "/admin/dlq/delete", "/admin/process-now", "/admin/compare"] {
+                    try await client.execute(uri: action, method: .post, headers: form, body: ByteBuffer(string: body)) { response in
+                        #expect(response.status == .forbidden || response.status == .badRequest, "\(action) \(body): \(response.status)")
+                    }
+                }
+            }
+            try await client.execute(uri: "/admin", method: .get, headers: Self.bearer) { #expect($0.status == .ok, "still answering") }
+            // What a page of another site can send: refused before the body is read.
+            var crossSite = form
+            crossSite[.init("Sec-Fetch-Site")!] = "cross-site"
+            try await client.execute(uri: "/admin/process-now", method: .post, headers: crossSite, body: ByteBuffer(string: "=")) {
+                #expect($0.status == .forbidden)
+                #expect(String(buffer: $0.body).contains("another site"))
+            }
+            var foreignOrigin = form
+            foreignOrigin[.origin] = "https://evil.example"
+            try await client.execute(uri: "/admin/process-now", method: .post, headers: foreignOrigin, body: ByteBuffer(string: "=")) {
+                #expect($0.status == .forbidden)
+            }
+            var json = Self.bearer
+            json[.contentType] = "application/json"
+            try await client.execute(uri: "/admin/process-now", method: .post, headers: json, body: ByteBuffer(string: "{}")) {
+                #expect($0.status == .unsupportedMediaType)
+            }
+            try await client.execute(uri: "/admin/dlq/delete", method: .post, headers: form,
+                                     body: ByteBuffer(string: String(repeating: "id=1&", count: 60_000))) { #expect($0.status == .contentTooLarge) }
+        }
+    }
+
+    /// A dead letter whose payload holds new lines took several lines of the JSON-lines export.
+    @Test func theExportWritesEachDeadLetterOnOneLine() async throws {
+        try await withDashboard { _, store, client in
+            var job = JobEnvelope(type: "noop", queue: "low", payload: Array("{\n  \"note\": \"a\\nb\",\n  \"n\": 1\n}".utf8), maxAttempts: 1, key: "K")
+            job.lastError = "line one\nline two"
+            try await store.deadLetter([job])
+            try await store.connection.send("LPUSH", store.keys("low").dead, "not an envelope\nat all")
+            try await client.execute(uri: "/admin/dlq/export?queue=low", method: .get, headers: Self.bearer) { response in
+                let lines = String(buffer: response.body).split(separator: "\n", omittingEmptySubsequences: false).dropLast()
+                #expect(lines.count == 2, "\(lines)")
+                let envelope = lines.compactMap { try? JobEnvelope(decoding: Array($0.utf8)) }.first
+                #expect(envelope?.id == job.id)
+                #expect(envelope.map { try? JSONValue.parse($0.payload) } == (try? JSONValue.parse(job.payload)))
+                #expect(lines.contains(#""not an envelope\nat all""#), "an entry that is not JSON is exported as a JSON string")
+            }
         }
     }
 }

@@ -42,7 +42,8 @@ actor DeliveryCommitter {
     /// Whether the spool may hold records (checked at start, set when appending).
     private var spoolHasRecords = true
     /// Why the last replay failed although Redis answered `PING`; `nil` once one succeeds. A spool in this state
-    /// is stuck: Redis refuses the writes (out of memory, a read-only replica), and a person must look.
+    /// is stuck: Redis refuses the writes (out of memory, a read-only replica) or the spool cannot be read, and a
+    /// person must look.
     private(set) var stuckReason: String?
     /// No replay before this instant. After a failed replay the next ones back off (250 ms doubling to 30 s),
     /// rather than read the whole spool again at every batch and every tick.
@@ -158,11 +159,9 @@ actor DeliveryCommitter {
             replayBackoff = .zero
             return true
         } catch {
-            if let redisError = error as? RedisError, redisError.isUnavailable {
-                stuckReason = nil
-            } else {
-                stuckReason = "\(error)"
-            }
+            // A lost connection is an outage the spool waits out; anything else, Redis having answered the PING
+            // (OOM, READONLY, an error reply, an unwritable spool), needs a person.
+            stuckReason = (error as? RedisError)?.kind == .connection ? nil : "\(error)"
             replayBackoff = replayBackoff == .zero ? .milliseconds(250) : min(replayBackoff * 2, .seconds(30))
             nextReplay = .now + replayBackoff
             return false

@@ -106,16 +106,31 @@ public struct JSONScanner {
         if scanner.index != scanner.bytes.count { throw scanner.failure("unexpected text after the value") }
     }
 
-    /// `bytes` without the white space between tokens, so a value takes one line whatever its layout (the
-    /// JSON-lines exports); throws when `bytes` are not one valid JSON value.
+    /// `bytes` without the white space between tokens, so a value takes one line whatever its layout, and with the
+    /// control characters JSON allows raw in strings (DEL, U+0080–U+009F) escaped, so printing it cannot drive a
+    /// terminal: the JSON-lines exports. Throws when `bytes` are not one valid JSON value.
     public static func compacted(_ bytes: [UInt8]) throws -> [UInt8] {
         try validate(bytes)
         var output: [UInt8] = []
         output.reserveCapacity(bytes.count)
         var inString = false, escaped = false
-        for byte in bytes {
+        var index = 0
+        while index < bytes.count {
+            let byte = bytes[index]
+            index += 1
             if inString {
-                if escaped { escaped = false } else if byte == UInt8(ascii: "\\") { escaped = true } else if byte == UInt8(ascii: "\"") { inString = false }
+                if escaped {
+                    escaped = false
+                } else if byte == UInt8(ascii: "\\") {
+                    escaped = true
+                } else if byte == UInt8(ascii: "\"") {
+                    inString = false
+                } else if byte == 0x7F || (byte == 0xC2 && index < bytes.count && (0x80...0x9F).contains(bytes[index])) {
+                    let code = byte == 0x7F ? byte : bytes[index]
+                    if byte == 0xC2 { index += 1 }
+                    output += Array("\\u00".utf8) + [hexDigit(code >> 4), hexDigit(code & 0x0F)]
+                    continue
+                }
             } else if byte == UInt8(ascii: "\"") {
                 inString = true
             } else if byte == 0x20 || byte == 0x0A || byte == 0x0D || byte == 0x09 {
@@ -124,6 +139,10 @@ public struct JSONScanner {
             output.append(byte)
         }
         return output
+    }
+
+    private static func hexDigit(_ value: UInt8) -> UInt8 {
+        value < 10 ? UInt8(ascii: "0") + value : UInt8(ascii: "a") + value - 10
     }
 
     /// Moves `index` past the scalar, object or array that starts there.

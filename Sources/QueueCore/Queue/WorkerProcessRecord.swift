@@ -64,7 +64,12 @@ public struct WorkerProcessRecord: Sendable, Equatable {
         }
         var workers: [Int] = []
         if case .array(let elements) = value["workers"] {
-            workers = elements.compactMap { if case .number(let n) = $0 { return Int(exactly: n).map { max(0, $0) } }; return nil }
+            // One count per queue, in order: a count that is not a whole number from 0 to 1000 (the configuration's
+            // limit) reads as 0 rather than shift the others or make a million holder names.
+            workers = elements.map { element in
+                guard case .number(let n) = element, let count = Int(exactly: n), (0...1000).contains(count) else { return 0 }
+                return count
+            }
         }
         self.init(id: string("id"), host: string("host"), pid: Int(truncatingIfNeeded: number("pid")), queues: queues, workers: workers,
                   startedAt: number("started_at"), heartbeatAt: number("heartbeat_at"))

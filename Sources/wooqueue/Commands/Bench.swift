@@ -7,8 +7,8 @@ import Workers
 /// `wooqueue bench`: the benchmarks, on throw-away keys.
 struct Bench: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
-        abstract: "Benchmarks: the worker pool (default), the webhook intake and the inventory bulk path.",
-        subcommands: [BenchWorkers.self, BenchIngest.self, BenchInventory.self], defaultSubcommand: BenchWorkers.self)
+        abstract: "Benchmarks: the worker pool (default), the webhook intake, the inventory bulk path and HTML-to-text.",
+        subcommands: [BenchWorkers.self, BenchIngest.self, BenchInventory.self, BenchHTMLText.self], defaultSubcommand: BenchWorkers.self)
 }
 
 /// `wooqueue bench [workers]`: throughput and pickup latency of the reliable path.
