@@ -43,6 +43,18 @@ import Testing
         #expect(error(#"{"alerts": {"treshold": 3}}"#).contains("treshold"))
     }
 
+    @Test func intakeLimitsHaveSafeDefaultsAndAreChecked() throws {
+        let defaults = try decode("{}").http
+        #expect(defaults.idleTimeout == .seconds(30) && defaults.readTimeout == .seconds(30))
+        #expect(defaults.maxConnections == 256 && defaults.maxUnverifiedBytes == 64 << 20)
+        let set = try decode(#"{"http": {"idleTimeout": "5s", "readTimeout": 10, "maxConnections": 32, "maxUnverifiedBytes": 4194304}}"#).http
+        #expect(set.idleTimeout == .seconds(5) && set.readTimeout == .seconds(10) && set.maxConnections == 32 && set.maxUnverifiedBytes == 4 << 20)
+        #expect(error(#"{"http": {"idleTimeout": "10ms"}}"#).contains("http.idleTimeout must be at least 100ms"))
+        #expect(error(#"{"http": {"maxConnections": 0}}"#).contains("http.maxConnections must be ≥ 1"))
+        #expect(error(#"{"http": {"maxUnverifiedBytes": 1048576}}"#).contains("must be at least http.maxBodyBytes"))
+        #expect(error(#"{"http": {"readTimeout": "forever"}}"#).contains("http.readTimeout must be a duration"))
+    }
+
     @Test func theRepositorysConfigFileIsValid() throws {
         let path = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
             .appendingPathComponent("config.json").path
@@ -50,6 +62,7 @@ import Testing
         #expect(config.queues.map(\.name) == ["high", "medium", "low", "bulk"])
         #expect(config.jobTypes["send_order_email"]?.queue == "high")
         #expect(config.maxAttempts(type: "sync_erp", queue: "medium") == 6)
+        #expect(config.http.maxConnections == 256 && config.http.readTimeout == .seconds(30), "every setting is in config.json")
     }
 
     @Test func badValuesNameTheField() {

@@ -1,20 +1,23 @@
--- wrk script for the webhook intake: POSTs one signed product delivery with a fresh X-WC-Webhook-Delivery-ID
--- per request (so none is dropped as a repeat; all coalesce into one waiting upsert).
--- Usage: see README.md, "Benchmarks" (BODY = file with the body, SIGNATURE = its base64 HMAC-SHA256).
-local file = assert(io.open(os.getenv("BODY"), "rb"))
+-- wrk script for the webhook intake: POSTs signed product deliveries, a distinct one per request (the intake drops a
+-- repeated body), read from DELIVERIES: one "signature body" pair per line, made by scripts/bench/ingest.
+-- Usage: see README.md, "Benchmarks".
+local deliveries = {}
+for line in io.lines(os.getenv("DELIVERIES")) do
+  local space = line:find(" ", 1, true)
+  deliveries[#deliveries + 1] = { line:sub(1, space - 1), line:sub(space + 1) }
+end
 wrk.method = "POST"
-wrk.body = file:read("*a")
-file:close()
 wrk.headers["Content-Type"] = "application/json"
 wrk.headers["X-WC-Webhook-Topic"] = "product.updated"
-wrk.headers["X-WC-Webhook-Signature"] = os.getenv("SIGNATURE")
 
 local counter = 0
 local prefix = tostring(math.random(1, 1e9))
 request = function()
   counter = counter + 1
+  local delivery = deliveries[(counter - 1) % #deliveries + 1]
   wrk.headers["X-WC-Webhook-Delivery-ID"] = prefix .. "-" .. counter
-  return wrk.format()
+  wrk.headers["X-WC-Webhook-Signature"] = delivery[1]
+  return wrk.format(nil, nil, nil, delivery[2])
 end
 
 local non200 = 0
