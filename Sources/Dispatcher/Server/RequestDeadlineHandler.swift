@@ -20,8 +20,9 @@ final class RequestDeadlineHandler: ChannelDuplexHandler, RemovableChannelHandle
 
     private let timeout: TimeAmount
     private var deadline: Scheduled<Void>?
-    /// Requests whose `.end` has arrived and whose response has not yet ended.
-    private var answering = 0
+    /// Requests whose head has arrived and whose response has not ended yet.
+    private var unanswered = 0
+    /// A request's head has arrived and its `.end` not yet.
     private var reading = false
 
     init(timeout: TimeAmount) {
@@ -46,24 +47,28 @@ final class RequestDeadlineHandler: ChannelDuplexHandler, RemovableChannelHandle
         switch unwrapInboundIn(data) {
         case .head:
             reading = true
+            unanswered += 1
             if deadline == nil { arm(context) }
         case .body:
             break
         case .end:
             reading = false
-            answering += 1
-            deadline?.cancel()
-            deadline = nil
+            if unanswered == 0 {
+                arm(context)  // answered early (a 413, a 401): the next request's clock starts now
+            } else {
+                deadline?.cancel()
+                deadline = nil
+            }
         }
         context.fireChannelRead(data)
     }
 
     func write(context: ChannelHandlerContext, data: NIOAny, promise: EventLoopPromise<Void>?) {
         if case .end = unwrapOutboundIn(data) {
-            answering = max(0, answering - 1)
-            // The next request's clock starts now, unless one is being read already (an early answer, such as a
-            // 413, is written while the rest of the body still arrives: its deadline keeps running).
-            if answering == 0, !reading { arm(context) }
+            unanswered = max(0, unanswered - 1)
+            // The next request's clock starts now, unless a request is still being read: an early answer, such
+            // as a 413, is written while the rest of its body arrives, and that body's deadline keeps running.
+            if unanswered == 0, !reading { arm(context) }
         }
         context.write(data, promise: promise)
     }
