@@ -227,6 +227,11 @@ import TestSupport
                 return answer.status == 503 && answer.body?["spool"] == .string("stuck") && answer.body?["redis"] == .string("reachable")
             }
             #expect(server.intake.spoolReadings.isStuck)
+            // The spool was read again every 250 ms while a replay kept failing; now the replays back off.
+            let readsBefore = server.intake.spoolReadsSoFar
+            try await Task.sleep(for: .seconds(3))  // the window the reads are counted in, not a wait for a state
+            let reads = server.intake.spoolReadsSoFar - readsBefore
+            #expect(reads <= 6, "\(reads) reads of the whole spool in 3 s (every 250 ms would be 12)")
         } catch {
             try await admin.connection.send("CONFIG", "SET", "maxmemory", original)
             throw error

@@ -3,6 +3,7 @@ import Foundation
 import Logging
 import Parsing
 import QueueCore
+import Synchronization
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -26,6 +27,7 @@ final class DeliverySpool: @unchecked Sendable {
     let quarantinePath: String
     private let maxBytes: Int
     private let logger: Logger
+    private let reads = Atomic<Int>(0)
 
     /// What ``readAll()`` found: the records to replay, and the frames to set aside.
     struct Contents: Sendable {
@@ -104,9 +106,13 @@ final class DeliverySpool: @unchecked Sendable {
         }
     }
 
+    /// How often the whole spool was read: replays back off rather than read it at every tick.
+    var readsSoFar: Int { reads.load(ordering: .relaxed) }
+
     /// Every record, oldest first, and the frames that cannot be read back.
     func readAll() async throws -> Contents {
-        try await io.run {
+        reads.add(1, ordering: .relaxed)
+        return try await io.run {
             let bytes = try Self.readFile(self.descriptor, path: self.path)
             var contents = Contents()
             for body in SpoolRecord.frames(in: bytes).bodies {

@@ -141,6 +141,9 @@ public final class WebhookIntake: Service, Sendable {
     /// The spool as of the last replay attempt (every 250 ms).
     public var spoolReadings: SpoolState { spoolState.withLock { $0 } }
 
+    /// How often the spool was read whole (for tests: replays back off).
+    var spoolReadsSoFar: Int { spool.readsSoFar }
+
     /// Bytes of deliveries waiting in the spool for Redis, read now.
     public func spooledBytes() async -> Int {
         (try? await spool.size()) ?? 0
