@@ -1,6 +1,5 @@
 import Foundation
 import Parsing
-import QueueCore
 import Testing
 
 /// The scanner reads string contents eight bytes at a time; these check every alignment of the bytes that end a

@@ -9,15 +9,20 @@ import Testing
 @Suite(.serialized) struct UntrustedInputTests {
     /// Runs curl (it exits by itself) and returns the HTTP status it printed.
     private func curl(_ arguments: [String]) async throws -> Int {
+        Int(try await curlOutput(["-o", "/dev/null", "-w", "%{http_code}"] + arguments)) ?? 0
+    }
+
+    /// Runs curl and returns what it printed.
+    private func curlOutput(_ arguments: [String]) async throws -> String {
         let process = Process()
         process.executableURL = URL(fileURLWithPath: "/usr/bin/curl")
-        process.arguments = ["-s", "-o", "/dev/null", "-w", "%{http_code}", "--max-time", "10"] + arguments
+        process.arguments = ["-s", "--max-time", "10"] + arguments
         let out = Pipe()
         process.standardOutput = out
         try process.run()
         let printed = await readToEnd(out)
         process.waitUntilExit()
-        return Int(String(decoding: printed, as: UTF8.self)) ?? 0
+        return String(decoding: printed, as: UTF8.self)
     }
 
     /// Each of these inputs stopped the whole `serve` process (intake, workers and metrics) with one request or
@@ -63,6 +68,10 @@ import Testing
         }
         let kept = try await store.deadLetters(queue: "webhooks").compactMap(\.envelope?.lastError)
         #expect(kept.count == 4 && kept.allSatisfy { $0.contains("quantity must be a whole number") }, "\(kept)")
+        // serve's own metrics count them (the backend is bootstrapped before the intake makes its counters).
+        let scrape = try await curlOutput(["\(base)/metrics"])
+        #expect(scrape.contains(#"wooqueue_webhooks_total{topic="order.created",outcome="unroutable"} 4"#), "\(scrape.prefix(3000))")
+        #expect(scrape.contains("wooqueue_spool_stuck 0") && scrape.contains("wooqueue_spool_quarantine_bytes 0"))
 
         // 3. A job whose payload holds an unpaired surrogate escape: it crashed serve four times, then was
         //    dead-lettered. Now serve's own workers just run it.

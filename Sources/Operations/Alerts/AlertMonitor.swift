@@ -26,7 +26,7 @@ public final class AlertMonitor: Service, Sendable {
 
     /// - Parameters:
     ///   - process: names this process in its own conditions, e.g. `web1:4242`.
-    ///   - readings: this process's bad-signature count and spool size.
+    ///   - readings: what only this process knows: its refused signatures and overloaded deliveries, its spool.
     public init(configuration: WooqueueConfiguration, store: QueueStore, process: String,
                 readings: @escaping @Sendable () async -> LocalReadings, logger: Logger) {
         settings = configuration.alerts

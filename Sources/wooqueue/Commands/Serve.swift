@@ -54,11 +54,12 @@ struct Serve: AsyncParsableCommand {
         let logger = global.logger("serve")
         let store = try configuration.makeStore(label: "readiness")
         if !configuration.redis.allowEviction { try await store.checkEvictionPolicy() }
-        let intake = try WebhookIntake(configuration: configuration, store: try configuration.makeStore(label: "intake"), logger: logger)
-        let address = "http://\(configuration.http.host):\(configuration.http.port)\(configuration.http.webhookPath)"
         // One registry for the process metrics (swift-metrics) and the cluster's queue gauges: one scrape shows both.
+        // Bootstrapped before anything makes a metric: a counter made earlier keeps the no-op backend for good.
         let registry = PrometheusCollectorRegistry()
         MetricsSystem.bootstrap(PrometheusExport(registry: registry))
+        let intake = try WebhookIntake(configuration: configuration, store: try configuration.makeStore(label: "intake"), logger: logger)
+        let address = "http://\(configuration.http.host):\(configuration.http.port)\(configuration.http.webhookPath)"
         let metrics = MetricsEndpoint(
             metrics: ClusterMetrics(store: try configuration.makeStore(label: "metrics"), queues: configuration.queues, registry: registry),
             token: configuration.http.metricsToken)
