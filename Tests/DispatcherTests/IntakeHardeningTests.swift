@@ -84,8 +84,23 @@ import TestSupport
         try await server.stop()
     }
 
+    /// A request head sent a byte at a time is cut off by the idle timeout: the head counts only once it is whole.
+    @Test func aHeadTrickledInIsCutOffByTheIdleTimeout() async throws {
+        let server = try await Server.start(http: #", "idleTimeout": "1s", "readTimeout": "10s""#)
+        let connection = try RawConnection(port: server.port)
+        let started = ContinuousClock.now
+        var open = await connection.send("POST /webhooks/woocommerce HTTP/1.1\r\nHost: 127.0.0.1\r\nX-Padding: ")
+        while open, ContinuousClock.now - started < .seconds(8) {
+            open = await connection.send("x")
+            if await connection.read(for: .milliseconds(200)).closed { open = false }
+        }
+        #expect(!open, "still reading the trickled head after 8 s")
+        #expect(ContinuousClock.now - started < .seconds(4), "closed after \(ContinuousClock.now - started)")
+        try await server.stop()
+    }
+
     /// A body sent a byte at a time kept its connection, and what it had sent, forever: each byte reset the idle
-    /// timer. The read timeout bounds the whole request.
+    /// timer. The read timeout bounds the body from its request's head.
     @Test func aRequestTrickledInIsCutOffByTheReadTimeout() async throws {
         let server = try await Server.start(http: #", "idleTimeout": "2s", "readTimeout": "1s""#)
         let connection = try RawConnection(port: server.port)

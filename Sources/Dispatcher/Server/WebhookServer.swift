@@ -11,9 +11,9 @@ import Synchronization
 /// routes others add (`/metrics`).
 ///
 /// What a connection may cost is bounded before any signature is checked: at most `http.maxConnections` at once,
-/// each closed after `http.idleTimeout` without a request or when a request takes longer than `http.readTimeout`
-/// to arrive; a body over `http.maxBodyBytes` is refused on its `Content-Length` or as soon as it passes the
-/// limit; a body without a signature is refused after its first bytes (a ping is shorter); and the bodies read
+/// each closed after `http.idleTimeout` without a (whole) request head or when a body takes longer than
+/// `http.readTimeout` after its head; a body over `http.maxBodyBytes` is refused on its `Content-Length` or as
+/// soon as it passes the limit; a body without a signature is refused after its first bytes (a ping is shorter); and the bodies read
 /// but not yet verified hold at most `http.maxUnverifiedBytes` together.
 public enum WebhookServer {
     /// Builds the application; run it as a service (it listens on `http.host`:`http.port`).
@@ -75,7 +75,7 @@ public enum WebhookServer {
         return Application(
             router: router,
             server: .http1(configuration: .init(
-                additionalChannelHandlers: [RequestDeadlineHandler(timeout: .nanoseconds(Int64(settings.readTimeout.milliseconds) * 1_000_000))],
+                additionalChannelHandlers: [RequestDeadlineHandler(timeout: .milliseconds(Int64(settings.readTimeout.milliseconds)))],
                 idleTimeout: .milliseconds(Int64(settings.idleTimeout.milliseconds)))),
             configuration: .init(
                 address: .hostname(settings.host, port: settings.port), serverName: "wooqueue",

@@ -61,9 +61,10 @@ public struct WooqueueConfiguration: Sendable {
         public var maxBodyBytes: Int
         /// The bearer token `GET /metrics` asks for; empty: none. `WOOQUEUE_METRICS_TOKEN` overrides.
         public var metricsToken: String = ""
-        /// A connection with no request in progress is closed after this long.
+        /// A connection with no request in progress, or whose request head is still arriving, is closed after
+        /// this long.
         public var idleTimeout: Duration = .seconds(30)
-        /// A request's head and body must arrive within this long, or its connection is closed.
+        /// A request's body must arrive within this long after its head, or its connection is closed.
         public var readTimeout: Duration = .seconds(30)
         /// Connections served at once; more wait in the listen backlog.
         public var maxConnections: Int = 256
