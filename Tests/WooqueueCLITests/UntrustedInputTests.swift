@@ -107,6 +107,9 @@ import Testing
             #expect(output.stdout.contains("SKU-1") || arguments == ["status"], "\(arguments)")
         }
         #expect(try await cli.run(["dlq", "list"]).stdout.contains(#"\u{1B}]0;owned\u{7}SKU-1"#))
+        let shown = try await cli.run(["dlq", "show", "--all"]).stdout
+        #expect(shown.contains("\nkey:           \\u{1B}]0;owned\\u{7}SKU-1\n"), "the layout keeps its lines: \(shown)")
+        #expect(shown.contains("last failure:") && shown.contains(#"boom\u{1B}[2J\u{9B}cleared"#))
         #expect(try await cli.run(["status"]).stdout.contains(#"\u{1B}[31mred"#))
         try await cli.cleanup()
     }

@@ -92,19 +92,22 @@ struct DeadLetterCommand: AsyncParsableCommand {
                     print(TerminalText.escaped("unreadable entry in \(letter.queue): \(String(decoding: letter.raw, as: UTF8.self))") + "\n")
                     continue
                 }
-                print(TerminalText.escaped("""
-                    id:            \(e.id)
-                    queue:         \(e.queue)
-                    type:          \(e.type)
-                    key:           \(e.key ?? "-")
-                    source:        \(e.source ?? "-")
+                // Each value escaped on its own: the layout's new lines stay, a value's control characters show.
+                let show = TerminalText.escaped
+                print("""
+                    id:            \(show(e.id))
+                    queue:         \(show(e.queue))
+                    type:          \(show(e.type))
+                    key:           \(show(e.key ?? "-"))
+                    source:        \(show(e.source ?? "-"))
                     attempts:      \(e.attempt) of \(e.maxAttempts)\(e.recoveries > 0 ? ", recovered \(e.recoveries) time(s)" : "")
                     enqueued at:   \(time(e.enqueuedAt))
-                    first failure: \(time(e.firstFailedAt))  \(e.firstError ?? "-")
-                    last failure:  \(time(e.lastFailedAt))  \(e.lastError ?? "-")
+                    first failure: \(time(e.firstFailedAt))  \(show(e.firstError ?? "-"))
+                    last failure:  \(time(e.lastFailedAt))  \(show(e.lastError ?? "-"))
                     dead at:       \(time(e.deadAt))
-                    payload:       \(e.payloadText)
-                    """) + "\n")
+                    payload:       \(show(e.payloadText))
+
+                    """)
             }
         }
     }

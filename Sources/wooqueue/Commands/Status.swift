@@ -154,15 +154,16 @@ enum StatusPrinter {
         return "\(millis / 3_600_000)h"
     }
 
+    /// Prints a table; cells come from Redis, so their control characters are shown, not sent.
     static func printTable(_ header: [String], _ rows: [[String]]) {
+        let rows = rows.map { $0.map(TerminalText.escaped) }
         var widths = header.map(\.count)
-        for row in rows.map({ $0.map(TerminalText.escaped) }) { for (index, cell) in row.enumerated() { widths[index] = max(widths[index], cell.count) } }
+        for row in rows { for (index, cell) in row.enumerated() { widths[index] = max(widths[index], cell.count) } }
         func line(_ cells: [String]) -> String {
             cells.enumerated().map { index, cell in
                 index == cells.count - 1 ? cell : cell.padding(toLength: widths[index], withPad: " ", startingAt: 0)
             }.joined(separator: "  ")
         }
-        let rows = rows.map { $0.map(TerminalText.escaped) }
         print(line(header))
         for row in rows { print(line(row)) }
     }
