@@ -123,8 +123,14 @@ import Testing
         }
         let row = try await database.query("SELECT item, id_altek FROM \"\(schema)\".inv_items")
         #expect(row.rows == [["X-42", "42"]])
+        // With no job running, a stop takes a bounded moment: not a whole alert check interval (30 s), which a
+        // service manager would have cut short with SIGKILL.
+        let stopping = ContinuousClock.now
         kill(server.processIdentifier, SIGTERM)
         try await waitUntil("serve to stop on SIGTERM", timeout: .seconds(30)) { !server.isRunning }
+        let stop = ContinuousClock.now - stopping
+        print("serve stopped \(stop) after SIGTERM")
+        #expect(stop < .seconds(5), "serve took \(stop) to stop")
         #expect(server.terminationStatus == 0)
         try await database.query("DROP SCHEMA \"\(schema)\" CASCADE")
         try await database.query("DROP SCHEMA \"\(schema)_state\" CASCADE")

@@ -41,8 +41,10 @@ public final class AlertMonitor: Service, Sendable {
         var signatures = PerMinuteRate(), overloaded = PerMinuteRate()
         while !Task.isShuttingDownGracefully, !Task.isCancelled {
             // The first check waits too: at start, this process's own workers have not registered yet, and a
-            // queue with jobs would look unserved.
-            try? await Task.sleep(for: settings.checkInterval)
+            // queue with jobs would look unserved. The wait ends at once on graceful shutdown, so `serve` stops
+            // promptly instead of after a whole check interval.
+            try? await cancelWhenGracefulShutdown { try await Task.sleep(for: self.settings.checkInterval) }
+            if Task.isShuttingDownGracefully { return }
             let local = await readings()
             signatures.add(local.badSignatures, at: .now)
             overloaded.add(local.overloadedDeliveries, at: .now)
