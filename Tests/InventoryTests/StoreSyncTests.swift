@@ -82,6 +82,7 @@ struct StoreSyncTests {
             #expect(report.enqueued == 6)
             #expect(report.orphans == 1)
             #expect(report.orphansRemoved == 1)
+            #expect(try await harness.workers.store.counts(scope: "inventory")["deleted"] == 1, "the removal counts in the inventory totals")
             let gone = try #require(try await harness.rows()["GONE-1"])
             #expect(gone["bloqueado"] == "t")
             #expect(Double(gone["existencia"]!!) == 0)

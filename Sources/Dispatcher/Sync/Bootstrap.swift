@@ -116,6 +116,8 @@ public struct Bootstrap: Sendable {
         report.orphans = orphans.count
         if options.deleteOrphans, !orphans.isEmpty {
             report.orphansRemoved = try await writer.removeRows(skuKeys: orphans)
+            // Removed rows count as deletions in the inventory totals, as the handler's do (`status`, /admin).
+            try await store.addCounts([(InventoryHandler.Count.deleted.rawValue, report.orphansRemoved)], scope: "inventory")
         }
         _ = try await redis.send(RedisCommand("DEL", cursorKey, seenKey))
         return report
