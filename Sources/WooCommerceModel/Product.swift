@@ -8,6 +8,7 @@ public struct Product: Sendable, Equatable {
     /// The variable product a variation belongs to; 0 for a product.
     public var parentID: Int64
     public var sku: String?
+    /// The name with its HTML character references decoded (WordPress stores `Café &amp; Té`).
     public var name: String?
     /// `date_modified_gmt` as sent (`2026-11-20T15:03:11`, UTC without a zone).
     public var modifiedGMT: String?
@@ -26,7 +27,7 @@ public struct Product: Sendable, Equatable {
     /// `dimensions.height` / `.width` when numeric.
     public var height: String?
     public var width: String?
-    /// A variation's attribute values in order (`["Blue", "M"]`).
+    /// A variation's attribute values in order (`["Blue", "M"]`), character references decoded.
     public var attributeValues: [String]
     /// `type` is `variable`: its variations are products of their own (`/products/<id>/variations`).
     public var isVariable: Bool
@@ -69,7 +70,7 @@ public struct Product: Sendable, Equatable {
                 case .id: id = try JSONScanner.integer(in: bytes, range)
                 case .parentID: parentID = (try? JSONScanner.integer(in: bytes, range)) ?? 0
                 case .sku: sku = try? JSONScanner.string(in: bytes, range)
-                case .name: name = try? JSONScanner.string(in: bytes, range)
+                case .name: name = (try? JSONScanner.string(in: bytes, range)).flatMap { $0 }.map(HTMLText.decodingEntities)
                 case .type: isVariable = (try? JSONScanner.string(in: bytes, range)) == "variable"
                 case .modified: modified = try? JSONScanner.string(in: bytes, range)
                 case .stock: stock = Self.number(bytes, range)
@@ -95,7 +96,9 @@ public struct Product: Sendable, Equatable {
                 case .attributes:
                     // A variation's attributes carry one `option` each; a product's carry `options` lists.
                     try? JSONScanner.forEachElement(of: bytes, in: range) { attribute in
-                        if let option = Self.string(bytes, attribute, member: "option") { attributeValues.append(option) }
+                        if let option = Self.string(bytes, attribute, member: "option") {
+                            attributeValues.append(HTMLText.decodingEntities(option))
+                        }
                         return true
                     }
                 }

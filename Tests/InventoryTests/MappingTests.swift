@@ -1,4 +1,5 @@
 import Inventory
+import Parsing
 import TestSupport
 import Testing
 import WooCommerceModel
@@ -112,5 +113,19 @@ struct MappingTests {
         #expect(product.width == "2")
         #expect(throws: ProductError.self) { try Product(json: Array(#"{"sku": "A"}"#.utf8)) }
         #expect(throws: ProductError.self) { try Product(json: Array("[1]".utf8)) }
+    }
+
+    /// WordPress keeps names HTML-encoded; `nombre` and `nombreweb` stored them that way (seen on a real store).
+    @Test("names and attribute values arrive HTML-encoded and are written decoded")
+    func encodedNamesAreDecoded() throws {
+        let product = try Product(json: Array(#"{"id": 5, "sku": "CAFE-1", "name": "Caf\u00e9 &amp; T\u00e9 &quot;Especial&quot; &#8211; 250&nbsp;g"}"#.utf8))
+        let row = try #require(InventoryRow(product, parent: nil))
+        #expect(row[.nombre] == "Café & Té \"Especial\" – 250 g")
+        #expect(row[.nombreweb] == row[.nombre])
+        let variation = try Product(json: Array(#"{"id": 6, "parent_id": 5, "sku": "CAFE-1-B", "attributes": [{"name": "Grind", "option": "Fine &amp; dark"}]}"#.utf8))
+        let variationRow = try #require(InventoryRow(variation, parent: ParentProduct(name: product.name, imageURL: nil, categoryID: nil)))
+        #expect(variationRow[.nombre] == "Café & Té \"Especial\" – 250 g - Fine & dark")
+        #expect(HTMLText.decodingEntities("AT&T &unknown; &#xZZ; plain") == "AT&T &unknown; &#xZZ; plain", "what is no entity stays")
+        #expect(HTMLText.decodingEntities("a&#0;b&#x1B;c") == "a&#0;b&#x1B;c", "no control character is made")
     }
 }

@@ -37,16 +37,45 @@ public enum HTMLText {
         }
     }
 
-    /// The entity at `index` (`&amp;`, `&#225;`, `&#xE1;`) decoded, and its length; nil when it is not one.
+    /// `text` with its character references decoded (`&amp;`, `&#8211;`, `&#xE1;`) and nothing else changed:
+    /// WordPress keeps product names and attribute values HTML-encoded (`Café &amp; Té`), and the ERP wants the
+    /// characters. Text without `&` is returned as it is.
+    public static func decodingEntities(_ text: String) -> String {
+        guard text.utf8.contains(UInt8(ascii: "&")) else { return text }
+        var input = text
+        return input.withUTF8 { source in
+            var decoded: [UInt8] = []
+            decoded.reserveCapacity(source.count)
+            var index = 0
+            while index < source.count {
+                if source[index] == UInt8(ascii: "&"), let (characters, length) = entity(source, at: index) {
+                    decoded += characters
+                    index += length
+                } else {
+                    decoded.append(source[index])
+                    index += 1
+                }
+            }
+            return String(decoding: decoded, as: UTF8.self)
+        }
+    }
+
+    /// The entity at `index` (`&amp;`, `&#225;`, `&#xE1;`) decoded, and its length; nil when it is not one. A
+    /// numeric reference to a control character (`&#0;`, `&#27;`) is not decoded: PostgreSQL refuses NUL in text,
+    /// and the others have no place in a name or a description.
     private static func entity(_ source: UnsafeBufferPointer<UInt8>, at index: Int) -> ([UInt8], Int)? {
         let limit = min(source.count, index + 12)
         guard let end = source[(index + 1)..<limit].firstIndex(of: UInt8(ascii: ";")) else { return nil }
         let name = String(decoding: source[(index + 1)..<end], as: UTF8.self)
         let decoded: String?
+        func character(_ value: UInt32?) -> String? {
+            guard let value, value >= 0x20, !(0x7F...0x9F).contains(value), let scalar = Unicode.Scalar(value) else { return nil }
+            return String(Character(scalar))
+        }
         if name.hasPrefix("#x") || name.hasPrefix("#X") {
-            decoded = UInt32(name.dropFirst(2), radix: 16).flatMap(Unicode.Scalar.init).map { String(Character($0)) }
+            decoded = character(UInt32(name.dropFirst(2), radix: 16))
         } else if name.hasPrefix("#") {
-            decoded = UInt32(name.dropFirst()).flatMap(Unicode.Scalar.init).map { String(Character($0)) }
+            decoded = character(UInt32(name.dropFirst()))
         } else {
             decoded = named[name]
         }
