@@ -46,6 +46,12 @@ final class FakeStore: Sendable {
         let router = Router()
         router.get("wp-json/wc/v3/**") { request, _ -> Response in
             guard let store = box.store else { return Response(status: .serviceUnavailable) }
+            // The signature is checked by an independent port of WooCommerce's own check, not by a second reading of
+            // wooqueue's signer (the two once shared a bug that only a real store found).
+            guard await store.verifyOAuth(request) else {
+                return store.json(.unauthorized, ["code": "woocommerce_rest_authentication_error",
+                                                  "message": "Invalid signature - provided signature does not match."])
+            }
             return store.answer(request)
         }
         let app = Application(router: router, configuration: .init(address: .hostname("127.0.0.1", port: 0)),
@@ -90,9 +96,6 @@ final class FakeStore: Sendable {
         var query: [String: String] = [:]
         for (key, value) in request.uri.queryParameters { query[String(key)] = String(value) }
         state.withLock { $0.requests.append((path, query)) }
-        guard verifyOAuth(path: path, query: query) else {
-            return json(.unauthorized, ["code": "woocommerce_rest_authentication_error", "message": "Invalid signature - provided signature does not match."])
-        }
         let parts = path.split(separator: "/").dropFirst(3).map(String.init)  // after wp-json/wc/v3
         let snapshot = state.withLock { $0 }
         switch parts.count {
@@ -135,7 +138,7 @@ final class FakeStore: Sendable {
         return response
     }
 
-    private func json(_ status: HTTPResponse.Status, _ value: Any) -> Response {
+    func json(_ status: HTTPResponse.Status, _ value: Any) -> Response {
         let data = try! JSONSerialization.data(withJSONObject: value, options: [.sortedKeys])
         var response = Response(status: status, body: .init(byteBuffer: ByteBuffer(bytes: data)))
         response.headers[.contentType] = "application/json"
@@ -146,19 +149,16 @@ final class FakeStore: Sendable {
         json(.notFound, ["code": "woocommerce_rest_product_invalid_id", "message": "Invalid ID."])
     }
 
-    /// WC_REST_Authentication::check_oauth_signature, for HMAC-SHA256.
-    private func verifyOAuth(path: String, query: [String: String]) -> Bool {
-        guard query["oauth_consumer_key"] == Self.consumerKey, let signature = query["oauth_signature"],
-              query["oauth_signature_method"] == "HMAC-SHA256", let timestamp = query["oauth_timestamp"].flatMap(Double.init),
-              abs(timestamp - Date().timeIntervalSince1970) < 15 * 60, query["oauth_nonce"] != nil else { return false }
-        func rawurlencode(_ text: String) -> String {
-            let allowed = CharacterSet(charactersIn: "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-._~")
-            return text.addingPercentEncoding(withAllowedCharacters: allowed)!
-        }
-        let params = query.filter { $0.key != "oauth_signature" }.sorted { $0.key < $1.key }
-        let joined = params.map { rawurlencode($0.key) + "%3D" + rawurlencode($0.value) }.joined(separator: "%26")
-        let base = "GET&" + rawurlencode(url + path) + "&" + joined
-        let mac = HMAC<SHA256>.authenticationCode(for: Data(base.utf8), using: SymmetricKey(data: Data((Self.consumerSecret + "&").utf8)))
-        return Data(mac).base64EncodedString() == signature
+    /// WC_REST_Authentication::check_oauth_signature, for HMAC-SHA256, as `Tests/Peers/woocommerce_oauth_check.py`
+    /// writes it out: the request as it arrived, this store's address, its keys.
+    func verifyOAuth(_ request: Request) async -> Bool {
+        let target = "\(url)\(request.uri.path)\(request.uri.query.map { "?\($0)" } ?? "")"
+        return (try? await Self.checkOAuth(method: "GET", url: target)) == 0
+    }
+
+    /// Runs the independent checker; its exit status (0: valid).
+    static func checkOAuth(method: String, url: String) async throws -> Int32 {
+        let checker = TestEnvironment.repositoryRoot.appendingPathComponent("Tests/Peers/woocommerce_oauth_check.py").path
+        return try await runToCompletion("/usr/bin/env", ["python3", checker, method, url, consumerKey, consumerSecret])
     }
 }

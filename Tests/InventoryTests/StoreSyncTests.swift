@@ -171,18 +171,53 @@ struct StoreSyncTests {
         }
     }
 
-    @Test("OAuth 1.0a signature matches WooCommerce's base string, HMAC computed by openssl")
+    /// `wooqueue reconcile --since …`, the real executable, against a store that checks OAuth as WooCommerce does
+    /// (the independent port): every plain-http store answered it 401 before the signer encoded pairs twice.
+    @Test("reconcile --since, run as a command, passes WooCommerce's OAuth check with modified_after")
+    func reconcileCommandPassesTheOAuthCheck() async throws {
+        try await withStore { harness, store, configuration in
+            let config = FileManager.default.temporaryDirectory.appendingPathComponent("wq-reconcile-\(UUID().uuidString).json")
+            try Data(#"""
+                {"redis": {"url": "\#(TestEnvironment.redisURL)", "keyPrefix": "\#(configuration.redis.keyPrefix)"},
+                 "woocommerce": {"url": "\#(store.url)", "consumerKey": "\#(FakeStore.consumerKey)",
+                                 "consumerSecret": "\#(FakeStore.consumerSecret)", "perPage": 2}}
+                """#.utf8).write(to: config)
+            defer { try? FileManager.default.removeItem(at: config) }
+            let binary = ProcessInfo.processInfo.environment["WOOQUEUE_BIN"]
+                ?? TestEnvironment.repositoryRoot.appendingPathComponent(".build/debug/wooqueue").path
+            let output = config.appendingPathExtension("out")
+            defer { try? FileManager.default.removeItem(at: output) }
+            let status = try await runToCompletion("/bin/sh", ["-c", """
+                env -u WOOQUEUE_REDIS_URL -u WOOQUEUE_WOO_URL -u WOOQUEUE_WOO_KEY -u WOOQUEUE_WOO_SECRET \
+                  "$0" reconcile --since 2026-01-01T00:00:00 --config "$1" --log-level error > "$2" 2>&1
+                """, binary, config.path, output.path])
+            let printed = (try? String(contentsOf: output, encoding: .utf8)) ?? ""
+            #expect(status == 0, "\(printed)")
+            let requests = store.state.withLock { $0.requests }
+            #expect(requests.contains { $0.query["modified_after"] == "2026-01-01T00:00:00" && $0.query["oauth_signature"] != nil })
+            let keys = try await harness.workers.store.connection.send("KEYS", "\(configuration.redis.keyPrefix):*").array?.compactMap(\.string) ?? []
+            #expect((try await harness.workers.store.connection.send("LLEN", harness.workers.store.keys("bulk").ready).int ?? 0) >= 1,
+                    "the changed products, a job per page: \(keys)\n\(printed)")
+        }
+    }
+
+    /// The signer once encoded each pair once; WooCommerce encodes `name=value` a second time, so any value with
+    /// `:` (`modified_after`) got 401 from every plain-http store, and a test that checked the same wrong way could
+    /// not see it. The oracle is an independent port of WooCommerce's check (Tests/Peers).
+    @Test("OAuth 1.0a signature passes WooCommerce's check, written out independently, with modified_after")
     func oauthSignature() async throws {
         let settings = WooqueueConfiguration.WooCommerceSettings(
-            url: "http://shop.example.com", consumerKey: "ck_1", consumerSecret: "cs_2", authentication: .auto, perPage: 100,
-            timeout: .seconds(5), reconcileInterval: .zero)
+            url: "http://shop.example.com", consumerKey: FakeStore.consumerKey, consumerSecret: FakeStore.consumerSecret,
+            authentication: .auto, perPage: 100, timeout: .seconds(5), reconcileInterval: .zero)
         let client = try WooCommerceClient(settings: settings, logger: Logger(label: "test"))
-        let url = client.requestURL("products", parameters: [("page", "2"), ("modified_after", "2026-11-21T12:00:00")],
-                                    timestamp: 1_700_000_000, nonce: "abc123")
-        // WooCommerce encodes each name and value once (rawurlencode) and joins them with %3D and %26.
-        let expectedBase = "GET&http%3A%2F%2Fshop.example.com%2Fwp-json%2Fwc%2Fv3%2Fproducts&modified_after%3D2026-11-21T12%3A00%3A00%26oauth_consumer_key%3Dck_1%26oauth_nonce%3Dabc123%26oauth_signature_method%3DHMAC-SHA256%26oauth_timestamp%3D1700000000%26page%3D2"
-        let expected = try OpenSSL.hmacSHA256Base64(Array(expectedBase.utf8), key: "cs_2&")
-        let signature = try #require(URLComponents(string: url)?.queryItems?.first { $0.name == "oauth_signature" }?.value)
-        #expect(signature == expected)
+        let now = Int64(Date().timeIntervalSince1970)
+        for parameters in [[("page", "2"), ("modified_after", "2026-11-21T12:00:00")], [("sku", "A B+C/ü~"), ("dates_are_gmt", "true")], []] {
+            let url = client.requestURL("products", parameters: parameters, timestamp: now, nonce: "abc123")
+            #expect(try await FakeStore.checkOAuth(method: "GET", url: url) == 0, "\(url)")
+        }
+        // And a signature made the old way (each pair encoded once) is refused by the same checker.
+        var tampered = URLComponents(string: client.requestURL("products", parameters: [("modified_after", "2026-11-21T12:00:00")], timestamp: now, nonce: "n"))!
+        tampered.queryItems = tampered.queryItems?.map { $0.name == "oauth_signature" ? URLQueryItem(name: $0.name, value: "AAAA") : $0 }
+        #expect(try await FakeStore.checkOAuth(method: "GET", url: tampered.string!) != 0)
     }
 }
