@@ -73,7 +73,7 @@ let package = Package(
             .product(name: "Logging", package: "swift-log"),
         ]),
         .target(name: "Operations", dependencies: [
-            "QueueCore", "Parsing", "Dispatcher",
+            "QueueCore", "Parsing", "Routing", "Dispatcher",
             .product(name: "CoreMetrics", package: "swift-metrics"),
             .product(name: "Prometheus", package: "swift-prometheus"),
             .product(name: "Crypto", package: "swift-crypto"),
@@ -107,7 +107,7 @@ let package = Package(
         .testTarget(name: "PostgresClientTests", dependencies: ["PostgresClient", "TestSupport"]),
         .testTarget(name: "QueueCoreTests", dependencies: ["QueueCore", "Parsing", "TestSupport"]),
         .testTarget(name: "OperationsTests", dependencies: [
-            "Operations", "Dispatcher", "QueueCore", "Parsing", "Workers", "TestSupport",
+            "Operations", "Dispatcher", "Routing", "QueueCore", "Parsing", "Workers", "TestSupport",
             .product(name: "Prometheus", package: "swift-prometheus"),
             .product(name: "Hummingbird", package: "hummingbird"),
             .product(name: "HummingbirdTesting", package: "hummingbird"),

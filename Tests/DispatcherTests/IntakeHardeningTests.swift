@@ -5,6 +5,7 @@ import Logging
 import NIOCore
 import Parsing
 import QueueCore
+import Routing
 import Testing
 import TestSupport
 
@@ -21,7 +22,7 @@ import TestSupport
     }
 
     private func deadLetters(_ server: Server) async throws -> [JobEnvelope] {
-        try await server.store.deadLetters(queue: WebhookIntake.deadLetterQueue).compactMap(\.envelope)
+        try await server.store.deadLetters(queue: KeptDelivery.queue).compactMap(\.envelope)
     }
 
     // MARK: - Replays and topics

@@ -7,6 +7,7 @@ import MetricsTestKit
 import NIOCore
 import Parsing
 import QueueCore
+import Routing
 import ServiceLifecycle
 import Testing
 import TestSupport
@@ -220,7 +221,7 @@ import TestSupport
         #expect(answer.status == 200 && answer.body.contains("kept for review"))
         let unrouted = try await server.deliver(Array("{}".utf8), topic: "coupon.created", deliveryID: "coupon-1")
         #expect(unrouted.status == 200)
-        let letters = try await server.store.deadLetters(queue: WebhookIntake.deadLetterQueue).compactMap(\.envelope)
+        let letters = try await server.store.deadLetters(queue: KeptDelivery.queue).compactMap(\.envelope)
         #expect(letters.count == 2)
         let byKey = Dictionary(uniqueKeysWithValues: letters.map { ($0.key ?? "", $0) })
         #expect(byKey["broken-1"]?.lastError?.contains("not valid JSON") == true)

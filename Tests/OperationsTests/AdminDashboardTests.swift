@@ -6,6 +6,7 @@ import Logging
 import Operations
 import Parsing
 import QueueCore
+import Routing
 import TestSupport
 import Testing
 
@@ -185,6 +186,35 @@ import Testing
                 #expect(envelope.map { try? JSONValue.parse($0.payload) } == (try? JSONValue.parse(job.payload)))
                 #expect(lines.contains(#""not an envelope\nat all""#), "an entry that is not JSON is exported as a JSON string")
             }
+        }
+    }
+
+    /// Retrying a kept webhook delivery from the dead-letter page pushed it into `webhooks`' ready list, which no
+    /// worker serves: the delivery was lost. It is routed again now, as the CLI does, through the form a browser
+    /// sends (with its CSRF token); one that still cannot be routed stays, and the page says so.
+    @Test func retryingAKeptDeliveryRoutesItInsteadOfLosingIt() async throws {
+        try await withDashboard { _, store, client in
+            let product = try Fixtures.bytes("product-simple.json")
+            let kept = KeptDelivery(topic: "product.updated", deliveryID: "d-42", webhookID: "7", body: product)
+            let stillUnroutable = KeptDelivery(topic: "coupon.created", deliveryID: "d-43", webhookID: "7", body: Array("{}".utf8))
+            try await store.deadLetter([kept.envelope(reason: "no route for topic \"product.updated\""),
+                                        stillUnroutable.envelope(reason: "no route for topic \"coupon.created\"")])
+            let page = try await client.execute(uri: "/admin/dlq?queue=webhooks", method: .get, headers: Self.bearer) { String(buffer: $0.body) }
+            let csrf = try #require(page.firstMatch(of: /name="csrf" value="([^"]+)"/)?.output.1)
+            var form = Self.bearer
+            form[.contentType] = "application/x-www-form-urlencoded"
+            let token = String(csrf).addingPercentEncoding(withAllowedCharacters: .alphanumerics) ?? ""
+            try await client.execute(uri: "/admin/dlq/retry", method: .post, headers: form,
+                                     body: ByteBuffer(string: "csrf=\(token)&queue=webhooks&all=1")) { response in
+                #expect(response.status == .seeOther)
+                let location = response.headers[.location]?.removingPercentEncoding ?? ""
+                #expect(location.contains("1 kept delivery routed again") && location.contains("1 still cannot be routed"), "\(location)")
+            }
+            let bulk = try await store.connection.send("LRANGE", store.keys("bulk").ready, "0", "-1").array?.compactMap(\.bytes) ?? []
+            #expect(bulk.compactMap { try? JobEnvelope(decoding: $0) }.map(\.type) == ["inventory.upsert"], "the product's job is on its queue")
+            #expect(try await store.connection.send("LLEN", store.keys(KeptDelivery.queue).ready).int == 0, "nothing on a list no worker serves")
+            let left = try await store.deadLetters(queue: KeptDelivery.queue).compactMap(\.envelope?.key)
+            #expect(left == ["d-43"], "the delivery that still cannot be routed stays for review")
         }
     }
 }

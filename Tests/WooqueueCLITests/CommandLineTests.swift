@@ -56,7 +56,7 @@ import Testing
         let show = try await cli.run(["dlq", "show", "--id", id])
         #expect(show.stdout.contains("attempts:      2 of 2") && show.stdout.contains(#"payload:       {"fail": "transient"}"#))
         let retry = try await cli.run(["dlq", "retry", "--all", "--queue", "high"])
-        #expect(retry.stdout.contains("sent 1 job(s) back"))
+        #expect(retry.stdout.contains("1 sent back to their queue"))
         #expect(try await cli.run(["status", "--id", id]).stdout.contains("pending"))
         let purge = try await cli.run(["dlq", "purge", "--all"])
         #expect(purge.stdout.contains("deleted 0"), "the retried job left the dead-letter list")

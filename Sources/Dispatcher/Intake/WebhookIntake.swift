@@ -17,8 +17,6 @@ import Synchronization
 /// is unreachable, deliveries go to a durable local spool and are answered 200; run the intake as a service to
 /// replay the spool once Redis is back.
 public final class WebhookIntake: Service, Sendable {
-    /// The dead-letter list of deliveries that could not become jobs.
-    public static let deadLetterQueue = "webhooks"
 
     /// An HTTP answer: status code and a short JSON body.
     public struct Answer: Sendable, Equatable {
@@ -236,7 +234,8 @@ public final class WebhookIntake: Service, Sendable {
                 "webhook.topic": "\(topic.clipped())", "webhook.delivery": "\((request.deliveryID ?? "-").clipped())",
                 "reason": "\(reason.clipped(to: 300))",
             ])
-            return .init(claim: claim(request), jobs: [], deadLetter: Self.deadLetter(request, reason: reason))
+            let kept = KeptDelivery(topic: request.topic, deliveryID: request.deliveryID, webhookID: request.webhookID, body: request.body)
+            return .init(claim: claim(request), jobs: [], deadLetter: kept.envelope(reason: reason))
         }
     }
 
@@ -258,26 +257,5 @@ public final class WebhookIntake: Service, Sendable {
             key.append(digits[Int(byte & 0x0F)])
         }
         return String(decoding: key, as: UTF8.self)
-    }
-
-    /// A delivery kept as a dead letter: its topic, ids and raw body (as text) in the payload.
-    static func deadLetter(_ request: Request, reason: String) -> JobEnvelope {
-        var writer = JSONWriter(capacity: request.body.count + 128)
-        writer.beginObject()
-        writer.field("topic", request.topic)
-        writer.field("delivery_id", request.deliveryID)
-        writer.field("webhook_id", request.webhookID)
-        writer.field("body", String(decoding: request.body, as: UTF8.self))
-        writer.endObject()
-        let now = WallClock.nowMillis()
-        var envelope = JobEnvelope(type: "webhook.delivery", queue: deadLetterQueue, payload: writer.bytes, maxAttempts: 1,
-                                   enqueuedAt: now, key: request.deliveryID, source: "woocommerce:\(request.topic ?? "?")")
-        envelope.attempt = 1
-        envelope.firstError = reason
-        envelope.lastError = reason
-        envelope.firstFailedAt = now
-        envelope.lastFailedAt = now
-        envelope.deadAt = now
-        return envelope
     }
 }

@@ -6,6 +6,7 @@ import Logging
 import NIOCore
 import Parsing
 import QueueCore
+import Routing
 import Synchronization
 
 /// What the dashboard reads from the store and the ERP table, and the comparison it can start.
@@ -35,6 +36,7 @@ public final class AdminDashboard: Sendable {
     /// Queues with dead-letter lists: the configured ones and the intake's list of unroutable deliveries.
     private let deadLetterQueues: [String]
     private let access: AdminAccess
+    private let deadLetterReview: DeadLetterReview
     private let catalogue: CatalogueAccess?
     private let logger: Logger
     private let comparison = Mutex<ComparisonState>(ComparisonState())
@@ -48,7 +50,8 @@ public final class AdminDashboard: Sendable {
     public init(configuration: WooqueueConfiguration, store: QueueStore, catalogue: CatalogueAccess?, logger: Logger) {
         self.store = store
         queues = configuration.queues
-        deadLetterQueues = configuration.queues.map(\.name) + [WebhookIntake.deadLetterQueue]
+        deadLetterQueues = DeadLetterReview.queues(configuration)
+        deadLetterReview = DeadLetterReview(configuration: configuration, store: store)
         access = AdminAccess(settings: configuration.admin)
         self.catalogue = catalogue
         self.logger = logger
@@ -369,15 +372,18 @@ public final class AdminDashboard: Sendable {
             guard !ids.isEmpty else { return try await deadLetterList(query, message: "Nothing was selected.") }
             letters = letters.filter { $0.envelope.map { ids.contains($0.id) } ?? false }
         }
-        let count: Int
+        let done: String
         if action == "retry" {
-            count = try await store.retryDeadLetters(letters)
+            let outcome = try await deadLetterReview.retry(letters)
+            for reason in outcome.stillUnroutable {
+                logger.warning("A kept delivery still cannot be routed", metadata: ["reason": "\(reason)"])
+            }
+            done = outcome.summary
         } else {
-            count = try await store.deleteDeadLetters(letters)
+            done = "\(try await store.deleteDeadLetters(letters)) deleted"
         }
-        logger.notice("Dead letters reviewed from /admin", metadata: ["action": "\(action)", "count": "\(count)"])
-        let verb = action == "retry" ? "sent back to their queue" : "deleted"
-        return Self.redirect("/admin/dlq?\(query.queryString)\(query.queryString.isEmpty ? "" : "&")done=\(HTML.query("\(count) \(verb)"))")
+        logger.notice("Dead letters reviewed from /admin", metadata: ["action": "\(action)", "outcome": "\(done)"])
+        return Self.redirect("/admin/dlq?\(query.queryString)\(query.queryString.isEmpty ? "" : "&")done=\(HTML.query(done))")
     }
 
     private func hiddenFilters(_ query: DeadLetterQuery) -> String {

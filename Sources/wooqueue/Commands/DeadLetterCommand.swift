@@ -1,5 +1,6 @@
 import ArgumentParser
 import Dispatcher
+import Operations
 import Foundation
 import Parsing
 import QueueCore
@@ -34,9 +35,9 @@ struct DeadLetterCommand: AsyncParsableCommand {
 
         func letters(_ configuration: WooqueueConfiguration, store: QueueStore) async throws -> [DeadLetter] {
             let queues = try queue.map { name -> [String] in
-                if name != WebhookIntake.deadLetterQueue { try configuration.validateQueues([name]) }
+                if name != KeptDelivery.queue { try configuration.validateQueues([name]) }
                 return [name]
-            } ?? configuration.queues.map(\.name) + [WebhookIntake.deadLetterQueue]
+            } ?? DeadLetterReview.queues(configuration)
             return try await store.deadLetters(queues: queues, matching: DeadLetterFilter(type: type, id: id, key: key, error: error))
         }
 
@@ -122,32 +123,11 @@ struct DeadLetterCommand: AsyncParsableCommand {
             let configuration = try global.load()
             let store = try configuration.makeStore()
             let letters = try await selection.letters(configuration, store: store).filter { $0.envelope != nil }
-            let jobs = letters.filter { $0.queue != WebhookIntake.deadLetterQueue }
-            let retried = try await store.retryDeadLetters(jobs)
-            print("sent \(retried) job(s) back to their queues")
-            try await reroute(letters.filter { $0.queue == WebhookIntake.deadLetterQueue }, configuration, store)
-        }
-
-        /// Deliveries kept for review are routed again (after a route was added, say); those that still cannot
-        /// be routed stay.
-        private func reroute(_ deliveries: [DeadLetter], _ configuration: WooqueueConfiguration, _ store: QueueStore) async throws {
-            guard !deliveries.isEmpty else { return }
-            let router = DeliveryRouter(configuration: configuration)
-            var routed: [DeadLetter] = []
-            for letter in deliveries {
-                guard let envelope = letter.envelope, let payload = try? JSONValue.parse(envelope.payload),
-                      case .string(let topic) = payload["topic"], case .string(let body) = payload["body"] else { continue }
-                var deliveryID: String?
-                if case .string(let id) = payload["delivery_id"] { deliveryID = id }
-                do {
-                    try await store.enqueue(try router.jobs(for: Delivery(topic: topic, deliveryID: deliveryID, body: Array(body.utf8), origin: "woocommerce")))
-                    routed.append(letter)
-                } catch let error as RoutingError {
-                    print("delivery \(deliveryID ?? envelope.id) (\(topic)) still cannot be routed: \(error)")
-                }
-            }
-            try await store.deleteDeadLetters(routed)
-            print("routed \(routed.count) kept delivery(ies) again")
+            // Jobs go back to their queues; deliveries kept for review are routed again (after a route was added,
+            // say), and those that still cannot be routed stay.
+            let outcome = try await DeadLetterReview(configuration: configuration, store: store).retry(letters)
+            for reason in outcome.stillUnroutable { print("still cannot be routed: \(TerminalText.escaped(reason))") }
+            print(outcome.summary)
         }
     }
 
