@@ -30,8 +30,10 @@ public final class TestHTTPServer: Sendable {
 
     public var url: String { "http://127.0.0.1:\(port)/hook" }
 
-    /// Starts the server and returns once it listens. `respond` gets the request's number, from 1.
-    public static func start(_ respond: @escaping @Sendable (_ requestNumber: Int) -> (HTTPResponse.Status, String)) async throws -> TestHTTPServer {
+    /// Starts the server and returns once it listens. `respond` gets the request's number, from 1; `headers` gives
+    /// the answer's headers (a `Location`, say).
+    public static func start(headers answerHeaders: @escaping @Sendable (_ requestNumber: Int) -> HTTPFields = { _ in [:] },
+                             _ respond: @escaping @Sendable (_ requestNumber: Int) -> (HTTPResponse.Status, String)) async throws -> TestHTTPServer {
         let (ports, portContinuation) = AsyncStream.makeStream(of: Int.self)
         let log = Log()
         let router = Router()
@@ -44,7 +46,7 @@ public final class TestHTTPServer: Sendable {
                 return entries.count
             }
             let (status, text) = respond(number)
-            return Response(status: status, body: .init(byteBuffer: ByteBuffer(string: text)))
+            return Response(status: status, headers: answerHeaders(number), body: .init(byteBuffer: ByteBuffer(string: text)))
         }
         let app = Application(router: router, configuration: .init(address: .hostname("127.0.0.1", port: 0)),
                               onServerRunning: { channel in portContinuation.yield(channel.localAddress?.port ?? 0) })

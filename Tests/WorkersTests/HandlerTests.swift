@@ -59,6 +59,23 @@ import Testing
         #expect(error?.kind == .transient)
     }
 
+    /// The client followed redirects anywhere, taking the type's headers along: a receiver (or whoever took over
+    /// its address) could send the ERP's bearer token to another origin. A 3xx is now a permanent failure that
+    /// says where it pointed, and nothing is sent there.
+    @Test func aRedirectIsNotFollowedAndTheHeadersGoNowhereElse() async throws {
+        let elsewhere = try await TestHTTPServer.start { _ in (.ok, "thanks") }
+        defer { elsewhere.stop() }
+        let redirecting = try await TestHTTPServer.start(headers: { _ in [.location: elsewhere.url] }) { _ in (.temporaryRedirect, "") }  // 307 keeps the POST
+        defer { redirecting.stop() }
+        let handler = HTTPHandler(url: redirecting.url, headers: ["Authorization": "Bearer erp-secret"], timeout: .seconds(5))
+        let context = JobContext(envelope: JobEnvelope(type: "t", queue: "q", maxAttempts: 1), logger: .init(label: "t"))
+        let failure = await #expect(throws: JobFailure.self) { try await handler.handle(context) }
+        #expect(failure?.kind == .permanent)
+        #expect(failure?.description.contains("HTTP 307") == true && failure?.description.contains("redirects are not followed") == true)
+        #expect(redirecting.requests.first?.headers["authorization"] == "Bearer erp-secret")
+        #expect(elsewhere.requests.isEmpty, "nothing, and no Authorization header, went to the other origin")
+    }
+
     @Test func anUnreachableDatabaseOrRedisIsAnOutageNotAFailedAttempt() {
         #expect(QueueWorker.classify(PostgresError(.connection, message: "connection refused")).kind == .dependencyUnavailable)
         #expect(QueueWorker.classify(PostgresError(.server, sqlState: "57P01", message: "terminating connection")).kind == .dependencyUnavailable)

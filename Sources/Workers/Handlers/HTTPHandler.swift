@@ -7,7 +7,9 @@ import QueueCore
 /// POSTs the payload as JSON to the type's URL.
 ///
 /// 2xx is done; 408, 429, 5xx, connection errors and timeouts are retried; any other status is permanent and
-/// dead-letters the job with the status and the start of the body. Each request carries `X-Wooqueue-Job-Id`
+/// dead-letters the job with the status and the start of the body. Redirects are not followed: the type's headers
+/// (an `Authorization`, say) must never go to whatever address a 3xx names, so a 3xx is permanent and says where
+/// it pointed; set the type's `url` to the final address. Each request carries `X-Wooqueue-Job-Id`
 /// (the same on every attempt, for the receiver's de-duplication), `X-Wooqueue-Job-Type` and `X-Wooqueue-Attempt`.
 public struct HTTPHandler: JobHandler {
     let url: String
@@ -17,7 +19,10 @@ public struct HTTPHandler: JobHandler {
     let timeout: Duration
     let client: HTTPClient
 
-    public init(url: String, headers: [String: String] = [:], timeout: Duration, client: HTTPClient = .shared) {
+    /// The client the handlers share: AsyncHTTPClient's defaults, but no redirect is followed.
+    public static let sharedClient = HTTPClient(eventLoopGroupProvider: .singleton, configuration: .init(redirectConfiguration: .disallow))
+
+    public init(url: String, headers: [String: String] = [:], timeout: Duration, client: HTTPClient = HTTPHandler.sharedClient) {
         self.url = url
         var components = URLComponents(string: url)
         components?.user = nil
@@ -54,6 +59,10 @@ public struct HTTPHandler: JobHandler {
         if (200..<300).contains(code) { return }
         let message = "POST \(displayURL) answered HTTP \(code)\(body.isEmpty ? "" : ": \(body.prefix(300))")"
         if code == 408 || code == 429 || code >= 500 { throw JobFailure.transient(message) }
+        if (300..<400).contains(code) {
+            let location = response.headers.first(name: "Location").map { " to \($0.prefix(200))" } ?? ""
+            throw JobFailure.permanent("\(message) (a redirect\(location); redirects are not followed: set the job type's url to the final address)")
+        }
         throw JobFailure.permanent(message)
     }
 }
