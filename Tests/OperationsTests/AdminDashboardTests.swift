@@ -51,7 +51,13 @@ import Testing
                 #expect(String(buffer: response.body).contains("<section id=\"queues\">"))
             }
             let basic = Data("ops:pa ss:word".utf8).base64EncodedString()
-            try await client.execute(uri: "/admin", method: .get, headers: [.authorization: "Basic \(basic)"]) { #expect($0.status == .ok) }
+            try await client.execute(uri: "/admin", method: .get, headers: [.authorization: "Basic \(basic)"]) { response in
+                #expect(response.status == .ok)
+                #expect(response.headers[.init("X-Content-Type-Options")!] == "nosniff")
+            }
+            // The scheme is case-insensitive.
+            try await client.execute(uri: "/admin", method: .get, headers: [.authorization: "basic \(basic)"]) { #expect($0.status == .ok) }
+            try await client.execute(uri: "/admin", method: .get, headers: [.authorization: "BEARER \(Self.token)"]) { #expect($0.status == .ok) }
             let wrongBasic = Data("ops:guess".utf8).base64EncodedString()
             try await client.execute(uri: "/admin", method: .get, headers: [.authorization: "Basic \(wrongBasic)"]) { #expect($0.status == .unauthorized) }
         }

@@ -35,10 +35,10 @@ public struct AdminAccess: Sendable {
     public func check(authorization: String?, fromLoopback: Bool) -> Verdict {
         guard hasCredentials else { return fromLoopback ? .allowed : .loopbackOnly }
         guard let authorization else { return .unauthorized }
-        if authorization.hasPrefix("Bearer "), let token {
-            return Secrets.matches(authorization.dropFirst(7).utf8, token.utf8) ? .allowed : .unauthorized
+        if let bearer = Secrets.credentials(authorization, scheme: "Bearer"), let token {
+            return Secrets.matches(bearer.utf8, token.utf8) ? .allowed : .unauthorized
         }
-        if authorization.hasPrefix("Basic "), let basic, let decoded = Data(base64Encoded: String(authorization.dropFirst(6))) {
+        if let encoded = Secrets.credentials(authorization, scheme: "Basic"), let basic, let decoded = Data(base64Encoded: String(encoded)) {
             return Secrets.matches(decoded, basic.utf8) ? .allowed : .unauthorized
         }
         return .unauthorized

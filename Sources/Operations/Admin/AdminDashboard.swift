@@ -359,7 +359,7 @@ public final class AdminDashboard: Sendable {
             body += letter.jsonLine
             body.append(0x0A)
         }
-        return Response(status: .ok, headers: [.contentType: "application/x-ndjson", .contentDisposition: #"attachment; filename="wooqueue-dead-letters.jsonl""#],
+        return Response(status: .ok, headers: [.contentType: "application/x-ndjson", .contentTypeOptions: "nosniff", .contentDisposition: #"attachment; filename="wooqueue-dead-letters.jsonl""#],
                         body: .init(byteBuffer: ByteBuffer(bytes: body)))
     }
 
@@ -396,7 +396,7 @@ public final class AdminDashboard: Sendable {
     private var csrfField: String { "<input type=\"hidden\" name=\"csrf\" value=\"\(HTML.escape(access.csrfToken))\">" }
 
     private static func html(_ text: String) -> Response {
-        Response(status: .ok, headers: [.contentType: "text/html; charset=utf-8", .cacheControl: "no-store",
+        Response(status: .ok, headers: [.contentType: "text/html; charset=utf-8", .cacheControl: "no-store", .contentTypeOptions: "nosniff",
                                          .init("X-Frame-Options")!: "DENY", .init("Content-Security-Policy")!: "default-src 'self'; script-src 'unsafe-inline' 'self'; style-src 'unsafe-inline'"],
                  body: .init(byteBuffer: ByteBuffer(string: text)))
     }
@@ -404,6 +404,7 @@ public final class AdminDashboard: Sendable {
     private static func text(_ status: Int, _ body: String, extra: HTTPFields = [:]) -> Response {
         var headers = extra
         headers[.contentType] = "text/plain; charset=utf-8"
+        headers[.contentTypeOptions] = "nosniff"
         return Response(status: .init(code: status), headers: headers, body: .init(byteBuffer: ByteBuffer(string: body)))
     }
 
@@ -415,4 +416,6 @@ public final class AdminDashboard: Sendable {
 
 extension HTTPField.Name {
     static let secFetchSite = Self("Sec-Fetch-Site")!
+    /// `nosniff`: a browser must not guess another type than the one sent (a payload shown as HTML, say).
+    static let contentTypeOptions = Self("X-Content-Type-Options")!
 }

@@ -32,8 +32,8 @@ public struct MetricsEndpoint: Sendable {
     /// True without a configured token, or when `header` carries it (compared in constant time).
     func authorized(_ header: String?) -> Bool {
         if token.isEmpty { return true }
-        guard let header, header.hasPrefix("Bearer ") else { return false }
-        return Secrets.matches(header.dropFirst("Bearer ".count).utf8, token.utf8)
+        guard let bearer = Secrets.credentials(header, scheme: "Bearer") else { return false }
+        return Secrets.matches(bearer.utf8, token.utf8)
     }
 
     private static func text(_ status: Int, _ body: String, extra: HTTPFields = [:]) -> Response {

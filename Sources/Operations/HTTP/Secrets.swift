@@ -7,4 +7,11 @@ enum Secrets {
     static func matches(_ given: some Sequence<UInt8>, _ secret: some Sequence<UInt8>) -> Bool {
         SHA256.hash(data: Array(given)) == SHA256.hash(data: Array(secret))
     }
+
+    /// The credentials of an `Authorization` header in `scheme` (`Bearer`, `Basic`), whose name is
+    /// case-insensitive (RFC 9110 §11.1: some clients send `basic` or `BEARER`); `nil` for another scheme.
+    static func credentials(_ header: String?, scheme: String) -> Substring? {
+        guard let header, let space = header.firstIndex(of: " "), header[..<space].lowercased() == scheme.lowercased() else { return nil }
+        return header[header.index(after: space)...].drop { $0 == " " }
+    }
 }
