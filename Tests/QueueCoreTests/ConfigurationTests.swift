@@ -55,6 +55,14 @@ import Testing
         #expect(error(#"{"http": {"readTimeout": "forever"}}"#).contains("http.readTimeout must be a duration"))
     }
 
+    @Test func anExecTypesEnvironmentAllowListIsChecked() throws {
+        let config = try decode(#"{"jobTypes": {"invoice": {"queue": "low", "handler": "exec", "command": ["/bin/true"], "env": ["INVOICE_API_KEY"]}}}"#)
+        #expect(config.jobTypes["invoice"]?.environment == ["INVOICE_API_KEY"])
+        #expect(error(#"{"jobTypes": {"invoice": {"queue": "low", "handler": "exec", "command": ["/bin/true"], "env": ["BAD NAME"]}}}"#)
+            .contains(#"jobTypes.invoice.env must list environment variable names such as "INVOICE_API_KEY", got "BAD NAME""#))
+        #expect(error(#"{"jobTypes": {"mail": {"queue": "low", "handler": "noop", "env": ["X"]}}}"#).contains("jobTypes.mail.env applies to the exec handler only"))
+    }
+
     @Test func theRepositorysConfigFileIsValid() throws {
         let path = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
             .appendingPathComponent("config.json").path

@@ -76,6 +76,24 @@ import Testing
         #expect(elsewhere.requests.isEmpty, "nothing, and no Authorization header, went to the other origin")
     }
 
+    /// Exec jobs inherited every secret in wooqueue's environment (the webhook secret, the store's keys, the
+    /// database URL), and their error output then showed on `/admin`. The command now gets PATH, HOME, LANG, the
+    /// job's variables and the ones its type names, nothing else.
+    @Test func anExecCommandGetsACleanEnvironment() async throws {
+        setenv("WQ_TEST_LEAKED_SECRET", "wooqueue-secret", 1)
+        setenv("INVOICE_API_KEY", "the-invoice-key", 1)
+        defer { unsetenv("WQ_TEST_LEAKED_SECRET"); unsetenv("INVOICE_API_KEY") }
+        let script = #"echo "secret=${WQ_TEST_LEAKED_SECRET:-unset} key=${INVOICE_API_KEY:-unset} id=${WOOQUEUE_JOB_ID:-unset} path=${PATH:+set} count=$(env | grep -vc '^_=')" >&2; exit 3"#
+        let handler = ExecHandler(command: ["/bin/sh", "-c", script], passing: ["INVOICE_API_KEY"])
+        let job = JobEnvelope(type: "invoice", queue: "q", maxAttempts: 1)
+        let failure = await #expect(throws: JobFailure.self) { try await handler.handle(JobContext(envelope: job, logger: .init(label: "t"))) }
+        let message = failure?.description ?? ""
+        #expect(message.contains("secret=unset"), "\(message)")
+        #expect(message.contains("key=the-invoice-key") && message.contains("id=\(job.id)") && message.contains("path=set"), "\(message)")
+        let count = Int(message.split(separator: "count=").last?.prefix { $0.isNumber } ?? "") ?? 99
+        #expect(count <= 9, "the command saw \(count) variables: PATH, HOME, LANG, PWD/SHLVL from the shell, four WOOQUEUE_JOB_*, INVOICE_API_KEY")
+    }
+
     @Test func anUnreachableDatabaseOrRedisIsAnOutageNotAFailedAttempt() {
         #expect(QueueWorker.classify(PostgresError(.connection, message: "connection refused")).kind == .dependencyUnavailable)
         #expect(QueueWorker.classify(PostgresError(.server, sqlState: "57P01", message: "terminating connection")).kind == .dependencyUnavailable)

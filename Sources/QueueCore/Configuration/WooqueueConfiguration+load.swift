@@ -302,7 +302,7 @@ extension WooqueueConfiguration {
             guard JobID.isValid(name) else {
                 throw ConfigurationError("jobTypes.\(name): a type name must be 1–64 of A–Z, a–z, 0–9, '.', '_', ':' and '-'")
             }
-            try t.allowOnly(["queue", "handler", "timeout", "retries", "url", "headers", "command"])
+            try t.allowOnly(["queue", "handler", "timeout", "retries", "url", "headers", "command", "env"])
             let queue = try t.child("queue").string(default: types[name]?.queue ?? "")
             guard queues.contains(where: { $0.name == queue }) else {
                 let known = queues.map(\.name).joined(separator: ", ")
@@ -313,7 +313,7 @@ extension WooqueueConfiguration {
                 let known = JobTypeSettings.Handler.allCases.map(\.rawValue).joined(separator: ", ")
                 throw ConfigurationError("jobTypes.\(name).handler must be one of \(known), got \"\(handlerName)\"")
             }
-            let settings = JobTypeSettings(
+            var settings = JobTypeSettings(
                 name: name, queue: queue, handler: handler,
                 timeout: try t.child("timeout").duration(default: types[name]?.timeout ?? (handler == .inventory ? .seconds(120) : .seconds(30)), min: .milliseconds(1)),
                 retries: t.child("retries").isPresent ? try t.child("retries").int(default: 0, min: 0, max: 100) : nil,
@@ -331,6 +331,14 @@ extension WooqueueConfiguration {
                 }
             case .noop, .inventory:
                 break
+            }
+            if t.child("env").isPresent {
+                guard handler == .exec else { throw ConfigurationError("jobTypes.\(name).env applies to the exec handler only") }
+                let names = try t.child("env").strings() ?? []
+                if let bad = names.first(where: { $0.range(of: "^[A-Za-z_][A-Za-z0-9_]*$", options: .regularExpression) == nil }) {
+                    throw ConfigurationError("jobTypes.\(name).env must list environment variable names such as \"INVOICE_API_KEY\", got \"\(bad)\"")
+                }
+                settings.environment = names
             }
             types[name] = settings
         }

@@ -237,6 +237,9 @@ public struct WooqueueConfiguration: Sendable {
         public var headers: [String: String]
         /// `exec`: the program and its arguments; the payload is written to its standard input.
         public var command: [String]?
+        /// `exec`: names of this process's environment variables the command also gets (it gets only `PATH`,
+        /// `HOME`, `LANG` and the `WOOQUEUE_JOB_*` variables otherwise: no secret of wooqueue's).
+        public var environment: [String] = []
     }
 
     public func queue(named name: String) -> QueueSettings? {

@@ -7,23 +7,39 @@ import QueueCore
 /// standard error. The job's id, type, attempt and key are in `WOOQUEUE_JOB_ID`, `WOOQUEUE_JOB_TYPE`,
 /// `WOOQUEUE_JOB_ATTEMPT` and `WOOQUEUE_JOB_KEY`. A cancelled job (timeout, shutdown) gets SIGTERM, then SIGKILL
 /// two seconds later.
+///
+/// The command gets a clean environment: `PATH`, `HOME`, `LANG`, the `WOOQUEUE_JOB_*` variables, and the variables
+/// the job type names (`jobTypes.<type>.env`). Nothing else of wooqueue's: not the webhook secret, the store's
+/// keys or the database URL, which a command's error output would otherwise carry to `/admin`.
 public struct ExecHandler: JobHandler {
     let command: [String]
+    /// Names of this process's environment variables the command also gets.
+    let passing: [String]
 
-    public init(command: [String]) {
+    /// Always passed on, when set: what a program needs to find its tools, files and language.
+    static let basicVariables = ["PATH", "HOME", "LANG"]
+
+    public init(command: [String], passing: [String] = []) {
         self.command = command
+        self.passing = passing
+    }
+
+    /// The command's environment for `job`, taken from `inherited` (this process's).
+    func environment(for job: JobEnvelope, inherited: [String: String] = ProcessInfo.processInfo.environment) -> [String: String] {
+        var environment: [String: String] = [:]
+        for name in Self.basicVariables + passing { environment[name] = inherited[name] }
+        environment["WOOQUEUE_JOB_ID"] = job.id
+        environment["WOOQUEUE_JOB_TYPE"] = job.type
+        environment["WOOQUEUE_JOB_ATTEMPT"] = String(job.attempt + 1)
+        environment["WOOQUEUE_JOB_KEY"] = job.key ?? ""
+        return environment
     }
 
     public func handle(_ job: JobContext) async throws {
         let process = Process()
         process.executableURL = URL(fileURLWithPath: try Self.resolve(command[0]))
         process.arguments = Array(command.dropFirst())
-        var environment = ProcessInfo.processInfo.environment
-        environment["WOOQUEUE_JOB_ID"] = job.envelope.id
-        environment["WOOQUEUE_JOB_TYPE"] = job.envelope.type
-        environment["WOOQUEUE_JOB_ATTEMPT"] = String(job.envelope.attempt + 1)
-        environment["WOOQUEUE_JOB_KEY"] = job.envelope.key ?? ""
-        process.environment = environment
+        process.environment = environment(for: job.envelope)
         let input = Pipe()
         let errors = Pipe()
         process.standardInput = input

@@ -19,7 +19,7 @@ public struct HandlerRegistry: Sendable {
             switch type.handler {
             case .noop: handler = NoopHandler()
             case .http: handler = HTTPHandler(url: type.url ?? "", headers: type.headers, timeout: type.timeout)
-            case .exec: handler = ExecHandler(command: type.command ?? [])
+            case .exec: handler = ExecHandler(command: type.command ?? [], passing: type.environment)
             case .inventory: continue  // the Inventory module registers these with register(type:handler:timeout:)
             }
             register(type: name, handler: handler, timeout: type.timeout)
