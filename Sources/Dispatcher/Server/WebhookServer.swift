@@ -75,8 +75,8 @@ public enum WebhookServer {
         return Application(
             router: router,
             server: .http1(configuration: .init(
-                additionalChannelHandlers: [RequestDeadlineHandler(timeout: .milliseconds(Int64(settings.readTimeout.milliseconds)))],
-                idleTimeout: .milliseconds(Int64(settings.idleTimeout.milliseconds)))),
+                additionalChannelHandlers: [RequestDeadlineHandler(timeout: .milliseconds(settings.readTimeout.milliseconds))],
+                idleTimeout: .milliseconds(settings.idleTimeout.milliseconds))),
             configuration: .init(
                 address: .hostname(settings.host, port: settings.port), serverName: "wooqueue",
                 availableConnectionsDelegate: MaximumAvailableConnections(settings.maxConnections, logger: logger)),

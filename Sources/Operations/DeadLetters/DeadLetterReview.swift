@@ -41,18 +41,22 @@ public struct DeadLetterReview: Sendable {
         var outcome = Outcome()
         outcome.retried = try await store.retryDeadLetters(letters.filter { $0.queue != KeptDelivery.queue })
         var routed: [DeadLetter] = []
+        var jobs: [JobEnvelope] = []
         for letter in letters where letter.queue == KeptDelivery.queue {
             guard let envelope = letter.envelope, let kept = KeptDelivery(envelope) else {
                 outcome.stillUnroutable.append("\(letter.envelope?.id ?? "an entry") is not a kept delivery")
                 continue
             }
             do {
-                try await store.enqueue(try router.jobs(for: kept))
+                jobs += try router.jobs(for: kept)
                 routed.append(letter)
-            } catch let error as RoutingError {
+            } catch {
                 outcome.stillUnroutable.append("\(kept.deliveryID ?? envelope.id) (\(kept.topic ?? "no topic")): \(error)")
             }
         }
+        // Every routed delivery's jobs in one pipeline, then their dead letters removed: a retry cut short between
+        // the two enqueues them again next time (at-least-once), never loses them.
+        try await store.enqueue(jobs)
         outcome.rerouted = try await store.deleteDeadLetters(routed)
         return outcome
     }

@@ -48,11 +48,12 @@ public struct ProcessKeys: Sendable {
     public func heartbeat(_ process: String) -> String { "\(prefix):{procs}:\(process)" }
 }
 
-/// Delivery ids seen recently, to drop WooCommerce's repeats: one string with a TTL each, under `{deliveries}`.
+/// Deliveries seen recently, by their claim key (the intake's is a hash of the body), to drop repeats and
+/// replays: one string with a TTL each, under `{deliveries}`.
 public struct DeliveryKeys: Sendable {
     public let prefix: String
 
     public init(prefix: String) { self.prefix = prefix }
 
-    public func seen(_ deliveryID: String) -> String { "\(prefix):{deliveries}:\(deliveryID)" }
+    public func seen(_ claimKey: String) -> String { "\(prefix):{deliveries}:\(claimKey)" }
 }
