@@ -39,7 +39,7 @@ def free_port():
 
 def main():
     suffix = "".join(random.choices(string.ascii_lowercase + string.digits, k=10))
-    prefix, schema, port = f"wqbrowser-{suffix}", f"wqbrowser_{suffix}", free_port()
+    prefix, schema, port, admin_port = f"wqbrowser-{suffix}", f"wqbrowser_{suffix}", free_port(), free_port()
     work = tempfile.mkdtemp(prefix="wqbrowser-")
     config_path = os.path.join(work, "config.json")
     with open(config_path, "w") as f:
@@ -47,6 +47,7 @@ def main():
             "redis": {"url": REDIS, "keyPrefix": prefix},
             "database": {"url": DATABASE},
             "http": {"host": "127.0.0.1", "port": port},
+            "admin": {"port": admin_port, "allowLoopbackWithoutCredentials": True},
             "webhooks": {"secrets": ["browser-test"], "spoolDirectory": os.path.join(work, "spool")},
             "inventory": {"table": f"{schema}.inv_items", "stateSchema": f"{schema}_state"},
             "jobTypes": {"inventory.upsert": {"queue": "bulk", "handler": "inventory"}},
@@ -91,7 +92,7 @@ def main():
         for argument in ["--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage", "--window-size=1280,1100"]:
             options.add_argument(argument)
         driver = webdriver.Chrome(options=options, service=webdriver.ChromeService(executable_path="/usr/bin/chromedriver"))
-        base = f"http://127.0.0.1:{port}"
+        base = f"http://127.0.0.1:{admin_port}"  # the admin listener
 
         # The figures on the page are those of `status --json` and of the table.
         driver.get(base + "/admin")
@@ -107,7 +108,10 @@ def main():
         assert on_page["medium"][2] == "2" and on_page["bulk"][3] == "1", on_page
         table_rows = psql(f"SELECT count(*) FROM {schema}.inv_items")
         assert driver.find_element(By.ID, "table-rows").text == table_rows == "3", (driver.find_element(By.ID, "table-rows").text, table_rows)
-        assert "loopback interface only" in driver.page_source
+        assert "allowLoopbackWithoutCredentials" in driver.page_source
+        # The stylesheet is a file the page's Content-Security-Policy lets in (no inline style is allowed).
+        header = driver.find_element(By.TAG_NAME, "header").value_of_css_property("background-color")
+        assert header in ("rgba(29, 35, 39, 1)", "rgb(29, 35, 39)"), f"the stylesheet did not load: header background {header}"
 
         # Fix the cause (wider price columns), then retry the dead job from the review page.
         psql(f"ALTER TABLE {schema}.inv_items ALTER COLUMN costoestandar TYPE numeric(20,4), ALTER COLUMN costopromedio TYPE numeric(20,4)")

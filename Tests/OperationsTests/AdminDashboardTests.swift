@@ -21,7 +21,8 @@ import Testing
         let store = try TestEnvironment.store(configuration)
         var logger = Logger(label: "test.admin")
         logger.logLevel = .warning
-        let dashboard = AdminDashboard(configuration: configuration, store: store.withNewConnection(label: "admin"), catalogue: nil, logger: logger)
+        let dashboard = AdminDashboard(configuration: configuration, store: store.withNewConnection(label: "admin"),
+                                       access: AdminAccess(settings: configuration.admin), catalogue: nil, logger: logger)
         let router = Router(context: ServerContext.self)
         dashboard.register(on: router)
         do {
@@ -63,16 +64,105 @@ import Testing
         }
     }
 
-    @Test func withoutCredentialsOnlyLoopbackIsServedAndThePageSaysSo() async throws {
+    /// With the opt-in, the test's own loopback client is served and the page says why; without it, nothing is.
+    @Test func withoutCredentialsNothingIsServedUnlessLoopbackIsOptedIn() async throws {
         try await withDashboard(admin: "{}") { _, _, client in
             try await client.execute(uri: "/admin", method: .get) { response in
-                #expect(response.status == .ok, "this test's client connects over loopback")
-                #expect(String(buffer: response.body).contains("answers on the loopback interface only"))
+                #expect(response.status == .forbidden)
+                #expect(String(buffer: response.body).contains("no admin credential is configured"))
             }
         }
-        let access = AdminAccess(settings: WooqueueConfiguration.AdminSettings())
-        #expect(access.check(authorization: nil, fromLoopback: false) == .loopbackOnly)
-        #expect(access.check(authorization: "Bearer anything", fromLoopback: false) == .loopbackOnly)
+        try await withDashboard(admin: #"{"allowLoopbackWithoutCredentials": true}"#) { _, _, client in
+            try await client.execute(uri: "/admin", method: .get) { response in
+                #expect(response.status == .ok, "this test's client connects over loopback, to 127.0.0.1")
+                #expect(String(buffer: response.body).contains("admin.allowLoopbackWithoutCredentials</code> is set"))
+            }
+        }
+    }
+
+    /// The page runs no inline script or style: its policy forbids them, and its script and style are files.
+    @Test func pagesCarryAPolicyWithoutInlineScriptAndTheirAssetsAreFiles() async throws {
+        try await withDashboard { _, _, client in
+            let page = try await client.execute(uri: "/admin", method: .get, headers: Self.bearer) { response in
+                let policy = response.headers[.init("Content-Security-Policy")!] ?? ""
+                #expect(policy.contains("script-src 'self'") && policy.contains("default-src 'none'") && !policy.contains("unsafe-inline"), "\(policy)")
+                return String(buffer: response.body)
+            }
+            #expect(page.contains(#"<script src="/admin/assets/admin.js""#))
+            #expect(page.ranges(of: "<script").count == 1 && !page.contains("<style"), "no inline script or style")
+            try await client.execute(uri: "/admin/assets/admin.js", method: .get, headers: Self.bearer) { response in
+                #expect(response.status == .ok && response.headers[.contentType]?.hasPrefix("text/javascript") == true)
+                #expect(String(buffer: response.body).contains("data-refresh") || String(buffer: response.body).contains("dataset.refresh"))
+            }
+            try await client.execute(uri: "/admin/assets/admin.css", method: .get, headers: Self.bearer) {
+                #expect($0.status == .ok && $0.headers[.contentType]?.hasPrefix("text/css") == true)
+            }
+            try await client.execute(uri: "/admin/assets/admin.js", method: .get) { #expect($0.status == .unauthorized) }
+        }
+    }
+
+    /// A token served to one login is refused for another, and a token past its lifetime is refused.
+    @Test func csrfTokensAreBoundToTheCredentialAndExpire() async throws {
+        try await withDashboard { _, store, client in
+            _ = try await store.enqueue([JobEnvelope(type: "noop", queue: "medium", maxAttempts: 1, runAt: WallClock.nowMillis() + 3_600_000)])
+            let basic: HTTPFields = [.authorization: "Basic \(Data("ops:pa ss:word".utf8).base64EncodedString())"]
+            let page = try await client.execute(uri: "/admin", method: .get, headers: basic) { String(buffer: $0.body) }
+            let csrf = String(try #require(page.firstMatch(of: /name="csrf" value="([^"]+)"/)?.output.1))
+            let token = csrf.addingPercentEncoding(withAllowedCharacters: .alphanumerics) ?? ""
+            var asBearer = Self.bearer, asBasic = basic
+            asBearer[.contentType] = "application/x-www-form-urlencoded"
+            asBasic[.contentType] = "application/x-www-form-urlencoded"
+            try await client.execute(uri: "/admin/process-now", method: .post, headers: asBearer, body: ByteBuffer(string: "csrf=\(token)")) {
+                #expect($0.status == .forbidden, "the Basic login's token does not work with the bearer token")
+            }
+            try await client.execute(uri: "/admin/process-now", method: .post, headers: asBasic, body: ByteBuffer(string: "csrf=\(token)")) {
+                #expect($0.status == .seeOther)
+            }
+        }
+        var settings = WooqueueConfiguration.AdminSettings()
+        settings.token = "t"
+        let access = AdminAccess(settings: settings)
+        guard case .allowed(let principal) = access.check(.init(authorization: "Bearer t", fromLoopback: true, host: nil, forwarded: false),
+                                                          scope: .admin) else { Issue.record("the token is refused"); return }
+        let now: Int64 = 1_800_000_000
+        let token = access.csrfToken(for: principal, now: now)
+        #expect(access.isValidCSRF(token, for: principal, now: now + AdminAccess.csrfLifetime - 1))
+        #expect(!access.isValidCSRF(token, for: principal, now: now + AdminAccess.csrfLifetime + 1), "expired")
+        let forged = token.replacingOccurrences(of: "\(now + AdminAccess.csrfLifetime).", with: "\(now + 2 * AdminAccess.csrfLifetime).")
+        #expect(!access.isValidCSRF(forged, for: principal, now: now), "the expiry is signed")
+        #expect(!AdminAccess(settings: settings).isValidCSRF(token, for: principal, now: now), "another process's key")
+    }
+
+    /// The policy itself, request by request.
+    @Test func accessFailsClosed() throws {
+        func facts(_ authorization: String? = nil, loopback: Bool = true, host: String? = "127.0.0.1:8081", forwarded: Bool = false) -> AdminAccess.RequestFacts {
+            .init(authorization: authorization, fromLoopback: loopback, host: host, forwarded: forwarded)
+        }
+        func isAllowed(_ verdict: AdminAccess.Verdict) -> Bool { if case .allowed = verdict { true } else { false } }
+        func isRefused(_ verdict: AdminAccess.Verdict) -> Bool { if case .refused = verdict { true } else { false } }
+        var settings = WooqueueConfiguration.AdminSettings()
+        let none = AdminAccess(settings: settings)
+        #expect(isRefused(none.check(facts(), scope: .admin)), "no credential configured and no opt-in: nothing is served")
+        #expect(isRefused(none.check(facts(), scope: .metrics)))
+        #expect(none.check(facts("Bearer anything"), scope: .admin) == .unauthorized)
+        settings.allowLoopbackWithoutCredentials = true
+        let optedIn = AdminAccess(settings: settings)
+        for host in ["127.0.0.1:8081", "localhost:8081", "localhost", "[::1]:8081", "127.8.9.10"] {
+            #expect(isAllowed(optedIn.check(facts(host: host), scope: .admin)), "\(host)")
+        }
+        for host in ["attacker.example", "attacker.example:8081", "127.0.0.1.attacker.example", "localhost.attacker.example:80", "[::2]:80", "0.0.0.0"] {
+            #expect(isRefused(optedIn.check(facts(host: host), scope: .admin)), "Host \(host)")
+        }
+        #expect(isRefused(optedIn.check(facts(host: nil), scope: .admin)), "no Host at all")
+        #expect(isRefused(optedIn.check(facts(forwarded: true), scope: .admin)), "a proxy's forwarding header")
+        #expect(isRefused(optedIn.check(facts(loopback: false), scope: .admin)), "another interface")
+        settings = WooqueueConfiguration.AdminSettings()
+        settings.token = "admin-t"
+        let withToken = AdminAccess(settings: settings, metricsToken: "metrics-t")
+        #expect(withToken.check(facts(), scope: .admin) == .unauthorized, "credentials are required from loopback too")
+        #expect(isAllowed(withToken.check(facts("Bearer admin-t", loopback: false, host: "wq.example", forwarded: true), scope: .admin)))
+        #expect(isAllowed(withToken.check(facts("Bearer metrics-t"), scope: .metrics)))
+        #expect(withToken.check(facts("Bearer metrics-t"), scope: .admin) == .unauthorized, "the metrics token opens only /metrics")
     }
 
     @Test func deadLettersAreFilteredShownRetriedDeletedAndExported() async throws {
@@ -174,6 +264,31 @@ import Testing
             }
             try await client.execute(uri: "/admin/dlq/delete", method: .post, headers: form,
                                      body: ByteBuffer(string: String(repeating: "id=1&", count: 60_000))) { #expect($0.status == .contentTooLarge) }
+        }
+    }
+
+    /// A long dead-letter list is shown a page at a time, newest first, across the list's read slices.
+    @Test func deadLettersArePaged() async throws {
+        try await withDashboard { _, store, client in
+            let jobs = (0..<1_150).map { index in
+                var job = JobEnvelope(type: "noop", queue: "low", maxAttempts: 1, key: "K-\(index)")
+                job.lastError = index % 2 == 0 ? "even failure" : "odd failure"
+                return job
+            }
+            try await store.deadLetter(jobs)  // LPUSH: the last is the newest, first in the list
+            func ids(_ html: String) -> [String] { html.matches(of: /name="id" value="([^"]+)"/).map { String($0.output.1) } }
+            let first = try await client.execute(uri: "/admin/dlq?queue=low", method: .get, headers: Self.bearer) { String(buffer: $0.body) }
+            #expect(ids(first) == jobs.suffix(100).reversed().map(\.id))
+            #expect(first.contains("Matches 1–100; more follow.") && first.contains("page=2") && !first.contains(#"rel="prev""#))
+            let last = try await client.execute(uri: "/admin/dlq?queue=low&page=12", method: .get, headers: Self.bearer) { String(buffer: $0.body) }
+            #expect(ids(last) == jobs.prefix(50).reversed().map(\.id), "the oldest 50")
+            #expect(last.contains(#"rel="prev""#) && !last.contains(#"rel="next""#))
+            // A filter pages over its matches only; page 6 of the odd ones starts after 500 of them, past the first slice.
+            let odd = try await client.execute(uri: "/admin/dlq?queue=low&error=odd&page=6", method: .get, headers: Self.bearer) { String(buffer: $0.body) }
+            let oddJobs = jobs.enumerated().filter { $0.offset % 2 == 1 }.map(\.element).reversed().map(\.id)
+            #expect(ids(odd) == Array(oddJobs[500..<575]))
+            #expect(odd.contains("error=odd&amp;page=5") || odd.contains("error=odd&page=5"), "the links keep the filter")
+            #expect(try await client.execute(uri: "/admin/dlq?page=-3&queue=low", method: .get, headers: Self.bearer) { ids(String(buffer: $0.body)).count } == 100)
         }
     }
 

@@ -31,6 +31,7 @@ import Testing
             try await waitUntil("the second process's heartbeat to lapse") { try await store.silentProcesses().map(\.id) == [silent.id] }
             #expect(try await store.fetch(queue: "bulk", holder: WorkerProcessRecord.holder(process: live.id, worker: 0), max: 3, workers: 1).count == 3)
 
+            try await store.deadLetter((0..<2).map { _ in JobEnvelope(type: "webhook", queue: "webhooks", maxAttempts: 1) })
             let metrics = ClusterMetrics(store: store.withNewConnection(label: "metrics"), queues: configuration.queues)
             let text = String(decoding: try await metrics.scrape(), as: UTF8.self)
             let samples = Self.samples(text)
@@ -58,6 +59,7 @@ import Testing
             #expect(samples[#"wooqueue_queue_live_workers{queue="low"}"#] == 0, "the process serving low is silent")
             #expect(samples[#"wooqueue_worker_processes{state="live"}"#] == 1)
             #expect(samples[#"wooqueue_worker_processes{state="silent"}"#] == 1)
+            #expect(samples["wooqueue_kept_deliveries"] == 2, "the deliveries kept for review")
 
             let check = try await Self.promtoolCheck(text)
             #expect(check.status == 0, "promtool check metrics refused the exposition: \(check.output)")
@@ -72,7 +74,8 @@ import Testing
         let configuration = try TestEnvironment.configuration(prefix: TestEnvironment.uniquePrefix("metrics-token"))
         let store = try TestEnvironment.store(configuration)
         let router = Router(context: ServerContext.self)
-        MetricsEndpoint(metrics: ClusterMetrics(store: store, queues: configuration.queues), token: "s3cret-token").register(on: router)
+        MetricsEndpoint(metrics: ClusterMetrics(store: store, queues: configuration.queues),
+                        access: AdminAccess(settings: configuration.admin, metricsToken: "s3cret-token")).register(on: router)
         try await Application(router: router).test(.router) { client in
             try await client.execute(uri: "/metrics", method: .get) { response in
                 #expect(response.status == .unauthorized)

@@ -71,6 +71,7 @@ import Testing
         #expect(config.jobTypes["send_order_email"]?.queue == "high")
         #expect(config.maxAttempts(type: "sync_erp", queue: "medium") == 6)
         #expect(config.http.maxConnections == 256 && config.http.readTimeout == .seconds(30), "every setting is in config.json")
+        #expect(config.admin.host == "127.0.0.1" && config.admin.port == 8081 && !config.admin.allowLoopbackWithoutCredentials)
     }
 
     @Test func badValuesNameTheField() {
@@ -92,6 +93,27 @@ import Testing
         #expect(config.queues.map(\.maxDelay) == [.seconds(5400)])
         #expect(DurationText.parse("60s") == .seconds(60) && DurationText.parse("2d") == .seconds(172_800))
         #expect(DurationText.parse("-1s") == nil && DurationText.parse("x") == nil)
+    }
+
+    /// The admin listener: loopback and fail-closed by default, a port of its own, overrides from the environment.
+    @Test func theAdminListenerHasSafeDefaultsAndAPortOfItsOwn() throws {
+        let defaults = try decode("{}").admin
+        #expect(defaults.host == "127.0.0.1" && defaults.port == 8081 && !defaults.allowLoopbackWithoutCredentials && !defaults.hasCredentials)
+        #expect(defaults.listensOnLoopback)
+        let set = try decode(#"{"admin": {"host": "0.0.0.0", "port": 9100, "allowLoopbackWithoutCredentials": true}}"#).admin
+        #expect(set.host == "0.0.0.0" && set.port == 9100 && set.allowLoopbackWithoutCredentials && !set.listensOnLoopback)
+        #expect(error(#"{"http": {"port": 9000}, "admin": {"port": 9000}}"#).contains("admin.port and http.port are both 9000"))
+        #expect(error(#"{"admin": {"allowLoopbackWithoutCredentials": "yes"}}"#).contains("admin.allowLoopbackWithoutCredentials"))
+        #expect(error(#"{"admin": {"bind": "x"}}"#).contains("admin.bind"))
+        let env = try decode("{}", environment: ["WOOQUEUE_ADMIN_HOST": "::1", "WOOQUEUE_ADMIN_PORT": "9200"]).admin
+        #expect(env.host == "::1" && env.port == 9200 && env.listensOnLoopback)
+        #expect((try? decode("{}", environment: ["WOOQUEUE_ADMIN_PORT": "http"])) == nil)
+        for host in ["localhost", "127.0.0.1", "127.255.0.9", "::1", "[::1]"] {
+            #expect(WooqueueConfiguration.AdminSettings.isLoopback(host: host), "\(host)")
+        }
+        for host in ["0.0.0.0", "127.0.0.1.nip.io", "128.0.0.1", "127.0.0", "127.0.0.256", "::", "localhost.example", ""] {
+            #expect(!WooqueueConfiguration.AdminSettings.isLoopback(host: host), "\(host)")
+        }
     }
 
     @Test func environmentOverridesAddresses() throws {

@@ -26,3 +26,25 @@ public func runToCompletion(_ path: String, _ arguments: [String]) async throws 
         }
     }
 }
+
+/// An HTTP exchange through curl, a client independent of the code under test: the status and the body.
+/// `arguments` are curl's (a URL, `-H` headers, `--data-binary`); it gives up after 10 s.
+public func curl(_ arguments: [String]) async throws -> (status: Int, body: String) {
+    let process = Process()
+    process.executableURL = URL(fileURLWithPath: "/usr/bin/curl")
+    process.arguments = ["-s", "--max-time", "10", "-w", "\n%{http_code}"] + arguments
+    let out = Pipe()
+    process.standardOutput = out
+    try process.run()
+    let printed = String(decoding: await readToEnd(out), as: UTF8.self)
+    process.waitUntilExit()
+    guard let newline = printed.lastIndex(of: "\n") else { return (0, printed) }
+    return (Int(printed[printed.index(after: newline)...]) ?? 0, String(printed[..<newline]))
+}
+
+/// Reads a pipe to its end on a thread of its own: the read blocks, which must not happen on the cooperative pool.
+public func readToEnd(_ pipe: Pipe) async -> Data {
+    await withCheckedContinuation { continuation in
+        Thread.detachNewThread { continuation.resume(returning: pipe.fileHandleForReading.readDataToEndOfFile()) }
+    }
+}

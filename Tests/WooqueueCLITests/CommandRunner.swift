@@ -27,6 +27,14 @@ struct CommandRunner {
         guard case .object(var members) = root else { fatalError("config must be an object") }
         members.removeAll { $0.key == "redis" }
         members.append(("redis", .object([("url", .string(TestEnvironment.redisURL)), ("keyPrefix", .string(prefix))])))
+        // Every serve also opens the admin listener: on a port of the system's choosing unless the test names one,
+        // so that two processes (or a busy 8081) never collide.
+        let adminIndex = members.firstIndex { $0.key == "admin" }
+        var admin: [(key: String, value: JSONValue)] = []
+        if let adminIndex, case .object(let given) = members[adminIndex].value { admin = given }
+        if !admin.contains(where: { $0.key == "port" }) { admin.append(("port", .number(0))) }
+        if let adminIndex { members.remove(at: adminIndex) }
+        members.append(("admin", .object(admin)))
         root = .object(members)
         configuration = try WooqueueConfiguration.decode(root, environment: [:])
         configPath = FileManager.default.temporaryDirectory.appendingPathComponent("\(prefix)-\(UUID().uuidString).json").path
@@ -44,7 +52,8 @@ struct CommandRunner {
         var environment = ProcessInfo.processInfo.environment
         for name in ["WOOQUEUE_REDIS_URL", "WOOQUEUE_DATABASE_URL", "WOOQUEUE_WEBHOOK_SECRET", "WOOQUEUE_WOO_URL", "WOOQUEUE_WOO_KEY",
                      "WOOQUEUE_WOO_SECRET", "WOOQUEUE_HTTP_HOST", "WOOQUEUE_HTTP_PORT", "WOOQUEUE_CONFIG",
-                     "WOOQUEUE_METRICS_TOKEN", "WOOQUEUE_ALERT_WEBHOOK_URL"] {
+                     "WOOQUEUE_METRICS_TOKEN", "WOOQUEUE_ALERT_WEBHOOK_URL", "WOOQUEUE_ADMIN_HOST", "WOOQUEUE_ADMIN_PORT",
+                     "WOOQUEUE_ADMIN_TOKEN", "WOOQUEUE_ADMIN_PASSWORD"] {
             environment.removeValue(forKey: name)
         }
         process.environment = environment
@@ -88,12 +97,5 @@ struct CommandRunner {
         case .array(let elements): return "[" + elements.map(serialize).joined(separator: ",") + "]"
         case .object(let members): return "{" + members.map { serialize(.string($0.key)) + ":" + serialize($0.value) }.joined(separator: ",") + "}"
         }
-    }
-}
-
-/// Reads a pipe to its end on a thread of its own: the read blocks, which must not happen on the cooperative pool.
-func readToEnd(_ pipe: Pipe) async -> Data {
-    await withCheckedContinuation { continuation in
-        Thread.detachNewThread { continuation.resume(returning: pipe.fileHandleForReading.readDataToEndOfFile()) }
     }
 }

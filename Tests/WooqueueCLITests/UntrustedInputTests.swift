@@ -7,47 +7,29 @@ import Testing
 /// What came from outside, seen through the real executable: it never stops a `serve` process, and never reaches
 /// an operator's terminal as control sequences.
 @Suite(.serialized) struct UntrustedInputTests {
-    /// Runs curl (it exits by itself) and returns the HTTP status it printed.
-    private func curl(_ arguments: [String]) async throws -> Int {
-        Int(try await curlOutput(["-o", "/dev/null", "-w", "%{http_code}"] + arguments)) ?? 0
-    }
-
-    /// Runs curl and returns what it printed.
-    private func curlOutput(_ arguments: [String]) async throws -> String {
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: "/usr/bin/curl")
-        process.arguments = ["-s", "--max-time", "10"] + arguments
-        let out = Pipe()
-        process.standardOutput = out
-        try process.run()
-        let printed = await readToEnd(out)
-        process.waitUntilExit()
-        return String(decoding: printed, as: UTF8.self)
-    }
-
     /// Each of these inputs stopped the whole `serve` process (intake, workers and metrics) with one request or
     /// one job. After each, the same process is still running and still answers.
     @Test func inputsThatKilledServeNowGetAnAnswer() async throws {
         let port = Int.random(in: 30_000..<40_000)
         let cli = try CommandRunner(#"""
             {"http": {"port": \#(port)}, "webhooks": {"secrets": ["s3cret"], "spoolDirectory": "\#(NSTemporaryDirectory())wq-untrusted-\#(port)"},
-             "admin": {"token": "admin-token"}, "routes": {"order.created": [{"type": "noop", "payload": "erp_order"}]}}
+             "admin": {"token": "admin-token", "port": \#(port + 1)}, "routes": {"order.created": [{"type": "noop", "payload": "erp_order"}]}}
             """#)
         let store = try cli.store
         let (server, _, _) = try cli.start(["serve", "--log-level", "error"])
         defer { if server.isRunning { kill(server.processIdentifier, SIGKILL) } }
-        let base = "http://127.0.0.1:\(port)"
+        let base = "http://127.0.0.1:\(port)", admin = "http://127.0.0.1:\(port + 1)"
         func stillServing(_ after: String) async throws {
             #expect(server.isRunning, "serve stopped after \(after)")
-            #expect(try await curl(["\(base)/healthz"]) == 200, "serve does not answer after \(after)")
+            #expect(try await curl(["\(base)/healthz"]).status == 200, "serve does not answer after \(after)")
         }
-        try await waitUntil("serve to answer /healthz", timeout: .seconds(30)) { try await curl(["\(base)/healthz"]) == 200 }
+        try await waitUntil("serve to answer /healthz", timeout: .seconds(30)) { try await curl(["\(base)/healthz"]).status == 200 }
 
         // 1. A form body of "=" (or "&&=&") on any /admin action: refused (no CSRF token), not a trap.
         for body in ["=", "&&=&"] {
             for action in ["dlq/retry", "dlq/delete", "process-now", "compare"] {
-                let status = try await curl(["-X", "POST", "\(base)/admin/\(action)", "-H", "Authorization: Bearer admin-token",
-                                             "-H", "Content-Type: application/x-www-form-urlencoded", "--data-binary", body])
+                let status = try await curl(["-X", "POST", "\(admin)/admin/\(action)", "-H", "Authorization: Bearer admin-token",
+                                             "-H", "Content-Type: application/x-www-form-urlencoded", "--data-binary", body]).status
                 #expect(status == 403, "\(action) with \(body): \(status)")
             }
             try await stillServing("an admin form \"\(body)\"")
@@ -62,14 +44,14 @@ import Testing
             let status = try await curl([
                 "\(base)/webhooks/woocommerce", "-H", "X-WC-Webhook-Topic: order.created", "-H", "X-WC-Webhook-Delivery-ID: q-\(quantity)",
                 "-H", "X-WC-Webhook-Signature: \(try OpenSSL.hmacSHA256Base64(body, key: "s3cret"))", "--data-binary", "@\(file.path)",
-            ])
+            ]).status
             #expect(status == 200, "quantity \(quantity): \(status)")
             try await stillServing("an order with quantity \(quantity)")
         }
         let kept = try await store.deadLetters(queue: "webhooks").compactMap(\.envelope?.lastError)
         #expect(kept.count == 4 && kept.allSatisfy { $0.contains("quantity must be a whole number") }, "\(kept)")
         // serve's own metrics count them (the backend is bootstrapped before the intake makes its counters).
-        let scrape = try await curlOutput(["\(base)/metrics"])
+        let scrape = try await curl(["\(admin)/metrics", "-H", "Authorization: Bearer admin-token"]).body
         #expect(scrape.contains(#"wooqueue_webhooks_total{topic="order.created",outcome="unroutable"} 4"#), "\(scrape.prefix(3000))")
         #expect(scrape.contains("wooqueue_spool_stuck 0") && scrape.contains("wooqueue_spool_quarantine_bytes 0"))
 

@@ -7,8 +7,9 @@ import QueueCore
 import RedisClient
 import Synchronization
 
-/// The HTTP face of the dispatcher (Hummingbird 2): the webhook endpoint, `/healthz` and `/readyz`, and the
-/// routes others add (`/metrics`).
+/// The HTTP face of the dispatcher (Hummingbird 2): the webhook endpoint, `/healthz` and `/readyz`, nothing else.
+/// `/admin` and `/metrics` have a listener of their own (``listener(router:host:port:limits:logger:onListening:)``),
+/// so a proxy in front of this one never exposes them.
 ///
 /// What a connection may cost is bounded before any signature is checked: at most `http.maxConnections` at once,
 /// each closed after `http.idleTimeout` without a (whole) request head or when a body takes longer than
@@ -22,15 +23,13 @@ public enum WebhookServer {
     ///   - configuration: address, webhook path, limits and timeouts.
     ///   - intake: decides each delivery.
     ///   - readiness: a store for `/readyz` to ping Redis with.
-    ///   - moreRoutes: adds other endpoints to the same server (`/metrics`).
     ///   - onListening: called with the bound port (useful with port 0).
     public static func application(
         configuration: WooqueueConfiguration, intake: WebhookIntake, readiness: QueueStore,
-        moreRoutes: (Router<ServerContext>) -> Void = { _ in }, logger: Logger,
+        logger: Logger,
         onListening: @escaping @Sendable (Int) async -> Void = { _ in }
     ) -> some ApplicationProtocol {
         let router = Router(context: ServerContext.self)
-        moreRoutes(router)
         let settings = configuration.http
         let budget = UnverifiedBytes(limit: settings.maxUnverifiedBytes)
         router.post(RouterPath(settings.webhookPath)) { request, _ -> Response in
@@ -72,15 +71,25 @@ public enum WebhookServer {
                 "spool_quarantine_bytes":\(spool.quarantinedBytes)}
                 """)
         }
-        return Application(
+        return listener(router: router, host: settings.host, port: settings.port, limits: settings, logger: logger,
+                        onListening: onListening)
+    }
+
+    /// A wooqueue HTTP listener on `host`:`port` with the connection limits of `limits` (`http.maxConnections`,
+    /// `http.idleTimeout`, `http.readTimeout`): the webhook listener, and the admin listener (`/admin`, `/metrics`).
+    public static func listener(
+        router: Router<ServerContext>, host: String, port: Int, limits: WooqueueConfiguration.HTTPSettings, logger: Logger,
+        onListening: @escaping @Sendable (Int) async -> Void
+    ) -> some ApplicationProtocol {
+        Application(
             router: router,
             server: .http1(configuration: .init(
-                additionalChannelHandlers: [RequestDeadlineHandler(timeout: .milliseconds(settings.readTimeout.milliseconds))],
-                idleTimeout: .milliseconds(settings.idleTimeout.milliseconds))),
+                additionalChannelHandlers: [RequestDeadlineHandler(timeout: .milliseconds(limits.readTimeout.milliseconds))],
+                idleTimeout: .milliseconds(limits.idleTimeout.milliseconds))),
             configuration: .init(
-                address: .hostname(settings.host, port: settings.port), serverName: "wooqueue",
-                availableConnectionsDelegate: MaximumAvailableConnections(settings.maxConnections, logger: logger)),
-            onServerRunning: { channel in await onListening(channel.localAddress?.port ?? settings.port) },
+                address: .hostname(host, port: port), serverName: "wooqueue",
+                availableConnectionsDelegate: MaximumAvailableConnections(limits.maxConnections, logger: logger)),
+            onServerRunning: { channel in await onListening(channel.localAddress?.port ?? port) },
             logger: logger)
     }
 

@@ -43,46 +43,55 @@ enum HTML {
         return html + "</tbody></table></div>"
     }
 
-    /// The whole page: no external resource, readable on a phone.
-    static func page(title: String, body: String, refreshFragment: String? = nil) -> String {
-        let script = refreshFragment.map { fragment in
-            """
-            <script>
-            setInterval(async () => {
-              try {
-                const response = await fetch("\(fragment)", {credentials: "same-origin", cache: "no-store"});
-                if (response.ok) document.getElementById("live").innerHTML = await response.text();
-              } catch (e) {}
-            }, 3000);
-            </script>
-            """
-        } ?? ""
-        return """
-            <!doctype html>
-            <html lang="en"><head><meta charset="utf-8">
-            <meta name="viewport" content="width=device-width, initial-scale=1">
-            <title>\(escape(title))</title>
-            <style>
-            body{font-family:system-ui,-apple-system,"Segoe UI",sans-serif;margin:0;color:#1d2327;background:#f6f7f7}
-            header{background:#1d2327;color:#fff;padding:.7rem 1rem;display:flex;gap:1rem;align-items:baseline;flex-wrap:wrap}
-            header a{color:#9ec2e6}
-            main{padding:1rem;max-width:1200px;margin:auto}
-            section{background:#fff;border:1px solid #dcdcde;border-radius:6px;padding:.8rem 1rem;margin-bottom:1rem}
-            h1{font-size:1.2rem;margin:0} h2{font-size:1.05rem;margin:.2rem 0 .6rem}
-            .scroll{overflow-x:auto} table{border-collapse:collapse;width:100%;font-size:.9rem}
-            th,td{text-align:left;padding:.3rem .5rem;border-bottom:1px solid #eee;vertical-align:top}
-            td.num,th.num{text-align:right} .late{background:#fcf0f1;color:#8a2424;font-weight:600}
-            .muted{color:#646970} .alert{background:#fcf0f1;border-color:#d63638} .notice{background:#fcf9e8;border-color:#dba617}
-            .ok{background:#edfaef;border-color:#00a32a}
-            .cards{display:grid;grid-template-columns:repeat(auto-fit,minmax(9rem,1fr));gap:.6rem}
-            .card{border:1px solid #dcdcde;border-radius:6px;padding:.5rem .7rem} .card b{font-size:1.3rem;display:block}
-            button{background:#2271b1;color:#fff;border:0;border-radius:4px;padding:.45rem .8rem;cursor:pointer;font-size:.9rem}
-            button.danger{background:#b32d2e} form.inline{display:inline}
-            input,select{padding:.35rem;border:1px solid #8c8f94;border-radius:4px;max-width:100%}
-            pre{background:#f6f7f7;padding:.6rem;overflow:auto;max-height:30rem;white-space:pre-wrap;word-break:break-all}
-            </style></head>
-            <body><header><h1>wooqueue</h1><a href="/admin">Overview</a><a href="/admin/dlq">Dead letters</a></header>
-            <main>\(body)</main>\(script)</body></html>
-            """
+    /// The whole page: no resource of another origin, no inline script or style (the Content-Security-Policy
+    /// forbids them), readable on a phone. With `refreshes`, the element `#live` reloads every 3 s from the path in
+    /// its `data-refresh` attribute (``refreshScript``).
+    static func page(title: String, body: String, refreshes: Bool = false) -> String {
+        """
+        <!doctype html>
+        <html lang="en"><head><meta charset="utf-8">
+        <meta name="viewport" content="width=device-width, initial-scale=1">
+        <title>\(escape(title))</title>
+        <link rel="stylesheet" href="/admin/assets/admin.css">\(refreshes ? "\n<script src=\"/admin/assets/admin.js\" defer></script>" : "")
+        </head>
+        <body><header><h1>wooqueue</h1><a href="/admin">Overview</a><a href="/admin/dlq">Dead letters</a></header>
+        <main>\(body)</main></body></html>
+        """
     }
+
+    /// `/admin/assets/admin.css`.
+    static let stylesheet = """
+        body{font-family:system-ui,-apple-system,"Segoe UI",sans-serif;margin:0;color:#1d2327;background:#f6f7f7}
+        header{background:#1d2327;color:#fff;padding:.7rem 1rem;display:flex;gap:1rem;align-items:baseline;flex-wrap:wrap}
+        header a{color:#9ec2e6}
+        main{padding:1rem;max-width:1200px;margin:auto}
+        section{background:#fff;border:1px solid #dcdcde;border-radius:6px;padding:.8rem 1rem;margin-bottom:1rem}
+        h1{font-size:1.2rem;margin:0} h2{font-size:1.05rem;margin:.2rem 0 .6rem}
+        .scroll{overflow-x:auto} table{border-collapse:collapse;width:100%;font-size:.9rem}
+        th,td{text-align:left;padding:.3rem .5rem;border-bottom:1px solid #eee;vertical-align:top}
+        td.num,th.num{text-align:right} .late{background:#fcf0f1;color:#8a2424;font-weight:600}
+        .muted{color:#646970} .alert{background:#fcf0f1;border-color:#d63638} .notice{background:#fcf9e8;border-color:#dba617}
+        .ok{background:#edfaef;border-color:#00a32a}
+        .cards{display:grid;grid-template-columns:repeat(auto-fit,minmax(9rem,1fr));gap:.6rem}
+        .card{border:1px solid #dcdcde;border-radius:6px;padding:.5rem .7rem} .card b{font-size:1.3rem;display:block}
+        button{background:#2271b1;color:#fff;border:0;border-radius:4px;padding:.45rem .8rem;cursor:pointer;font-size:.9rem}
+        button.danger{background:#b32d2e} form.inline{display:inline}
+        input,select{padding:.35rem;border:1px solid #8c8f94;border-radius:4px;max-width:100%}
+        pre{background:#f6f7f7;padding:.6rem;overflow:auto;max-height:30rem;white-space:pre-wrap;word-break:break-all}
+        """
+
+    /// `/admin/assets/admin.js`: refreshes `#live` from its `data-refresh` path every 3 s, without reloading the
+    /// page (a failed fetch keeps what is shown).
+    static let refreshScript = """
+        "use strict";
+        const live = document.getElementById("live");
+        if (live && live.dataset.refresh) {
+          setInterval(async () => {
+            try {
+              const response = await fetch(live.dataset.refresh, {credentials: "same-origin", cache: "no-store"});
+              if (response.ok) live.innerHTML = await response.text();
+            } catch (e) {}
+          }, 3000);
+        }
+        """
 }

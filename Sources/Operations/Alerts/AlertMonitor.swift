@@ -4,6 +4,7 @@ import Logging
 import NIOCore
 import Parsing
 import QueueCore
+import Routing
 import ServiceLifecycle
 import Synchronization
 
@@ -55,8 +56,9 @@ public final class AlertMonitor: Service, Sendable {
     /// One evaluation: the conditions, and the announcements this process must send.
     func check(local: LocalReadings, badSignaturesPerMinute: Int, overloadedPerMinute: Int = 0) async {
         let snapshot = try? await store.snapshot(queues: queues, latestEvents: 0)
+        let kept = try? await store.deadLetterCount(queue: KeptDelivery.queue)
         let now = WallClock.nowMillis()
-        let conditions = AlertRules.evaluate(snapshot, settings: settings, process: process, local: local,
+        let conditions = AlertRules.evaluate(snapshot, keptDeliveries: kept, settings: settings, process: process, local: local,
                                              badSignaturesPerMinute: badSignaturesPerMinute, overloadedPerMinute: overloadedPerMinute)
         let cluster = conditions.filter(\.clusterWide)
         let claims = (try? await store.claimAlertChanges(cluster.map { ($0.id, $0.firing) }, now: now, interval: settings.interval))

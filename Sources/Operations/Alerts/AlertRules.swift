@@ -34,16 +34,25 @@ public struct LocalReadings: Sendable {
     }
 }
 
-/// The alert conditions (README, Operations → Alerts): per queue, dead letters over the threshold, pending jobs
+/// The alert conditions (README, Operations → Alerts): webhook deliveries kept for review; per queue, dead letters over the threshold, pending jobs
 /// over the threshold, the next job older than the queue's max delay, and jobs with no live worker; per
 /// process, a non-empty spool, a stuck spool, a spool quarantine that holds records, a rate of bad signatures, and
 /// deliveries refused because too many unverified bodies were held at once.
 public enum AlertRules {
-    /// - Parameter snapshot: the cluster's queues; `nil` when Redis cannot be read (only this process's
-    ///   conditions are evaluated then).
-    public static func evaluate(_ snapshot: QueueSnapshot?, settings: WooqueueConfiguration.AlertSettings, process: String,
-                                local: LocalReadings, badSignaturesPerMinute: Int, overloadedPerMinute: Int = 0) -> [AlertCondition] {
+    /// - Parameters:
+    ///   - snapshot: the cluster's queues; `nil` when Redis cannot be read (only this process's conditions are
+    ///     evaluated then).
+    ///   - keptDeliveries: webhook deliveries kept for review (the `webhooks` dead-letter list); `nil` when unread.
+    public static func evaluate(_ snapshot: QueueSnapshot?, keptDeliveries: Int? = nil, settings: WooqueueConfiguration.AlertSettings,
+                                process: String, local: LocalReadings, badSignaturesPerMinute: Int,
+                                overloadedPerMinute: Int = 0) -> [AlertCondition] {
         var conditions: [AlertCondition] = []
+        if let keptDeliveries {
+            conditions.append(AlertCondition(
+                id: "kept-deliveries", firing: keptDeliveries > 0,
+                message: "\(keptDeliveries) webhook deliveries are kept for review and became no jobs (no route, or a body that does not fit its topic); see `wooqueue dlq list --queue webhooks` or /admin/dlq?queue=webhooks, fix the route, then retry them",
+                clusterWide: true))
+        }
         for queue in snapshot?.queues ?? [] {
             let name = queue.name
             conditions.append(AlertCondition(

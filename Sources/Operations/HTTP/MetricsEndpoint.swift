@@ -3,46 +3,30 @@ import HTTPTypes
 import Hummingbird
 import NIOCore
 
-/// `GET /metrics`: the Prometheus text exposition of ``ClusterMetrics``, behind an optional bearer token
-/// (`http.metricsToken`, `WOOQUEUE_METRICS_TOKEN`).
+/// `GET /metrics` on the admin listener: the Prometheus text exposition of ``ClusterMetrics``, for a request that
+/// ``AdminAccess`` lets in (`http.metricsToken` or an admin credential as a bearer token).
 public struct MetricsEndpoint: Sendable {
     public let metrics: ClusterMetrics
-    /// Empty: no token asked for.
-    public let token: String
+    public let access: AdminAccess
 
-    public init(metrics: ClusterMetrics, token: String) {
+    public init(metrics: ClusterMetrics, access: AdminAccess) {
         self.metrics = metrics
-        self.token = token
+        self.access = access
     }
 
     public func register(on router: Router<ServerContext>, path: String = "/metrics") {
-        router.get(RouterPath(path)) { request, _ -> Response in
-            guard authorized(request.headers[.authorization]) else {
-                return Self.text(401, "a bearer token is required: send Authorization: Bearer <http.metricsToken>\n",
-                                 extra: [.wwwAuthenticate: #"Bearer realm="wooqueue metrics""#])
-            }
+        router.get(RouterPath(path)) { request, context -> Response in
+            if let refusal = AdminAccess.refusal(access.check(request, context, scope: .metrics), scope: .metrics) { return refusal }
             do {
                 return Self.text(200, try await metrics.scrape(), contentType: "text/plain; version=0.0.4; charset=utf-8")
             } catch {
-                return Self.text(503, "cannot read the queues from Redis, so no figures are reported: \(error)\n")
+                return AdminAccess.text(503, "cannot read the queues from Redis, so no figures are reported: \(error)\n")
             }
         }
     }
 
-    /// True without a configured token, or when `header` carries it (compared in constant time).
-    func authorized(_ header: String?) -> Bool {
-        if token.isEmpty { return true }
-        guard let bearer = Secrets.credentials(header, scheme: "Bearer") else { return false }
-        return Secrets.matches(bearer.utf8, token.utf8)
-    }
-
-    private static func text(_ status: Int, _ body: String, extra: HTTPFields = [:]) -> Response {
-        text(status, Array(body.utf8), contentType: "text/plain; charset=utf-8", extra: extra)
-    }
-
-    private static func text(_ status: Int, _ body: [UInt8], contentType: String, extra: HTTPFields = [:]) -> Response {
-        var headers = extra
-        headers[.contentType] = contentType
-        return Response(status: .init(code: status), headers: headers, body: .init(byteBuffer: ByteBuffer(bytes: body)))
+    private static func text(_ status: Int, _ body: [UInt8], contentType: String) -> Response {
+        Response(status: .init(code: status), headers: [.contentType: contentType, .contentTypeOptions: "nosniff"],
+                 body: .init(byteBuffer: ByteBuffer(bytes: body)))
     }
 }

@@ -1,5 +1,6 @@
 import Prometheus
 import QueueCore
+import Routing
 
 /// The cluster's queues as Prometheus gauges, read from Redis at every scrape, so any process's `/metrics` shows
 /// the whole cluster, whichever process holds the jobs.
@@ -10,7 +11,8 @@ import QueueCore
 /// - `wooqueue_queue_oldest_ready_age_seconds{queue}`: how long the next job has waited (0 when none waits);
 /// - `wooqueue_queue_max_delay_seconds{queue}`: the most a job should wait there (the queue's `maxDelay`);
 /// - `wooqueue_queue_live_workers{queue}`: workers of live processes serving it;
-/// - `wooqueue_worker_processes{state}`: registered worker processes, `live` or `silent` (heartbeat overdue).
+/// - `wooqueue_worker_processes{state}`: registered worker processes, `live` or `silent` (heartbeat overdue);
+/// - `wooqueue_kept_deliveries`: webhook deliveries kept for review (the `webhooks` dead-letter list).
 public final class ClusterMetrics: Sendable {
     /// Where the gauges live; process metrics can share it, so one scrape returns both.
     public let registry: PrometheusCollectorRegistry
@@ -19,6 +21,7 @@ public final class ClusterMetrics: Sendable {
     private let perQueue: [QueueGauges]
     private let liveProcesses: Gauge
     private let silentProcesses: Gauge
+    private let keptDeliveries: Gauge
 
     /// The states of `wooqueue_queue_jobs`, in the order they are written.
     public static let states = ["ready", "active", "delayed", "dead"]
@@ -55,6 +58,8 @@ public final class ClusterMetrics: Sendable {
         let processesHelp = "Registered worker processes: live, or silent (heartbeat overdue, awaiting recovery)."
         liveProcesses = gauge("worker_processes", unit: "", [("state", "live")], help: processesHelp)
         silentProcesses = gauge("worker_processes", unit: "", [("state", "silent")], help: processesHelp)
+        keptDeliveries = gauge("kept_deliveries", unit: "", [],
+                               help: "Webhook deliveries kept for review (no route, or a body that does not fit its topic): no job was made of them.")
     }
 
     /// Reads the queues from Redis (one pipeline), sets the gauges, and returns the registry's text exposition.
@@ -75,6 +80,7 @@ public final class ClusterMetrics: Sendable {
         let live = snapshot.processes.filter(\.alive).count
         liveProcesses.set(Int64(live))
         silentProcesses.set(Int64(snapshot.processes.count - live))
+        keptDeliveries.set(Int64(try await store.deadLetterCount(queue: KeptDelivery.queue)))
         var text: [UInt8] = []
         registry.emit(into: &text)
         return text

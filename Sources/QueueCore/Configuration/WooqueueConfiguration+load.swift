@@ -95,12 +95,7 @@ extension WooqueueConfiguration {
         guard http.maxUnverifiedBytes >= http.maxBodyBytes else {
             throw ConfigurationError("http.maxUnverifiedBytes (\(http.maxUnverifiedBytes)) must be at least http.maxBodyBytes (\(http.maxBodyBytes)), or no delivery of the largest size could be read")
         }
-        if let port = environment["WOOQUEUE_HTTP_PORT"] {
-            guard let number = Int(port), (0...65535).contains(number) else {
-                throw ConfigurationError("WOOQUEUE_HTTP_PORT must be a port number, got \"\(port)\"")
-            }
-            http.port = number
-        }
+        if let port = try environmentPort("WOOQUEUE_HTTP_PORT", environment) { http.port = port }
         guard http.webhookPath.hasPrefix("/") else {
             throw ConfigurationError("http.webhookPath must start with /, got \"\(http.webhookPath)\"")
         }
@@ -122,21 +117,39 @@ extension WooqueueConfiguration {
             inventory: try decodeInventory(node.child("inventory")),
             woocommerce: try decodeWooCommerce(node.child("woocommerce"), environment: environment))
         configuration.alerts = try decodeAlerts(node.child("alerts"), environment: environment)
-        configuration.admin = try decodeAdmin(node.child("admin"), environment: environment)
+        configuration.admin = try decodeAdmin(node.child("admin"), http: http, environment: environment)
         return configuration
     }
 
-    private static func decodeAdmin(_ node: ConfigNode, environment: [String: String]) throws -> AdminSettings {
-        try node.allowOnly(["token", "user", "password"])
+    private static func decodeAdmin(_ node: ConfigNode, http: HTTPSettings, environment: [String: String]) throws -> AdminSettings {
+        try node.allowOnly(["host", "port", "token", "user", "password", "allowLoopbackWithoutCredentials"])
         var admin = AdminSettings()
+        admin.host = try environment["WOOQUEUE_ADMIN_HOST"] ?? node.child("host").string(default: admin.host)
+        admin.port = try environmentPort("WOOQUEUE_ADMIN_PORT", environment) ?? node.child("port").int(default: admin.port, min: 0, max: 65535)
         admin.token = try environment["WOOQUEUE_ADMIN_TOKEN"] ?? node.child("token").string(default: "")
         admin.user = try node.child("user").string(default: "")
         admin.password = try environment["WOOQUEUE_ADMIN_PASSWORD"] ?? node.child("password").string(default: "")
+        admin.allowLoopbackWithoutCredentials = try node.child("allowLoopbackWithoutCredentials").bool(default: false)
         if admin.user.isEmpty != admin.password.isEmpty {
             throw ConfigurationError("admin.user and admin.password go together: set both for HTTP Basic, or neither")
         }
         if admin.user.contains(":") { throw ConfigurationError("admin.user must not contain ':' (HTTP Basic separates user and password with it)") }
+        if admin.port != 0, admin.port == http.port {
+            throw ConfigurationError("""
+                admin.port and http.port are both \(admin.port): the admin listener (/admin, /metrics) needs a port of its \
+                own, so that a proxy of the webhook port never reaches it
+                """)
+        }
         return admin
+    }
+
+    /// A port number from the environment, checked; `nil` when the variable is not set.
+    private static func environmentPort(_ name: String, _ environment: [String: String]) throws -> Int? {
+        guard let text = environment[name] else { return nil }
+        guard let number = Int(text), (0...65535).contains(number) else {
+            throw ConfigurationError("\(name) must be a port number, got \"\(text)\"")
+        }
+        return number
     }
 
     private static func decodeAlerts(_ node: ConfigNode, environment: [String: String]) throws -> AlertSettings {

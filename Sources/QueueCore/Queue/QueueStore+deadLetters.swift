@@ -19,6 +19,12 @@ public struct DeadLetter: Sendable {
     }
 }
 
+/// A page of dead letters, and whether more match after it.
+public struct DeadLetterPage: Sendable {
+    public var letters: [DeadLetter]
+    public var hasMore: Bool
+}
+
 /// Which dead letters to review: the same filters for `wooqueue dlq` and the dashboard. Unset filters match all.
 public struct DeadLetterFilter: Sendable, Equatable {
     /// The job type, exactly.
@@ -60,6 +66,40 @@ extension QueueStore {
             }
         }
         return letters
+    }
+
+    /// One page of the dead letters of `queues` that `filter` matches: the `limit` matches after the first
+    /// `offset`, queue by queue, newest first. The lists are read in slices of 1,000 entries and the reading stops
+    /// once the page is full, so a page of a long list costs what it shows, not the whole list.
+    public func deadLetterPage(queues: [String], matching filter: DeadLetterFilter, offset: Int, limit: Int) async throws -> DeadLetterPage {
+        let slice = 1000
+        var letters: [DeadLetter] = [], skipped = 0
+        for queue in queues {
+            var start = 0
+            while true {
+                let reply = try await connection.send("LRANGE", keys(queue).dead, "\(start)", "\(start + slice - 1)")
+                let entries = reply.array?.compactMap(\.bytes) ?? []
+                for raw in entries {
+                    let letter = DeadLetter(queue: queue, raw: raw, envelope: try? JobEnvelope(decoding: raw))
+                    guard filter.matches(letter) else { continue }
+                    if skipped < offset {
+                        skipped += 1
+                    } else if letters.count < limit {
+                        letters.append(letter)
+                    } else {
+                        return DeadLetterPage(letters: letters, hasMore: true)
+                    }
+                }
+                if entries.count < slice { break }
+                start += slice
+            }
+        }
+        return DeadLetterPage(letters: letters, hasMore: false)
+    }
+
+    /// How many entries a queue's dead-letter list holds.
+    public func deadLetterCount(queue: String) async throws -> Int {
+        try await connection.send("LLEN", keys(queue).dead).int ?? 0
     }
 
     /// Every entry of a queue's dead-letter list, newest first.

@@ -18,11 +18,12 @@ struct Serve: AsyncParsableCommand {
         abstract: "Receive WooCommerce webhooks over HTTP and run the worker pools.",
         discussion: """
             POST http://HOST:PORT/webhooks/woocommerce (http.webhookPath) receives deliveries; GET /healthz says the \
-            process is alive, GET /readyz whether Redis is reachable, GET /metrics the cluster's queues and this \
-            process's counters for Prometheus (bearer token: http.metricsToken), GET /admin the dashboard and the \
-            dead-letter review (admin.token or admin.user/password; loopback only without them). Alerts go to \
-            alerts.webhookURL. With --no-workers the process only receives \
-            (run `wooqueue work` elsewhere). SIGTERM/SIGINT stop it gracefully.
+            process is alive, GET /readyz whether Redis is reachable. Nothing else answers on that port: proxy only it. \
+            The admin listener (admin.host:admin.port, 127.0.0.1:8081 by default) serves GET /admin, the dashboard \
+            and the dead-letter review, and GET /metrics, the cluster's queues and this process's counters for \
+            Prometheus. It needs a credential (admin.token, admin.user/password, or http.metricsToken for /metrics) \
+            unless admin.allowLoopbackWithoutCredentials opts in. Alerts go to alerts.webhookURL. With --no-workers \
+            the process only receives (run `wooqueue work` elsewhere). SIGTERM/SIGINT stop it gracefully.
             """)
 
     @OptionGroup var global: GlobalOptions
@@ -51,7 +52,15 @@ struct Serve: AsyncParsableCommand {
                 config.json, or in WOOQUEUE_WEBHOOK_SECRET
                 """)
         }
+        guard configuration.admin.listensOnLoopback || configuration.admin.hasCredentials else {
+            throw ValidationError("""
+                admin.host is \(configuration.admin.host), which is not a loopback address, and no admin credential is \
+                set: /admin and /metrics would be open to the network. Set admin.token (WOOQUEUE_ADMIN_TOKEN) or \
+                admin.user and admin.password, or keep admin.host on 127.0.0.1
+                """)
+        }
         let logger = global.logger("serve")
+        StartupWarnings.database(configuration.database.url, logger: logger)
         let store = try configuration.makeStore(label: "readiness")
         if !configuration.redis.allowEviction { try await store.checkEvictionPolicy() }
         // One registry for the process metrics (swift-metrics) and the cluster's queue gauges: one scrape shows both.
@@ -60,14 +69,21 @@ struct Serve: AsyncParsableCommand {
         MetricsSystem.bootstrap(PrometheusExport(registry: registry))
         let intake = try WebhookIntake(configuration: configuration, store: try configuration.makeStore(label: "intake"), logger: logger)
         let address = "http://\(configuration.http.host):\(configuration.http.port)\(configuration.http.webhookPath)"
+        let app = WebhookServer.application(configuration: configuration, intake: intake, readiness: store, logger: logger) { port in
+            logger.notice("Receiving WooCommerce webhooks", metadata: ["url": "\(address)", "port": "\(port)"])
+        }
+        let access = AdminAccess(settings: configuration.admin, metricsToken: configuration.http.metricsToken)
         let metrics = MetricsEndpoint(
             metrics: ClusterMetrics(store: try configuration.makeStore(label: "metrics"), queues: configuration.queues, registry: registry),
-            token: configuration.http.metricsToken)
-        let dashboard = AdminDashboard(configuration: configuration, store: try configuration.makeStore(label: "admin"),
+            access: access)
+        let dashboard = AdminDashboard(configuration: configuration, store: try configuration.makeStore(label: "admin"), access: access,
                                        catalogue: try catalogueAccess(configuration, logger: logger), logger: logger)
-        let app = WebhookServer.application(configuration: configuration, intake: intake, readiness: store,
-                                            moreRoutes: { metrics.register(on: $0); dashboard.register(on: $0) }, logger: logger) { port in
-            logger.notice("Receiving WooCommerce webhooks", metadata: ["url": "\(address)", "port": "\(port)"])
+        let adminHost = configuration.admin.host
+        let adminAccessText = access.hasCredentials ? "credentials"
+            : configuration.admin.allowLoopbackWithoutCredentials ? "credentials, or none from this host" : "refused: no credential is set"
+        let admin = AdminServer.application(configuration: configuration, dashboard: dashboard, metrics: metrics, logger: logger) { port in
+            logger.notice("Serving /admin and /metrics", metadata: [
+                "url": "http://\(adminHost):\(port)/admin", "port": "\(port)", "access": "\(adminAccessText)"])
         }
         let alerts = AlertMonitor(configuration: configuration, store: try configuration.makeStore(label: "alerts"),
                                   process: "\(ProcessInfo.processInfo.hostName):\(getpid())", readings: {
@@ -76,7 +92,7 @@ struct Serve: AsyncParsableCommand {
                                                            spoolStuck: spool.isStuck, quarantinedBytes: spool.quarantinedBytes,
                                                            overloadedDeliveries: counts.overloaded)
                                   }, logger: logger)
-        var services: [ServiceGroupConfiguration.ServiceConfiguration] = [.init(service: intake), .init(service: app), .init(service: alerts)]
+        var services: [ServiceGroupConfiguration.ServiceConfiguration] = [.init(service: intake), .init(service: app), .init(service: admin), .init(service: alerts)]
         if !configuration.woocommerce.url.isEmpty, configuration.woocommerce.reconcileInterval > .zero {
             let client = try WooCommerceClient(settings: configuration.woocommerce, logger: logger)
             let reconciler = Reconciler(client: client, store: try configuration.makeStore(label: "reconcile"), configuration: configuration)

@@ -24,6 +24,7 @@ struct Work: AsyncParsableCommand {
         let names = queues.map { $0.split(separator: ",").map { String($0).trimmingCharacters(in: .whitespaces) } }
         if let names { try configuration.validateQueues(names) }
         let logger = global.logger("work")
+        StartupWarnings.database(configuration.database.url, logger: logger)
         let process = try WorkerProcess(configuration: configuration, registry: try configuration.makeRegistry(logger: logger),
                                         options: .init(queues: names), logger: logger)
         try await WorkerProcessRunner.run(process, logger: logger)
