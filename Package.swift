@@ -25,6 +25,7 @@ let package = Package(
         .systemLibrary(name: "CHiredis", pkgConfig: "hiredis", providers: [.apt(["libhiredis-dev"])]),
         .systemLibrary(name: "CLibPQ", pkgConfig: "libpq", providers: [.apt(["libpq-dev"])]),
         .target(name: "CMallocTuning"),
+        .target(name: "CSpawn"),
 
         // MARK: - Untrusted input (a leaf: nothing of ours, no NIO; cheap to fuzz)
         .target(name: "Parsing"),
@@ -43,7 +44,7 @@ let package = Package(
         .target(name: "WooCommerceModel", dependencies: ["Parsing"]),
         .target(name: "Routing", dependencies: ["QueueCore", "Parsing", "WooCommerceModel"]),
         .target(name: "Workers", dependencies: [
-            "QueueCore", "Parsing", "ClientSupport",
+            "QueueCore", "Parsing", "ClientSupport", "CSpawn",
             .product(name: "CoreMetrics", package: "swift-metrics"),
             .product(name: "Logging", package: "swift-log"),
             .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),

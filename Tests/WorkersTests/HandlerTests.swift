@@ -1,4 +1,5 @@
 import Foundation
+import Synchronization
 import PostgresClient
 import QueueCore
 import RedisClient
@@ -133,15 +134,96 @@ import Testing
         try await harness.cleanup()
     }
 
-    @Test func execTimeoutKillsTheCommand() async throws {
-        let marker = FileManager.default.temporaryDirectory.appendingPathComponent("wq-exec-killed-\(UUID())").path
-        let handler = ExecHandler(command: ["sh", "-c", "sleep 5; touch \(marker)"])
+    /// Runs `command` as an exec job in a task, waits (bounded) until it has written `marker`, and returns the task.
+    private func startedExecJob(_ command: [String], marker: String) async throws -> Task<Void, any Error> {
+        let handler = ExecHandler(command: command)
         let context = JobContext(envelope: JobEnvelope(type: "t", queue: "q", maxAttempts: 1), logger: .init(label: "t"))
         let task = Task { try await handler.handle(context) }
-        try await Task.sleep(for: .milliseconds(200))
-        task.cancel()
-        await #expect(throws: (any Error).self) { try await task.value }
-        try await Task.sleep(for: .seconds(6))
-        #expect(!FileManager.default.fileExists(atPath: marker), "the command was terminated, not left running")
+        try await waitUntil("the command to start", timeout: .seconds(10)) { FileManager.default.fileExists(atPath: marker) }
+        return task
     }
+
+    /// Whether a process is gone (or dead and waiting to be reaped by whoever adopted it).
+    private func isGone(_ pid: Int32) -> Bool {
+        guard let stat = try? String(contentsOfFile: "/proc/\(pid)/stat", encoding: .utf8),
+              let close = stat.lastIndex(of: ")") else { return true }
+        return stat[stat.index(close, offsetBy: 2)] == "Z"
+    }
+
+    /// A timeout stopped only the command: what it started lived on (and held its standard error). Now the whole
+    /// process group goes.
+    @Test func aTimeoutKillsTheCommandsWholeProcessGroup() async throws {
+        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("wq-exec-group-\(UUID())").path
+        try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(atPath: directory) }
+        let task = try await startedExecJob(["sh", "-c", "sleep 60 & echo $! > \(directory)/grandchild; echo $$ > \(directory)/command; wait"],
+                                            marker: "\(directory)/command")
+        let pids = try ["grandchild", "command"].map { name in
+            try #require(Int32(String(contentsOfFile: "\(directory)/\(name)", encoding: .utf8).trimmingCharacters(in: .whitespacesAndNewlines)))
+        }
+        task.cancel()
+        try await waitUntil("the command and its child to be gone", timeout: .seconds(5)) { pids.allSatisfy(isGone) }
+        await #expect(throws: (any Error).self) { try await task.value }
+    }
+
+    /// `serve` and `work` leave SIGTERM and SIGINT ignored (ServiceLifecycle listens for them through dispatch
+    /// sources), and a command used to inherit that, so its timeout could not stop it. A command now starts with
+    /// every signal at its default and none blocked.
+    @Test func anExecCommandStartsWithDefaultSignalsAndNoneBlocked() async throws {
+        let previous = signal(SIGTERM, SIG_IGN)
+        defer { signal(SIGTERM, previous) }
+        var blocked = sigset_t()
+        sigemptyset(&blocked)
+        sigaddset(&blocked, SIGINT)
+        var before = sigset_t()
+        pthread_sigmask(SIG_BLOCK, &blocked, &before)
+        defer { pthread_sigmask(SIG_SETMASK, &before, nil) }
+        let handler = ExecHandler(command: ["/bin/sh", "-c", "grep -E '^Sig(Blk|Ign)' /proc/self/status >&2; exit 3"])
+        let failure = await #expect(throws: JobFailure.self) {
+            try await handler.handle(JobContext(envelope: JobEnvelope(type: "t", queue: "q", maxAttempts: 1), logger: .init(label: "t")))
+        }
+        let message = failure?.description ?? ""
+        func mask(_ name: String) -> UInt64? {
+            guard let label = message.range(of: "\(name):\t") else { return nil }
+            return UInt64(message[label.upperBound...].prefix(16), radix: 16)
+        }
+        // Signals 1–31, the ones commands use. (32 and 33 are glibc's own, which posix_spawn leaves alone.)
+        let standard: UInt64 = 0x7FFF_FFFF
+        #expect(mask("SigBlk") == 0, "\(message)")
+        #expect(mask("SigIgn").map { $0 & standard } == 0, "no standard signal is ignored: \(message)")
+    }
+
+    /// Each timeout used to leave a thread blocked on the standard error that the command's children held open.
+    /// 100 timeouts, 10 at a time: afterwards the process has as many threads as before, and every job ended
+    /// promptly.
+    @Test func timeoutsLeakNoThreads() async throws {
+        func threads() throws -> Int { try FileManager.default.contentsOfDirectory(atPath: "/proc/self/task").count }
+        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("wq-exec-threads-\(UUID())").path
+        try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(atPath: directory) }
+        func round(_ number: Int) async throws {
+            let ended = Counter()
+            var tasks: [Task<Void, any Error>] = []
+            for index in 0..<10 {
+                let marker = "\(directory)/\(number)-\(index)"
+                tasks.append(try await startedExecJob(["sh", "-c", "sleep 60 & touch \(marker); sleep 60"], marker: marker))
+            }
+            for task in tasks {
+                task.cancel()
+                Task { _ = try? await task.value; ended.add() }
+            }
+            try await waitUntil("10 cancelled exec jobs to end", timeout: .seconds(10)) { ended.value == 10 }
+        }
+        try await round(0)  // warm-up: the runtime's own threads start
+        let before = try threads()
+        for number in 1...10 { try await round(number) }
+        try await waitUntil("the thread count to come back to \(before)", timeout: .seconds(10)) { try threads() <= before + 2 }
+    }
+}
+
+/// A count that tasks increase and a test polls.
+private final class Counter: Sendable {
+    private let count = Mutex(0)
+    func add() { count.withLock { $0 += 1 } }
+    var value: Int { count.withLock { $0 } }
 }

@@ -5,8 +5,9 @@ import QueueCore
 ///
 /// Exit 0 is done; exit 75 (`EX_TEMPFAIL`) is retried; any other exit dead-letters the job with the start of
 /// standard error. The job's id, type, attempt and key are in `WOOQUEUE_JOB_ID`, `WOOQUEUE_JOB_TYPE`,
-/// `WOOQUEUE_JOB_ATTEMPT` and `WOOQUEUE_JOB_KEY`. A cancelled job (timeout, shutdown) gets SIGTERM, then SIGKILL
-/// two seconds later.
+/// `WOOQUEUE_JOB_ATTEMPT` and `WOOQUEUE_JOB_KEY`. The command runs in a process group of its own, with default
+/// signal dispositions and no signal blocked (``ChildProcess``): a cancelled job (timeout, shutdown) sends the whole
+/// group SIGTERM, then SIGKILL two seconds later, and what the command leaves running when it exits is killed.
 ///
 /// The command gets a clean environment: `PATH`, `HOME`, `LANG`, the `WOOQUEUE_JOB_*` variables, and the variables
 /// the job type names (`jobTypes.<type>.env`). Nothing else of wooqueue's: not the webhook secret, the store's
@@ -36,86 +37,31 @@ public struct ExecHandler: JobHandler {
     }
 
     public func handle(_ job: JobContext) async throws {
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: try Self.resolve(command[0]))
-        process.arguments = Array(command.dropFirst())
-        process.environment = environment(for: job.envelope)
-        let input = Pipe()
-        let errors = Pipe()
-        process.standardInput = input
-        process.standardError = errors
-        process.standardOutput = FileHandle.nullDevice
-
-        let exit: (status: Int32, stderr: Data) = try await withTaskCancellationHandler {
-            try await withCheckedThrowingContinuation { continuation in
-                // Resume once both the process has exited and its standard error is read to the end.
-                let finished = DispatchGroup()
-                let stderr = StderrExcerpt()
-                finished.enter()
-                process.terminationHandler = { _ in finished.leave() }
-                do {
-                    try process.run()
-                } catch {
-                    continuation.resume(throwing: JobFailure.permanent("cannot start \(command[0]): \(error)"))
-                    return
-                }
-                // Cancelled before it started: the cancellation handler found nothing to stop.
-                if Task.isCancelled { process.terminate() }
-                // Blocking pipe I/O runs on Dispatch threads: a child that does not read its input, or writes a
-                // lot to standard error, must neither block a worker nor fill its pipe and stall.
-                finished.enter()
-                DispatchQueue.global().async {
-                    stderr.drain(errors.fileHandleForReading)
-                    finished.leave()
-                }
-                let payload = job.envelope.payload
-                DispatchQueue.global().async {
-                    try? input.fileHandleForWriting.write(contentsOf: payload)
-                    try? input.fileHandleForWriting.close()
-                }
-                finished.notify(queue: .global()) {
-                    continuation.resume(returning: (process.terminationStatus, stderr.data))
-                }
-            }
-        } onCancel: {
-            guard process.isRunning else { return }
-            process.terminate()
-            let pid = process.processIdentifier
-            DispatchQueue.global().asyncAfter(deadline: .now() + 2) {
-                if process.isRunning { kill(pid, SIGKILL) }
-            }
+        let outcome: ChildProcess.Outcome
+        do {
+            outcome = try await ChildProcess.run(executable: try Self.resolve(command[0]), arguments: Array(command.dropFirst()),
+                                                 environment: environment(for: job.envelope), input: job.envelope.payload)
+        } catch let error as ChildProcess.SpawnError {
+            throw JobFailure.permanent("cannot start \(command[0]): \(error)")
         }
         try Task.checkCancellation()
-        switch exit.status {
-        case 0:
+        let excerpt = Self.excerpt(outcome.standardError)
+        switch outcome.termination {
+        case .exited(0):
             return
-        case 75:
-            throw JobFailure.transient("\(command[0]) exited 75 (temporary failure)\(Self.excerpt(exit.stderr))")
-        default:
-            let how = process.terminationReason == .uncaughtSignal ? "was killed by signal \(exit.status)" : "exited \(exit.status)"
-            throw JobFailure.permanent("\(command[0]) \(how)\(Self.excerpt(exit.stderr))")
+        case .exited(75):
+            throw JobFailure.transient("\(command[0]) exited 75 (temporary failure)\(excerpt)")
+        case .exited(let status):
+            throw JobFailure.permanent("\(command[0]) exited \(status)\(excerpt)")
+        case .signalled(let signal):
+            throw JobFailure.permanent("\(command[0]) was killed by signal \(signal)\(excerpt)")
         }
     }
 
     /// The start of standard error, for the dead-letter entry.
-    private static func excerpt(_ stderr: Data) -> String {
+    private static func excerpt(_ stderr: [UInt8]) -> String {
         let text = String(decoding: stderr.prefix(1000), as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines)
         return text.isEmpty ? "" : ": \(text.prefix(500))"
-    }
-
-    /// Keeps the first 4 KiB of a stream and discards the rest, reading to its end.
-    private final class StderrExcerpt: @unchecked Sendable {
-        // @unchecked Sendable: `data` is written by the one reading thread before the group it leaves lets
-        // anyone read it.
-        private(set) var data = Data()
-
-        func drain(_ handle: FileHandle) {
-            while true {
-                let chunk = handle.availableData
-                if chunk.isEmpty { return }
-                if data.count < 4096 { data.append(chunk.prefix(4096 - data.count)) }
-            }
-        }
     }
 
     /// Finds a bare program name on `PATH`, as a shell would.
