@@ -3,15 +3,18 @@ import Foundation
 import Logging
 import NIOCore
 import NIOHTTP1
+import NIOSSL
 import Parsing
 import QueueCore
+import Synchronization
 
 /// The WooCommerce REST API v3 (`/wp-json/wc/v3`) as wooqueue reads it: products and variations, page by page.
 ///
 /// Authentication follows `woocommerce.authentication`: HTTP Basic with the consumer key and secret over https,
 /// the same as query parameters where a server drops the Authorization header, or OAuth 1.0a (HMAC-SHA256, one
 /// legged) over plain http. 5xx, 429 and network errors are retried with backoff (honouring `Retry-After`); 401,
-/// 403 and 404 fail at once with what to check.
+/// 403 and 404 fail at once with what to check, and so does a TLS certificate the client does not trust
+/// (`woocommerce.caFile` names the CA of a store with a private one).
 public final class WooCommerceClient: Sendable {
     public let settings: WooqueueConfiguration.WooCommerceSettings
     let http: HTTPClient
@@ -20,8 +23,9 @@ public final class WooCommerceClient: Sendable {
     let attempts: Int
     let firstDelay: Duration
 
-    /// - Parameter http: the client to send with; the caller owns it (`HTTPClient.shared` is fine).
-    public init(settings: WooqueueConfiguration.WooCommerceSettings, http: HTTPClient = .shared, logger: Logger,
+    /// - Parameter http: the client to send with; the caller owns it. Default: a process-wide client for stores
+    ///   (``StoreHTTPClients``) that trusts the system's certificate authorities, or `woocommerce.caFile`'s.
+    public init(settings: WooqueueConfiguration.WooCommerceSettings, http: HTTPClient? = nil, logger: Logger,
                 attempts: Int = 5, firstDelay: Duration = .milliseconds(500)) throws {
         guard !settings.url.isEmpty else {
             throw WooCommerceError.notConfigured
@@ -34,7 +38,7 @@ public final class WooCommerceClient: Sendable {
             throw WooCommerceError.insecureAuthentication(settings.authentication.rawValue)
         }
         self.settings = settings
-        self.http = http
+        self.http = try http ?? StoreHTTPClients.client(trusting: settings.caFile.isEmpty ? nil : settings.caFile)
         self.logger = logger
         self.attempts = attempts
         self.firstDelay = firstDelay
@@ -160,6 +164,9 @@ public final class WooCommerceClient: Sendable {
                 default: throw WooCommerceError.rejected(status: Int(status.code), path: path, Self.message(body))
                 }
                 logger.warning("WooCommerce answered \(status.code); retrying", metadata: ["path": "\(path)", "attempt": "\(attempt)"])
+            case .failure(let error) where Self.isCertificateFailure(error):
+                // Trying again cannot help: only a setting can.
+                throw WooCommerceError.certificate(path: path, "\(error)", caFile: settings.caFile)
             case .failure(let error):
                 if attempt >= attempts { throw WooCommerceError.unavailable(path: path, "\(error)") }
                 logger.warning("WooCommerce request failed; retrying", metadata: ["path": "\(path)", "attempt": "\(attempt)", "error": "\(error)"])
@@ -168,6 +175,15 @@ public final class WooCommerceClient: Sendable {
             try await Task.sleep(for: min(retryAfter ?? delay, .seconds(60)))
             delay = delay * 2
             attempt += 1
+        }
+    }
+
+    /// A TLS handshake the store's certificate failed: not trusted, expired, or for another name.
+    static func isCertificateFailure(_ error: any Error) -> Bool {
+        switch error {
+        case NIOSSLError.handshakeFailed: true
+        case is NIOSSLExtraError: true
+        default: false
         }
     }
 
@@ -221,6 +237,8 @@ public enum WooCommerceError: Error, CustomStringConvertible, Sendable {
     case rejected(status: Int, path: String, String)
     case unavailable(path: String, String)
     case unexpectedBody(path: String, String)
+    case certificate(path: String, String, caFile: String)
+    case unreadableCAFile(String, String)
 
     public var description: String {
         switch self {
@@ -240,6 +258,49 @@ public enum WooCommerceError: Error, CustomStringConvertible, Sendable {
             "the store did not answer \(path) after several tries: \(reason)"
         case .unexpectedBody(let path, let start):
             "WooCommerce's answer for \(path) is not a JSON list: \(start)"
+        case .certificate(let path, let reason, let caFile):
+            """
+            the store's TLS certificate was refused for \(path) (\(reason)). \(caFile.isEmpty
+                ? "If the store's certificate comes from a private CA, set woocommerce.caFile (or SSL_CERT_FILE) to that CA's PEM file"
+                : "It does not chain to a CA in \(caFile): set woocommerce.caFile to the CA that signed it"); \
+            if the name does not match, use in woocommerce.url the name the certificate was issued for
+            """
+        case .unreadableCAFile(let path, let reason):
+            "cannot read woocommerce.caFile \(path): \(reason). It must be a readable PEM file of CA certificates"
+        }
+    }
+}
+
+/// The HTTP clients for stores: one per set of trusted authorities (the system's, or a CA file's), made once and
+/// kept for the process's life (as `HTTPClient.shared` is), so no client is dropped without being shut down.
+///
+/// A connection that cannot be made fails its request at once (`retryConnectionEstablishment` off): the client's
+/// own loop retries network errors with backoff, and a refused certificate must not be retried for a whole
+/// request timeout inside the connection pool.
+enum StoreHTTPClients {
+    private static let clients = Mutex<[String: HTTPClient]>([:])
+
+    /// - Parameter caFile: a PEM file of the authorities to trust instead of the system's; `nil`: the system's.
+    static func client(trusting caFile: String?) throws -> HTTPClient {
+        try clients.withLock { clients in
+            if let client = clients[caFile ?? ""] { return client }
+            var tls = TLSConfiguration.makeClientConfiguration()
+            if let caFile {
+                let authorities: [NIOSSLCertificate]
+                do {
+                    authorities = try NIOSSLCertificate.fromPEMFile(caFile)
+                } catch {
+                    throw WooCommerceError.unreadableCAFile(caFile, "\(error)")
+                }
+                guard !authorities.isEmpty else { throw WooCommerceError.unreadableCAFile(caFile, "it holds no certificate") }
+                tls.trustRoots = .certificates(authorities)
+            }
+            var configuration = HTTPClient.Configuration.singletonConfiguration
+            configuration.tlsConfiguration = tls
+            configuration.connectionPool.retryConnectionEstablishment = false
+            let client = HTTPClient(eventLoopGroup: HTTPClient.defaultEventLoopGroup, configuration: configuration)
+            clients[caFile ?? ""] = client
+            return client
         }
     }
 }

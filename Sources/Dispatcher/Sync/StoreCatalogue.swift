@@ -43,4 +43,11 @@ extension WooCommerceError: ProductSourceError {
         if case .notFound = self { return true }
         return false
     }
+
+    public var isPermanent: Bool {
+        switch self {
+        case .certificate, .unreadableCAFile: true
+        default: false
+        }
+    }
 }

@@ -282,6 +282,8 @@ public final class InventoryHandler: BatchJobHandler {
                     : try await source.product(id: productID, parentID: nil)
             } catch let error as any ProductSourceError where error.isNotFound {
                 continue  // deleted since the order: its product.deleted delivery deals with the row
+            } catch let error as any ProductSourceError where error.isPermanent {
+                throw JobFailure.permanent("\(error)")
             }
             do {
                 fetched.append((job, .success(try Product(json: bytes))))

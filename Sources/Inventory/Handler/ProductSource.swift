@@ -5,7 +5,9 @@ public protocol ProductSource: Sendable {
     func product(id: Int64, parentID: Int64?) async throws -> [UInt8]
 }
 
-/// An error of a ``ProductSource`` that can say the product does not exist (any more).
+/// An error of a ``ProductSource`` that can say the product does not exist (any more), or that no retry can help
+/// until a setting changes (the store's certificate is not trusted).
 public protocol ProductSourceError: Error {
     var isNotFound: Bool { get }
+    var isPermanent: Bool { get }
 }

@@ -190,7 +190,7 @@ extension WooqueueConfiguration {
     }
 
     private static func decodeWooCommerce(_ node: ConfigNode, environment: [String: String]) throws -> WooCommerceSettings {
-        try node.allowOnly(["url", "consumerKey", "consumerSecret", "authentication", "perPage", "timeout", "reconcileInterval"])
+        try node.allowOnly(["url", "consumerKey", "consumerSecret", "authentication", "perPage", "timeout", "reconcileInterval", "caFile"])
         let authName = try node.child("authentication").string(default: "auto")
         guard let authentication = WooCommerceSettings.Authentication(rawValue: authName) else {
             let known = WooCommerceSettings.Authentication.allCases.map(\.rawValue).joined(separator: ", ")
@@ -203,7 +203,7 @@ extension WooqueueConfiguration {
                 throw ConfigurationError("woocommerce.url must be the store's http:// or https:// address, got \"\(url)\"")
             }
         }
-        return WooCommerceSettings(
+        var settings = WooCommerceSettings(
             url: url,
             consumerKey: try environment["WOOQUEUE_WOO_KEY"] ?? node.child("consumerKey").string(default: ""),
             consumerSecret: try environment["WOOQUEUE_WOO_SECRET"] ?? node.child("consumerSecret").string(default: ""),
@@ -211,6 +211,9 @@ extension WooqueueConfiguration {
             perPage: try node.child("perPage").int(default: 100, min: 1, max: 100),
             timeout: try node.child("timeout").duration(default: .seconds(30), min: .seconds(1)),
             reconcileInterval: try node.child("reconcileInterval").duration(default: .seconds(900)))
+        settings.caFile = try node.child("caFile").string(default: "")
+        if settings.caFile.isEmpty, let bundle = environment["SSL_CERT_FILE"], !bundle.isEmpty { settings.caFile = bundle }
+        return settings
     }
 
     /// Topics routed when `routes` is not configured: the catalogue to the inventory table, and each order's

@@ -230,6 +230,9 @@ public struct WooqueueConfiguration: Sendable {
         public var timeout: Duration
         /// How often `serve` sweeps for products modified since the last sweep; zero turns it off.
         public var reconcileInterval: Duration
+        /// PEM file of the certificate authorities an https store's certificate must chain to, instead of the
+        /// system's (a store with a private CA); empty: the system's. `SSL_CERT_FILE` applies when it is not set.
+        public var caFile = ""
 
         public init(url: String, consumerKey: String, consumerSecret: String, authentication: Authentication, perPage: Int,
                     timeout: Duration, reconcileInterval: Duration) {
