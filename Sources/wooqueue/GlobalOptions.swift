@@ -11,7 +11,7 @@ import Synchronization
 
 /// Options every command takes.
 struct GlobalOptions: ParsableArguments {
-    @Option(name: .long, help: ArgumentHelp("Configuration file.", discussion: "Default: ./config.json if present, else built-in defaults. WOOQUEUE_CONFIG also sets it.", valueName: "path"))
+    @Option(name: .long, help: ArgumentHelp("Configuration file.", discussion: "Without it: the file named in WOOQUEUE_CONFIG, else ./config.json if present, else built-in defaults.", valueName: "path"))
     var config: String?
 
     @Option(name: .long, help: "Log level: trace, debug, info, notice, warning, error, critical.")

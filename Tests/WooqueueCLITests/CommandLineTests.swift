@@ -14,6 +14,19 @@ import Testing
         try? FileManager.default.removeItem(atPath: cli.configPath)
     }
 
+    /// A help text whose source lost a line continuation printed a run of spaces in mid-sentence
+    /// (`enqueue --help`: "would be             routed"). No command's overview or discussion has one.
+    @Test func everyHelpTextReadsAsProse() async throws {
+        let cli = try CommandRunner("{}")
+        for command in ["serve", "work", "enqueue", "status", "dlq", "drain", "migrate", "bootstrap", "reconcile", "bench"] {
+            let help = try await cli.run([command, "--help"])
+            #expect(help.status == 0, "\(command) --help")
+            let prose = help.stdout.components(separatedBy: "USAGE:").first ?? ""
+            #expect(prose.firstMatch(of: /\S {3,}\S/) == nil, "\(command) --help: \(prose)")
+        }
+        try await cli.cleanup()
+    }
+
     @Test func badInputOnTheCommandLineIsRefusedClearly() async throws {
         let cli = try CommandRunner("{}")
         let badJSON = try await cli.run(["enqueue", "--type", "noop", "--payload", "{nope"])

@@ -7,7 +7,7 @@ public struct JobEvent: Sendable, Equatable {
     public var type: String
     public var queue: String
     public var key: String?
-    /// What happened: enqueued, done, retry, dead, requeued, postponed, recovered.
+    /// What happened: done, retry, postponed (a dependency was away), dead, recovered.
     public var event: String
     /// The job's status afterwards: pending, processing, retry, done, failed.
     public var status: String

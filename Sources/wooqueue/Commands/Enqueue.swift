@@ -10,7 +10,8 @@ struct Enqueue: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Enqueue a job (or N copies of it), or route a WooCommerce resource like a webhook delivery.",
         discussion: """
-            --type T enqueues one job of type T. --topic T routes the payload as a delivery of topic T would be             routed (routes in config.json): `enqueue --topic product.updated --payload @product.json`.
+            --type T enqueues one job of type T. --topic T routes the payload as a delivery of topic T would be \
+            routed (routes in config.json): `enqueue --topic product.updated --payload @product.json`.
             """)
 
     @OptionGroup var global: GlobalOptions
