@@ -139,12 +139,12 @@ import Testing
             .init(authorization: authorization, fromLoopback: loopback, host: host, forwarded: forwarded)
         }
         func isAllowed(_ verdict: AdminAccess.Verdict) -> Bool { if case .allowed = verdict { true } else { false } }
-        func isRefused(_ verdict: AdminAccess.Verdict) -> Bool { if case .refused = verdict { true } else { false } }
+        func isRefused(_ verdict: AdminAccess.Verdict) -> Bool { if case .denied(.refused) = verdict { true } else { false } }
         var settings = WooqueueConfiguration.AdminSettings()
         let none = AdminAccess(settings: settings)
         #expect(isRefused(none.check(facts(), scope: .admin)), "no credential configured and no opt-in: nothing is served")
         #expect(isRefused(none.check(facts(), scope: .metrics)))
-        #expect(none.check(facts("Bearer anything"), scope: .admin) == .unauthorized)
+        #expect(none.check(facts("Bearer anything"), scope: .admin) == .denied(.unauthorized))
         settings.allowLoopbackWithoutCredentials = true
         let optedIn = AdminAccess(settings: settings)
         for host in ["127.0.0.1:8081", "localhost:8081", "localhost", "[::1]:8081", "127.8.9.10"] {
@@ -159,10 +159,10 @@ import Testing
         settings = WooqueueConfiguration.AdminSettings()
         settings.token = "admin-t"
         let withToken = AdminAccess(settings: settings, metricsToken: "metrics-t")
-        #expect(withToken.check(facts(), scope: .admin) == .unauthorized, "credentials are required from loopback too")
+        #expect(withToken.check(facts(), scope: .admin) == .denied(.unauthorized), "credentials are required from loopback too")
         #expect(isAllowed(withToken.check(facts("Bearer admin-t", loopback: false, host: "wq.example", forwarded: true), scope: .admin)))
         #expect(isAllowed(withToken.check(facts("Bearer metrics-t"), scope: .metrics)))
-        #expect(withToken.check(facts("Bearer metrics-t"), scope: .admin) == .unauthorized, "the metrics token opens only /metrics")
+        #expect(withToken.check(facts("Bearer metrics-t"), scope: .admin) == .denied(.unauthorized), "the metrics token opens only /metrics")
     }
 
     @Test func deadLettersAreFilteredShownRetriedDeletedAndExported() async throws {

@@ -60,6 +60,11 @@ public struct AdminAccess: Sendable {
 
     public enum Verdict: Sendable, Equatable {
         case allowed(Principal)
+        case denied(Denial)
+    }
+
+    /// Why a request was not let in.
+    public enum Denial: Sendable, Equatable {
         /// No valid credential was presented, and one is needed (a browser should ask for it).
         case unauthorized
         /// Refused whatever the client sends next; the text says why and what to configure.
@@ -105,22 +110,22 @@ public struct AdminAccess: Sendable {
                       let decoded = Data(base64Encoded: String(encoded)), Secrets.matches(decoded, basic.utf8) {
                 return .allowed(Principal(credential: basic, scheme: "basic"))
             }
-            return .unauthorized
+            return .denied(.unauthorized)
         }
         guard allowLoopbackWithoutCredentials else {
-            if hasCredentials || (scope == .metrics && metricsToken != nil) { return .unauthorized }
-            return .refused("""
+            if hasCredentials || (scope == .metrics && metricsToken != nil) { return .denied(.unauthorized) }
+            return .denied(.refused("""
                 no admin credential is configured, so nothing is served here: set admin.token (WOOQUEUE_ADMIN_TOKEN) or \
                 admin.user and admin.password\(scope == .metrics ? " (or http.metricsToken for /metrics)" : ""); or, on a \
                 host where only trusted users can reach loopback, admin.allowLoopbackWithoutCredentials
-                """)
+                """))
         }
-        guard facts.fromLoopback else { return .refused("without credentials only requests over the loopback interface are served; send a credential") }
+        guard facts.fromLoopback else { return .denied(.refused("without credentials only requests over the loopback interface are served; send a credential")) }
         guard !facts.forwarded else {
-            return .refused("this request came through a proxy (it carries Forwarded, X-Forwarded-For or X-Real-IP), so it needs a credential")
+            return .denied(.refused("this request came through a proxy (it carries Forwarded, X-Forwarded-For or X-Real-IP), so it needs a credential"))
         }
         guard let host = facts.host, WooqueueConfiguration.AdminSettings.isLoopback(host: Self.name(ofAuthority: host)) else {
-            return .refused("without credentials only requests to a loopback Host (localhost, 127.0.0.1, [::1]) are served; send a credential")
+            return .denied(.refused("without credentials only requests to a loopback Host (localhost, 127.0.0.1, [::1]) are served; send a credential"))
         }
         return .allowed(.loopback)
     }
@@ -134,9 +139,8 @@ public struct AdminAccess: Sendable {
     }
 
     /// The answer to a request that was not let in.
-    public static func refusal(_ verdict: Verdict, scope: Scope) -> Response? {
-        switch verdict {
-        case .allowed: return nil
+    public static func refusal(_ denial: Denial, scope: Scope) -> Response {
+        switch denial {
         case .unauthorized where scope == .metrics:
             return text(401, "a credential is required: Authorization: Bearer <http.metricsToken or admin.token>\n",
                         extra: [.wwwAuthenticate: #"Bearer realm="wooqueue metrics""#])

@@ -110,9 +110,10 @@ public final class AdminDashboard: Sendable {
 
     /// Runs `body` for a request that ``AdminAccess`` lets in, with whom it let in.
     private func guarded(_ request: Request, _ context: ServerContext, _ body: (AdminAccess.Principal) async throws -> Response) async throws -> Response {
-        let verdict = access.check(request, context, scope: .admin)
-        guard case .allowed(let principal) = verdict else { return AdminAccess.refusal(verdict, scope: .admin) ?? Self.text(403, "refused\n") }
-        return try await body(principal)
+        switch access.check(request, context, scope: .admin) {
+        case .allowed(let principal): return try await body(principal)
+        case .denied(let denial): return AdminAccess.refusal(denial, scope: .admin)
+        }
     }
 
     /// The largest form body: a dead-letter selection of a few thousand ids.

@@ -16,7 +16,7 @@ public struct MetricsEndpoint: Sendable {
 
     public func register(on router: Router<ServerContext>, path: String = "/metrics") {
         router.get(RouterPath(path)) { request, context -> Response in
-            if let refusal = AdminAccess.refusal(access.check(request, context, scope: .metrics), scope: .metrics) { return refusal }
+            if case .denied(let denial) = access.check(request, context, scope: .metrics) { return AdminAccess.refusal(denial, scope: .metrics) }
             do {
                 return Self.text(200, try await metrics.scrape(), contentType: "text/plain; version=0.0.4; charset=utf-8")
             } catch {

@@ -129,20 +129,26 @@ final class ChildProcess: Sendable {
         var exitedAt: ContinuousClock.Instant?
         var terminatedAt: ContinuousClock.Instant?
         var groupKilled = false
+        var idleRounds = 0
 
         while true {
             var watched: [pollfd] = []
             if inputOpen { watched.append(pollfd(fd: inputFD, events: Int16(POLLOUT), revents: 0)) }
             if errorOpen { watched.append(pollfd(fd: errorFD, events: Int16(POLLIN), revents: 0)) }
-            // Short waits: an exit is noticed by polling `waitpid`, and a cancellation by reading its flag.
+            // Short waits: an exit is noticed by polling `waitpid`, and a cancellation by reading its flag. With
+            // no pipe left to watch, the wait grows from 0.25 ms (an exit right after the pipes close, the usual
+            // case) to 20 ms (a command that closed them and runs on).
             if watched.isEmpty {
-                usleep(2_000)
+                usleep(UInt32(min(20_000, 250 << min(idleRounds, 7))))
+                idleRounds += 1
             } else {
                 _ = poll(&watched, nfds_t(watched.count), status == nil ? 20 : 2)
             }
             for entry in watched where entry.revents != 0 {
                 if entry.fd == inputFD {
-                    let count = input.withUnsafeBytes { write(inputFD, $0.baseAddress! + written, input.count - written) }
+                    let count = input.withUnsafeBytes { bytes in
+                        bytes.baseAddress.map { write(inputFD, $0 + written, input.count - written) } ?? 0
+                    }
                     if count > 0 { written += count }
                     if written == input.count || (count < 0 && errno != EAGAIN && errno != EINTR) {
                         close(inputFD)
