@@ -1,6 +1,6 @@
 import ArgumentParser
 import Foundation
-import Dispatcher
+import StoreSync
 import Inventory
 import Logging
 import QueueCore

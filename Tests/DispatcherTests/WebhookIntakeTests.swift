@@ -1,6 +1,7 @@
 import AsyncHTTPClient
 import CoreMetrics
 @testable import Dispatcher
+import HTTPServer
 import Foundation
 import Logging
 import MetricsTestKit
@@ -47,7 +48,9 @@ import TestSupport
             }()
             let intake = try WebhookIntake(configuration: configuration, store: store.withNewConnection(label: "intake"), metrics: metrics, logger: logger)
             let (ports, continuation) = AsyncStream.makeStream(of: Int.self)
-            let app = WebhookServer.application(configuration: configuration, intake: intake, readiness: store, logger: logger) {
+            let app = HTTPListener.application(
+                routes: WebhookRoutes.collection(configuration: configuration, intake: intake, readiness: store, logger: logger),
+                host: configuration.http.host, port: configuration.http.port, limits: configuration.http.listenerLimits, logger: logger) {
                 continuation.yield($0)
             }
             let group = ServiceGroup(configuration: .init(services: [intake, app], logger: logger))

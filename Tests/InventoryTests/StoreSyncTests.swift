@@ -1,9 +1,9 @@
-import Dispatcher
 import Foundation
 import Inventory
 import Logging
 import QueueCore
 import Routing
+import StoreSync
 import TestSupport
 import Testing
 @testable import WooCommerceAPI

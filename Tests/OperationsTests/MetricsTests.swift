@@ -1,4 +1,4 @@
-import Dispatcher
+import HTTPServer
 import Foundation
 import Hummingbird
 import HummingbirdTesting

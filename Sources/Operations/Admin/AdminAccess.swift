@@ -1,5 +1,5 @@
 import Crypto
-import Dispatcher
+import HTTPServer
 import Foundation
 import HTTPTypes
 import Hummingbird

@@ -1,4 +1,4 @@
-import Dispatcher
+import HTTPServer
 import Foundation
 import HTTPTypes
 import Hummingbird
@@ -57,7 +57,7 @@ public final class AdminDashboard: Sendable {
         self.logger = logger
     }
 
-    public func register(on router: Router<ServerContext>) {
+    public func register(on router: some RouterMethods<ServerContext>) {
         let admin = router.group("/admin")
         admin.get { request, context in
             try await self.guarded(request, context) { principal in

@@ -1,4 +1,4 @@
-import Dispatcher
+import HTTPServer
 import HTTPTypes
 import Hummingbird
 import NIOCore
@@ -14,7 +14,7 @@ public struct MetricsEndpoint: Sendable {
         self.access = access
     }
 
-    public func register(on router: Router<ServerContext>, path: String = "/metrics") {
+    public func register(on router: some RouterMethods<ServerContext>, path: String = "/metrics") {
         router.get(RouterPath(path)) { request, context -> Response in
             if case .denied(let denial) = access.check(request, context, scope: .metrics) { return AdminAccess.refusal(denial, scope: .metrics) }
             do {

@@ -32,6 +32,11 @@ public final class QueueStore: Sendable {
 
     public func keys(_ queue: String) -> QueueKeys { QueueKeys(prefix: prefix, queue: queue) }
 
+    /// True when Redis answers a PING now (for readiness checks).
+    public func isReachable() async -> Bool {
+        (try? await connection.send("PING")) != nil
+    }
+
     public var processKeys: ProcessKeys { ProcessKeys(prefix: prefix) }
 
     func statusBucket(_ queue: String, now: Int64 = WallClock.nowMillis()) -> String {

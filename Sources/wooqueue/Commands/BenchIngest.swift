@@ -1,6 +1,7 @@
 import ArgumentParser
 import AsyncHTTPClient
 import Dispatcher
+import HTTPServer
 import Foundation
 import Logging
 import NIOCore
@@ -54,7 +55,9 @@ struct BenchIngest: AsyncParsableCommand {
         let store = try configuration.makeStore(label: "bench")
         let intake = try WebhookIntake(configuration: configuration, store: try configuration.makeStore(label: "intake"), logger: logger)
         let (ports, portContinuation) = AsyncStream.makeStream(of: Int.self)
-        let app = WebhookServer.application(configuration: configuration, intake: intake, readiness: store, logger: logger) {
+        let app = HTTPListener.application(
+            routes: WebhookRoutes.collection(configuration: configuration, intake: intake, readiness: store, logger: logger),
+            host: configuration.http.host, port: configuration.http.port, limits: configuration.http.listenerLimits, logger: logger) {
             portContinuation.yield($0)
         }
         let group = ServiceGroup(configuration: .init(services: [intake, app], logger: logger))

@@ -1,5 +1,5 @@
 import ArgumentParser
-import Dispatcher
+import StoreSync
 import Foundation
 import Inventory
 import PostgresClient

@@ -1,5 +1,4 @@
 import ArgumentParser
-import Dispatcher
 import Operations
 import Foundation
 import Parsing

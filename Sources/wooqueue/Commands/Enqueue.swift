@@ -1,5 +1,4 @@
 import ArgumentParser
-import Dispatcher
 import Foundation
 import Parsing
 import QueueCore

@@ -1,5 +1,6 @@
 import ArgumentParser
 import Dispatcher
+import StoreSync
 import Foundation
 import Inventory
 import Logging
@@ -69,9 +70,6 @@ struct Serve: AsyncParsableCommand {
         MetricsSystem.bootstrap(PrometheusExport(registry: registry))
         let intake = try WebhookIntake(configuration: configuration, store: try configuration.makeStore(label: "intake"), logger: logger)
         let address = "http://\(configuration.http.host):\(configuration.http.port)\(configuration.http.webhookPath)"
-        let app = WebhookServer.application(configuration: configuration, intake: intake, readiness: store, logger: logger) { port in
-            logger.notice("Receiving WooCommerce webhooks", metadata: ["url": "\(address)", "port": "\(port)"])
-        }
         let access = AdminAccess(settings: configuration.admin, metricsToken: configuration.http.metricsToken)
         let metrics = MetricsEndpoint(
             metrics: ClusterMetrics(store: try configuration.makeStore(label: "metrics"), queues: configuration.queues, registry: registry),
@@ -81,10 +79,15 @@ struct Serve: AsyncParsableCommand {
         let adminHost = configuration.admin.host
         let adminAccessText = access.hasCredentials ? "credentials"
             : configuration.admin.allowLoopbackWithoutCredentials ? "credentials, or none from this host" : "refused: no credential is set"
-        let admin = AdminServer.application(configuration: configuration, dashboard: dashboard, metrics: metrics, logger: logger) { port in
-            logger.notice("Serving /admin and /metrics", metadata: [
-                "url": "http://\(adminHost):\(port)/admin", "port": "\(port)", "access": "\(adminAccessText)"])
-        }
+        let listeners = buildApplication(
+            configuration: configuration, intake: intake, readiness: store, dashboard: dashboard, metrics: metrics, logger: logger,
+            onWebhooksListening: { port in
+                logger.notice("Receiving WooCommerce webhooks", metadata: ["url": "\(address)", "port": "\(port)"])
+            },
+            onAdminListening: { port in
+                logger.notice("Serving /admin and /metrics", metadata: [
+                    "url": "http://\(adminHost):\(port)/admin", "port": "\(port)", "access": "\(adminAccessText)"])
+            })
         let alerts = AlertMonitor(configuration: configuration, store: try configuration.makeStore(label: "alerts"),
                                   process: "\(ProcessInfo.processInfo.hostName):\(getpid())", readings: {
                                       let spool = intake.spoolReadings, counts = intake.countsSoFar
@@ -92,7 +95,7 @@ struct Serve: AsyncParsableCommand {
                                                            spoolStuck: spool.isStuck, quarantinedBytes: spool.quarantinedBytes,
                                                            overloadedDeliveries: counts.overloaded)
                                   }, logger: logger)
-        var services: [ServiceGroupConfiguration.ServiceConfiguration] = [.init(service: intake), .init(service: app), .init(service: admin), .init(service: alerts)]
+        var services: [ServiceGroupConfiguration.ServiceConfiguration] = [.init(service: intake), .init(service: listeners.webhooks), .init(service: listeners.admin), .init(service: alerts)]
         if !configuration.woocommerce.url.isEmpty, configuration.woocommerce.reconcileInterval > .zero {
             let client = try WooCommerceClient(settings: configuration.woocommerce, logger: logger)
             let reconciler = Reconciler(client: client, store: try configuration.makeStore(label: "reconcile"), configuration: configuration)

@@ -1,35 +1,31 @@
+import HTTPServer
 import HTTPTypes
 import Hummingbird
-import HummingbirdCore
 import Logging
 import NIOCore
 import QueueCore
 import RedisClient
 import Synchronization
 
-/// The HTTP face of the dispatcher (Hummingbird 2): the webhook endpoint, `/healthz` and `/readyz`, nothing else.
-/// `/admin` and `/metrics` have a listener of their own (``listener(router:host:port:limits:logger:onListening:)``),
-/// so a proxy in front of this one never exposes them.
+/// The routes of the webhook listener (Hummingbird 2): the webhook endpoint, `/healthz` and `/readyz`, nothing
+/// else. `/admin` and `/metrics` are served by another listener, so a proxy in front of this one never exposes them.
 ///
 /// What a connection may cost is bounded before any signature is checked: at most `http.maxConnections` at once,
 /// each closed after `http.idleTimeout` without a (whole) request head or when a body takes longer than
 /// `http.readTimeout` after its head; a body over `http.maxBodyBytes` is refused on its `Content-Length` or as
 /// soon as it passes the limit; a body without a signature is refused after its first bytes (a ping is shorter); and the bodies read
 /// but not yet verified hold at most `http.maxUnverifiedBytes` together.
-public enum WebhookServer {
-    /// Builds the application; run it as a service (it listens on `http.host`:`http.port`).
+public enum WebhookRoutes {
+    /// The routes, for ``HTTPListener`` on `http.host`:`http.port`.
     ///
     /// - Parameters:
-    ///   - configuration: address, webhook path, limits and timeouts.
+    ///   - configuration: the webhook path and the body limits.
     ///   - intake: decides each delivery.
     ///   - readiness: a store for `/readyz` to ping Redis with.
-    ///   - onListening: called with the bound port (useful with port 0).
-    public static func application(
-        configuration: WooqueueConfiguration, intake: WebhookIntake, readiness: QueueStore,
-        logger: Logger,
-        onListening: @escaping @Sendable (Int) async -> Void = { _ in }
-    ) -> some ApplicationProtocol {
-        let router = Router(context: ServerContext.self)
+    public static func collection(
+        configuration: WooqueueConfiguration, intake: WebhookIntake, readiness: QueueStore, logger: Logger
+    ) -> RouteCollection<ServerContext> {
+        let router = RouteCollection(context: ServerContext.self)
         let settings = configuration.http
         let budget = UnverifiedBytes(limit: settings.maxUnverifiedBytes)
         router.post(RouterPath(settings.webhookPath)) { request, _ -> Response in
@@ -61,7 +57,7 @@ public enum WebhookServer {
         router.get("/readyz") { _, _ -> Response in
             var spool = intake.spoolReadings
             spool.bytes = await intake.spooledBytes()
-            let redisReachable = (try? await readiness.connection.send("PING")) != nil
+            let redisReachable = await readiness.isReachable()
             // Deliveries are still accepted while Redis is away (into the spool), but this process cannot do its
             // whole job; a spool that cannot be replayed although Redis answers needs a person.
             let ready = redisReachable && !spool.isStuck
@@ -71,26 +67,7 @@ public enum WebhookServer {
                 "spool_quarantine_bytes":\(spool.quarantinedBytes)}
                 """)
         }
-        return listener(router: router, host: settings.host, port: settings.port, limits: settings, logger: logger,
-                        onListening: onListening)
-    }
-
-    /// A wooqueue HTTP listener on `host`:`port` with the connection limits of `limits` (`http.maxConnections`,
-    /// `http.idleTimeout`, `http.readTimeout`): the webhook listener, and the admin listener (`/admin`, `/metrics`).
-    public static func listener(
-        router: Router<ServerContext>, host: String, port: Int, limits: WooqueueConfiguration.HTTPSettings, logger: Logger,
-        onListening: @escaping @Sendable (Int) async -> Void
-    ) -> some ApplicationProtocol {
-        Application(
-            router: router,
-            server: .http1(configuration: .init(
-                additionalChannelHandlers: [RequestDeadlineHandler(timeout: .milliseconds(limits.readTimeout.milliseconds))],
-                idleTimeout: .milliseconds(limits.idleTimeout.milliseconds))),
-            configuration: .init(
-                address: .hostname(host, port: port), serverName: "wooqueue",
-                availableConnectionsDelegate: MaximumAvailableConnections(limits.maxConnections, logger: logger)),
-            onServerRunning: { channel in await onListening(channel.localAddress?.port ?? port) },
-            logger: logger)
+        return router
     }
 
     private enum BodyRead {
@@ -161,4 +138,11 @@ extension HTTPField.Name {
     static let wcSignature = Self("X-WC-Webhook-Signature")!
     static let wcDeliveryID = Self("X-WC-Webhook-Delivery-ID")!
     static let wcWebhookID = Self("X-WC-Webhook-ID")!
+}
+
+extension WooqueueConfiguration.HTTPSettings {
+    /// The connection limits of both listeners.
+    public var listenerLimits: HTTPListener.Limits {
+        HTTPListener.Limits(idleTimeout: idleTimeout, readTimeout: readTimeout, maxConnections: maxConnections)
+    }
 }
