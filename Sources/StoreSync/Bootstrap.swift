@@ -1,6 +1,5 @@
 import Inventory
 import QueueCore
-import RedisClient
 import Routing
 import WooCommerceAPI
 
@@ -67,18 +66,19 @@ public struct Bootstrap: Sendable {
         self.router = DeliveryRouter(configuration: configuration)
     }
 
-    static let cursorRetentionSeconds = 7 * 86_400
+    /// An unfinished run is kept for a week: long enough to resume, not for ever.
+    static let cursorRetention: Duration = .seconds(7 * 86_400)
 
-    var cursorKey: String { "\(store.prefix):{bootstrap}:cursor" }
-    var seenKey: String { "\(store.prefix):{bootstrap}:skus" }
+    /// The run's cursor and the SKUs it has seen (`wq:{bootstrap}:cursor`, `wq:{bootstrap}:skus`).
+    var run: ResumableRun { store.resumableRun("bootstrap", members: "skus") }
 
     /// Runs (or resumes) the comparison; `progress` gets one line per page.
     public func run(_ options: Options, progress: @Sendable (String) -> Void) async throws -> Report {
-        let redis = store.connection
-        if options.restart { _ = try await redis.send(RedisCommand("DEL", cursorKey, seenKey)) }
+        let run = self.run
+        if options.restart { try await run.clear() }
         var report = Report()
         var page = 1
-        let fields = try await redis.send(RedisCommand("HGETALL", cursorKey)).integerFields
+        let fields = try await run.fields()
         if !fields.isEmpty {
             page = fields["next_page"] ?? 1
             report.storeItems = fields["store_items"] ?? 0
@@ -96,20 +96,15 @@ public struct Bootstrap: Sendable {
             if listed.items.isEmpty { break }
             try await process(items, page: page, options: options, report: &report)
             report.pages = page
-            // An unfinished run is kept for a week: long enough to resume, not for ever.
-            _ = try await redis.pipeline([
-                .command(RedisCommand("HSET", cursorKey, "next_page", String(page + 1), "store_items", String(report.storeItems),
-                                      "missing", String(report.missing), "enqueued", String(report.enqueued), "jobs", String(report.jobs),
-                                      "skipped_no_sku", String(report.skippedNoSKU))),
-                .command(RedisCommand("EXPIRE", cursorKey, String(Self.cursorRetentionSeconds))),
-                .command(RedisCommand("EXPIRE", seenKey, String(Self.cursorRetentionSeconds))),
-            ]).forEach { _ = try $0.checked() }
+            try await run.save([("next_page", page + 1), ("store_items", report.storeItems), ("missing", report.missing),
+                                ("enqueued", report.enqueued), ("jobs", report.jobs), ("skipped_no_sku", report.skippedNoSKU)],
+                               retention: Self.cursorRetention)
             let totalPages = listed.totalPages.map { "/\($0)" } ?? ""
             progress("page \(page)\(totalPages): \(items.count) products and variations, \(report.missing) missing so far, \(report.enqueued) enqueued")
             if !listed.hasMore(after: page) { break }
             page += 1
         }
-        let seen = Set((try await redis.send(RedisCommand("SMEMBERS", seenKey)).array ?? []).compactMap(\.string))
+        let seen = try await run.seen()
         let tableKeys = try await writer.skuKeys()
         report.tableRows = tableKeys.count
         let orphans = tableKeys.filter { !seen.contains($0) }
@@ -119,7 +114,7 @@ public struct Bootstrap: Sendable {
             // Removed rows count as deletions in the inventory totals, as the handler's do (`status`, /admin).
             try await store.addCounts([(InventoryHandler.Count.deleted.rawValue, report.orphansRemoved)], scope: "inventory")
         }
-        _ = try await redis.send(RedisCommand("DEL", cursorKey, seenKey))
+        try await run.clear()
         return report
     }
 
@@ -129,7 +124,7 @@ public struct Bootstrap: Sendable {
         for item in items {
             if let sku = item.product.sku, let key = SKU.key(sku) { keys.append(key) } else { report.skippedNoSKU += 1 }
         }
-        if !keys.isEmpty { _ = try await store.connection.send(RedisCommand("SADD", arguments: [seenKey] + keys)) }
+        try await run.addSeen(keys)
         let existing = try await writer.existingSKUKeys(keys)
         var chosen: [CatalogueItem] = []
         var parentsTaken = Set<Int64>()

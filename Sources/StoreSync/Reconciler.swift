@@ -1,7 +1,6 @@
 import Foundation
 import Logging
 import QueueCore
-import RedisClient
 import Routing
 import ServiceLifecycle
 import WooCommerceAPI
@@ -31,11 +30,13 @@ public struct Reconciler: Sendable {
         self.router = DeliveryRouter(configuration: configuration)
     }
 
-    var lastSweepKey: String { "\(store.prefix):{reconcile}:last" }
+    /// The sweeps' shared state: the last sweep's start (`wq:{reconcile}:last`) and the lease of the current one
+    /// (`wq:{reconcile}:lock`).
+    var task: PeriodicTask { store.periodicTask("reconcile") }
 
     /// When the last sweep started (minus the overlap), as WooCommerce writes GMT times; nil before the first.
     public func lastSweep() async throws -> String? {
-        try await store.connection.send(RedisCommand("GET", lastSweepKey)).string
+        try await task.lastMark()
     }
 
     /// Sweeps products modified after `since` (default: the last sweep); records this sweep's start for the next.
@@ -63,7 +64,7 @@ public struct Reconciler: Sendable {
 
     /// Records `date` (minus the overlap) as the next sweep's lower bound.
     public func record(_ date: Date) async throws {
-        _ = try await store.connection.send(RedisCommand("SET", lastSweepKey, Self.gmt(date.addingTimeInterval(-Self.overlap))))
+        try await task.setLastMark(Self.gmt(date.addingTimeInterval(-Self.overlap)))
     }
 
     /// `2026-11-23T10:00:00`: UTC without a zone, as WooCommerce's `*_gmt` fields.
@@ -96,8 +97,6 @@ public struct ReconcileService: Service {
         self.logger = logger
     }
 
-    var lockKey: String { "\(reconciler.store.prefix):{reconcile}:lock" }
-
     public func run() async throws {
         let owner = UUID().uuidString
         await cancelWhenGracefulShutdown {
@@ -110,9 +109,8 @@ public struct ReconcileService: Service {
 
     private func sweep(owner: String) async {
         do {
-            let locked = try await reconciler.store.connection.send(RedisCommand(
-                "SET", lockKey, owner, "NX", "PX", String(max(1000, interval.milliseconds - 1000))))
-            guard locked.string == "OK" else { return }  // another serve process sweeps this interval
+            let leased = try await reconciler.task.tryLease(owner: owner, for: max(.seconds(1), interval - .seconds(1)))
+            guard leased else { return }  // another serve process sweeps this interval
             guard try await reconciler.lastSweep() != nil else {
                 // The first sweep only marks the start: what came before is bootstrap's job.
                 try await reconciler.record(Date())

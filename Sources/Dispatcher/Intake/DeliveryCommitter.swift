@@ -141,11 +141,8 @@ actor DeliveryCommitter {
     private func replay() async -> Bool {
         guard let spool else { return true }
         guard ContinuousClock.now >= nextReplay else { return false }
-        do {
-            _ = try await store.connection.send("PING")  // cheap check before reading the whole spool
-        } catch {
-            return false  // Redis is away: the spool is waiting, not stuck
-        }
+        // A cheap check before reading the whole spool: when Redis is away the spool is waiting, not stuck.
+        guard await store.isReachable() else { return false }
         do {
             let contents = try await spool.readAll()
             if !contents.records.isEmpty {

@@ -21,6 +21,12 @@ extension QueueStore {
         ]) { _ = try reply.checked() }
     }
 
+    /// Ends a process's heartbeat at once, leaving its registry entry: a process that stops with jobs still held
+    /// is then recovered by the others without waiting for the heartbeat to expire.
+    public func endHeartbeat(process: String) async throws {
+        try await connection.send(RedisCommand("DEL", processKeys.heartbeat(process)))
+    }
+
     /// How many jobs a process holds in its active lists.
     public func heldJobs(_ record: WorkerProcessRecord) async throws -> Int {
         let requests: [RedisRequest] = record.queues.flatMap { queue in

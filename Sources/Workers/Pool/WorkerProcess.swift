@@ -129,7 +129,7 @@ public final class WorkerProcess: Service, Sendable {
             } else {
                 logger.warning("Stopping with jobs still held; another worker process will recover them",
                                metadata: ["process": "\(id)", "jobs": "\(held)"])
-                try await control.connection.send("DEL", control.processKeys.heartbeat(id))
+                try await control.endHeartbeat(process: id)
             }
         } catch {
             logger.warning("Could not leave the registry; this process will be treated as dead once its heartbeat expires",
