@@ -34,6 +34,7 @@ demo: services build
 
 ## test: the whole suite against real Redis and PostgreSQL.
 test: services
+	@scripts/check-module-graph
 	$(SWIFT) build --build-tests
 	@$(SERVICE_ENV) && $(SWIFT) test --skip-build --no-parallel
 	@python3 -c "import selenium" 2>/dev/null || python3 -m pip install --quiet --disable-pip-version-check --root-user-action=ignore selenium

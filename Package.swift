@@ -25,14 +25,13 @@ let package = Package(
         // MARK: - C libraries
         .systemLibrary(name: "CHiredis", pkgConfig: "hiredis", providers: [.apt(["libhiredis-dev"])]),
         .systemLibrary(name: "CLibPQ", pkgConfig: "libpq", providers: [.apt(["libpq-dev"])]),
-        .target(name: "CMallocTuning"),
-        .target(name: "CSpawn"),
+        .target(name: "CSystemShims"),
 
         // MARK: - Untrusted input (a leaf: nothing of ours, no NIO; cheap to fuzz)
         .target(name: "Parsing"),
 
         // MARK: - Clients
-        .target(name: "ClientSupport"),
+        .target(name: "ClientSupport", dependencies: ["CSystemShims"]),
         .target(name: "RedisClient", dependencies: ["CHiredis", "ClientSupport"]),
         .target(name: "PostgresClient", dependencies: ["CLibPQ", "ClientSupport"]),
 
@@ -45,11 +44,13 @@ let package = Package(
         .target(name: "WooCommerceModel", dependencies: ["Parsing"]),
         .target(name: "Routing", dependencies: ["QueueCore", "Parsing", "WooCommerceModel"]),
         .target(name: "Workers", dependencies: [
-            "QueueCore", "Parsing", "ClientSupport", "CSpawn",
+            "QueueCore", "Parsing", "ClientSupport",
             .product(name: "CoreMetrics", package: "swift-metrics"),
             .product(name: "Logging", package: "swift-log"),
             .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             .product(name: "AsyncHTTPClient", package: "async-http-client"),
+            .product(name: "NIOCore", package: "swift-nio"),
+            .product(name: "NIOHTTP1", package: "swift-nio"),
         ]),
         .target(name: "HTTPServer", dependencies: [
             .product(name: "Hummingbird", package: "hummingbird"),
@@ -59,7 +60,7 @@ let package = Package(
             .product(name: "Logging", package: "swift-log"),
         ]),
         .target(name: "Dispatcher", dependencies: [
-            "QueueCore", "Parsing", "Routing", "RedisClient", "ClientSupport", "HTTPServer",
+            "QueueCore", "Parsing", "Routing", "ClientSupport", "HTTPServer",
             .product(name: "CoreMetrics", package: "swift-metrics"),
             .product(name: "Crypto", package: "swift-crypto"),
             .product(name: "Hummingbird", package: "hummingbird"),
@@ -69,13 +70,15 @@ let package = Package(
             .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
         ]),
         .target(name: "StoreSync", dependencies: [
-            "QueueCore", "Parsing", "Routing", "WooCommerceModel", "WooCommerceAPI", "Inventory", "RedisClient",
+            "QueueCore", "Parsing", "Routing", "WooCommerceModel", "WooCommerceAPI", "Inventory",
             .product(name: "Logging", package: "swift-log"),
             .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
         ]),
         .target(name: "WooCommerceAPI", dependencies: [
             "QueueCore", "Parsing",
             .product(name: "AsyncHTTPClient", package: "async-http-client"),
+            .product(name: "NIOCore", package: "swift-nio"),
+            .product(name: "NIOHTTP1", package: "swift-nio"),
             .product(name: "NIOSSL", package: "swift-nio-ssl"),
             .product(name: "Crypto", package: "swift-crypto"),
             .product(name: "Logging", package: "swift-log"),
@@ -93,13 +96,15 @@ let package = Package(
             .product(name: "Hummingbird", package: "hummingbird"),
             .product(name: "HTTPTypes", package: "swift-http-types"),
             .product(name: "AsyncHTTPClient", package: "async-http-client"),
+            .product(name: "NIOCore", package: "swift-nio"),
             .product(name: "Logging", package: "swift-log"),
             .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
         ]),
         .executableTarget(name: "wooqueue", dependencies: [
             "QueueCore", "Parsing", "Routing", "WooCommerceModel", "Workers", "Dispatcher", "Inventory", "Operations", "WooCommerceAPI",
-            "StoreSync", "HTTPServer", "RedisClient", "PostgresClient", "CMallocTuning",
+            "StoreSync", "HTTPServer", "RedisClient", "PostgresClient", "ClientSupport",
             .product(name: "Hummingbird", package: "hummingbird"),
+            .product(name: "NIOCore", package: "swift-nio"),
             .product(name: "Metrics", package: "swift-metrics"),
             .product(name: "Prometheus", package: "swift-prometheus"),
             .product(name: "ArgumentParser", package: "swift-argument-parser"),

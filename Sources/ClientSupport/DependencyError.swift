@@ -6,4 +6,7 @@
 public protocol DependencyError: Error {
     /// True when the service is unreachable, restarting or refusing work for now.
     var isUnavailable: Bool { get }
+    /// True when no reply came at all (the connection could not be made or was lost), as opposed to a reply
+    /// that refused the request (a full or read-only server).
+    var isConnectionLost: Bool { get }
 }

@@ -37,6 +37,8 @@ public struct PostgresError: DependencyError, CustomStringConvertible, Sendable 
 
     /// True when the database is away or refusing connections for now (SQLSTATE classes 08 and 57P0x, 53300),
     /// as opposed to rejecting this statement. Callers wait and retry without failing the job.
+    public var isConnectionLost: Bool { kind == .connection }
+
     public var isUnavailable: Bool {
         if kind == .connection { return true }
         guard let sqlState else { return false }

@@ -40,6 +40,8 @@ public struct RedisError: DependencyError, CustomStringConvertible, Sendable {
     /// True when Redis is away or cannot take writes now, as opposed to rejecting this request.
     ///
     /// Callers treat these as a dependency outage: wait and try again, without counting it against a job.
+    public var isConnectionLost: Bool { kind == .connection }
+
     public var isUnavailable: Bool {
         switch kind {
         case .connection: return true

@@ -1,5 +1,5 @@
 import ArgumentParser
-import CMallocTuning
+import ClientSupport
 import Foundation
 
 /// The `wooqueue` executable: command-line parsing and wiring only.
@@ -14,7 +14,7 @@ struct Wooqueue: AsyncParsableCommand {
         // Each Redis connection does its I/O on a Dispatch thread of its own, and glibc gives threads their own
         // malloc arenas (up to 8 per core). Freed envelope buffers then sit in many half-empty arenas: two arenas
         // cut peak RSS by about a quarter in `wooqueue bench` at the same throughput.
-        wooqueue_limit_malloc_arenas(2)
+        MallocTuning.limitArenas(2)
         // A closed socket or pipe must be an error where it is written, not a fatal signal.
         signal(SIGPIPE, SIG_IGN)
         do {

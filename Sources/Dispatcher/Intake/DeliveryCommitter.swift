@@ -1,5 +1,5 @@
+import ClientSupport
 import QueueCore
-import RedisClient
 
 /// Writes accepted deliveries to Redis by group commit: while one batch is in flight, newly arriving deliveries
 /// gather, and all of them go in the next round trip. So a burst of concurrent requests costs a few round trips,
@@ -100,7 +100,7 @@ actor DeliveryCommitter {
             isNew = try await claim(batch)
             try await store(zip(batch, isNew!).filter(\.1).map(\.0))
             return zip(batch, isNew!).map { work, new in new ? .accepted(jobs: work.jobs.count) : .duplicate }
-        } catch let error as RedisError where error.isUnavailable && spool != nil {
+        } catch let error as any DependencyError where error.isUnavailable && spool != nil {
             return await toSpool(batch, isNew: isNew)
         } catch {
             return batch.map { _ in .failed("\(error)") }
@@ -158,7 +158,7 @@ actor DeliveryCommitter {
         } catch {
             // A lost connection is an outage the spool waits out; anything else, Redis having answered the PING
             // (OOM, READONLY, an error reply, an unwritable spool), needs a person.
-            stuckReason = (error as? RedisError)?.kind == .connection ? nil : "\(error)"
+            stuckReason = (error as? any DependencyError)?.isConnectionLost == true ? nil : "\(error)"
             replayBackoff = replayBackoff == .zero ? .milliseconds(250) : min(replayBackoff * 2, .seconds(30))
             nextReplay = .now + replayBackoff
             return false

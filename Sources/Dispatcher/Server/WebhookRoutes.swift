@@ -4,7 +4,6 @@ import Hummingbird
 import Logging
 import NIOCore
 import QueueCore
-import RedisClient
 import Synchronization
 
 /// The routes of the webhook listener (Hummingbird 2): the webhook endpoint, `/healthz` and `/readyz`, nothing

@@ -23,6 +23,13 @@ public final class QueueStore: Sendable {
         self.eventsKept = eventsKept
     }
 
+    /// A store on a new connection to the Redis at `url` (`redis://…`), named `label` in errors and logs.
+    public convenience init(url: String, label: String, prefix: String, statusRetention: Duration = .seconds(86_400),
+                            eventsKept: Int = 1000) throws {
+        self.init(connection: RedisConnection(configuration: try RedisConfiguration(url: url), label: label), prefix: prefix,
+                  statusRetention: statusRetention, eventsKept: eventsKept)
+    }
+
     /// A store on its own new connection with the same settings, for a worker that blocks on it.
     public func withNewConnection(label: String) -> QueueStore {
         QueueStore(

@@ -2,7 +2,6 @@ import ClientSupport
 import Logging
 import Parsing
 import QueueCore
-import RedisClient
 import Synchronization
 
 /// One worker of a queue's pool: takes jobs from Redis, runs them one at a time, writes their outcomes.
@@ -90,7 +89,7 @@ final class QueueWorker: Sendable {
             } catch {
                 // The call may have moved jobs whose reply never arrived.
                 mustReturnHeld.store(true, ordering: .relaxed)
-                if let redis = error as? RedisError, redis.isUnavailable {
+                if let dependency = error as? any DependencyError, dependency.isUnavailable {
                     await outage.wait(logger, error)
                 } else {
                     logger.error("Fetching jobs failed", metadata: ["queue": "\(queue.name)", "error": "\(error)"])
@@ -384,7 +383,7 @@ final class QueueWorker: Sendable {
                 finished.removeAll(keepingCapacity: true)
                 return
             } catch {
-                let unavailable = (error as? RedisError)?.isUnavailable ?? false
+                let unavailable = (error as? any DependencyError)?.isUnavailable ?? false
                 if !unavailable { otherFailures += 1 }
                 if stop.isPastGrace || otherFailures >= 3 {
                     logger.error("Could not write job outcomes; the jobs stay in the active list and will run again",

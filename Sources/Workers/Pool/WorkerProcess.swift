@@ -2,7 +2,6 @@ import CoreMetrics
 import Foundation
 import Logging
 import QueueCore
-import RedisClient
 import ServiceLifecycle
 
 /// A worker process: a pool per queue, plus the heartbeat, the scheduler of delayed jobs, recovery of dead
@@ -58,10 +57,9 @@ public final class WorkerProcess: Service, Sendable {
         for name in options.queues ?? [] where configuration.queue(named: name) == nil {
             throw ConfigurationError("unknown queue \"\(name)\"; configured queues: \(configuration.queues.map(\.name).joined(separator: ", "))")
         }
-        self.control = QueueStore(
-            connection: RedisConnection(configuration: try RedisConfiguration(url: configuration.redis.url), label: "control"),
-            prefix: configuration.redis.keyPrefix, statusRetention: configuration.workers.statusRetention,
-            eventsKept: configuration.workers.eventsKept)
+        self.control = try QueueStore(
+            url: configuration.redis.url, label: "control", prefix: configuration.redis.keyPrefix,
+            statusRetention: configuration.workers.statusRetention, eventsKept: configuration.workers.eventsKept)
         self.heartbeats = control.withNewConnection(label: "heartbeat")
     }
 

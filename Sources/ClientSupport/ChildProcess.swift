@@ -1,4 +1,4 @@
-import CSpawn
+import CSystemShims
 import Foundation
 import Synchronization
 #if canImport(Glibc)
@@ -17,21 +17,21 @@ import Glibc
 /// cancellation the whole group gets SIGTERM, then SIGKILL after `terminationGrace`; once the command has exited
 /// the group gets SIGKILL, so nothing it started survives. A grandchild that left the group and keeps standard error
 /// open is not waited for longer than a second.
-final class ChildProcess: Sendable {
+public final class ChildProcess: Sendable {
     /// How the command ended.
-    enum Termination: Equatable {
+    public enum Termination: Equatable, Sendable {
         case exited(Int32)
         case signalled(Int32)
     }
 
-    struct Outcome {
-        var termination: Termination
+    public struct Outcome: Sendable {
+        public var termination: Termination
         /// The start of standard error (at most 4 KiB).
-        var standardError: [UInt8]
+        public var standardError: [UInt8]
     }
 
-    struct SpawnError: Error, CustomStringConvertible {
-        let description: String
+    public struct SpawnError: Error, CustomStringConvertible {
+        public let description: String
     }
 
     private let pid: pid_t
@@ -47,7 +47,7 @@ final class ChildProcess: Sendable {
 
     /// Runs `executable` with `arguments` and exactly `environment`, `input` on its standard input and its
     /// standard output discarded, and returns how it ended. Cancelling the task stops the command's whole group.
-    static func run(executable: String, arguments: [String], environment: [String: String], input: [UInt8],
+    public static func run(executable: String, arguments: [String], environment: [String: String], input: [UInt8],
                     terminationGrace: Duration = .seconds(2)) async throws -> Outcome {
         try Task.checkCancellation()
         let child = try spawn(executable: executable, arguments: arguments, environment: environment)
