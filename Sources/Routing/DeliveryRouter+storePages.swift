@@ -16,7 +16,7 @@ extension DeliveryRouter {
         var resources: [WooResource]?  // read once, for the routes that get a job per product
         var jobs: [JobEnvelope] = []
         for route in routes {
-            if route.payload == .resource, configuration.jobTypes[route.type]?.handler == .inventory {
+            if route.payload == .resource, Self.takesProductPages(configuration.jobTypes[route.type]) {
                 let source = source(of: Delivery(topic: topic, deliveryID: "page-\(page)", body: [], origin: origin))
                 jobs.append(routedJob(route, payload: ProductPage.payload(bodies), now: now,
                                       key: "page \(page) (\(bodies.count) products)", source: source))
@@ -29,5 +29,12 @@ extension DeliveryRouter {
             }
         }
         return jobs
+    }
+
+    /// Whether jobs of `type` may carry a page of products: the inventory upserts do (kind `inventory`, operation
+    /// `upsert`).
+    static func takesProductPages(_ type: WooqueueConfiguration.JobTypeSettings?) -> Bool {
+        guard let type, type.handler == "inventory" else { return false }
+        return (try? type.settings.child("operation").string(default: "upsert")) == "upsert"
     }
 }

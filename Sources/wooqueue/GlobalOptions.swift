@@ -52,12 +52,13 @@ extension WooqueueConfiguration {
                    prefix: redis.keyPrefix, statusRetention: workers.statusRetention, eventsKept: workers.eventsKept)
     }
 
-    /// The handler of every configured job type, the inventory handler included.
+    /// The handler of every configured job type. The handler kinds are registered here, one line each: the
+    /// built-in ones (noop, http, exec), then inventory and stock_sync.
     func makeRegistry(logger: Logger) throws -> HandlerRegistry {
-        var registry = HandlerRegistry(configuration: self)
-        registry.registerInventory(configuration: self, source: try makeProductSource(),
-                                   counters: try makeStore(label: "inventory-totals"), logger: logger)
-        return registry
+        var kinds = HandlerKinds.builtIn
+        try kinds.registerInventory(configuration: self, source: try makeProductSource(),
+                                    counters: try makeStore(label: "inventory-totals"), logger: logger)
+        return try kinds.registry(for: jobTypes)
     }
 
     /// The store's REST API, when `woocommerce.url` is set.

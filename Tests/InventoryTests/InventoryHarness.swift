@@ -64,12 +64,12 @@ struct InventoryHarness {
     }
 
     /// The configured handlers plus the inventory handler (no REST source).
-    func registry() -> HandlerRegistry {
-        var registry = HandlerRegistry(configuration: configuration)
+    func registry() throws -> HandlerRegistry {
+        var kinds = HandlerKinds.builtIn
         var logger = Logger(label: "test.inventory")
         logger.logLevel = .warning
-        registry.registerInventory(configuration: configuration, source: nil, counters: workers.store, metrics: metrics, logger: logger)
-        return registry
+        try kinds.registerInventory(configuration: configuration, source: nil, counters: workers.store, metrics: metrics, logger: logger)
+        return try kinds.registry(for: configuration.jobTypes)
     }
 
     func writer() -> InventoryWriter {
@@ -91,7 +91,7 @@ struct InventoryHarness {
     func process(_ jobs: [JobEnvelope], done: Int? = nil, dead: Int = 0, timeout: Duration = .seconds(30)) async throws {
         let before = try await workers.queue("bulk")
         _ = try await workers.store.enqueue(jobs)
-        try await workers.run(registry: registry()) { _ in
+        try await workers.run(registry: try registry()) { _ in
             try await workers.waitFor("bulk", done: before.done + (done ?? jobs.count - dead), dead: before.dead + dead, timeout: timeout)
         }
     }

@@ -287,7 +287,7 @@ struct InventoryWriteTests {
             }
             _ = try await harness.workers.store.enqueue(try products(0..<1000))
             do {
-                try await harness.workers.run(registry: harness.registry()) { _ in
+                try await harness.workers.run(registry: try harness.registry()) { _ in
                     try await waitUntil("the first 1,000 rows", timeout: .seconds(30)) { try await harness.count() == 1000 }
                     #expect(try await runToCompletion(services, ["stop-postgres"]) == 0)
                     _ = try await harness.workers.store.enqueue(try products(1000..<2000))

@@ -135,9 +135,10 @@ struct StoreSyncTests {
             let jobs = try DeliveryRouter(configuration: configuration)
                 .jobs(for: Delivery(topic: "order.created", deliveryID: "d-2", body: try Fixtures.bytes("order-created.json"), origin: "test"))
                 .filter { $0.type == "stock_sync" }
-            var registry = HandlerRegistry(configuration: configuration)
-            registry.registerInventory(configuration: configuration, source: try client(configuration), counters: harness.workers.store,
-                                       logger: Logger(label: "test.inventory"))
+            var kinds = HandlerKinds.builtIn
+            try kinds.registerInventory(configuration: configuration, source: try client(configuration), counters: harness.workers.store,
+                                        logger: Logger(label: "test.inventory"))
+            let registry = try kinds.registry(for: configuration.jobTypes)
             _ = try await harness.workers.store.enqueue(jobs)
             try await harness.workers.run(registry: registry) { _ in try await harness.workers.waitFor("bulk", done: 1) }
             #expect(Set(try await harness.rows().keys) == ["HOODIE-BLUE-M"])
@@ -155,10 +156,11 @@ struct StoreSyncTests {
             let jobs = try router.jobs(for: Delivery(topic: "order.created", deliveryID: "d-1", body: try Fixtures.bytes("order-created.json"), origin: "test"))
             let stockJobs = jobs.filter { $0.type == "stock_sync" }
             #expect(stockJobs.count == 1)
-            var registry = HandlerRegistry(configuration: configuration)
+            var kinds = HandlerKinds.builtIn
             var logger = Logger(label: "test.inventory")
             logger.logLevel = .warning
-            registry.registerInventory(configuration: configuration, source: try client(configuration), counters: harness.workers.store, logger: logger)
+            try kinds.registerInventory(configuration: configuration, source: try client(configuration), counters: harness.workers.store, logger: logger)
+            let registry = try kinds.registry(for: configuration.jobTypes)
             _ = try await harness.workers.store.enqueue(stockJobs + stockJobs.map { var again = $0; again.id = JobID.make(); return again })
             try await harness.workers.run(registry: registry) { _ in
                 try await harness.workers.waitFor("bulk", done: 2)

@@ -27,7 +27,7 @@ import Testing
         #expect(config.inventory.deletion == .soft)
         #expect(config.backoff.base == .seconds(1) && config.backoff.factor == 2)
         #expect(config.workers.statusRetention == .seconds(86_400))
-        #expect(config.jobTypes["noop"]?.handler == .noop)
+        #expect(config.jobTypes["noop"]?.handler == "noop" && config.jobTypes["stock_sync"]?.handler == "stock_sync")
         #expect(config.maxAttempts(type: "noop", queue: "high") == 6)
         #expect(config.alerts.deadLetterThreshold == 10 && config.alerts.pendingThreshold == 100)
         #expect(config.alerts.webhookURL.isEmpty && config.http.metricsToken.isEmpty)
@@ -55,12 +55,16 @@ import Testing
         #expect(error(#"{"http": {"readTimeout": "forever"}}"#).contains("http.readTimeout must be a duration"))
     }
 
-    @Test func anExecTypesEnvironmentAllowListIsChecked() throws {
-        let config = try decode(#"{"jobTypes": {"invoice": {"queue": "low", "handler": "exec", "command": ["/bin/true"], "env": ["INVOICE_API_KEY"]}}}"#)
-        #expect(config.jobTypes["invoice"]?.environment == ["INVOICE_API_KEY"])
-        #expect(error(#"{"jobTypes": {"invoice": {"queue": "low", "handler": "exec", "command": ["/bin/true"], "env": ["BAD NAME"]}}}"#)
-            .contains(#"jobTypes.invoice.env must list environment variable names such as "INVOICE_API_KEY", got "BAD NAME""#))
-        #expect(error(#"{"jobTypes": {"mail": {"queue": "low", "handler": "noop", "env": ["X"]}}}"#).contains("jobTypes.mail.env applies to the exec handler only"))
+    /// A type's handler settings are kept for its kind's factory (Workers checks them), over the built-in ones.
+    @Test func aTypesHandlerSettingsAreKeptForItsKind() throws {
+        let config = try decode(#"{"jobTypes": {"invoice": {"queue": "low", "handler": "exec", "command": ["/bin/true"], "env": ["K"]}, "inventory.delete": {"queue": "high"}}}"#)
+        #expect(config.jobTypes["invoice"]?.settings.value == .object([("command", .array([.string("/bin/true")])), ("env", .array([.string("K")]))]))
+        #expect(config.jobTypes["invoice"]?.settings.path == "jobTypes.invoice")
+        #expect(config.jobTypes["inventory.delete"]?.settings.value == .object([("operation", .string("delete"))]), "the built-in type's settings stay")
+        #expect(config.jobTypes["inventory.delete"]?.queue == "high")
+        #expect(error(#"{"jobTypes": {"mail": {"queue": "high"}}}"#).contains("jobTypes.mail.handler is missing"))
+        // An old config.json's stock_sync entry is refused with the new spelling, not run as an upsert.
+        #expect(error(#"{"jobTypes": {"stock_sync": {"queue": "bulk", "handler": "inventory"}}}"#).contains(#"write "handler": "stock_sync""#))
     }
 
     @Test func theRepositorysConfigFileIsValid() throws {
@@ -80,8 +84,6 @@ import Testing
         #expect(error(#"{"queues": {"high": {"maxDelay": "soon"}}}"#).contains("queues.high.maxDelay must be a duration"))
         #expect(error(#"{"backoff": {"factor": "two"}}"#) == "backoff.factor must be a number, got a string")
         #expect(error(#"{"jobTypes": {"mail": {"queue": "urgent", "handler": "noop"}}}"#).contains("jobTypes.mail.queue must be one of the configured queues"))
-        #expect(error(#"{"jobTypes": {"mail": {"queue": "high", "handler": "http"}}}"#).contains("jobTypes.mail.url must be an http:// or https:// URL"))
-        #expect(error(#"{"jobTypes": {"pdf": {"queue": "high", "handler": "exec", "command": []}}}"#).contains("jobTypes.pdf.command must be a non-empty array"))
         #expect(error(#"{"workers": {"heartbeatInterval": "10s", "processTimeout": "15s"}}"#).contains("must be more than twice"))
         #expect(error(#"{"queues": {"High Prio": {}}}"#).contains("queue name must be"))
     }

@@ -55,7 +55,7 @@ public struct WorkerHarness {
     ) async throws {
         var logger = Logger(label: "test.workers")
         logger.logLevel = .warning
-        let process = try WorkerProcess(configuration: configuration, registry: registry ?? HandlerRegistry(configuration: configuration),
+        let process = try WorkerProcess(configuration: configuration, registry: registry ?? HandlerRegistry.builtIn(configuration),
                                         options: options, observer: observer, metrics: metrics, logger: logger)
         let running = Task { try await process.run() }
         do {
@@ -89,5 +89,14 @@ public struct WorkerHarness {
                 return false  // a test that restarts Redis polls through the restart
             }
         }
+    }
+}
+
+extension HandlerRegistry {
+    /// The handlers of `configuration`'s types of the built-in kinds (noop, http, exec); the inventory types are
+    /// left out (the Inventory tests register them).
+    public static func builtIn(_ configuration: WooqueueConfiguration) throws -> HandlerRegistry {
+        let kinds = HandlerKinds.builtIn
+        return try kinds.registry(for: configuration.jobTypes.filter { kinds.names.contains($0.value.handler) })
     }
 }

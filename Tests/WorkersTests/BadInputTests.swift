@@ -9,7 +9,7 @@ import Testing
 
     @Test func badJobsEndInTheDeadLetterListWithAReasonAndOthersContinue() async throws {
         let harness = try WorkerHarness(#"{"queues": {"low": {"workers": 1, "retries": 0}}}"#)
-        var registry = HandlerRegistry(configuration: harness.configuration)
+        var registry = try HandlerRegistry.builtIn(harness.configuration)
         registry.register(type: "throws", handler: ClosureHandler { _ in throw Oops() }, timeout: .seconds(5))
         let k = harness.store.keys("low")
         try await harness.store.connection.send("LPUSH", k.ready, "{this is not an envelope")
@@ -49,7 +49,7 @@ import Testing
             harness.job(payload: #"{"note": "\ud800\u0041", "fail": "permanent"}"#, key: "surrogate"),
             harness.job(key: "after"),
         ])
-        try await harness.run(registry: HandlerRegistry(configuration: harness.configuration)) { _ in
+        try await harness.run(registry: try HandlerRegistry.builtIn(harness.configuration)) { _ in
             try await harness.waitFor("low", done: 1, dead: 4)
         }
         let reasons = Dictionary(uniqueKeysWithValues: try await harness.store.deadLetters(queue: "low").map {

@@ -25,7 +25,7 @@ import Testing
     @Test func consecutiveJobsOfABatchHandlerRunTogetherEachWithItsOwnOutcome() async throws {
         let harness = try WorkerHarness(#"{"queues": {"bulk": {"workers": 1, "retries": 0}}}"#)
         let handler = RecordingBatchHandler()
-        var registry = HandlerRegistry(configuration: harness.configuration)
+        var registry = try HandlerRegistry.builtIn(harness.configuration)
         registry.register(type: "batchy", handler: handler, timeout: .seconds(5))
         registry.register(type: "batchy.other", handler: handler, timeout: .seconds(5))
         func job(_ type: String, _ key: String, _ result: String = "ok") -> JobEnvelope {

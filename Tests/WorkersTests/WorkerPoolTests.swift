@@ -201,7 +201,7 @@ import Testing
     @Test func aDependencyOutageDoesNotBurnAttempts() async throws {
         let harness = try WorkerHarness(#"{"queues": {"medium": {"workers": 1, "retries": 0}}, "backoff": {"base": "50ms"}, "workers": {"schedulerInterval": "10ms"}}"#)
         let calls = Mutex(0)
-        var registry = HandlerRegistry(configuration: harness.configuration)
+        var registry = try HandlerRegistry.builtIn(harness.configuration)
         registry.register(type: "erp", handler: ClosureHandler { _ in
             let call = calls.withLock { $0 += 1; return $0 }
             if call <= 3 { throw JobFailure.dependencyUnavailable("database restarting") }

@@ -7,13 +7,16 @@ import Synchronization
 import WooCommerceModel
 import Workers
 
-/// The `inventory` job handler: writes products to `inv_items` in batches, applies deletions, re-reads ordered
-/// products for `stock_sync`.
+/// The handler of the `inventory` and `stock_sync` kinds: writes products to `inv_items` in batches, applies
+/// deletions, re-reads ordered products for `stock_sync`.
 ///
-/// The type name says what a job does: `inventory.delete` (payload `{"id": N}`), `stock_sync` (payload from the
-/// `order_stock` route), and any other type with `"handler": "inventory"` is an upsert of the product in its
-/// payload, or of each product of a page `{"products": […]}` (as `bootstrap` enqueues the catalogue). A batch is split
-/// into runs of one kind, written in order, so a deletion between two updates of a product stays between them.
+/// What a job does is its type's declaration, not its name (``HandlerKinds/registerInventory(configuration:source:counters:metrics:logger:)``):
+/// a type of kind `inventory` with `"operation": "upsert"` writes the product in its payload, or each product of a
+/// page `{"products": […]}` (as `bootstrap` enqueues the catalogue); with `"operation": "delete"` it deletes (payload
+/// `{"id": N}`); a type of kind `stock_sync` re-reads the products of an order (payload from the `order_stock`
+/// route). Every such type shares this one handler, so the worker hands a batch of them to one call. The batch is
+/// split into runs of one operation, written in order, so a deletion between two updates of a product stays
+/// between them.
 public final class InventoryHandler: BatchJobHandler {
     public let batchLimit: Int
     /// One per worker that may call at once, each with its own PostgreSQL and Redis connections, so one
@@ -27,6 +30,8 @@ public final class InventoryHandler: BatchJobHandler {
     let logger: Logger
     /// ``ProcessMetric/inventoryRows``, the same counts as the running totals in Redis.
     private let rows: CounterFamily
+    /// Job type → what its jobs do, as the registration declared them.
+    private let operations = Mutex<[String: Operation]>([:])
 
     /// A writer and the connection its running totals go through (`wq:{inventory}:stats`).
     struct Lane: Sendable {
@@ -60,16 +65,14 @@ public final class InventoryHandler: BatchJobHandler {
         case deleteNotFound = "delete_not_found"
     }
 
-    enum Operation: Equatable {
-        case upsert, delete, stockSync
+    enum Operation: String, Equatable, Sendable {
+        case upsert, delete
+        case stockSync = "stock_sync"
+    }
 
-        init(type: String) {
-            switch type {
-            case "inventory.delete": self = .delete
-            case "stock_sync": self = .stockSync
-            default: self = .upsert
-            }
-        }
+    /// Declares what the jobs of `type` do.
+    func assign(_ operation: Operation, to type: String) {
+        operations.withLock { $0[type] = operation }
     }
 
     public func handle(batch: [JobContext]) async throws -> [JobResult] {
@@ -79,11 +82,14 @@ public final class InventoryHandler: BatchJobHandler {
         var results: [JobResult] = []
         results.reserveCapacity(batch.count)
         var counts: [Count: Int] = [:]
+        let operations = self.operations.withLock { $0 }
+        // Only registered types reach this handler, and registering assigns each its operation.
+        func operationOf(_ job: JobContext) -> Operation { operations[job.envelope.type] ?? .upsert }
         var start = 0
         while start < batch.count {
-            let operation = Operation(type: batch[start].envelope.type)
+            let operation = operationOf(batch[start])
             var end = start + 1
-            while end < batch.count, Operation(type: batch[end].envelope.type) == operation { end += 1 }
+            while end < batch.count, operationOf(batch[end]) == operation { end += 1 }
             let run = Array(batch[start..<end])
             do {
                 switch operation {
@@ -322,15 +328,15 @@ public final class InventoryHandler: BatchJobHandler {
     }
 }
 
-extension HandlerRegistry {
-    /// Registers one ``InventoryHandler`` for every job type whose handler is `inventory`, with a PostgreSQL
-    /// connection (with `inventory.statementTimeout`) per worker of the queues those types run on. Nothing
-    /// connects until the first job. Metrics go to `metrics` (swift-metrics' bootstrapped system by default).
+extension HandlerKinds {
+    /// Registers the kinds `inventory` (setting `operation`: `upsert`, the default, or `delete`) and `stock_sync`.
+    /// All their types share one ``InventoryHandler``, with a PostgreSQL connection (with
+    /// `inventory.statementTimeout`) per worker of the queues those types run on. Nothing connects until the first
+    /// job. Metrics go to `metrics` (swift-metrics' bootstrapped system by default).
     public mutating func registerInventory(configuration: WooqueueConfiguration, source: (any ProductSource)?,
-                                           counters: QueueStore?, metrics: any MetricsFactory = MetricsSystem.factory, logger: Logger) {
-        let types = configuration.jobTypes.values.filter { $0.handler == .inventory }
-        guard !types.isEmpty else { return }
-        let queues = Set(types.map(\.queue))
+                                           counters: QueueStore?, metrics: any MetricsFactory = MetricsSystem.factory, logger: Logger) throws {
+        let kinds: Set<String> = ["inventory", "stock_sync"]
+        let queues = Set(configuration.jobTypes.values.filter { kinds.contains($0.handler) }.map(\.queue))
         let workers = configuration.queues.filter { queues.contains($0.name) }.reduce(0) { $0 + $1.workers }
         let writers = (0..<max(1, workers)).map { index in
             InventoryWriter(
@@ -341,6 +347,17 @@ extension HandlerRegistry {
         }
         let handler = InventoryHandler(writers: writers, batchLimit: configuration.inventory.batchSize, source: source,
                                        counters: counters, metrics: metrics, logger: logger)
-        for type in types { register(type: type.name, handler: handler, timeout: type.timeout) }
+        try register("inventory", settings: ["operation"]) { spec in
+            let name = try spec.settings.child("operation").string(default: "upsert")
+            guard let operation = InventoryHandler.Operation(rawValue: name), operation != .stockSync else {
+                throw ConfigurationError("\(spec.settings.path).operation must be \"upsert\" or \"delete\", got \"\(name)\"")
+            }
+            handler.assign(operation, to: spec.type)
+            return handler
+        }
+        try register("stock_sync") { spec in
+            handler.assign(.stockSync, to: spec.type)
+            return handler
+        }
     }
 }

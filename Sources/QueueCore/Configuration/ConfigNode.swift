@@ -2,45 +2,50 @@ import Foundation
 import Parsing
 
 /// A position in the configuration tree: reads typed values and names the field in every error.
-struct ConfigNode {
-    let value: JSONValue?
+public struct ConfigNode: Sendable {
+    public let value: JSONValue?
     /// Dotted path from the root, e.g. `queues.high.workers`.
-    let path: String
+    public let path: String
 
-    func child(_ key: String) -> ConfigNode {
+    public init(value: JSONValue?, path: String) {
+        self.value = value
+        self.path = path
+    }
+
+    public func child(_ key: String) -> ConfigNode {
         ConfigNode(value: value?[key], path: path.isEmpty ? key : "\(path).\(key)")
     }
 
-    var isPresent: Bool { value != nil && value != .null }
+    public var isPresent: Bool { value != nil && value != .null }
 
     /// The members of an object, in order; empty when absent.
-    func members() throws -> [(key: String, node: ConfigNode)] {
+    public func members() throws -> [(key: String, node: ConfigNode)] {
         guard isPresent else { return [] }
         guard case .object(let members) = value else { throw mismatch("an object") }
         return members.map { ($0.key, child($0.key)) }
     }
 
     /// Rejects members other than `allowed`, so a misspelt setting is not silently ignored.
-    func allowOnly(_ allowed: Set<String>) throws {
+    public func allowOnly(_ allowed: Set<String>) throws {
         for (key, _) in try members() where !allowed.contains(key) {
             let known = allowed.sorted().joined(separator: ", ")
             throw ConfigurationError("\(path.isEmpty ? key : "\(path).\(key)") is not a known setting (known here: \(known))")
         }
     }
 
-    func string(default fallback: String) throws -> String {
+    public func string(default fallback: String) throws -> String {
         guard isPresent else { return fallback }
         guard case .string(let text) = value else { throw mismatch("a string") }
         return text
     }
 
-    func optionalString() throws -> String? {
+    public func optionalString() throws -> String? {
         guard isPresent else { return nil }
         guard case .string(let text) = value else { throw mismatch("a string") }
         return text
     }
 
-    func strings() throws -> [String]? {
+    public func strings() throws -> [String]? {
         guard isPresent else { return nil }
         guard case .array(let elements) = value else { throw mismatch("an array of strings") }
         return try elements.map {
@@ -49,19 +54,19 @@ struct ConfigNode {
         }
     }
 
-    func stringMap() throws -> [String: String] {
+    public func stringMap() throws -> [String: String] {
         var map: [String: String] = [:]
         for (key, node) in try members() { map[key] = try node.string(default: "") }
         return map
     }
 
-    func bool(default fallback: Bool) throws -> Bool {
+    public func bool(default fallback: Bool) throws -> Bool {
         guard isPresent else { return fallback }
         guard case .bool(let flag) = value else { throw mismatch("true or false") }
         return flag
     }
 
-    func int(default fallback: Int, min: Int? = nil, max: Int? = nil) throws -> Int {
+    public func int(default fallback: Int, min: Int? = nil, max: Int? = nil) throws -> Int {
         guard isPresent else { return fallback }
         guard case .number(let number) = value, abs(number) < 1e15, let result = Int(exactly: number) else {
             throw mismatch("a whole number")
@@ -71,7 +76,7 @@ struct ConfigNode {
         return result
     }
 
-    func double(default fallback: Double, min: Double, max: Double) throws -> Double {
+    public func double(default fallback: Double, min: Double, max: Double) throws -> Double {
         guard isPresent else { return fallback }
         guard case .number(let number) = value else { throw mismatch("a number") }
         guard number >= min, number <= max else { throw ConfigurationError("\(path) must be between \(min) and \(max), got \(number)") }
@@ -79,7 +84,7 @@ struct ConfigNode {
     }
 
     /// A duration written as `"250ms"`, `"30s"`, `"5m"`, `"1h"`, or a number of seconds.
-    func duration(default fallback: Duration, min: Duration = .zero) throws -> Duration {
+    public func duration(default fallback: Duration, min: Duration = .zero) throws -> Duration {
         guard isPresent else { return fallback }
         let result: Duration
         switch value {

@@ -299,64 +299,60 @@ extension WooqueueConfiguration {
         }
     }
 
-    private static func decodeJobTypes(_ node: ConfigNode, queues: [QueueSettings]) throws -> [String: JobTypeSettings] {
-        // Built in: noop, and the inventory types (on the last queue, bulk by default).
-        let lastQueue = queues.last?.name ?? "bulk"
-        // An inventory batch may wait for a lock up to inventory.statementTimeout (60 s by default); its job
-        // timeout is longer, so PostgreSQL cancels a stuck statement before the worker gives up on the jobs.
-        func builtIn(_ name: String, _ handler: JobTypeSettings.Handler) -> JobTypeSettings {
-            JobTypeSettings(name: name, queue: lastQueue, handler: handler, timeout: handler == .inventory ? .seconds(120) : .seconds(30),
-                            retries: nil, url: nil, headers: [:], command: nil)
-        }
-        var types: [String: JobTypeSettings] = [
-            "noop": builtIn("noop", .noop),
-            "inventory.upsert": builtIn("inventory.upsert", .inventory),
-            "inventory.delete": builtIn("inventory.delete", .inventory),
-            "stock_sync": builtIn("stock_sync", .inventory),
+    /// Built-in job types, which a configuration may override member by member: `noop`, and the inventory types
+    /// on the last queue (bulk by default). An inventory batch may wait for a lock up to
+    /// `inventory.statementTimeout` (60 s by default); its job timeout is longer, so PostgreSQL cancels a stuck
+    /// statement before the worker gives up on the jobs.
+    static let builtInJobTypes: [(name: String, handler: String, timeout: Duration, settings: [(key: String, value: JSONValue)])] =
+        [
+            ("noop", "noop", .seconds(30), []),
+            ("inventory.upsert", "inventory", .seconds(120), [("operation", .string("upsert"))]),
+            ("inventory.delete", "inventory", .seconds(120), [("operation", .string("delete"))]),
+            ("stock_sync", "stock_sync", .seconds(120), []),
         ]
+
+    private static func decodeJobTypes(_ node: ConfigNode, queues: [QueueSettings]) throws -> [String: JobTypeSettings] {
+        let lastQueue = queues.last?.name ?? "bulk"
+        var types: [String: JobTypeSettings] = [:]
+        var builtInSettings: [String: [(key: String, value: JSONValue)]] = [:]
+        for type in builtInJobTypes {
+            types[type.name] = JobTypeSettings(name: type.name, queue: lastQueue, handler: type.handler, timeout: type.timeout,
+                                               retries: nil, settings: ConfigNode(value: .object(type.settings), path: "jobTypes.\(type.name)"))
+            builtInSettings[type.name] = type.settings
+        }
         for (name, t) in try node.members() {
             guard JobID.isValid(name) else {
                 throw ConfigurationError("jobTypes.\(name): a type name must be 1–64 of A–Z, a–z, 0–9, '.', '_', ':' and '-'")
             }
-            try t.allowOnly(["queue", "handler", "timeout", "retries", "url", "headers", "command", "env"])
+            _ = try t.members()  // an object, or a clear error
             let queue = try t.child("queue").string(default: types[name]?.queue ?? "")
             guard queues.contains(where: { $0.name == queue }) else {
                 let known = queues.map(\.name).joined(separator: ", ")
                 throw ConfigurationError("jobTypes.\(name).queue must be one of the configured queues (\(known)), got \"\(queue)\"")
             }
-            let handlerName = try t.child("handler").string(default: types[name]?.handler.rawValue ?? "")
-            guard let handler = JobTypeSettings.Handler(rawValue: handlerName) else {
-                let known = JobTypeSettings.Handler.allCases.map(\.rawValue).joined(separator: ", ")
-                throw ConfigurationError("jobTypes.\(name).handler must be one of \(known), got \"\(handlerName)\"")
+            let handler = try t.child("handler").string(default: types[name]?.handler ?? "")
+            guard !handler.isEmpty else {
+                throw ConfigurationError("jobTypes.\(name).handler is missing: name the handler kind (noop, http, exec, inventory, stock_sync, or one registered in code)")
             }
-            var settings = JobTypeSettings(
+            if name == "stock_sync", handler == "inventory" {
+                // Before the open handler registry, stock_sync was an inventory type picked by its name.
+                throw ConfigurationError("""
+                    jobTypes.stock_sync.handler is "inventory", which would now upsert its payload as a product: stock_sync \
+                    has a handler of its own since this version, so write "handler": "stock_sync" (or leave the type out)
+                    """)
+            }
+            // The handler's settings: the built-in type's, overridden member by member by the file's, as long as
+            // the handler kind is the built-in one.
+            var own = types[name]?.handler == handler ? builtInSettings[name] ?? [] : []
+            for (key, member) in try t.members() where !JobTypeSettings.commonKeys.contains(key) {
+                own.removeAll { $0.key == key }
+                own.append((key, member.value ?? .null))
+            }
+            types[name] = JobTypeSettings(
                 name: name, queue: queue, handler: handler,
-                timeout: try t.child("timeout").duration(default: types[name]?.timeout ?? (handler == .inventory ? .seconds(120) : .seconds(30)), min: .milliseconds(1)),
+                timeout: try t.child("timeout").duration(default: types[name]?.timeout ?? .seconds(30), min: .milliseconds(1)),
                 retries: t.child("retries").isPresent ? try t.child("retries").int(default: 0, min: 0, max: 100) : nil,
-                url: try t.child("url").optionalString(),
-                headers: try t.child("headers").stringMap(),
-                command: try t.child("command").strings())
-            switch handler {
-            case .http:
-                guard let url = settings.url, let parsed = URL(string: url), ["http", "https"].contains(parsed.scheme ?? ""), parsed.host != nil else {
-                    throw ConfigurationError("jobTypes.\(name).url must be an http:// or https:// URL for the http handler, got \(settings.url.map { "\"\($0)\"" } ?? "nothing")")
-                }
-            case .exec:
-                guard let command = settings.command, !command.isEmpty, !command[0].isEmpty else {
-                    throw ConfigurationError("jobTypes.\(name).command must be a non-empty array such as [\"/usr/local/bin/make-invoice\", \"--pdf\"] for the exec handler")
-                }
-            case .noop, .inventory:
-                break
-            }
-            if t.child("env").isPresent {
-                guard handler == .exec else { throw ConfigurationError("jobTypes.\(name).env applies to the exec handler only") }
-                let names = try t.child("env").strings() ?? []
-                if let bad = names.first(where: { $0.range(of: "^[A-Za-z_][A-Za-z0-9_]*$", options: .regularExpression) == nil }) {
-                    throw ConfigurationError("jobTypes.\(name).env must list environment variable names such as \"INVOICE_API_KEY\", got \"\(bad)\"")
-                }
-                settings.environment = names
-            }
-            types[name] = settings
+                settings: ConfigNode(value: .object(own), path: "jobTypes.\(name)"))
         }
         return types
     }

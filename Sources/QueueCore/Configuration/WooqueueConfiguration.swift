@@ -246,27 +246,31 @@ public struct WooqueueConfiguration: Sendable {
         }
     }
 
+    /// A job type: its queue, its handler kind and the queue-level settings every type has. What the handler itself
+    /// reads (an `http` handler's URL, an `exec` handler's command) stays in ``settings``, for the handler kind's
+    /// factory to read and check (Workers' `HandlerKinds`).
     public struct JobTypeSettings: Sendable {
-        public enum Handler: String, Sendable, CaseIterable {
-            case noop, http, exec
-            /// Writes to PostgreSQL `inv_items`; provided by the Inventory module.
-            case inventory
-        }
+        /// The keys every type has; the others belong to its handler.
+        public static let commonKeys: Set<String> = ["queue", "handler", "timeout", "retries"]
+
         public var name: String
         public var queue: String
-        public var handler: Handler
+        /// The handler kind, as registered (`noop`, `http`, `exec`, `inventory`, `stock_sync`, or one of yours).
+        public var handler: String
         public var timeout: Duration
         /// Retries after the first attempt; `nil` takes the queue's.
         public var retries: Int?
-        /// `http`: where the payload is POSTed.
-        public var url: String?
-        /// `http`: extra request headers.
-        public var headers: [String: String]
-        /// `exec`: the program and its arguments; the payload is written to its standard input.
-        public var command: [String]?
-        /// `exec`: names of this process's environment variables the command also gets (it gets only `PATH`,
-        /// `HOME`, `LANG` and the `WOOQUEUE_JOB_*` variables otherwise: no secret of wooqueue's).
-        public var environment: [String] = []
+        /// The handler's own settings: the type's members other than ``commonKeys``, at `jobTypes.<name>`.
+        public var settings: ConfigNode
+
+        public init(name: String, queue: String, handler: String, timeout: Duration, retries: Int?, settings: ConfigNode) {
+            self.name = name
+            self.queue = queue
+            self.handler = handler
+            self.timeout = timeout
+            self.retries = retries
+            self.settings = settings
+        }
     }
 
     public func queue(named name: String) -> QueueSettings? {

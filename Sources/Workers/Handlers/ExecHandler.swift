@@ -26,6 +26,21 @@ public struct ExecHandler: JobHandler {
         self.passing = passing
     }
 
+    /// The settings a type of this kind reads: `command` (required), `env`.
+    static let settings: Set<String> = ["command", "env"]
+
+    /// The handler of a type with `"handler": "exec"`.
+    init(spec: HandlerSpec) throws {
+        guard let command = try spec.settings.child("command").strings(), !command.isEmpty, !command[0].isEmpty else {
+            throw ConfigurationError("\(spec.settings.path).command must be a non-empty array such as [\"/usr/local/bin/make-invoice\", \"--pdf\"] for the exec handler")
+        }
+        let names = try spec.settings.child("env").strings() ?? []
+        if let bad = names.first(where: { $0.range(of: "^[A-Za-z_][A-Za-z0-9_]*$", options: .regularExpression) == nil }) {
+            throw ConfigurationError("\(spec.settings.path).env must list environment variable names such as \"INVOICE_API_KEY\", got \"\(bad)\"")
+        }
+        self.init(command: command, passing: names)
+    }
+
     /// The command's environment for `job`, taken from `inherited` (this process's).
     func environment(for job: JobEnvelope, inherited: [String: String] = ProcessInfo.processInfo.environment) -> [String: String] {
         var environment: [String: String] = [:]

@@ -34,6 +34,18 @@ public struct HTTPHandler: JobHandler {
         self.client = client
     }
 
+    /// The settings a type of this kind reads: `url` (required), `headers`.
+    static let settings: Set<String> = ["url", "headers"]
+
+    /// The handler of a type with `"handler": "http"`.
+    init(spec: HandlerSpec) throws {
+        let url = try spec.settings.child("url").optionalString()
+        guard let url, let parsed = URL(string: url), ["http", "https"].contains(parsed.scheme ?? ""), parsed.host != nil else {
+            throw ConfigurationError("\(spec.settings.path).url must be an http:// or https:// URL for the http handler, got \(url.map { "\"\($0)\"" } ?? "nothing")")
+        }
+        self.init(url: url, headers: try spec.settings.child("headers").stringMap(), timeout: spec.timeout)
+    }
+
     public func handle(_ job: JobContext) async throws {
         var request = HTTPClientRequest(url: url)
         request.method = .POST

@@ -9,24 +9,10 @@ public struct HandlerRegistry: Sendable {
 
     private var entries: [String: Entry] = [:]
 
-    /// An empty registry; see ``init(configuration:)`` for the configured one.
+    /// An empty registry; ``HandlerKinds/registry(for:)`` makes the configured one.
     public init() {}
 
-    /// Handlers for every type in `jobTypes`, built from their `handler` setting.
-    public init(configuration: WooqueueConfiguration) {
-        for (name, type) in configuration.jobTypes {
-            let handler: any JobHandler
-            switch type.handler {
-            case .noop: handler = NoopHandler()
-            case .http: handler = HTTPHandler(url: type.url ?? "", headers: type.headers, timeout: type.timeout)
-            case .exec: handler = ExecHandler(command: type.command ?? [], passing: type.environment)
-            case .inventory: continue  // the Inventory module registers these with register(type:handler:timeout:)
-            }
-            register(type: name, handler: handler, timeout: type.timeout)
-        }
-    }
-
-    /// Adds or replaces the handler of `type` (code-defined handlers such as inventory upserts).
+    /// Adds or replaces the handler of `type`.
     public mutating func register(type: String, handler: any JobHandler, timeout: Duration) {
         entries[type] = Entry(handler: handler, timeout: timeout)
     }
