@@ -58,7 +58,7 @@ public final class PostgresConnection: @unchecked Sendable {
             }
             do {
                 return try session.executePrepared(name: name, parameters)
-            } catch let error as PostgresError where error.sqlState == "26000" {  // invalid_sql_statement_name
+            } catch let error as PostgresError where error.sqlState == .invalidSQLStatementName {
                 try session.prepare(name: name, sql, parameterCount: parameters.count)
                 return try session.executePrepared(name: name, parameters)
             }
@@ -234,7 +234,7 @@ public struct PostgresSession {
         func field(_ code: UInt8) -> String? {
             PQresultErrorField(result, Int32(code)).map { String(cString: $0) }
         }
-        let sqlState = field(UInt8(ascii: "C"))
+        let sqlState = field(UInt8(ascii: "C")).map { SQLState($0) }
         if PQstatus(connection) != CONNECTION_OK {
             return PostgresError(.connection, sqlState: sqlState, message: String(cString: PQerrorMessage(connection)).trimmingWhitespace())
         }

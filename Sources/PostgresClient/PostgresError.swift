@@ -10,13 +10,13 @@ public struct PostgresError: DependencyError, CustomStringConvertible, Sendable 
     }
 
     public let kind: Kind
-    /// The five-character SQLSTATE code (`23505` unique violation, `57P01` admin shutdown, …), when the server sent one.
-    public let sqlState: String?
+    /// The SQLSTATE code (`23505` unique violation, `57P01` admin shutdown, …), when the server sent one.
+    public let sqlState: SQLState?
     public let message: String
     public let detail: String?
     public let hint: String?
 
-    public init(_ kind: Kind, sqlState: String? = nil, message: String, detail: String? = nil, hint: String? = nil) {
+    public init(_ kind: Kind, sqlState: SQLState? = nil, message: String, detail: String? = nil, hint: String? = nil) {
         self.kind = kind
         self.sqlState = sqlState
         self.message = message
@@ -42,6 +42,7 @@ public struct PostgresError: DependencyError, CustomStringConvertible, Sendable 
     public var isUnavailable: Bool {
         if kind == .connection { return true }
         guard let sqlState else { return false }
-        return sqlState.hasPrefix("08") || ["57P01", "57P02", "57P03", "53300"].contains(sqlState)
+        return sqlState.errorClass == .connectionException
+            || [.adminShutdown, .crashShutdown, .cannotConnectNow, .tooManyConnections].contains(sqlState)
     }
 }

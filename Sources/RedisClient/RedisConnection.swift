@@ -72,7 +72,7 @@ public final class RedisConnection: @unchecked Sendable {
         // NOSCRIPT: the server lost its script cache (restart, SCRIPT FLUSH). Scripts that got it did not run,
         // so load them again and re-run exactly those.
         let missing = replies.indices.filter {
-            if case .error(let message) = replies[$0], message.hasPrefix("NOSCRIPT") { return true }
+            if case .error(let message) = replies[$0], RedisError.ServerCode(reply: message) == .noScript { return true }
             return false
         }
         if !missing.isEmpty {

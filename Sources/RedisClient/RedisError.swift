@@ -31,21 +31,48 @@ public struct RedisError: DependencyError, CustomStringConvertible, Sendable {
         }
     }
 
-    /// The first word of a server error (`NOSCRIPT`, `OOM`, `READONLY`, …).
-    public var serverCode: String? {
-        guard kind == .server else { return nil }
-        return message.split(separator: " ", maxSplits: 1).first.map(String.init)
+    /// The kinds of error reply wooqueue tells apart, by the first word Redis puts in them.
+    public enum ServerCode: String, Sendable {
+        case loading = "LOADING"
+        case readOnly = "READONLY"
+        case masterDown = "MASTERDOWN"
+        case outOfMemory = "OOM"
+        case busy = "BUSY"
+        case tryAgain = "TRYAGAIN"
+        case clusterDown = "CLUSTERDOWN"
+        case noScript = "NOSCRIPT"
+        case wrongPassword = "WRONGPASS"
+        case noPermission = "NOPERM"
+
+        /// The code of an error reply's text; `nil` for another (`ERR …`).
+        public init?(reply message: some StringProtocol) {
+            self.init(rawValue: String(message.prefix { $0 != " " }))
+        }
+
+        /// Redis is away or cannot take writes now, as opposed to rejecting this request.
+        var meansUnavailable: Bool {
+            switch self {
+            case .loading, .readOnly, .masterDown, .outOfMemory, .busy, .tryAgain, .clusterDown: true
+            case .noScript, .wrongPassword, .noPermission: false
+            }
+        }
     }
+
+    /// The code of a server error (`NOSCRIPT`, `OOM`, `READONLY`, …); `nil` for another error.
+    public var serverCode: ServerCode? {
+        guard kind == .server else { return nil }
+        return ServerCode(reply: message)
+    }
+
+    public var isConnectionLost: Bool { kind == .connection }
 
     /// True when Redis is away or cannot take writes now, as opposed to rejecting this request.
     ///
     /// Callers treat these as a dependency outage: wait and try again, without counting it against a job.
-    public var isConnectionLost: Bool { kind == .connection }
-
     public var isUnavailable: Bool {
         switch kind {
         case .connection: return true
-        case .server: return ["LOADING", "READONLY", "MASTERDOWN", "OOM", "BUSY", "TRYAGAIN", "CLUSTERDOWN"].contains(serverCode ?? "")
+        case .server: return serverCode?.meansUnavailable ?? false
         case .unexpectedReply, .configuration: return false
         }
     }

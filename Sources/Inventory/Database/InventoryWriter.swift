@@ -157,7 +157,7 @@ public final class InventoryWriter: Sendable {
     /// pin on a product; false for outages, timeouts, locks and setup errors, which concern the whole batch.
     static func blamesData(_ error: PostgresError) -> Bool {
         guard error.kind == .server, !error.isUnavailable, let state = error.sqlState else { return false }
-        return state.hasPrefix("22") || state.hasPrefix("23") || state.hasPrefix("P0") || state == "XX000"
+        return [.dataException, .integrityConstraintViolation, .plpgsqlError].contains(state.errorClass) || state == .internalError
     }
 
     /// Deletes (or, in soft mode, blocks and zeroes) the rows of these WooCommerce ids, found through the
@@ -314,7 +314,9 @@ public enum InventoryWriteError: Error, CustomStringConvertible, Sendable {
     static func classify(_ error: PostgresError) -> InventoryWriteError {
         if error.isUnavailable { return .unavailable(error) }
         guard let state = error.sqlState else { return .transient(error) }
-        if ["42", "3D", "3F", "28", "0A"].contains(where: state.hasPrefix) {
+        let setupClasses: [SQLState.Class] = [.syntaxErrorOrAccessRuleViolation, .invalidCatalogName, .invalidSchemaName,
+                                              .invalidAuthorization, .featureNotSupported]
+        if setupClasses.contains(state.errorClass) {
             return .setup("\(error) (check the table, `wooqueue migrate`, and the role's grants)")
         }
         return .transient(error)
