@@ -8,7 +8,7 @@ SERVICES := scripts/services
 # Test servers' addresses, as scripts/services prints them.
 SERVICE_ENV = eval "$$($(SERVICES) env)"
 
-.PHONY: all build release services stop-services demo test fuzz bench bench-ingest clean
+.PHONY: all build release services stop-services demo unit test fuzz bench bench-ingest clean
 
 all: build
 
@@ -31,6 +31,11 @@ stop-services:
 ## demo: start Redis and PostgreSQL, run a worker pool on a mix of jobs, show the result.
 demo: services build
 	@$(SERVICE_ENV) && scripts/demo
+
+## unit: the unit tier only (parsers, policies, mapping, routing, configuration, alert rules): no server, seconds.
+unit:
+	$(SWIFT) build --build-tests
+	$(SWIFT) test --skip-build --filter 'UnitTests|ParsingTests'
 
 ## test: the whole suite against real Redis and PostgreSQL.
 test: services

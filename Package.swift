@@ -121,7 +121,14 @@ let package = Package(
             .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             .product(name: "Logging", package: "swift-log"),
         ], path: "Tests/TestSupport"),
+        // The unit tier: no server needed (`make unit`).
         .testTarget(name: "ParsingTests", dependencies: ["Parsing"]),
+        .testTarget(name: "UnitTests", dependencies: [
+            "Parsing", "QueueCore", "Routing", "Dispatcher", "Inventory", "Workers", "Operations", "PostgresClient", "RedisClient",
+            "WooCommerceModel", "TestSupport",
+            .product(name: "Logging", package: "swift-log"),
+        ]),
+        // The integration tier: real Redis, PostgreSQL and peers.
         .testTarget(name: "RedisClientTests", dependencies: ["RedisClient", "TestSupport"]),
         .testTarget(name: "PostgresClientTests", dependencies: ["PostgresClient", "TestSupport"]),
         .testTarget(name: "QueueCoreTests", dependencies: ["QueueCore", "Parsing", "TestSupport"]),

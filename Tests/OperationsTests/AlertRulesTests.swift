@@ -29,37 +29,5 @@ import Testing
         _ = try await store.deleteAllKeys()
     }
 
-    /// A delivery kept for review made no job: that alone alerts, cluster-wide, with where to look.
-    @Test func keptWebhookDeliveriesAlert() {
-        let settings = WooqueueConfiguration.AlertSettings()
-        let quiet = LocalReadings(badSignatures: 0, spooledDeliveries: 0)
-        let one = AlertRules.evaluate(nil, keptDeliveries: 1, settings: settings, process: "web1:42", local: quiet, badSignaturesPerMinute: 0)
-        let kept = one.first { $0.id == "kept-deliveries" }
-        #expect(kept?.firing == true && kept?.clusterWide == true)
-        #expect(kept?.message.contains("dlq list --queue webhooks") == true)
-        let none = AlertRules.evaluate(nil, keptDeliveries: 0, settings: settings, process: "web1:42", local: quiet, badSignaturesPerMinute: 0)
-        #expect(none.first { $0.id == "kept-deliveries" }?.firing == false)
-        #expect(AlertRules.evaluate(nil, settings: settings, process: "web1:42", local: quiet, badSignaturesPerMinute: 0)
-            .allSatisfy { $0.id != "kept-deliveries" }, "not evaluated when the list could not be read")
-    }
-
     static let localIDs = ["spool@web1:42", "spool-stuck@web1:42", "spool-quarantine@web1:42", "overloaded@web1:42", "bad-signatures@web1:42"]
-
-    /// The intake's own failures: a spool Redis refuses, unreadable records set aside, deliveries refused for
-    /// load. Each fires on its reading alone and says what to do.
-    @Test func aStuckSpoolItsQuarantineAndAnOverloadedIntakeEachFire() {
-        let settings = WooqueueConfiguration.AlertSettings()
-        let local = LocalReadings(badSignatures: 0, spooledDeliveries: 10, spoolStuck: true, quarantinedBytes: 123, overloadedDeliveries: 7)
-        let conditions = AlertRules.evaluate(nil, settings: settings, process: "web1:42", local: local, badSignaturesPerMinute: 0,
-                                             overloadedPerMinute: 2)
-        let firing = Dictionary(uniqueKeysWithValues: conditions.filter(\.firing).map { ($0.id, $0.message) })
-        #expect(Set(firing.keys) == ["spool@web1:42", "spool-stuck@web1:42", "spool-quarantine@web1:42", "overloaded@web1:42"])
-        #expect(firing["spool-stuck@web1:42"]?.contains("Redis refuses the writes") == true)
-        #expect(firing["spool-quarantine@web1:42"]?.contains("123 bytes") == true)
-        #expect(firing["overloaded@web1:42"]?.contains("2 deliveries in the last minute") == true)
-        let calm = AlertRules.evaluate(nil, settings: settings, process: "web1:42",
-                                       local: LocalReadings(badSignatures: 0, spooledDeliveries: 0, overloadedDeliveries: 7),
-                                       badSignaturesPerMinute: 0, overloadedPerMinute: 0)
-        #expect(calm.allSatisfy { !$0.firing }, "a refusal more than a minute ago no longer fires")
-    }
 }

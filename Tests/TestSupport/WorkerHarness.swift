@@ -100,3 +100,10 @@ extension HandlerRegistry {
         return try kinds.registry(for: configuration.jobTypes.filter { kinds.names.contains($0.value.handler) })
     }
 }
+
+/// A handler defined inline by a test.
+public struct ClosureHandler: JobHandler {
+    let body: @Sendable (JobContext) async throws -> Void
+    public init(_ body: @escaping @Sendable (JobContext) async throws -> Void) { self.body = body }
+    public func handle(_ job: JobContext) async throws { try await body(job) }
+}

@@ -95,13 +95,6 @@ import Testing
         #expect(count <= 9, "the command saw \(count) variables: PATH, HOME, LANG, PWD/SHLVL from the shell, four WOOQUEUE_JOB_*, INVOICE_API_KEY")
     }
 
-    @Test func anUnreachableDatabaseOrRedisIsAnOutageNotAFailedAttempt() {
-        #expect(QueueWorker.classify(PostgresError(.connection, message: "connection refused")).kind == .dependencyUnavailable)
-        #expect(QueueWorker.classify(PostgresError(.server, sqlState: "57P01", message: "terminating connection")).kind == .dependencyUnavailable)
-        #expect(QueueWorker.classify(PostgresError(.server, sqlState: "23505", message: "duplicate key")).kind == .transient)
-        #expect(QueueWorker.classify(RedisError(.server, "LOADING Redis is loading the dataset")).kind == .dependencyUnavailable)
-        #expect(QueueWorker.classify(JobFailure.permanent("bad")).kind == .permanent)
-    }
 
     @Test func execHandlerRunsTheCommandWithThePayloadOnStdin() async throws {
         let directory = FileManager.default.temporaryDirectory.appendingPathComponent("wq-exec-\(UUID())")

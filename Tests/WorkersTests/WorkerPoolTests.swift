@@ -275,10 +275,3 @@ import Testing
         try await harness.cleanup()
     }
 }
-
-/// A handler defined inline by a test.
-struct ClosureHandler: JobHandler {
-    let body: @Sendable (JobContext) async throws -> Void
-    init(_ body: @escaping @Sendable (JobContext) async throws -> Void) { self.body = body }
-    func handle(_ job: JobContext) async throws { try await body(job) }
-}

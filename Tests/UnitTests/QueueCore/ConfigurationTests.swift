@@ -1,6 +1,7 @@
 import Foundation
 import Parsing
 import QueueCore
+import TestSupport
 import Testing
 
 @Suite struct ConfigurationTests {
@@ -68,8 +69,7 @@ import Testing
     }
 
     @Test func theRepositorysConfigFileIsValid() throws {
-        let path = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
-            .appendingPathComponent("config.json").path
+        let path = TestEnvironment.repositoryRoot.appendingPathComponent("config.json").path
         let config = try WooqueueConfiguration.load(path: path, environment: [:])
         #expect(config.queues.map(\.name) == ["high", "medium", "low", "bulk"])
         #expect(config.jobTypes["send_order_email"]?.queue == "high")
