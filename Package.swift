@@ -20,6 +20,7 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-nio-ssl", from: "2.37.6"),
         .package(url: "https://github.com/apple/swift-metrics", from: "2.13.0"),
         .package(url: "https://github.com/swift-server/swift-prometheus", from: "2.4.1"),
+        .package(url: "https://github.com/hummingbird-project/swift-mustache", from: "2.1.1"),
     ],
     targets: [
         // MARK: - C libraries
@@ -97,9 +98,10 @@ let package = Package(
             .product(name: "HTTPTypes", package: "swift-http-types"),
             .product(name: "AsyncHTTPClient", package: "async-http-client"),
             .product(name: "NIOCore", package: "swift-nio"),
+            .product(name: "Mustache", package: "swift-mustache"),
             .product(name: "Logging", package: "swift-log"),
             .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
-        ]),
+        ], resources: [.copy("Admin/Templates"), .copy("Admin/Assets")]),
         .executableTarget(name: "wooqueue", dependencies: [
             "QueueCore", "Parsing", "Routing", "WooCommerceModel", "Workers", "Dispatcher", "Inventory", "Operations", "WooCommerceAPI",
             "StoreSync", "HTTPServer", "RedisClient", "PostgresClient", "ClientSupport",

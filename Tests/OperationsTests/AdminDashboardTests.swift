@@ -21,7 +21,7 @@ import Testing
         let store = try TestEnvironment.store(configuration)
         var logger = Logger(label: "test.admin")
         logger.logLevel = .warning
-        let dashboard = AdminDashboard(configuration: configuration, store: store.withNewConnection(label: "admin"),
+        let dashboard = try AdminDashboard(configuration: configuration, store: store.withNewConnection(label: "admin"),
                                        access: AdminAccess(settings: configuration.admin), catalogue: nil, logger: logger)
         let router = Router(context: ServerContext.self)
         dashboard.register(on: router)
@@ -220,6 +220,28 @@ import Testing
             }
             try await client.execute(uri: "/admin/dlq/delete", method: .post, headers: form,
                                      body: ByteBuffer(string: String(repeating: "id=1&", count: 60_000))) { #expect($0.status == .contentTooLarge) }
+        }
+    }
+
+    /// Markup in a dead letter's key, error and payload, and in a filter echoed back, is shown as text on every
+    /// page: the templates escape by default.
+    @Test func markupFromOutsideIsEscapedOnEveryPage() async throws {
+        try await withDashboard { _, store, client in
+            let script = "<script>alert('x')</script>"
+            var job = JobEnvelope(type: "noop", queue: "low", payload: Array(#"{"note": "\#(script)"}"#.utf8), maxAttempts: 1, key: "K\(script)")
+            job.lastError = "E\(script)"
+            job.firstError = "F\(script)"
+            try await store.deadLetter([job])
+            let filter = script.addingPercentEncoding(withAllowedCharacters: .alphanumerics) ?? ""
+            for path in ["/admin", "/admin/live", "/admin/dlq", "/admin/dlq?queue=low", "/admin/dlq?key=\(filter)&error=\(filter)&type=\(filter)",
+                         "/admin/dlq/job?queue=low&id=\(job.id)"] {
+                try await client.execute(uri: path, method: .get, headers: Self.bearer) { response in
+                    let page = String(buffer: response.body)
+                    #expect(response.status == .ok, "\(path)")
+                    #expect(!page.contains("<script>alert"), "\(path) let markup through")
+                    if path.contains("dlq") { #expect(page.contains("&lt;script&gt;alert(&#39;x&#39;)&lt;/script&gt;"), "\(path) shows it as text") }
+                }
+            }
         }
     }
 

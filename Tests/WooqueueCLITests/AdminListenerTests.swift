@@ -49,14 +49,15 @@ import Testing
             try Data(config.utf8).write(to: directory.appendingPathComponent("nginx.conf"))
             let process = Process()
             process.executableURL = URL(fileURLWithPath: binary)
-            process.arguments = ["-p", directory.path, "-c", directory.appendingPathComponent("nginx.conf").path, "-e", "stderr"]
+            process.arguments = ["-p", directory.path, "-c", directory.appendingPathComponent("nginx.conf").path,
+                                 "-e", directory.appendingPathComponent("error.log").path]
             process.standardOutput = FileHandle.nullDevice
             try process.run()
             let nginx = Nginx(process: process, directory: directory)
             do {
                 for server in servers {
                     // Any answer at all (a 502 while the upstream is not up yet counts) means nginx listens.
-                    try await waitUntil("nginx to listen on \(server.listen)", timeout: .seconds(10)) {
+                    try await waitUntil("nginx to listen on \(server.listen) (its log: \(nginx.log))", timeout: .seconds(10)) {
                         try await curl(["http://127.0.0.1:\(server.listen)/healthz"]).status != 0
                     }
                 }
@@ -66,6 +67,9 @@ import Testing
             }
             return nginx
         }
+
+        /// What nginx wrote to its error log so far.
+        var log: String { (try? String(contentsOfFile: directory.appendingPathComponent("error.log").path, encoding: .utf8)) ?? "" }
 
         func stop() {
             if process.isRunning { kill(process.processIdentifier, SIGKILL) }
@@ -107,8 +111,7 @@ import Testing
     /// The default configuration behind an nginx that proxies everything, once to the webhook port and once to
     /// the admin port: the dashboard and the metrics are reachable through neither.
     @Test func throughAProxyOfEitherPortTheDashboardAndMetricsAreNotReachable() async throws {
-        let base = Int.random(in: 40_000..<49_000)
-        let (webhook, admin, proxyWebhook, proxyAdmin) = (base, base + 1, base + 2, base + 3)
+        let (webhook, admin, proxyWebhook, proxyAdmin) = (try freePort(), try freePort(), try freePort(), try freePort())
         let nginx = try await Nginx.start([(proxyWebhook, webhook, []), (proxyAdmin, admin, [])])
         defer { nginx.stop() }
         try await withServe(webhook: webhook, admin: admin) {
@@ -131,8 +134,7 @@ import Testing
     /// With the opt-in, a direct request from this host is served; one that a proxy marked, or one to another
     /// `Host` (DNS rebinding), is not. A credential works through a proxy.
     @Test func theLoopbackOptInServesOnlyDirectRequests() async throws {
-        let base = Int.random(in: 49_000..<58_000)
-        let (webhook, admin, proxyAdmin) = (base, base + 1, base + 2)
+        let (webhook, admin, proxyAdmin) = (try freePort(), try freePort(), try freePort())
         let nginx = try await Nginx.start([(proxyAdmin, admin, ["proxy_set_header X-Forwarded-For $proxy_add_x_forwarded_for"])])
         defer { nginx.stop() }
         try await withServe(webhook: webhook, admin: admin,

@@ -10,15 +10,15 @@ import Testing
     /// Each of these inputs stopped the whole `serve` process (intake, workers and metrics) with one request or
     /// one job. After each, the same process is still running and still answers.
     @Test func inputsThatKilledServeNowGetAnAnswer() async throws {
-        let port = Int.random(in: 30_000..<40_000)
+        let (port, adminPort) = (try freePort(), try freePort())
         let cli = try CommandRunner(#"""
             {"http": {"port": \#(port)}, "webhooks": {"secrets": ["s3cret"], "spoolDirectory": "\#(NSTemporaryDirectory())wq-untrusted-\#(port)"},
-             "admin": {"token": "admin-token", "port": \#(port + 1)}, "routes": {"order.created": [{"type": "noop", "payload": "erp_order"}]}}
+             "admin": {"token": "admin-token", "port": \#(adminPort)}, "routes": {"order.created": [{"type": "noop", "payload": "erp_order"}]}}
             """#)
         let store = try cli.store
         let (server, _, _) = try cli.start(["serve", "--log-level", "error"])
         defer { if server.isRunning { kill(server.processIdentifier, SIGKILL) } }
-        let base = "http://127.0.0.1:\(port)", admin = "http://127.0.0.1:\(port + 1)"
+        let base = "http://127.0.0.1:\(port)", admin = "http://127.0.0.1:\(adminPort)"
         func stillServing(_ after: String) async throws {
             #expect(server.isRunning, "serve stopped after \(after)")
             #expect(try await curl(["\(base)/healthz"]).status == 200, "serve does not answer after \(after)")

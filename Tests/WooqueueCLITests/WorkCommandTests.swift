@@ -92,7 +92,7 @@ import Testing
     }
 
     @Test func serveReceivesSignedDeliveriesAndStopsGracefully() async throws {
-        let port = Int.random(in: 20_000..<30_000)
+        let port = try freePort()
         let schema = "cli_\(UInt32.random(in: 0..<UInt32.max))"
         let cli = try CommandRunner(#"""
             {"http": {"port": \#(port)}, "webhooks": {"secrets": ["s3cret"]}, "database": {"url": "\#(TestEnvironment.databaseURL)"},

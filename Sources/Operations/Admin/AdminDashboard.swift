@@ -41,13 +41,16 @@ public final class AdminDashboard: Sendable {
     private let logger: Logger
     private let comparison = Mutex<ComparisonState>(ComparisonState())
     private let cachedStoreProducts = Mutex<(at: ContinuousClock.Instant, count: Int?)?>(nil)
+    private let pages: DashboardPages
 
     private struct ComparisonState {
         var running = false
         var lines: [String] = []
     }
 
-    public init(configuration: WooqueueConfiguration, store: QueueStore, access: AdminAccess, catalogue: CatalogueAccess?, logger: Logger) {
+    /// Throws when the dashboard's templates cannot be read (they are resources next to the executable).
+    public init(configuration: WooqueueConfiguration, store: QueueStore, access: AdminAccess, catalogue: CatalogueAccess?, logger: Logger) throws {
+        pages = try DashboardPages()
         self.store = store
         queues = configuration.queues
         deadLetterQueues = DeadLetterReview.queues(configuration)
@@ -66,15 +69,15 @@ public final class AdminDashboard: Sendable {
         }
         admin.get("live") { request, context in try await self.guarded(request, context) { try await self.live($0) } }
         admin.get("assets/admin.css") { request, context in
-            try await self.guarded(request, context) { _ in Self.asset(HTML.stylesheet, contentType: "text/css; charset=utf-8") }
+            try await self.guarded(request, context) { _ in self.asset("admin.css", contentType: "text/css; charset=utf-8") }
         }
         admin.get("assets/admin.js") { request, context in
-            try await self.guarded(request, context) { _ in Self.asset(HTML.refreshScript, contentType: "text/javascript; charset=utf-8") }
+            try await self.guarded(request, context) { _ in self.asset("admin.js", contentType: "text/javascript; charset=utf-8") }
         }
         admin.post("process-now") { request, context in
             try await self.guardedForm(request, context) { _, _ in
                 let moved = try await self.store.promoteDue(queues: self.queues.map(\.name), now: .max)
-                return Self.redirect("/admin?done=\(HTML.query("\(moved) delayed or retrying jobs moved to ready"))")
+                return Self.redirect("/admin?done=\(DashboardText.query("\(moved) delayed or retrying jobs moved to ready"))")
             }
         }
         admin.post("compare") { request, context in
@@ -167,74 +170,86 @@ public final class AdminDashboard: Sendable {
     // MARK: - Overview
 
     private func overview(done: String?, principal: AdminAccess.Principal) async throws -> Response {
-        let message = done.map { "<section class=\"ok\">\(HTML.escape($0))</section>" } ?? ""
-        let body = "\(message)<div id=\"live\" data-refresh=\"/admin/live\">\(try await liveHTML(principal))</div>"
-        return Self.html(HTML.page(title: "wooqueue", body: body, refreshes: true))
+        var view = try await liveView(principal)
+        view.done = done
+        return Self.html(pages.render("overview", view))
     }
 
     private func live(_ principal: AdminAccess.Principal) async throws -> Response {
-        Self.html(try await liveHTML(principal))
+        Self.html(pages.render("live", try await liveView(principal)))
     }
 
-    private func liveHTML(_ principal: AdminAccess.Principal) async throws -> String {
+    /// What `live.mustache` shows (and `overview.mustache` around it).
+    struct LiveView {
+        struct QueueRow {
+            var name, nameQuery, age, maxDelay: String
+            var ready, active, delayed, dead, done, failed: Int
+            var hasDead, late: Bool
+        }
+        struct ProcessRow {
+            var host, queues, heartbeat: String
+            var pid: Int
+            var alive: Bool
+        }
+        struct EventRow {
+            var at, queue, key, event, status, error: String
+            var attempt: Int
+        }
+        struct Catalogue {
+            var storeProducts, tableRows, progress: String
+            var canCompare, comparing: Bool
+            var lastComparison: String?
+        }
+        var csrf: String
+        var done: String?
+        var loopbackNotice: Bool
+        var alerts: [String]
+        var catalogue: Catalogue?
+        var queues: [QueueRow]
+        var processes: [ProcessRow]
+        var events: [EventRow]
+        // Stored, not computed: templates see a value's stored properties only (Mirror).
+        var hasAlerts = false, hasQueues = false, hasProcesses = false, hasEvents = false
+
+        init(csrf: String, done: String?, loopbackNotice: Bool, alerts: [String], catalogue: Catalogue?, queues: [QueueRow],
+             processes: [ProcessRow], events: [EventRow]) {
+            (self.csrf, self.done, self.loopbackNotice, self.alerts, self.catalogue) = (csrf, done, loopbackNotice, alerts, catalogue)
+            (self.queues, self.processes, self.events) = (queues, processes, events)
+            (hasAlerts, hasQueues, hasProcesses, hasEvents) = (!alerts.isEmpty, !queues.isEmpty, !processes.isEmpty, !events.isEmpty)
+        }
+    }
+
+    private func liveView(_ principal: AdminAccess.Principal) async throws -> LiveView {
         let snapshot = try await store.snapshot(queues: queues, latestEvents: 20)
-        let firing = try await store.firingAlerts()
-        var html = ""
-        if principal == .loopback {
-            html += "<section class=\"notice\">You are in without credentials because <code>admin.allowLoopbackWithoutCredentials</code> is set: anyone who can reach this host's loopback interface can. Set <code>admin.token</code> or <code>admin.user</code>/<code>admin.password</code> and turn it off on a shared host.</section>"
-        }
-        if firing.isEmpty {
-            html += "<section class=\"ok\" id=\"alerts\">No alert holds.</section>"
-        } else {
-            html += "<section class=\"alert\" id=\"alerts\"><h2>Alerts</h2><ul>" + firing.map { "<li>\(HTML.escape($0))</li>" }.joined() + "</ul></section>"
-        }
-        html += try await catalogueHTML(principal)
-        let queueRows = snapshot.queues.map { queue -> [String] in
-            let age = queue.oldestReadyAgeMillis.map { "\($0 / 1000) s" } ?? "–"
-            let ageCell = queue.isLate ? "<span class=\"late\">\(age)</span>" : age
-            return [HTML.escape(queue.name), "\(queue.ready)", "\(queue.active)", "\(queue.delayed)",
-                    queue.dead > 0 ? "<a href=\"/admin/dlq?queue=\(HTML.query(queue.name))\">\(queue.dead)</a>" : "0",
-                    "\(queue.done)", "\(queue.failed)", "\(ageCell) / \(queue.maxDelayMillis / 1000) s"]
-        }
-        html += "<section id=\"queues\"><h2>Queues</h2>" + HTML.table(
-            ["queue", "ready", "active", "delayed", "dead", "done", "failed", "oldest ready / max delay"], queueRows, empty: "No queue.")
-        html += "<form class=\"inline\" method=\"post\" action=\"/admin/process-now\">\(csrfField(principal))<button>Process queue now</button></form>"
-        html += " <span class=\"muted\">moves every delayed and retrying job to ready at once</span></section>"
-        let processRows = snapshot.processes.map { process -> [String] in
-            let record = process.record
-            return [HTML.escape(record.host), "\(record.pid)",
-                    HTML.escape(zip(record.queues, record.workers).map { "\($0)×\($1)" }.joined(separator: " ")),
-                    HTML.time(record.heartbeatAt), process.alive ? "live" : "<span class=\"late\">silent</span>"]
-        }
-        html += "<section id=\"processes\"><h2>Worker processes</h2>" + HTML.table(
-            ["host", "pid", "queues", "last heartbeat (UTC)", "state"], processRows, empty: "No worker process is registered.") + "</section>"
-        let eventRows = snapshot.events.map { event -> [String] in
-            [HTML.time(event.at), HTML.escape(event.queue), HTML.escape(event.key ?? event.type), HTML.escape(event.event),
-             HTML.escape(event.status), "\(event.attempt)", HTML.escape(event.error ?? "")]
-        }
-        html += "<section id=\"events\"><h2>Latest events</h2>" + HTML.table(
-            ["at (UTC)", "queue", "SKU or key", "event", "status", "attempts", "error"], eventRows, empty: "No event yet.") + "</section>"
-        return html
+        return LiveView(
+            csrf: access.csrfToken(for: principal), done: nil, loopbackNotice: principal == .loopback,
+            alerts: try await store.firingAlerts(), catalogue: await catalogueView(),
+            queues: snapshot.queues.map { queue in
+                LiveView.QueueRow(
+                    name: queue.name, nameQuery: DashboardText.query(queue.name),
+                    age: queue.oldestReadyAgeMillis.map { "\($0 / 1000) s" } ?? "–", maxDelay: "\(queue.maxDelayMillis / 1000) s",
+                    ready: queue.ready, active: queue.active, delayed: queue.delayed, dead: queue.dead, done: queue.done,
+                    failed: queue.failed, hasDead: queue.dead > 0, late: queue.isLate)
+            },
+            processes: snapshot.processes.map { process in
+                let record = process.record
+                return LiveView.ProcessRow(host: record.host, queues: zip(record.queues, record.workers).map { "\($0)×\($1)" }.joined(separator: " "),
+                                           heartbeat: DashboardText.time(record.heartbeatAt), pid: record.pid, alive: process.alive)
+            },
+            events: snapshot.events.map { event in
+                LiveView.EventRow(at: DashboardText.time(event.at), queue: event.queue, key: event.key ?? event.type, event: event.event,
+                                  status: event.status, error: event.error ?? "", attempt: event.attempt)
+            })
     }
 
-    private func catalogueHTML(_ principal: AdminAccess.Principal) async throws -> String {
-        guard let catalogue else { return "" }
+    private func catalogueView() async -> LiveView.Catalogue? {
+        guard let catalogue else { return nil }
         let counts = await catalogueCounts(catalogue)
-        var html = "<section id=\"catalogue\"><h2>Catalogue</h2><div class=\"cards\">"
-        let store = catalogue.storeProducts == nil ? "not configured" : counts.storeProducts.map(String.init) ?? "?"
-        html += "<div class=\"card\">store products<b id=\"store-products\">\(store)</b></div>"
-        html += "<div class=\"card\">inv_items rows<b id=\"table-rows\">\(counts.tableRows.map(String.init) ?? "?")</b></div></div>"
-        guard catalogue.compare != nil else {
-            return html + "<p class=\"muted\">Set woocommerce.url and its keys to see the store's figures and compare it with the table.</p></section>"
-        }
         let state = comparison.withLock { $0 }
-        if state.running {
-            html += "<p>Comparing… " + HTML.escape(state.lines.last ?? "") + "</p>"
-        } else {
-            html += "<p><form class=\"inline\" method=\"post\" action=\"/admin/compare\">\(csrfField(principal))<button>Compare and enqueue missing</button></form></p>"
-            if let last = state.lines.last { html += "<p class=\"muted\">Last comparison: \(HTML.escape(last))</p>" }
-        }
-        return html + "</section>"
+        return LiveView.Catalogue(
+            storeProducts: catalogue.storeProducts == nil ? "not configured" : counts.storeProducts.map(String.init) ?? "?",
+            tableRows: counts.tableRows.map(String.init) ?? "?", progress: state.lines.last ?? "",
+            canCompare: catalogue.compare != nil, comparing: state.running, lastComparison: state.running ? nil : state.lines.last)
     }
 
     /// The store and table counts. The table is read at each refresh; the store (a slow REST call) at most once a
@@ -296,7 +311,7 @@ public final class AdminDashboard: Sendable {
         /// The same filters as a query string.
         var queryString: String {
             [("queue", queue), ("type", filter.type), ("key", filter.key), ("error", filter.error)]
-                .compactMap { name, value in value.map { "\(name)=\(HTML.query($0))" } }.joined(separator: "&")
+                .compactMap { name, value in value.map { "\(name)=\(DashboardText.query($0))" } }.joined(separator: "&")
         }
     }
 
@@ -308,53 +323,64 @@ public final class AdminDashboard: Sendable {
     /// Dead letters shown per page of the review.
     static let pageSize = 100
 
+    /// What `dlq.mustache` shows.
+    struct DeadLetterListView {
+        struct QueueOption { var name: String; var selected: Bool }
+        struct Hidden { var name, value: String }
+        struct Row {
+            var isEnvelope: Bool
+            var id, idQuery, queue, queueQuery, type, key, attempts, lastError, raw: String
+        }
+        var csrf: String
+        var queues: [QueueOption]
+        var type, key, error: String
+        var filterQuery, filterPrefix: String
+        var message: String?
+        var hidden: [Hidden]
+        var shown: String
+        var letters: [Row]
+        var page: Int
+        var previous, next: Int?
+        // Stored, not computed: templates see a value's stored properties only (Mirror).
+        var hasLetters = false, hasPages = false
+    }
+
     private func deadLetterList(_ query: DeadLetterQuery, principal: AdminAccess.Principal, message: String? = nil) async throws -> Response {
         let names = query.queue.map { name in deadLetterQueues.filter { $0 == name } } ?? deadLetterQueues
         let first = (query.page - 1) * Self.pageSize
         let page = try await store.deadLetterPage(queues: names, matching: query.filter, offset: first, limit: Self.pageSize)
         let letters = page.letters
-        var html = "<section><h2>Dead letters</h2><form method=\"get\" action=\"/admin/dlq\">"
-        html += "<select name=\"queue\"><option value=\"\">all queues</option>"
-        for name in deadLetterQueues {
-            html += "<option\(query.queue == name ? " selected" : "")>\(HTML.escape(name))</option>"
-        }
-        html += "</select> "
-        for (name, label, value) in [("type", "type", query.filter.type), ("key", "SKU or key", query.filter.key), ("error", "error text", query.filter.error)] {
-            html += "<input name=\"\(name)\" placeholder=\"\(label)\" value=\"\(HTML.escape(value ?? ""))\"> "
-        }
-        html += "<button>Filter</button> <a href=\"/admin/dlq/export?\(query.queryString)\">Export as JSON lines</a></form></section>"
-        if let message { html += "<section class=\"ok\">\(HTML.escape(message))</section>" }
-        let hidden = hiddenFilters(query)
-        html += "<section><form method=\"post\" id=\"review\">\(csrfField(principal))\(hidden)"
-        let rows = letters.map { letter -> [String] in
-            guard let envelope = letter.envelope else {
-                return ["", HTML.escape(letter.queue), "(not an envelope)", "", "", "", HTML.escape(String(decoding: letter.raw.prefix(200), as: UTF8.self))]
-            }
-            let link = "/admin/dlq/job?queue=\(HTML.query(letter.queue))&id=\(HTML.query(envelope.id))"
-            return ["<input type=\"checkbox\" name=\"id\" value=\"\(HTML.escape(envelope.id))\">",
-                    "<a href=\"\(link)\">\(HTML.escape(envelope.id))</a>", HTML.escape(letter.queue), HTML.escape(envelope.type),
-                    HTML.escape(envelope.key ?? "–"), "\(envelope.attempt)/\(envelope.maxAttempts)", HTML.escape(envelope.lastError ?? "")]
-        }
         let shown = letters.isEmpty ? "No dead letter matches\(query.page > 1 ? " on this page" : "")."
             : "Matches \(first + 1)–\(first + letters.count)\(page.hasMore ? "; more follow" : (query.page == 1 ? " of \(letters.count)" : ""))."
-        html += "<p class=\"muted\" id=\"shown\">\(shown)</p>"
-        html += HTML.table(["", "id", "queue", "type", "key", "attempts", "last error"], rows, empty: "No dead letter matches.")
-        if !letters.isEmpty {
-            html += """
-                <p><button formaction="/admin/dlq/retry">Retry selected</button>
-                <button formaction="/admin/dlq/retry" name="all" value="1">Retry all matching</button>
-                <button class="danger" formaction="/admin/dlq/delete">Delete selected</button>
-                <button class="danger" formaction="/admin/dlq/delete" name="all" value="1">Delete all matching</button></p>
-                """
-        }
-        html += "</form>"
-        let filters = query.queryString.isEmpty ? "" : "\(query.queryString)&"
-        var links: [String] = []
-        if query.page > 1 { links.append("<a rel=\"prev\" href=\"/admin/dlq?\(filters)page=\(query.page - 1)\">← newer</a>") }
-        if page.hasMore { links.append("<a rel=\"next\" href=\"/admin/dlq?\(filters)page=\(query.page + 1)\">older →</a>") }
-        if !links.isEmpty { html += "<p id=\"pages\">Page \(query.page): \(links.joined(separator: " "))</p>" }
-        html += "</section>"
-        return Self.html(HTML.page(title: "wooqueue: dead letters", body: html))
+        let filters = [("queue", query.queue), ("type", query.filter.type), ("key", query.filter.key), ("error", query.filter.error)]
+        var view = DeadLetterListView(
+            csrf: access.csrfToken(for: principal),
+            queues: deadLetterQueues.map { .init(name: $0, selected: query.queue == $0) },
+            type: query.filter.type ?? "", key: query.filter.key ?? "", error: query.filter.error ?? "",
+            filterQuery: query.queryString, filterPrefix: query.queryString.isEmpty ? "" : "\(query.queryString)&",
+            message: message,
+            hidden: filters.compactMap { name, value in value.map { .init(name: name, value: $0) } },
+            shown: shown,
+            letters: letters.map { letter in
+                guard let envelope = letter.envelope else {
+                    return .init(isEnvelope: false, id: "", idQuery: "", queue: letter.queue, queueQuery: "", type: "", key: "", attempts: "",
+                                 lastError: "", raw: String(decoding: letter.raw.prefix(200), as: UTF8.self))
+                }
+                return .init(isEnvelope: true, id: envelope.id, idQuery: DashboardText.query(envelope.id), queue: letter.queue,
+                             queueQuery: DashboardText.query(letter.queue), type: envelope.type, key: envelope.key ?? "–",
+                             attempts: "\(envelope.attempt)/\(envelope.maxAttempts)", lastError: envelope.lastError ?? "", raw: "")
+            },
+            page: query.page, previous: query.page > 1 ? query.page - 1 : nil, next: page.hasMore ? query.page + 1 : nil)
+        view.hasLetters = !view.letters.isEmpty
+        view.hasPages = view.previous != nil || view.next != nil
+        return Self.html(pages.render("dlq", view))
+    }
+
+    /// What `job.mustache` shows.
+    struct DeadLetterJobView {
+        struct Fact { var name, value: String }
+        var csrf, id, queue, payload: String
+        var facts: [Fact]
     }
 
     private func deadLetterJob(queue: String, id: String, principal: AdminAccess.Principal) async throws -> Response {
@@ -363,20 +389,17 @@ public final class AdminDashboard: Sendable {
         guard let letter, let envelope = letter.envelope else {
             return Self.text(404, "no dead letter \(id) in queue \(queue): it may have been retried or deleted\n")
         }
-        var html = "<section><h2>Dead letter \(HTML.escape(envelope.id))</h2>"
         let facts: [(String, String)] = [
             ("queue", letter.queue), ("type", envelope.type), ("key", envelope.key ?? "–"), ("source", envelope.source ?? "–"),
             ("attempts", "\(envelope.attempt) of \(envelope.maxAttempts)"), ("recoveries", "\(envelope.recoveries)"),
-            ("enqueued (UTC)", HTML.time(envelope.enqueuedAt)), ("first failed (UTC)", HTML.time(envelope.firstFailedAt)),
-            ("first error", envelope.firstError ?? "–"), ("last failed (UTC)", HTML.time(envelope.lastFailedAt)),
-            ("last error", envelope.lastError ?? "–"), ("dead since (UTC)", HTML.time(envelope.deadAt)),
+            ("enqueued (UTC)", DashboardText.time(envelope.enqueuedAt)), ("first failed (UTC)", DashboardText.time(envelope.firstFailedAt)),
+            ("first error", envelope.firstError ?? "–"), ("last failed (UTC)", DashboardText.time(envelope.lastFailedAt)),
+            ("last error", envelope.lastError ?? "–"), ("dead since (UTC)", DashboardText.time(envelope.deadAt)),
         ]
-        html += HTML.table(["", ""], facts.map { ["<b>\(HTML.escape($0.0))</b>", HTML.escape($0.1)] }, empty: "")
-        html += "<h2>Payload</h2><pre>\(HTML.escape(String(decoding: envelope.payload, as: UTF8.self)))</pre>"
-        html += "<form method=\"post\">\(csrfField(principal))<input type=\"hidden\" name=\"queue\" value=\"\(HTML.escape(letter.queue))\">"
-        html += "<input type=\"hidden\" name=\"id\" value=\"\(HTML.escape(envelope.id))\">"
-        html += "<button formaction=\"/admin/dlq/retry\">Retry</button> <button class=\"danger\" formaction=\"/admin/dlq/delete\">Delete</button></form></section>"
-        return Self.html(HTML.page(title: "wooqueue: dead letter \(envelope.id)", body: html))
+        let view = DeadLetterJobView(csrf: access.csrfToken(for: principal), id: envelope.id, queue: letter.queue,
+                                     payload: String(decoding: envelope.payload, as: UTF8.self),
+                                     facts: facts.map { .init(name: $0.0, value: $0.1) })
+        return Self.html(pages.render("job", view))
     }
 
     private func export(_ query: DeadLetterQuery) async throws -> Response {
@@ -409,19 +432,10 @@ public final class AdminDashboard: Sendable {
             done = "\(try await store.deleteDeadLetters(letters)) deleted"
         }
         logger.notice("Dead letters reviewed from /admin", metadata: ["action": "\(action)", "outcome": "\(done)"])
-        return Self.redirect("/admin/dlq?\(query.queryString)\(query.queryString.isEmpty ? "" : "&")done=\(HTML.query(done))")
-    }
-
-    private func hiddenFilters(_ query: DeadLetterQuery) -> String {
-        [("queue", query.queue), ("type", query.filter.type), ("key", query.filter.key), ("error", query.filter.error)]
-            .compactMap { name, value in value.map { "<input type=\"hidden\" name=\"\(name)\" value=\"\(HTML.escape($0))\">" } }.joined()
+        return Self.redirect("/admin/dlq?\(query.queryString)\(query.queryString.isEmpty ? "" : "&")done=\(DashboardText.query(done))")
     }
 
     // MARK: - Responses
-
-    private func csrfField(_ principal: AdminAccess.Principal) -> String {
-        "<input type=\"hidden\" name=\"csrf\" value=\"\(HTML.escape(access.csrfToken(for: principal)))\">"
-    }
 
     private static func html(_ text: String) -> Response {
         Response(status: .ok, headers: [.contentType: "text/html; charset=utf-8", .cacheControl: "no-store", .contentTypeOptions: "nosniff",
@@ -433,9 +447,10 @@ public final class AdminDashboard: Sendable {
     /// a value could not run even if an escape were missed.
     static let contentSecurityPolicy = "default-src 'none'; script-src 'self'; style-src 'self'; connect-src 'self'; img-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'"
 
-    private static func asset(_ text: String, contentType: String) -> Response {
+    /// A file of `Admin/Assets`.
+    private func asset(_ name: String, contentType: String) -> Response {
         Response(status: .ok, headers: [.contentType: contentType, .cacheControl: "no-store", .contentTypeOptions: "nosniff"],
-                 body: .init(byteBuffer: ByteBuffer(string: text)))
+                 body: .init(byteBuffer: ByteBuffer(string: pages.assets[name] ?? "")))
     }
 
     private static func text(_ status: Int, _ body: String) -> Response {

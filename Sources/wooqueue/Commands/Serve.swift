@@ -74,7 +74,7 @@ struct Serve: AsyncParsableCommand {
         let metrics = MetricsEndpoint(
             metrics: ClusterMetrics(store: try configuration.makeStore(label: "metrics"), queues: configuration.queues, registry: registry),
             access: access)
-        let dashboard = AdminDashboard(configuration: configuration, store: try configuration.makeStore(label: "admin"), access: access,
+        let dashboard = try AdminDashboard(configuration: configuration, store: try configuration.makeStore(label: "admin"), access: access,
                                        catalogue: try catalogueAccess(configuration, logger: logger), logger: logger)
         let adminHost = configuration.admin.host
         let adminAccessText = access.hasCredentials ? "credentials"
