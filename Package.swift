@@ -163,6 +163,13 @@ let package = Package(
             .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
         ]),
         .testTarget(name: "WooqueueCLITests", dependencies: ["QueueCore", "Parsing", "PostgresClient", "TestSupport"]),
+        .testTarget(name: "AppTests", dependencies: [
+            "wooqueue", "Dispatcher", "Operations", "QueueCore", "TestSupport",
+            .product(name: "Hummingbird", package: "hummingbird"),
+            .product(name: "HummingbirdTesting", package: "hummingbird"),
+            .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            .product(name: "Logging", package: "swift-log"),
+        ]),
     ]
 )
 
