@@ -197,8 +197,9 @@ if Context.environment["WOOQUEUE_FUZZ"] == "1" {
     }
 }
 
-for target in package.targets where target.type != .system && !target.name.hasPrefix("C") {
+for target in package.targets where target.type != .system && target.name != "CSystemShims" {
     target.swiftSettings = (target.swiftSettings ?? []) + [
         .enableUpcomingFeature("ExistentialAny"),
     ]
 }
+
