@@ -1,4 +1,5 @@
 import ArgumentParser
+import CommandSupport
 import StoreSync
 import Foundation
 import Inventory
@@ -46,7 +47,7 @@ struct BootstrapCommand: AsyncParsableCommand {
                                      settings: configuration.inventory)
         let bootstrap = Bootstrap(client: client, store: try configuration.makeStore(label: "bootstrap"), writer: writer,
                                   configuration: configuration)
-        let progress = Progress()
+        let progress = ProgressLines()
         let report = try await bootstrap.run(.init(batch: batch, all: all, deleteOrphans: deleteOrphans, restart: restart)) {
             progress.say($0)
         }
@@ -91,7 +92,7 @@ struct ReconcileCommand: AsyncParsableCommand {
         let logger = global.logger("reconcile")
         let client = try WooCommerceClient(settings: configuration.woocommerce, logger: logger)
         let reconciler = Reconciler(client: client, store: try configuration.makeStore(label: "reconcile"), configuration: configuration)
-        let progress = Progress()
+        let progress = ProgressLines()
         let report = try await reconciler.run(since: since) { progress.say($0) }
         if json {
             print(try StatusPrinter.json(report))

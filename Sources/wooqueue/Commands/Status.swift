@@ -1,4 +1,5 @@
 import ArgumentParser
+import CommandSupport
 import Foundation
 import Inventory
 import QueueCore
@@ -112,10 +113,7 @@ struct StatusReport: Encodable {
 /// Human-readable tables for `status`, `drain` and `bench`.
 enum StatusPrinter {
     static func json(_ value: some Encodable) throws -> String {
-        let encoder = JSONEncoder()
-        encoder.keyEncodingStrategy = .convertToSnakeCase
-        encoder.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
-        return String(decoding: try encoder.encode(value), as: UTF8.self)
+        try JSONOutput.text(value)
     }
 
     static func printCounts(_ snapshot: QueueSnapshot) {

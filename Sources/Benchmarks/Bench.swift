@@ -1,12 +1,15 @@
 import ArgumentParser
+import CommandSupport
 import Foundation
 import QueueCore
 import Synchronization
 import Workers
 
 /// `wooqueue bench`: the benchmarks, on throw-away keys.
-struct Bench: AsyncParsableCommand {
-    static let configuration = CommandConfiguration(
+public struct Bench: AsyncParsableCommand {
+    public init() {}
+
+    public static let configuration = CommandConfiguration(
         abstract: "Benchmarks: the worker pool (default), the webhook intake, the inventory bulk path and HTML-to-text.",
         subcommands: [BenchWorkers.self, BenchIngest.self, BenchInventory.self, BenchHTMLText.self], defaultSubcommand: BenchWorkers.self)
 }
@@ -56,7 +59,7 @@ struct BenchWorkers: AsyncParsableCommand {
 
     private func measure(_ configuration: WooqueueConfiguration, store: QueueStore) async throws {
         let queues = configuration.queues.map(\.name)
-        let progress = Progress()
+        let progress = ProgressLines()
 
         // 1. Enqueue.
         progress.say("enqueueing \(jobs) noop jobs over \(queues.joined(separator: ", "))…")
@@ -105,7 +108,7 @@ struct BenchWorkers: AsyncParsableCommand {
             pickupP99Ms: Self.percentile(latencies, 0.99),
             peakRssMb: Self.peakRSSMegabytes())
         if json {
-            print(try StatusPrinter.json(result))
+            print(try JSONOutput.text(result))
         } else {
             print(String(format: """
                 jobs:              %d
@@ -164,7 +167,7 @@ final class BenchObserver: JobObserver {
 
     func probeLatencies() -> [Double] { latencies.withLock { $0 } }
 
-    func waitForSettled(_ count: Int, timeout: Duration, progress: Progress) async throws {
+    func waitForSettled(_ count: Int, timeout: Duration, progress: ProgressLines) async throws {
         let deadline = ContinuousClock.now + timeout
         var lastReport = ContinuousClock.now
         while settled.load(ordering: .relaxed) < count {
@@ -180,12 +183,6 @@ final class BenchObserver: JobObserver {
     }
 }
 
-/// Progress lines on standard error, so `--json` output stays clean.
-struct Progress: Sendable {
-    func say(_ text: String) {
-        FileHandle.standardError.write(Data((text + "\n").utf8))
-    }
-}
 
 extension Duration {
     var seconds: Double {

@@ -1,4 +1,5 @@
 import ArgumentParser
+import CommandSupport
 import Foundation
 import Inventory
 import Logging
@@ -75,7 +76,7 @@ struct BenchInventory: AsyncParsableCommand {
     }
 
     private func measure(_ configuration: WooqueueConfiguration, store: QueueStore, database: PostgresConnection, schema: InventorySchema) async throws {
-        let progress = Progress()
+        let progress = ProgressLines()
         let names = schema.names
         _ = try await schema.migrate(on: database)
         let bulkQueue = configuration.jobTypes["inventory.upsert"]?.queue ?? "bulk"
@@ -159,7 +160,7 @@ struct BenchInventory: AsyncParsableCommand {
             perStatementRowsPerS: Double(rows) / perRowTime.seconds,
             peakRssMb: BenchWorkers.peakRSSMegabytes())
         if json {
-            print(try StatusPrinter.json(result))
+            print(try JSONOutput.text(result))
         } else {
             print(result.text)
         }
@@ -218,7 +219,7 @@ struct BenchInventory: AsyncParsableCommand {
 
     /// Queues `bodies` as upsert jobs, then times a bulk worker process until all are settled.
     private func bulkPath(_ configuration: WooqueueConfiguration, store: QueueStore, queue: String, bodies: [[UInt8]],
-                          productsPerJob: Int, progress: Progress, phase: String) async throws -> Duration {
+                          productsPerJob: Int, progress: ProgressLines, phase: String) async throws -> Duration {
         let payloads: [[UInt8]] = productsPerJob == 1 ? bodies : stride(from: 0, to: bodies.count, by: productsPerJob).map { start in
             ProductPage.payload(bodies[start..<min(start + productsPerJob, bodies.count)])
         }

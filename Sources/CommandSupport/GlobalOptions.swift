@@ -10,15 +10,17 @@ import Workers
 import Synchronization
 
 /// Options every command takes.
-struct GlobalOptions: ParsableArguments {
+public struct GlobalOptions: ParsableArguments {
+    public init() {}
+
     @Option(name: .long, help: ArgumentHelp("Configuration file.", discussion: "Without it: the file named in WOOQUEUE_CONFIG, else ./config.json if present, else built-in defaults.", valueName: "path"))
-    var config: String?
+    public var config: String?
 
     @Option(name: .long, help: "Log level: trace, debug, info, notice, warning, error, critical.")
-    var logLevel: String = ProcessInfo.processInfo.environment["WOOQUEUE_LOG_LEVEL"] ?? "info"
+    public var logLevel: String = ProcessInfo.processInfo.environment["WOOQUEUE_LOG_LEVEL"] ?? "info"
 
     /// Loads the configuration and sets up logging to standard error.
-    func load() throws -> WooqueueConfiguration {
+    public func load() throws -> WooqueueConfiguration {
         guard let level = Logger.Level(rawValue: logLevel) else {
             throw ValidationError("--log-level must be one of trace, debug, info, notice, warning, error, critical; got \(logLevel)")
         }
@@ -28,14 +30,14 @@ struct GlobalOptions: ParsableArguments {
         return try WooqueueConfiguration.load(path: path)
     }
 
-    func logger(_ label: String) -> Logger { Logger(label: "wooqueue.\(label)") }
+    public func logger(_ label: String) -> Logger { Logger(label: "wooqueue.\(label)") }
 }
 
 /// Installs the stderr log handler once per process.
-enum LoggingBootstrap {
+public enum LoggingBootstrap {
     private static let bootstrapped = Atomic<Bool>(false)
 
-    static func once(level: Logger.Level) {
+    public static func once(level: Logger.Level) {
         guard !bootstrapped.exchange(true, ordering: .acquiringAndReleasing) else { return }
         LoggingSystem.bootstrap { label in
             var handler = StreamLogHandler.standardError(label: label)
@@ -47,14 +49,14 @@ enum LoggingBootstrap {
 
 extension WooqueueConfiguration {
     /// A store on a new connection, for commands.
-    func makeStore(label: String = "cli") throws -> QueueStore {
+    public func makeStore(label: String = "cli") throws -> QueueStore {
         QueueStore(connection: RedisConnection(configuration: try RedisConfiguration(url: redis.url), label: label),
                    prefix: redis.keyPrefix, statusRetention: workers.statusRetention, eventsKept: workers.eventsKept)
     }
 
     /// The handler of every configured job type. The handler kinds are registered here, one line each: the
     /// built-in ones (noop, http, exec), then inventory and stock_sync.
-    func makeRegistry(logger: Logger) throws -> HandlerRegistry {
+    public func makeRegistry(logger: Logger) throws -> HandlerRegistry {
         var kinds = HandlerKinds.builtIn
         try kinds.registerInventory(configuration: self, source: try makeProductSource(),
                                     counters: try makeStore(label: "inventory-totals"), logger: logger)
@@ -62,13 +64,13 @@ extension WooqueueConfiguration {
     }
 
     /// The store's REST API, when `woocommerce.url` is set.
-    func makeProductSource() throws -> (any ProductSource)? {
+    public func makeProductSource() throws -> (any ProductSource)? {
         guard !woocommerce.url.isEmpty else { return nil }
         return try WooCommerceClient(settings: woocommerce, logger: Logger(label: "wooqueue.woocommerce"))
     }
 
     /// Checks `--queue` values against the configuration.
-    func validateQueues(_ names: [String]) throws {
+    public func validateQueues(_ names: [String]) throws {
         for name in names where queue(named: name) == nil {
             throw ValidationError("unknown queue \"\(name)\"; configured queues: \(queues.map(\.name).joined(separator: ", "))")
         }

@@ -1,4 +1,5 @@
 import ArgumentParser
+import CommandSupport
 import AsyncHTTPClient
 import Dispatcher
 import HTTPServer
@@ -64,7 +65,7 @@ struct BenchIngest: AsyncParsableCommand {
         let server = Task { try await group.run() }
         var portIterator = ports.makeAsyncIterator()
         let port = await portIterator.next() ?? 0
-        let progress = Progress()
+        let progress = ProgressLines()
         defer { try? FileManager.default.removeItem(atPath: configuration.webhooks.spoolDirectory) }
 
         // Every delivery is a distinct state of one of --products products (its stock is the sequence number):
@@ -120,7 +121,7 @@ struct BenchIngest: AsyncParsableCommand {
             latencyP50Ms: BenchWorkers.percentile(sorted, 0.50), latencyP99Ms: BenchWorkers.percentile(sorted, 0.99),
             peakRssMb: BenchWorkers.peakRSSMegabytes())
         if json {
-            print(try StatusPrinter.json(result))
+            print(try JSONOutput.text(result))
         } else {
             print(String(format: """
                 deliveries:   %d over %d connections (%d not answered 200)
