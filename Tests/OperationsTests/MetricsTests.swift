@@ -99,7 +99,7 @@ import Testing
         let registry = PrometheusCollectorRegistry()
         try await harness.store.enqueue((0..<3).map { _ in harness.job(queue: "high") }
             + [harness.job(queue: "high", payload: #"{"fail": "permanent"}"#), harness.job("no-such-type", queue: "high")])
-        try await harness.run(metrics: PrometheusExport(registry: registry)) { _ in
+        try await harness.run(metrics: PrometheusExport(registry: registry, metrics: ProcessMetric.workers)) { _ in
             try await harness.waitFor("high", done: 3, dead: 2)
         }
         var bytes: [UInt8] = []

@@ -60,7 +60,7 @@ import Testing
         #expect(count("wooqueue alert:", pendingMedium) == 1)
         #expect(count("wooqueue resolved:", pendingMedium) == 1)
         #expect(texts().count == 4, "exactly the four changes, each once, from two processes: \(texts())")
-        #expect(try await store.firingAlerts() == ["dead:low"], "it still holds, just not announced again")
+        #expect(try await store.announcementBoard("alerts").holding() == ["dead:low"], "it still holds, just not announced again")
         #expect(receiver.requests.allSatisfy { $0.headers["content-type"] == "application/json" })
 
         for server in servers { kill(server.processIdentifier, SIGTERM) }

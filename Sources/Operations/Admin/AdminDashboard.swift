@@ -223,7 +223,7 @@ public final class AdminDashboard: Sendable {
         let snapshot = try await store.snapshot(queues: queues, latestEvents: 20)
         return LiveView(
             csrf: access.csrfToken(for: principal), done: nil, loopbackNotice: principal == .loopback,
-            alerts: try await store.firingAlerts(), catalogue: await catalogueView(),
+            alerts: try await store.alertBoard.holding(), catalogue: await catalogueView(),
             queues: snapshot.queues.map { queue in
                 LiveView.QueueRow(
                     name: queue.name, nameQuery: DashboardText.query(queue.name),

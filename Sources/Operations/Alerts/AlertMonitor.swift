@@ -12,7 +12,7 @@ import Synchronization
 /// Slack-compatible webhook: once when a condition starts, once when it resolves, and the same announcement of a
 /// condition at most once per `alerts.interval`.
 ///
-/// Cluster conditions are claimed through Redis (``QueueStore/claimAlertChanges(_:now:interval:)``, one round
+/// Cluster conditions are claimed through Redis (``QueueStore/alertBoard``, one round
 /// trip per check), so with several `serve` processes exactly one announces each change. A process's own
 /// conditions (its spool, its bad signatures) are tracked in memory: they are nobody else's, and the spool fills
 /// precisely when Redis is away.
@@ -61,10 +61,10 @@ public final class AlertMonitor: Service, Sendable {
         let conditions = AlertRules.evaluate(snapshot, keptDeliveries: kept, settings: settings, process: process, local: local,
                                              badSignaturesPerMinute: badSignaturesPerMinute, overloadedPerMinute: overloadedPerMinute)
         let cluster = conditions.filter(\.clusterWide)
-        let claims = (try? await store.claimAlertChanges(cluster.map { ($0.id, $0.firing) }, now: now, interval: settings.interval))
+        let claims = (try? await store.alertBoard.claimChanges(cluster.map { ($0.id, $0.firing) }, now: now, interval: settings.interval))
             ?? Array(repeating: false, count: cluster.count)
         for (condition, claimed) in zip(cluster, claims) where claimed {
-            if await !announce(condition) { try? await store.releaseAlertChange(condition.id, firing: condition.firing) }
+            if await !announce(condition) { try? await store.alertBoard.release(condition.id, holds: condition.firing) }
         }
         for condition in conditions where !condition.clusterWide
             && state.claim(condition.id, firing: condition.firing, now: now, interval: settings.interval) {
@@ -144,4 +144,9 @@ struct PerMinuteRate {
         guard let first = samples.first, let last = samples.last else { return 0 }
         return last.total - first.total
     }
+}
+
+extension QueueStore {
+    /// The alert conditions' shared record (`wq:{alerts}:state`): which hold, which were announced and when.
+    public var alertBoard: AnnouncementBoard { announcementBoard("alerts") }
 }

@@ -3,17 +3,17 @@ import Prometheus
 import QueueCore
 
 /// The swift-metrics backend of `serve`: every metric goes into one Prometheus registry (the one
-/// ``ClusterMetrics`` writes its gauges to, so `/metrics` returns both), and wooqueue's own metrics get their
-/// `# HELP` line from ``ProcessMetric``. Anything else (a library's metrics) is exported as it comes.
+/// ``ClusterMetrics`` writes its gauges to, so `/metrics` returns both), and wooqueue's own metrics (the
+/// ``ProcessMetric``s it is given) get their `# HELP` line. Anything else (a library's metrics) is exported as it comes.
 public struct PrometheusExport: MetricsFactory {
     public let registry: PrometheusCollectorRegistry
     private let base: PrometheusMetricsFactory
     private let help: [String: String]
 
-    public init(registry: PrometheusCollectorRegistry) {
+    public init(registry: PrometheusCollectorRegistry, metrics: [ProcessMetric]) {
         self.registry = registry
         base = PrometheusMetricsFactory(registry: registry)
-        help = Dictionary(uniqueKeysWithValues: ProcessMetric.all.map { ($0.name, $0.help) })
+        help = Dictionary(metrics.map { ($0.name, $0.help) }, uniquingKeysWith: { first, _ in first })
     }
 
     private func descriptor(_ label: String) -> MetricNameDescriptor? {

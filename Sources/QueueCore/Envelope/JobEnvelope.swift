@@ -24,7 +24,7 @@ public struct JobEnvelope: Sendable, Equatable {
     public var key: String?
     /// Where it came from, e.g. `cli` or `woocommerce:product.updated:<delivery id>`.
     public var source: String?
-    /// Set on jobs whose waiting copies merge (inventory upserts of one product): see ``Coalescing``.
+    /// Set on jobs whose waiting copies merge (the upserts of one product, say): see ``Coalescing``.
     public var coalescing: Coalescing?
     public var firstError: String?
     public var lastError: String?

@@ -1,7 +1,7 @@
 import RedisClient
 
 extension QueueStore {
-    /// The hash of a component's running totals, e.g. `wq:{inventory}:stats`.
+    /// The hash of a component's running totals, `wq:{<scope>}:stats`.
     public func countersKey(_ scope: String) -> String { "\(prefix):{\(scope)}:stats" }
 
     /// Adds to a component's running totals (one round trip); zero counts are left out.
