@@ -76,7 +76,7 @@ let package = Package(
             .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
         ]),
         .target(name: "WooCommerceAPI", dependencies: [
-            "QueueCore", "Parsing",
+            "Parsing",
             .product(name: "AsyncHTTPClient", package: "async-http-client"),
             .product(name: "NIOCore", package: "swift-nio"),
             .product(name: "NIOHTTP1", package: "swift-nio"),
@@ -102,14 +102,19 @@ let package = Package(
             .product(name: "Logging", package: "swift-log"),
             .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
         ], resources: [.copy("Admin/Templates"), .copy("Admin/Assets")]),
+        .target(name: "AppConfiguration", dependencies: [
+            "QueueCore", "Parsing", "Dispatcher", "Routing", "Inventory", "WooCommerceAPI", "Operations", "Workers",
+            .product(name: "CoreMetrics", package: "swift-metrics"),
+            .product(name: "Logging", package: "swift-log"),
+        ]),
         .target(name: "CommandSupport", dependencies: [
-            "QueueCore", "Workers", "Inventory", "WooCommerceAPI", "StoreSync", "RedisClient",
+            "AppConfiguration", "QueueCore", "Workers", "Inventory", "WooCommerceAPI", "StoreSync", "RedisClient",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
             .product(name: "Logging", package: "swift-log"),
         ]),
         .target(name: "Benchmarks", dependencies: [
-            "CommandSupport", "QueueCore", "Parsing", "Workers", "Dispatcher", "HTTPServer", "Inventory", "PostgresClient",
-            "WooCommerceModel",
+            "AppConfiguration", "CommandSupport", "QueueCore", "Parsing", "Workers", "Dispatcher", "HTTPServer", "Inventory",
+            "PostgresClient", "WooCommerceModel",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
             .product(name: "AsyncHTTPClient", package: "async-http-client"),
             .product(name: "Logging", package: "swift-log"),
@@ -118,7 +123,7 @@ let package = Package(
         ]),
         .executableTarget(name: "wooqueue", dependencies: [
             "QueueCore", "Parsing", "Routing", "WooCommerceModel", "Workers", "Dispatcher", "Inventory", "Operations", "WooCommerceAPI",
-            "StoreSync", "HTTPServer", "RedisClient", "PostgresClient", "ClientSupport", "CommandSupport", "Benchmarks",
+            "StoreSync", "HTTPServer", "RedisClient", "PostgresClient", "ClientSupport", "CommandSupport", "Benchmarks", "AppConfiguration",
             .product(name: "Hummingbird", package: "hummingbird"),
             .product(name: "NIOCore", package: "swift-nio"),
             .product(name: "Metrics", package: "swift-metrics"),
@@ -131,7 +136,7 @@ let package = Package(
 
         // MARK: - Tests
         .target(name: "TestSupport", dependencies: [
-            "Parsing", "RedisClient", "QueueCore", "Workers",
+            "AppConfiguration", "Parsing", "RedisClient", "QueueCore", "Workers",
             .product(name: "CoreMetrics", package: "swift-metrics"),
             .product(name: "Hummingbird", package: "hummingbird"),
             .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
@@ -140,34 +145,34 @@ let package = Package(
         // The unit tier: no server needed (`make unit`).
         .testTarget(name: "ParsingTests", dependencies: ["Parsing"]),
         .testTarget(name: "UnitTests", dependencies: [
-            "Parsing", "QueueCore", "Routing", "Dispatcher", "Inventory", "Workers", "Operations", "PostgresClient", "RedisClient",
+            "AppConfiguration", "Parsing", "QueueCore", "Routing", "Dispatcher", "Inventory", "Workers", "Operations", "PostgresClient", "RedisClient",
             "WooCommerceModel", "TestSupport",
             .product(name: "Logging", package: "swift-log"),
         ]),
         // The integration tier: real Redis, PostgreSQL and peers.
-        .testTarget(name: "RedisClientTests", dependencies: ["RedisClient", "TestSupport"]),
-        .testTarget(name: "PostgresClientTests", dependencies: ["PostgresClient", "TestSupport"]),
-        .testTarget(name: "QueueCoreTests", dependencies: ["QueueCore", "Parsing", "TestSupport"]),
+        .testTarget(name: "RedisClientTests", dependencies: ["AppConfiguration", "RedisClient", "TestSupport"]),
+        .testTarget(name: "PostgresClientTests", dependencies: ["AppConfiguration", "PostgresClient", "TestSupport"]),
+        .testTarget(name: "QueueCoreTests", dependencies: ["AppConfiguration", "QueueCore", "Parsing", "TestSupport"]),
         .testTarget(name: "OperationsTests", dependencies: [
-            "Operations", "HTTPServer", "Routing", "QueueCore", "Parsing", "Workers", "TestSupport",
+            "AppConfiguration", "Operations", "HTTPServer", "Routing", "QueueCore", "Parsing", "Workers", "TestSupport",
             .product(name: "Prometheus", package: "swift-prometheus"),
             .product(name: "Hummingbird", package: "hummingbird"),
             .product(name: "HummingbirdTesting", package: "hummingbird"),
         ]),
         .testTarget(name: "WorkersTests", dependencies: [
-            "Workers", "QueueCore", "RedisClient", "PostgresClient", "TestSupport",
+            "AppConfiguration", "Workers", "QueueCore", "RedisClient", "PostgresClient", "TestSupport",
             .product(name: "MetricsTestKit", package: "swift-metrics"),
             .product(name: "Hummingbird", package: "hummingbird"),
             .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
         ]),
         .testTarget(name: "DispatcherTests", dependencies: [
-            "Dispatcher", "HTTPServer", "Routing", "Parsing", "QueueCore", "TestSupport",
+            "AppConfiguration", "Dispatcher", "HTTPServer", "Routing", "Parsing", "QueueCore", "TestSupport",
             .product(name: "MetricsTestKit", package: "swift-metrics"),
             .product(name: "AsyncHTTPClient", package: "async-http-client"),
             .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
         ]),
         .testTarget(name: "InventoryTests", dependencies: [
-            "Inventory", "StoreSync", "Routing", "WooCommerceModel", "Parsing", "WooCommerceAPI", "Workers", "QueueCore", "PostgresClient",
+            "AppConfiguration", "Inventory", "StoreSync", "Routing", "WooCommerceModel", "Parsing", "WooCommerceAPI", "Workers", "QueueCore", "PostgresClient",
             "RedisClient", "TestSupport",
             .product(name: "MetricsTestKit", package: "swift-metrics"),
             .product(name: "Crypto", package: "swift-crypto"),
@@ -176,9 +181,9 @@ let package = Package(
             .product(name: "Logging", package: "swift-log"),
             .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
         ]),
-        .testTarget(name: "WooqueueCLITests", dependencies: ["QueueCore", "Parsing", "PostgresClient", "TestSupport"]),
+        .testTarget(name: "WooqueueCLITests", dependencies: ["AppConfiguration", "QueueCore", "Parsing", "PostgresClient", "TestSupport"]),
         .testTarget(name: "AppTests", dependencies: [
-            "wooqueue", "Dispatcher", "Operations", "QueueCore", "TestSupport",
+            "AppConfiguration", "wooqueue", "Dispatcher", "Operations", "QueueCore", "TestSupport",
             .product(name: "Hummingbird", package: "hummingbird"),
             .product(name: "HummingbirdTesting", package: "hummingbird"),
             .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),

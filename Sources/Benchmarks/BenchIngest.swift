@@ -1,3 +1,4 @@
+import AppConfiguration
 import ArgumentParser
 import CommandSupport
 import AsyncHTTPClient
@@ -57,7 +58,7 @@ struct BenchIngest: AsyncParsableCommand {
         let intake = try WebhookIntake(configuration: configuration, store: try configuration.makeStore(label: "intake"), logger: logger)
         let (ports, portContinuation) = AsyncStream.makeStream(of: Int.self)
         let app = HTTPListener.application(
-            routes: WebhookRoutes.collection(configuration: configuration, intake: intake, readiness: store, logger: logger),
+            routes: WebhookRoutes.collection(http: configuration.http, intake: intake, readiness: store, logger: logger),
             host: configuration.http.host, port: configuration.http.port, limits: configuration.http.listenerLimits, logger: logger) {
             portContinuation.yield($0)
         }

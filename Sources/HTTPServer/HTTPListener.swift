@@ -33,17 +33,12 @@ public enum HTTPListener {
         return Application(
             router: router,
             server: .http1(configuration: .init(
-                additionalChannelHandlers: [RequestDeadlineHandler(timeout: .milliseconds(Self.milliseconds(limits.readTimeout)))],
-                idleTimeout: .milliseconds(Self.milliseconds(limits.idleTimeout)))),
+                additionalChannelHandlers: [RequestDeadlineHandler(timeout: TimeAmount(limits.readTimeout))],
+                idleTimeout: TimeAmount(limits.idleTimeout))),
             configuration: .init(
                 address: .hostname(host, port: port), serverName: "wooqueue",
                 availableConnectionsDelegate: MaximumAvailableConnections(limits.maxConnections, logger: logger)),
             onServerRunning: { channel in await onListening(channel.localAddress?.port ?? port) },
             logger: logger)
-    }
-
-    /// Whole milliseconds of a duration (configured durations are at least 100 ms).
-    private static func milliseconds(_ duration: Duration) -> Int64 {
-        duration.components.seconds * 1000 + duration.components.attoseconds / 1_000_000_000_000_000
     }
 }

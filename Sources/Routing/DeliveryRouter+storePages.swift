@@ -33,7 +33,7 @@ extension DeliveryRouter {
 
     /// Whether jobs of `type` may carry a page of products: the inventory upserts do (kind `inventory`, operation
     /// `upsert`).
-    static func takesProductPages(_ type: WooqueueConfiguration.JobTypeSettings?) -> Bool {
+    static func takesProductPages(_ type: QueueConfiguration.JobTypeSettings?) -> Bool {
         guard let type, type.handler == "inventory" else { return false }
         return (try? type.settings.child("operation").string(default: "upsert")) == "upsert"
     }

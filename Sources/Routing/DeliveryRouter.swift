@@ -3,9 +3,25 @@ import QueueCore
 /// Turns a delivery into its jobs by the configured routes: the same for webhooks, `enqueue --topic` and the
 /// REST sweeps.
 public struct DeliveryRouter: Sendable {
-    let configuration: WooqueueConfiguration
+    /// What the router reads: the routes, and the job types and queues they name.
+    public struct Configuration: Sendable {
+        /// WooCommerce topic (`product.updated`) → the jobs a delivery of it becomes.
+        public var routes: [String: [RouteSettings]]
+        public var queue: QueueConfiguration
 
-    public init(configuration: WooqueueConfiguration) {
+        public init(routes: [String: [RouteSettings]], queue: QueueConfiguration) {
+            self.routes = routes
+            self.queue = queue
+        }
+
+        var jobTypes: [String: QueueConfiguration.JobTypeSettings] { queue.jobTypes }
+
+        func maxAttempts(type: String, queue name: String) -> Int { queue.maxAttempts(type: type, queue: name) }
+    }
+
+    let configuration: Configuration
+
+    public init(configuration: Configuration) {
         self.configuration = configuration
     }
 
@@ -20,7 +36,7 @@ public struct DeliveryRouter: Sendable {
     }
 
     /// The job of one route for a delivery of `resource`.
-    func job(for delivery: Delivery, resource: WooResource, route: WooqueueConfiguration.RouteSettings, now: Int64) -> JobEnvelope {
+    func job(for delivery: Delivery, resource: WooResource, route: RouteSettings, now: Int64) -> JobEnvelope {
         var job = routedJob(route, payload: payload(route.payload, delivery: delivery, resource: resource), now: now,
                             key: resource.key(topic: delivery.topic), source: source(of: delivery))
         if let id = resource.id, coalescingTopics.contains(where: { $0.hasPrefix(resourceName(delivery.topic) + ".") }) {
@@ -32,7 +48,7 @@ public struct DeliveryRouter: Sendable {
     }
 
     /// A job of `route` with its configured attempts and delay.
-    func routedJob(_ route: WooqueueConfiguration.RouteSettings, payload: [UInt8], now: Int64, key: String?, source: String) -> JobEnvelope {
+    func routedJob(_ route: RouteSettings, payload: [UInt8], now: Int64, key: String?, source: String) -> JobEnvelope {
         JobEnvelope(type: route.type, queue: route.queue, payload: payload,
                     maxAttempts: configuration.maxAttempts(type: route.type, queue: route.queue), enqueuedAt: now,
                     runAt: route.delay > .zero ? now + route.delay.milliseconds : nil, key: key, source: source)
@@ -52,7 +68,7 @@ public struct DeliveryRouter: Sendable {
         String(topic.split(separator: ".").first ?? "item")
     }
 
-    private func payload(_ shape: WooqueueConfiguration.RouteSettings.Payload, delivery: Delivery, resource: WooResource) -> [UInt8] {
+    private func payload(_ shape: RouteSettings.Payload, delivery: Delivery, resource: WooResource) -> [UInt8] {
         switch shape {
         case .resource: delivery.body
         case .erpOrder: resource.erpOrder()

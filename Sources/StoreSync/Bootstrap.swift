@@ -6,9 +6,9 @@ import WooCommerceAPI
 /// Compares the store's catalogue with `inv_items` and enqueues upserts for what the table lacks
 /// (`wooqueue bootstrap`), page by page.
 ///
-/// Resumable: after each page, the next page and the counts so far are kept in Redis
-/// (`wq:{bootstrap}:cursor`), and the SKUs seen in `wq:{bootstrap}:skus`; run again after an interruption and it
-/// goes on from the page it was at. Products are listed by id, so pages stay stable while it runs.
+/// Resumable: after each page, the next page, the counts so far and the SKUs seen are kept in Redis (the
+/// `bootstrap` task's resumable run); run again after an interruption and it goes on from the page it was at.
+/// Products are listed by id, so pages stay stable while it runs.
 public struct Bootstrap: Sendable {
     public struct Options: Sendable {
         /// Jobs per enqueue round trip.
@@ -59,17 +59,17 @@ public struct Bootstrap: Sendable {
     let writer: InventoryWriter
     let router: DeliveryRouter
 
-    public init(client: WooCommerceClient, store: QueueStore, writer: InventoryWriter, configuration: WooqueueConfiguration) {
+    public init(client: WooCommerceClient, store: QueueStore, writer: InventoryWriter, routing: DeliveryRouter.Configuration) {
         self.client = client
         self.store = store
         self.writer = writer
-        self.router = DeliveryRouter(configuration: configuration)
+        self.router = DeliveryRouter(configuration: routing)
     }
 
     /// An unfinished run is kept for a week: long enough to resume, not for ever.
     static let cursorRetention: Duration = .seconds(7 * 86_400)
 
-    /// The run's cursor and the SKUs it has seen (`wq:{bootstrap}:cursor`, `wq:{bootstrap}:skus`).
+    /// The run's cursor and the SKUs it has seen (task `bootstrap`, members `skus`: README, Redis keys).
     var run: ResumableRun { store.resumableRun("bootstrap", members: "skus") }
 
     /// Runs (or resumes) the comparison; `progress` gets one line per page.

@@ -24,14 +24,13 @@ public struct Reconciler: Sendable {
     let store: QueueStore
     let router: DeliveryRouter
 
-    public init(client: WooCommerceClient, store: QueueStore, configuration: WooqueueConfiguration) {
+    public init(client: WooCommerceClient, store: QueueStore, routing: DeliveryRouter.Configuration) {
         self.client = client
         self.store = store
-        self.router = DeliveryRouter(configuration: configuration)
+        self.router = DeliveryRouter(configuration: routing)
     }
 
-    /// The sweeps' shared state: the last sweep's start (`wq:{reconcile}:last`) and the lease of the current one
-    /// (`wq:{reconcile}:lock`).
+    /// The sweeps' shared state (task `reconcile`): the last sweep's start and the lease of the current one.
     var task: PeriodicTask { store.periodicTask("reconcile") }
 
     /// When the last sweep started (minus the overlap), as WooCommerce writes GMT times; nil before the first.

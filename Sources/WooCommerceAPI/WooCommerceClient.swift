@@ -5,7 +5,6 @@ import NIOCore
 import NIOHTTP1
 import NIOSSL
 import Parsing
-import QueueCore
 import Synchronization
 
 /// The WooCommerce REST API v3 (`/wp-json/wc/v3`) as wooqueue reads it: products and variations, page by page.
@@ -16,7 +15,7 @@ import Synchronization
 /// 403 and 404 fail at once with what to check, and so does a TLS certificate the client does not trust
 /// (`woocommerce.caFile` names the CA of a store with a private one).
 public final class WooCommerceClient: Sendable {
-    public let settings: WooqueueConfiguration.WooCommerceSettings
+    public let settings: WooCommerceSettings
     let http: HTTPClient
     let logger: Logger
     /// Attempts per request, and the first backoff delay (doubling).
@@ -25,7 +24,7 @@ public final class WooCommerceClient: Sendable {
 
     /// - Parameter http: the client to send with; the caller owns it. Default: a process-wide client for stores
     ///   (``StoreHTTPClients``) that trusts the system's certificate authorities, or `woocommerce.caFile`'s.
-    public init(settings: WooqueueConfiguration.WooCommerceSettings, http: HTTPClient? = nil, logger: Logger,
+    public init(settings: WooCommerceSettings, http: HTTPClient? = nil, logger: Logger,
                 attempts: Int = 5, firstDelay: Duration = .milliseconds(500)) throws {
         guard !settings.url.isEmpty else {
             throw WooCommerceError.notConfigured
@@ -145,7 +144,7 @@ public final class WooCommerceClient: Sendable {
             }
             let outcome: Result<(HTTPResponseStatus, HTTPHeaders, [UInt8]), any Error>
             do {
-                let response = try await http.execute(request, timeout: .milliseconds(settings.timeout.milliseconds))
+                let response = try await http.execute(request, timeout: TimeAmount(settings.timeout))
                 let body = try await response.body.collect(upTo: 64 << 20)
                 outcome = .success((response.status, response.headers, Array(buffer: body)))
             } catch {
@@ -187,7 +186,7 @@ public final class WooCommerceClient: Sendable {
         }
     }
 
-    var authentication: WooqueueConfiguration.WooCommerceSettings.Authentication {
+    var authentication: WooCommerceSettings.Authentication {
         guard settings.authentication == .auto else { return settings.authentication }
         return settings.url.lowercased().hasPrefix("https://") ? .basic : .oauth
     }

@@ -1,3 +1,4 @@
+import AppConfiguration
 import Dispatcher
 import HTTPServer
 import Hummingbird
@@ -19,7 +20,7 @@ func buildApplication(
 ) -> (webhooks: some ApplicationProtocol, admin: some ApplicationProtocol) {
     let limits = configuration.http.listenerLimits
     let webhooks = HTTPListener.application(
-        routes: WebhookRoutes.collection(configuration: configuration, intake: intake, readiness: readiness, logger: logger),
+        routes: WebhookRoutes.collection(http: configuration.http, intake: intake, readiness: readiness, logger: logger),
         host: configuration.http.host, port: configuration.http.port, limits: limits, logger: logger, onListening: onWebhooksListening)
     let admin = HTTPListener.application(
         routes: AdminRoutes.collection(dashboard: dashboard, metrics: metrics),

@@ -1,3 +1,4 @@
+import AppConfiguration
 import AsyncHTTPClient
 @testable import Dispatcher
 import Foundation

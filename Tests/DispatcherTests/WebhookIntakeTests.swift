@@ -1,3 +1,4 @@
+import AppConfiguration
 import AsyncHTTPClient
 import CoreMetrics
 @testable import Dispatcher
@@ -49,7 +50,7 @@ import TestSupport
             let intake = try WebhookIntake(configuration: configuration, store: store.withNewConnection(label: "intake"), metrics: metrics, logger: logger)
             let (ports, continuation) = AsyncStream.makeStream(of: Int.self)
             let app = HTTPListener.application(
-                routes: WebhookRoutes.collection(configuration: configuration, intake: intake, readiness: store, logger: logger),
+                routes: WebhookRoutes.collection(http: configuration.http, intake: intake, readiness: store, logger: logger),
                 host: configuration.http.host, port: configuration.http.port, limits: configuration.http.listenerLimits, logger: logger) {
                 continuation.yield($0)
             }

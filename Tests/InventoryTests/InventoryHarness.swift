@@ -1,3 +1,4 @@
+import AppConfiguration
 import Foundation
 import Inventory
 import Logging

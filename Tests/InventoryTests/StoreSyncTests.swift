@@ -1,3 +1,4 @@
+import AppConfiguration
 import Foundation
 import Inventory
 import Logging
@@ -31,7 +32,7 @@ struct StoreSyncTests {
     }
 
     private func bootstrap(_ harness: InventoryHarness, _ configuration: WooqueueConfiguration) throws -> Bootstrap {
-        Bootstrap(client: try client(configuration), store: harness.workers.store, writer: harness.writer(), configuration: configuration)
+        Bootstrap(client: try client(configuration), store: harness.workers.store, writer: harness.writer(), routing: configuration.routing)
     }
 
     @Test("bootstrap pages through the store, enqueues what the table lacks, counts no-SKU products and orphans")
@@ -97,7 +98,7 @@ struct StoreSyncTests {
                 state.products[900]?["date_modified_gmt"] = "2026-11-22T10:00:00"
                 state.variations[900]?[0]["date_modified_gmt"] = "2026-11-22T10:00:00"
             }
-            let reconciler = Reconciler(client: try client(configuration), store: harness.workers.store, configuration: configuration)
+            let reconciler = Reconciler(client: try client(configuration), store: harness.workers.store, routing: configuration.routing)
             await #expect(throws: ReconcileError.self) { _ = try await reconciler.run() }
             let report = try await reconciler.run(since: "2026-11-21T12:00:00")
             #expect(report.changed == 3)  // 794, 900 and its variation 901; 902 is older
@@ -118,7 +119,7 @@ struct StoreSyncTests {
     func followsLinkHeader() async throws {
         try await withStore { harness, store, configuration in
             store.state.withLock { $0.omitTotalPages = true }
-            let reconciler = Reconciler(client: try client(configuration), store: harness.workers.store, configuration: configuration)
+            let reconciler = Reconciler(client: try client(configuration), store: harness.workers.store, routing: configuration.routing)
             let report = try await reconciler.run(since: "2000-01-01T00:00:00")
             #expect(report.pages == 3)
             #expect(report.changed == 7)

@@ -1,3 +1,4 @@
+import AppConfiguration
 import HTTPServer
 import Foundation
 import Hummingbird

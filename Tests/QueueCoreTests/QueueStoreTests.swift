@@ -1,3 +1,4 @@
+import AppConfiguration
 import QueueCore
 import RedisClient
 import TestSupport

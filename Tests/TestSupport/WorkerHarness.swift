@@ -1,3 +1,4 @@
+import AppConfiguration
 import CoreMetrics
 import Foundation
 import QueueCore

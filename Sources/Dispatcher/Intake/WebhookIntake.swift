@@ -87,20 +87,31 @@ public final class WebhookIntake: Service, Sendable {
         case accepted, duplicate, badSignature = "bad_signature", ping, unroutable, spooled, overloaded, failed
     }
 
+    /// What the intake reads: the `webhooks` section, and the routes.
+    public struct Configuration: Sendable {
+        public var webhooks: WebhookSettings
+        public var routing: DeliveryRouter.Configuration
+
+        public init(webhooks: WebhookSettings, routing: DeliveryRouter.Configuration) {
+            self.webhooks = webhooks
+            self.routing = routing
+        }
+    }
+
     /// - Parameters:
     ///   - configuration: secrets, routes, delivery retention and the spool's place and size.
     ///   - store: the intake's own Redis connection.
     ///   - metrics: where ``ProcessMetric/webhooks`` and ``ProcessMetric/spooledDeliveries`` go.
     ///   - logger: never given a delivery's body.
-    public init(configuration: WooqueueConfiguration, store: QueueStore, metrics: any MetricsFactory = MetricsSystem.factory,
+    public init(configuration: Configuration, store: QueueStore, metrics: any MetricsFactory = MetricsSystem.factory,
                 logger: Logger) throws {
         self.verifier = SignatureVerifier(secrets: configuration.webhooks.secrets)
-        self.router = DeliveryRouter(configuration: configuration)
+        self.router = DeliveryRouter(configuration: configuration.routing)
         self.spool = try DeliverySpool(directory: configuration.webhooks.spoolDirectory, maxBytes: configuration.webhooks.spoolMaxBytes,
                                        logger: logger)
         self.committer = DeliveryCommitter(store: store, retention: configuration.webhooks.deliveryRetention, spool: spool)
         self.logger = logger
-        routedTopics = Set(configuration.routes.keys)
+        routedTopics = Set(configuration.routing.routes.keys)
         deliveries = CounterFamily(.webhooks, labels: ["topic", "outcome"], factory: metrics)
         spoolGauge = Gauge(label: ProcessMetric.spooledDeliveries.name, factory: metrics)
         quarantineGauge = Gauge(label: ProcessMetric.spoolQuarantineBytes.name, factory: metrics)

@@ -18,14 +18,13 @@ public enum WebhookRoutes {
     /// The routes, for ``HTTPListener`` on `http.host`:`http.port`.
     ///
     /// - Parameters:
-    ///   - configuration: the webhook path and the body limits.
+    ///   - settings: the webhook path and the body limits (`http`).
     ///   - intake: decides each delivery.
     ///   - readiness: a store for `/readyz` to ping Redis with.
     public static func collection(
-        configuration: WooqueueConfiguration, intake: WebhookIntake, readiness: QueueStore, logger: Logger
+        http settings: HTTPSettings, intake: WebhookIntake, readiness: QueueStore, logger: Logger
     ) -> RouteCollection<ServerContext> {
         let router = RouteCollection(context: ServerContext.self)
-        let settings = configuration.http
         let budget = UnverifiedBytes(limit: settings.maxUnverifiedBytes)
         router.post(RouterPath(settings.webhookPath)) { request, _ -> Response in
             let signed = request.headers[.wcSignature] != nil
@@ -139,7 +138,7 @@ extension HTTPField.Name {
     static let wcWebhookID = Self("X-WC-Webhook-ID")!
 }
 
-extension WooqueueConfiguration.HTTPSettings {
+extension HTTPSettings {
     /// The connection limits of both listeners.
     public var listenerLimits: HTTPListener.Limits {
         HTTPListener.Limits(idleTimeout: idleTimeout, readTimeout: readTimeout, maxConnections: maxConnections)

@@ -46,7 +46,7 @@ enum InventorySQL {
 
     /// Deletions by WooCommerce id (`$1`): marks them deleted in the bookkeeping, then blocks and zeroes (soft) or
     /// deletes (hard) the rows found by the recorded SKU or by `id_altek`. Returns the ids that had a row.
-    static func delete(_ table: InventoryTable, mode: WooqueueConfiguration.InventorySettings.DeletionMode) -> String {
+    static func delete(_ table: InventoryTable, mode: InventorySettings.DeletionMode) -> String {
         let names = table.names
         let hasAltek = table.column(.id_altek) != nil
         var match = "\(names.skuKey)(i.item) IN (SELECT sku_key FROM known WHERE sku_key IS NOT NULL)"
@@ -77,7 +77,7 @@ enum InventorySQL {
     }
 
     /// Soft or hard deletion of the rows whose normalized SKU is in `$1`.
-    static func removeBySKU(_ table: InventoryTable, mode: WooqueueConfiguration.InventorySettings.DeletionMode) -> String {
+    static func removeBySKU(_ table: InventoryTable, mode: InventorySettings.DeletionMode) -> String {
         let names = table.names
         switch mode {
         case .soft:

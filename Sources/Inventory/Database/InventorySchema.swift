@@ -11,7 +11,7 @@ public struct InventoryNames: Sendable, Equatable {
     public let state: String
     public let stateSchema: String
 
-    public init(settings: WooqueueConfiguration.InventorySettings) {
+    public init(settings: InventorySettings) {
         let parts = settings.table.split(separator: ".", maxSplits: 1).map(String.init)
         tableSchema = parts.count == 2 ? parts[0] : "public"
         tableName = parts.last ?? settings.table
@@ -33,9 +33,9 @@ public struct InventoryNames: Sendable, Equatable {
 /// Creates what wooqueue needs in PostgreSQL (`wooqueue migrate`) and explains the least-privilege role.
 public struct InventorySchema: Sendable {
     public let names: InventoryNames
-    public let deletion: WooqueueConfiguration.InventorySettings.DeletionMode
+    public let deletion: InventorySettings.DeletionMode
 
-    public init(settings: WooqueueConfiguration.InventorySettings) {
+    public init(settings: InventorySettings) {
         names = InventoryNames(settings: settings)
         deletion = settings.deletion
     }

@@ -16,14 +16,14 @@ import WooCommerceModel
 public final class InventoryWriter: Sendable {
     public let connection: PostgresConnection
     public let names: InventoryNames
-    public let deletion: WooqueueConfiguration.InventorySettings.DeletionMode
+    public let deletion: InventorySettings.DeletionMode
     /// Most products per statement (`inventory.batchSize`).
     public let batchSize: Int
     private let shape = Mutex<Statements?>(nil)
     /// ``ProcessMetric/inventoryBatchDuration``.
     private let statementTime: TimerFamily
 
-    public init(connection: PostgresConnection, settings: WooqueueConfiguration.InventorySettings,
+    public init(connection: PostgresConnection, settings: InventorySettings,
                 metrics: any MetricsFactory = MetricsSystem.factory) {
         self.connection = connection
         self.names = InventoryNames(settings: settings)

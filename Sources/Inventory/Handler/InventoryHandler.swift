@@ -10,7 +10,7 @@ import Workers
 /// The handler of the `inventory` and `stock_sync` kinds: writes products to `inv_items` in batches, applies
 /// deletions, re-reads ordered products for `stock_sync`.
 ///
-/// What a job does is its type's declaration, not its name (``HandlerKinds/registerInventory(configuration:source:counters:metrics:logger:)``):
+/// What a job does is its type's declaration, not its name (``HandlerKinds/registerInventory(queue:database:inventory:source:counters:metrics:logger:)``):
 /// a type of kind `inventory` with `"operation": "upsert"` writes the product in its payload, or each product of a
 /// page `{"products": […]}` (as `bootstrap` enqueues the catalogue); with `"operation": "delete"` it deletes (payload
 /// `{"id": N}`); a type of kind `stock_sync` re-reads the products of an order (payload from the `order_stock`
@@ -33,7 +33,7 @@ public final class InventoryHandler: BatchJobHandler {
     /// Job type → what its jobs do, as the registration declared them.
     private let operations = Mutex<[String: Operation]>([:])
 
-    /// A writer and the connection its running totals go through (`wq:{inventory}:stats`).
+    /// A writer and the connection its running totals go through (the `inventory` counters).
     struct Lane: Sendable {
         let writer: InventoryWriter
         let counters: QueueStore?
@@ -43,7 +43,7 @@ public final class InventoryHandler: BatchJobHandler {
     ///   - writers: the table's writers, one per worker that may call at once (at least one).
     ///   - batchLimit: `inventory.batchSize`.
     ///   - source: the store's REST API, when configured; `stock_sync` needs it.
-    ///   - counters: where the running totals go (`wq:{inventory}:stats`); each further writer gets a connection
+    ///   - counters: where the running totals go (the `inventory` counters); each further writer gets a connection
     ///     of its own to it.
     ///   - metrics: where ``ProcessMetric/inventoryRows`` goes.
     public init(writers: [InventoryWriter], batchLimit: Int, source: (any ProductSource)?, counters: QueueStore?,
@@ -59,7 +59,7 @@ public final class InventoryHandler: BatchJobHandler {
         rows = CounterFamily(.inventoryRows, labels: ["outcome"], factory: metrics)
     }
 
-    /// Running totals, named as in `wq:{inventory}:stats`.
+    /// Running totals, named as in the `inventory` counters.
     public enum Count: String, CaseIterable, Sendable {
         case written, skippedOlder = "skipped_older", skippedNoSKU = "skipped_no_sku", truncated, rejected, deleted
         case deleteNotFound = "delete_not_found"
@@ -139,7 +139,7 @@ public final class InventoryHandler: BatchJobHandler {
                     return true
                 }
             } catch {
-                results[index] = .failed(.permanent("payload of \(job.envelope.type) starts like a page of products but is not {\"products\": [product, …]}: \(error)"))
+                results[index] = .failed(.permanent("payload of \(job.envelope.type) starts like a page of products but is not {\"products\": [product, …]} (\(error))"))
                 continue
             }
             items += listed.map { (job, $0.1) }
@@ -333,7 +333,8 @@ extension HandlerKinds {
     /// All their types share one ``InventoryHandler``, with a PostgreSQL connection (with
     /// `inventory.statementTimeout`) per worker of the queues those types run on. Nothing connects until the first
     /// job. Metrics go to `metrics` (swift-metrics' bootstrapped system by default).
-    public mutating func registerInventory(configuration: WooqueueConfiguration, source: (any ProductSource)?,
+    public mutating func registerInventory(queue configuration: QueueConfiguration, database: DatabaseSettings, inventory: InventorySettings,
+                                           source: (any ProductSource)?,
                                            counters: QueueStore?, metrics: any MetricsFactory = MetricsSystem.factory, logger: Logger) throws {
         let kinds: Set<String> = ["inventory", "stock_sync"]
         let queues = Set(configuration.jobTypes.values.filter { kinds.contains($0.handler) }.map(\.queue))
@@ -341,11 +342,11 @@ extension HandlerKinds {
         let writers = (0..<max(1, workers)).map { index in
             InventoryWriter(
                 connection: PostgresConnection(
-                    url: configuration.database.url, label: "inventory-\(index)",
-                    settings: ["statement_timeout": "\(configuration.inventory.statementTimeout.milliseconds)ms"]),
-                settings: configuration.inventory, metrics: metrics)
+                    url: database.url, label: "inventory-\(index)",
+                    settings: ["statement_timeout": "\(inventory.statementTimeout.milliseconds)ms"]),
+                settings: inventory, metrics: metrics)
         }
-        let handler = InventoryHandler(writers: writers, batchLimit: configuration.inventory.batchSize, source: source,
+        let handler = InventoryHandler(writers: writers, batchLimit: inventory.batchSize, source: source,
                                        counters: counters, metrics: metrics, logger: logger)
         try register("inventory", settings: ["operation"]) { spec in
             let name = try spec.settings.child("operation").string(default: "upsert")

@@ -27,7 +27,7 @@ public struct AdminAccess: Sendable {
 
     public let hasCredentials: Bool
 
-    public init(settings: WooqueueConfiguration.AdminSettings, metricsToken: String = "") {
+    public init(settings: AdminSettings, metricsToken: String = "") {
         token = settings.token.isEmpty ? nil : settings.token
         basic = settings.user.isEmpty ? nil : "\(settings.user):\(settings.password)"
         self.metricsToken = metricsToken.isEmpty ? nil : metricsToken
@@ -124,7 +124,7 @@ public struct AdminAccess: Sendable {
         guard !facts.forwarded else {
             return .denied(.refused("this request came through a proxy (it carries Forwarded, X-Forwarded-For or X-Real-IP), so it needs a credential"))
         }
-        guard let host = facts.host, WooqueueConfiguration.AdminSettings.isLoopback(host: Self.name(ofAuthority: host)) else {
+        guard let host = facts.host, AdminSettings.isLoopback(host: Self.name(ofAuthority: host)) else {
             return .denied(.refused("without credentials only requests to a loopback Host (localhost, 127.0.0.1, [::1]) are served; send a credential"))
         }
         return .allowed(.loopback)

@@ -32,7 +32,7 @@ public struct CatalogueAccess: Sendable {
 /// and exports dead jobs. Every request passes ``AdminAccess``; every form carries its CSRF token.
 public final class AdminDashboard: Sendable {
     private let store: QueueStore
-    private let queues: [WooqueueConfiguration.QueueSettings]
+    private let queues: [QueueConfiguration.QueueSettings]
     /// Queues with dead-letter lists: the configured ones and the intake's list of unroutable deliveries.
     private let deadLetterQueues: [String]
     private let access: AdminAccess
@@ -49,12 +49,13 @@ public final class AdminDashboard: Sendable {
     }
 
     /// Throws when the dashboard's templates cannot be read (they are resources next to the executable).
-    public init(configuration: WooqueueConfiguration, store: QueueStore, access: AdminAccess, catalogue: CatalogueAccess?, logger: Logger) throws {
+    /// - Parameter routing: the queues to show, and the routes a kept delivery is retried through.
+    public init(routing: DeliveryRouter.Configuration, store: QueueStore, access: AdminAccess, catalogue: CatalogueAccess?, logger: Logger) throws {
         pages = try DashboardPages()
         self.store = store
-        queues = configuration.queues
-        deadLetterQueues = DeadLetterReview.queues(configuration)
-        deadLetterReview = DeadLetterReview(configuration: configuration, store: store)
+        queues = routing.queue.queues
+        deadLetterQueues = DeadLetterReview.queues(routing.queue)
+        deadLetterReview = DeadLetterReview(routing: routing, store: store)
         self.access = access
         self.catalogue = catalogue
         self.logger = logger

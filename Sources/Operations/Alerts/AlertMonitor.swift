@@ -17,8 +17,8 @@ import Synchronization
 /// conditions (its spool, its bad signatures) are tracked in memory: they are nobody else's, and the spool fills
 /// precisely when Redis is away.
 public final class AlertMonitor: Service, Sendable {
-    private let settings: WooqueueConfiguration.AlertSettings
-    private let queues: [WooqueueConfiguration.QueueSettings]
+    private let settings: AlertSettings
+    private let queues: [QueueConfiguration.QueueSettings]
     private let store: QueueStore
     private let process: String
     private let readings: @Sendable () async -> LocalReadings
@@ -28,10 +28,12 @@ public final class AlertMonitor: Service, Sendable {
     /// - Parameters:
     ///   - process: names this process in its own conditions, e.g. `web1:4242`.
     ///   - readings: what only this process knows: its refused signatures and overloaded deliveries, its spool.
-    public init(configuration: WooqueueConfiguration, store: QueueStore, process: String,
+    ///   - settings: when to check, and the thresholds.
+    ///   - queues: the queues whose conditions are checked.
+    public init(settings: AlertSettings, queues: [QueueConfiguration.QueueSettings], store: QueueStore, process: String,
                 readings: @escaping @Sendable () async -> LocalReadings, logger: Logger) {
-        settings = configuration.alerts
-        queues = configuration.queues
+        self.settings = settings
+        self.queues = queues
         self.store = store
         self.process = process
         self.readings = readings
@@ -147,6 +149,6 @@ struct PerMinuteRate {
 }
 
 extension QueueStore {
-    /// The alert conditions' shared record (`wq:{alerts}:state`): which hold, which were announced and when.
+    /// The alert conditions' shared record (the board `alerts`): which hold, which were announced and when.
     public var alertBoard: AnnouncementBoard { announcementBoard("alerts") }
 }

@@ -43,7 +43,7 @@ public enum AlertRules {
     ///   - snapshot: the cluster's queues; `nil` when Redis cannot be read (only this process's conditions are
     ///     evaluated then).
     ///   - keptDeliveries: webhook deliveries kept for review (the `webhooks` dead-letter list); `nil` when unread.
-    public static func evaluate(_ snapshot: QueueSnapshot?, keptDeliveries: Int? = nil, settings: WooqueueConfiguration.AlertSettings,
+    public static func evaluate(_ snapshot: QueueSnapshot?, keptDeliveries: Int? = nil, settings: AlertSettings,
                                 process: String, local: LocalReadings, badSignaturesPerMinute: Int,
                                 overloadedPerMinute: Int = 0) -> [AlertCondition] {
         var conditions: [AlertCondition] = []

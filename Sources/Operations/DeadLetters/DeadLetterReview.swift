@@ -27,13 +27,13 @@ public struct DeadLetterReview: Sendable {
     private let store: QueueStore
     private let router: DeliveryRouter
 
-    public init(configuration: WooqueueConfiguration, store: QueueStore) {
+    public init(routing: DeliveryRouter.Configuration, store: QueueStore) {
         self.store = store
-        self.router = DeliveryRouter(configuration: configuration)
+        self.router = DeliveryRouter(configuration: routing)
     }
 
     /// The dead-letter lists to review: every configured queue's and the kept deliveries'.
-    public static func queues(_ configuration: WooqueueConfiguration) -> [String] {
+    public static func queues(_ configuration: QueueConfiguration) -> [String] {
         configuration.queues.map(\.name) + [KeptDelivery.queue]
     }
 

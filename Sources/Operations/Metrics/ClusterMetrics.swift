@@ -17,7 +17,7 @@ public final class ClusterMetrics: Sendable {
     /// Where the gauges live; process metrics can share it, so one scrape returns both.
     public let registry: PrometheusCollectorRegistry
     private let store: QueueStore
-    private let queues: [WooqueueConfiguration.QueueSettings]
+    private let queues: [QueueConfiguration.QueueSettings]
     private let perQueue: [QueueGauges]
     private let liveProcesses: Gauge
     private let silentProcesses: Gauge
@@ -33,7 +33,7 @@ public final class ClusterMetrics: Sendable {
         let liveWorkers: Gauge
     }
 
-    public init(store: QueueStore, queues: [WooqueueConfiguration.QueueSettings],
+    public init(store: QueueStore, queues: [QueueConfiguration.QueueSettings],
                 registry: PrometheusCollectorRegistry = PrometheusCollectorRegistry()) {
         self.registry = registry
         self.store = store

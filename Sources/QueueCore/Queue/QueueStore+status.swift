@@ -2,7 +2,7 @@ import RedisClient
 
 extension QueueStore {
     /// Reads counts, process list and latest events for `queues` in two round trips.
-    public func snapshot(queues: [WooqueueConfiguration.QueueSettings], latestEvents: Int = 20) async throws -> QueueSnapshot {
+    public func snapshot(queues: [QueueConfiguration.QueueSettings], latestEvents: Int = 20) async throws -> QueueSnapshot {
         let now = WallClock.nowMillis()
         let processes = try await registeredProcesses()
         var requests: [RedisRequest] = []

@@ -56,13 +56,13 @@ public struct HandlerKinds: Sendable {
     public var names: [String] { kinds.keys.sorted() }
 
     /// The handler of every type in `jobTypes`, each made by its kind's factory.
-    public func registry(for jobTypes: [String: WooqueueConfiguration.JobTypeSettings]) throws -> HandlerRegistry {
+    public func registry(for jobTypes: [String: QueueConfiguration.JobTypeSettings]) throws -> HandlerRegistry {
         var registry = HandlerRegistry()
         for (name, type) in jobTypes.sorted(by: { $0.key < $1.key }) {
             guard let kind = kinds[type.handler] else {
                 throw ConfigurationError("jobTypes.\(name).handler must be one of \(names.joined(separator: ", ")), got \"\(type.handler)\"")
             }
-            try type.settings.allowOnly(kind.settings.union(WooqueueConfiguration.JobTypeSettings.commonKeys))
+            try type.settings.allowOnly(kind.settings.union(QueueConfiguration.JobTypeSettings.commonKeys))
             let handler = try kind.factory(HandlerSpec(type: name, timeout: type.timeout, settings: type.settings))
             registry.register(type: name, handler: handler, timeout: type.timeout)
         }

@@ -3,9 +3,9 @@ import QueueCore
 
 /// Exponential backoff with jitter: base × factor^(n-1), capped, spread by ±jitter.
 public struct BackoffPolicy: Sendable {
-    public let settings: WooqueueConfiguration.BackoffSettings
+    public let settings: QueueConfiguration.BackoffSettings
 
-    public init(_ settings: WooqueueConfiguration.BackoffSettings) {
+    public init(_ settings: QueueConfiguration.BackoffSettings) {
         self.settings = settings
     }
 

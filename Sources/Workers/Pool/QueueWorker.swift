@@ -12,12 +12,12 @@ import Synchronization
 /// its outcome is written; when a fetch fails in a way that may have moved jobs unseen, it gives back whatever
 /// that list holds before fetching again.
 final class QueueWorker: Sendable {
-    let queue: WooqueueConfiguration.QueueSettings
+    let queue: QueueConfiguration.QueueSettings
     let store: QueueStore
     /// Names this worker's active list: `<process>.<index>`.
     let holder: String
     let registry: HandlerRegistry
-    let settings: WooqueueConfiguration.WorkerSettings
+    let settings: QueueConfiguration.WorkerSettings
     let backoff: BackoffPolicy
     let stop: StopState
     let slot: JobSlot
@@ -35,8 +35,8 @@ final class QueueWorker: Sendable {
     /// could not write. The next loop gives them back to the queue.
     private let mustReturnHeld = Atomic<Bool>(false)
 
-    init(queue: WooqueueConfiguration.QueueSettings, store: QueueStore, holder: String, registry: HandlerRegistry,
-         settings: WooqueueConfiguration.WorkerSettings, backoff: BackoffPolicy, stop: StopState, slot: JobSlot,
+    init(queue: QueueConfiguration.QueueSettings, store: QueueStore, holder: String, registry: HandlerRegistry,
+         settings: QueueConfiguration.WorkerSettings, backoff: BackoffPolicy, stop: StopState, slot: JobSlot,
          observer: (any JobObserver)?, logger: Logger) {
         self.queue = queue
         self.store = store

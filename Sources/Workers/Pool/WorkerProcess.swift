@@ -24,7 +24,7 @@ public final class WorkerProcess: Service, Sendable {
     }
 
     public let id: String
-    let configuration: WooqueueConfiguration
+    let configuration: QueueConfiguration
     let registry: HandlerRegistry
     let options: Options
     let observer: (any JobObserver)?
@@ -44,7 +44,7 @@ public final class WorkerProcess: Service, Sendable {
     ///   - observer: told about each job's start and outcome.
     ///   - metrics: where the job metrics go (``JobMetrics``); by default swift-metrics' bootstrapped system.
     ///   - logger: the process's logger.
-    public init(configuration: WooqueueConfiguration, registry: HandlerRegistry, options: Options = Options(),
+    public init(configuration: QueueConfiguration, registry: HandlerRegistry, options: Options = Options(),
                 observer: (any JobObserver)? = nil, metrics: any MetricsFactory = MetricsSystem.factory, logger: Logger) throws {
         self.configuration = configuration
         self.registry = registry
@@ -64,7 +64,7 @@ public final class WorkerProcess: Service, Sendable {
     }
 
     /// The queues this process runs pools for.
-    public var servedQueues: [WooqueueConfiguration.QueueSettings] {
+    public var servedQueues: [QueueConfiguration.QueueSettings] {
         guard let names = options.queues else { return configuration.queues }
         return configuration.queues.filter { names.contains($0.name) }
     }

@@ -1,3 +1,4 @@
+import AppConfiguration
 import ArgumentParser
 import CommandSupport
 import StoreSync
@@ -45,8 +46,7 @@ struct BootstrapCommand: AsyncParsableCommand {
         let client = try WooCommerceClient(settings: configuration.woocommerce, logger: logger)
         let writer = InventoryWriter(connection: PostgresConnection(url: configuration.database.url, label: "bootstrap"),
                                      settings: configuration.inventory)
-        let bootstrap = Bootstrap(client: client, store: try configuration.makeStore(label: "bootstrap"), writer: writer,
-                                  configuration: configuration)
+        let bootstrap = Bootstrap(client: client, store: try configuration.makeStore(label: "bootstrap"), writer: writer, routing: configuration.routing)
         let progress = ProgressLines()
         let report = try await bootstrap.run(.init(batch: batch, all: all, deleteOrphans: deleteOrphans, restart: restart)) {
             progress.say($0)
@@ -82,7 +82,7 @@ struct ReconcileCommand: AsyncParsableCommand {
     var json = false
 
     mutating func validate() throws {
-        if let since, since.range(of: #"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}$"#, options: .regularExpression) == nil {
+        if let since, since.range(of: #"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d$"#, options: .regularExpression) == nil {
             throw ValidationError("--since must be a GMT time such as 2026-11-01T00:00:00, got \"\(since)\"")
         }
     }
@@ -91,7 +91,7 @@ struct ReconcileCommand: AsyncParsableCommand {
         let configuration = try global.load()
         let logger = global.logger("reconcile")
         let client = try WooCommerceClient(settings: configuration.woocommerce, logger: logger)
-        let reconciler = Reconciler(client: client, store: try configuration.makeStore(label: "reconcile"), configuration: configuration)
+        let reconciler = Reconciler(client: client, store: try configuration.makeStore(label: "reconcile"), routing: configuration.routing)
         let progress = ProgressLines()
         let report = try await reconciler.run(since: since) { progress.say($0) }
         if json {

@@ -1,3 +1,4 @@
+import AppConfiguration
 import ArgumentParser
 import CommandSupport
 import Dispatcher
@@ -99,7 +100,7 @@ struct Serve: AsyncParsableCommand {
         var services: [ServiceGroupConfiguration.ServiceConfiguration] = [.init(service: intake), .init(service: listeners.webhooks), .init(service: listeners.admin), .init(service: alerts)]
         if !configuration.woocommerce.url.isEmpty, configuration.woocommerce.reconcileInterval > .zero {
             let client = try WooCommerceClient(settings: configuration.woocommerce, logger: logger)
-            let reconciler = Reconciler(client: client, store: try configuration.makeStore(label: "reconcile"), configuration: configuration)
+            let reconciler = Reconciler(client: client, store: try configuration.makeStore(label: "reconcile"), routing: configuration.routing)
             services.append(.init(service: ReconcileService(reconciler: reconciler, interval: configuration.woocommerce.reconcileInterval, logger: logger)))
         }
         if !noWorkers {
@@ -117,8 +118,7 @@ struct Serve: AsyncParsableCommand {
             return CatalogueAccess(tableRows: { try await writer.rowCount() }, storeProducts: nil, compare: nil)
         }
         let client = try WooCommerceClient(settings: configuration.woocommerce, logger: logger)
-        let bootstrap = Bootstrap(client: client, store: try configuration.makeStore(label: "admin-bootstrap"), writer: writer,
-                                  configuration: configuration)
+        let bootstrap = Bootstrap(client: client, store: try configuration.makeStore(label: "admin-bootstrap"), writer: writer, routing: configuration.routing)
         return CatalogueAccess(tableRows: { try await writer.rowCount() }, storeProducts: { try await client.productCount() },
                                compare: { progress in try await bootstrap.run(.init(), progress: progress).summary })
     }

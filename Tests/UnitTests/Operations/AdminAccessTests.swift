@@ -1,3 +1,4 @@
+import AppConfiguration
 import Operations
 import QueueCore
 import Testing

@@ -1,3 +1,4 @@
+import AppConfiguration
 import Parsing
 import QueueCore
 import Testing

@@ -1,3 +1,4 @@
+import AppConfiguration
 import Dispatcher
 import Foundation
 import Parsing

@@ -1,5 +1,11 @@
+import Dispatcher
 import Foundation
+import Inventory
+import Operations
 import Parsing
+import QueueCore
+import Routing
+import WooCommerceAPI
 
 extension WooqueueConfiguration {
     /// The defaults, as the repository's `config.json` also spells them out.

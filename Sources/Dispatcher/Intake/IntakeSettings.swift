@@ -1,0 +1,53 @@
+/// The intake's sections of `config.json`: `http` and `webhooks`.
+
+public struct HTTPSettings: Sendable {
+    /// Address `serve` listens on; `WOOQUEUE_HTTP_HOST` / `WOOQUEUE_HTTP_PORT` override.
+    public var host: String
+    public var port: Int
+    /// Where WooCommerce delivers webhooks.
+    public var webhookPath: String
+    /// Larger bodies are refused with 413.
+    public var maxBodyBytes: Int
+    /// The bearer token `GET /metrics` asks for; empty: none. `WOOQUEUE_METRICS_TOKEN` overrides.
+    public var metricsToken: String = ""
+    /// A connection with no request in progress, or whose request head is still arriving, is closed after
+    /// this long.
+    public var idleTimeout: Duration = .seconds(30)
+    /// A request's body must arrive within this long after its head, or its connection is closed.
+    public var readTimeout: Duration = .seconds(30)
+    /// Connections served at once; more wait in the listen backlog.
+    public var maxConnections: Int = 256
+    /// Bytes of webhook bodies held before their signature is checked, across all connections; a delivery that
+    /// would pass it is answered 503 (WooCommerce deliveries are a few KB, so only a flood reaches it).
+    public var maxUnverifiedBytes: Int = 64 << 20
+
+    public init(host: String, port: Int, webhookPath: String, maxBodyBytes: Int, metricsToken: String = "", idleTimeout: Duration = .seconds(30), readTimeout: Duration = .seconds(30), maxConnections: Int = 256, maxUnverifiedBytes: Int = 64 << 20) {
+        self.host = host
+        self.port = port
+        self.webhookPath = webhookPath
+        self.maxBodyBytes = maxBodyBytes
+        self.metricsToken = metricsToken
+        self.idleTimeout = idleTimeout
+        self.readTimeout = readTimeout
+        self.maxConnections = maxConnections
+        self.maxUnverifiedBytes = maxUnverifiedBytes
+    }
+}
+
+public struct WebhookSettings: Sendable {
+    /// Webhook secrets as entered in WooCommerce; `WOOQUEUE_WEBHOOK_SECRET` adds one.
+    public var secrets: [String]
+    /// How long a delivery id is remembered to drop repeats.
+    public var deliveryRetention: Duration
+    /// Where deliveries are kept while Redis is unreachable.
+    public var spoolDirectory: String
+    /// Past this size the spool refuses deliveries (503) rather than fill the disk.
+    public var spoolMaxBytes: Int
+
+    public init(secrets: [String], deliveryRetention: Duration, spoolDirectory: String, spoolMaxBytes: Int) {
+        self.secrets = secrets
+        self.deliveryRetention = deliveryRetention
+        self.spoolDirectory = spoolDirectory
+        self.spoolMaxBytes = spoolMaxBytes
+    }
+}
