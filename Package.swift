@@ -1,9 +1,9 @@
 // swift-tools-version:6.0
+// Linux only (Glibc, /proc, posix_spawn's GNU extensions, libpq and hiredis from Debian): no Apple platform is claimed.
 import PackageDescription
 
 let package = Package(
     name: "wooqueue",
-    platforms: [.macOS(.v15)],
     products: [
         .executable(name: "wooqueue", targets: ["wooqueue"]),
     ],
@@ -91,6 +91,7 @@ let package = Package(
         ]),
         .target(name: "Operations", dependencies: [
             "QueueCore", "Parsing", "Routing", "HTTPServer",
+            .product(name: "NIOHTTP1", package: "swift-nio"),
             .product(name: "CoreMetrics", package: "swift-metrics"),
             .product(name: "Prometheus", package: "swift-prometheus"),
             .product(name: "Crypto", package: "swift-crypto"),
@@ -114,7 +115,8 @@ let package = Package(
         ]),
         .target(name: "Benchmarks", dependencies: [
             "AppConfiguration", "CommandSupport", "QueueCore", "Parsing", "Workers", "Dispatcher", "HTTPServer", "Inventory",
-            "PostgresClient", "WooCommerceModel",
+            "PostgresClient", "WooCommerceModel", "Routing", "WooCommerceAPI",
+            .product(name: "NIOHTTP1", package: "swift-nio"),
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
             .product(name: "AsyncHTTPClient", package: "async-http-client"),
             .product(name: "Logging", package: "swift-log"),
@@ -126,6 +128,7 @@ let package = Package(
             "StoreSync", "HTTPServer", "RedisClient", "PostgresClient", "ClientSupport", "CommandSupport", "Benchmarks", "AppConfiguration",
             .product(name: "Hummingbird", package: "hummingbird"),
             .product(name: "NIOCore", package: "swift-nio"),
+            .product(name: "UnixSignals", package: "swift-service-lifecycle"),
             .product(name: "Metrics", package: "swift-metrics"),
             .product(name: "Prometheus", package: "swift-prometheus"),
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
@@ -219,6 +222,8 @@ if Context.environment["WOOQUEUE_FUZZ"] == "1" {
 for target in package.targets where target.type != .system && target.name != "CSystemShims" {
     target.swiftSettings = (target.swiftSettings ?? []) + [
         .enableUpcomingFeature("ExistentialAny"),
+        // A member is visible only where its own module is imported: every file says what it uses.
+        .enableUpcomingFeature("MemberImportVisibility"),
     ]
 }
 

@@ -7,7 +7,9 @@ import HTTPServer
 import Foundation
 import Logging
 import NIOCore
+import NIOHTTP1
 import QueueCore
+import Routing
 import ServiceLifecycle
 import Synchronization
 

@@ -6,6 +6,7 @@ import Inventory
 import Logging
 import PostgresClient
 import QueueCore
+import WooCommerceAPI
 import WooCommerceModel
 import Workers
 

@@ -1,3 +1,4 @@
+import Foundation
 /// WooCommerce-shaped product bodies for the benchmarks: the fixture product-simple.json on one line, with its
 /// own id, SKU, stock and modification time per product.
 enum BenchProducts {

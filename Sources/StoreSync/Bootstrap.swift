@@ -2,6 +2,7 @@ import Inventory
 import QueueCore
 import Routing
 import WooCommerceAPI
+import WooCommerceModel
 
 /// Compares the store's catalogue with `inv_items` and enqueues upserts for what the table lacks
 /// (`wooqueue bootstrap`), page by page.

@@ -4,8 +4,10 @@ import AsyncHTTPClient
 import Foundation
 import Logging
 import NIOCore
+import NIOHTTP1
 import Parsing
 import QueueCore
+import RedisClient
 import Routing
 import Testing
 import TestSupport

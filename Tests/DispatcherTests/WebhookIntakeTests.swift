@@ -7,8 +7,10 @@ import Foundation
 import Logging
 import MetricsTestKit
 import NIOCore
+import NIOHTTP1
 import Parsing
 import QueueCore
+import RedisClient
 import Routing
 import ServiceLifecycle
 import Testing

@@ -1,6 +1,7 @@
 import AppConfiguration
 import Foundation
 import Inventory
+import MetricsTestKit
 import PostgresClient
 import QueueCore
 import RedisClient

@@ -3,8 +3,10 @@ import Foundation
 import Inventory
 import Logging
 import QueueCore
+import RedisClient
 import Routing
 import StoreSync
+import Synchronization
 import TestSupport
 import Testing
 @testable import WooCommerceAPI

@@ -7,6 +7,7 @@ import Logging
 import Operations
 import Parsing
 import QueueCore
+import RedisClient
 import Routing
 import TestSupport
 import Testing

@@ -1,4 +1,5 @@
 import AppConfiguration
+import Foundation
 import QueueCore
 import RedisClient
 import TestSupport

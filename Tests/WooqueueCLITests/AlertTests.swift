@@ -1,6 +1,8 @@
 import Foundation
+import HTTPTypes
 import Parsing
 import QueueCore
+import RedisClient
 import TestSupport
 import Testing
 

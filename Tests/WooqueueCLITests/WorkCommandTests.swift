@@ -3,6 +3,7 @@ import Foundation
 import Parsing
 import PostgresClient
 import QueueCore
+import RedisClient
 import TestSupport
 import Testing
 

@@ -1,5 +1,6 @@
 import AppConfiguration
 import Foundation
+import HTTPTypes
 import Synchronization
 import MetricsTestKit
 import QueueCore

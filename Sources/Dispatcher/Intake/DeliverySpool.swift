@@ -1,3 +1,4 @@
+import CDispatch  // where Swift finds `struct stat` (fstat, st_size) once MemberImportVisibility is on
 import ClientSupport
 import Foundation
 import Logging

@@ -12,6 +12,7 @@ import PostgresClient
 import Prometheus
 import QueueCore
 import ServiceLifecycle
+import UnixSignals
 import WooCommerceAPI
 import Workers
 

@@ -1,8 +1,11 @@
 import AppConfiguration
 import ArgumentParser
 import CommandSupport
+import Foundation
+import Inventory
 import QueueCore
 import ServiceLifecycle
+import UnixSignals
 import Workers
 import Logging
 

@@ -1,4 +1,5 @@
 import AppConfiguration
+import Foundation
 import Operations
 import QueueCore
 import Testing

@@ -1,5 +1,8 @@
 import AppConfiguration
+import Dispatcher
 import Foundation
+import Inventory
+import Operations
 import Parsing
 import QueueCore
 import TestSupport
