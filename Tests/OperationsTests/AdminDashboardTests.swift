@@ -19,22 +19,16 @@ import Testing
     /// A dashboard on a fresh key prefix; `admin` is the configuration's admin section.
     func withDashboard(admin: String = #"{"token": "\#(token)", "user": "ops", "password": "pa ss:word"}"#,
                        _ body: @escaping @Sendable (WooqueueConfiguration, QueueStore, any TestClientProtocol) async throws -> Void) async throws {
-        let configuration = try TestEnvironment.configuration(prefix: TestEnvironment.uniquePrefix("admin"), #"{"admin": \#(admin)}"#)
-        let store = try TestEnvironment.store(configuration)
-        var logger = Logger(label: "test.admin")
-        logger.logLevel = .warning
-        let dashboard = try AdminDashboard(configuration: configuration, store: store.withNewConnection(label: "admin"),
-                                       access: AdminAccess(settings: configuration.admin), catalogue: nil, logger: logger)
-        let router = Router(context: ServerContext.self)
-        dashboard.register(on: router)
-        do {
+        try await withFreshQueue("admin", #"{"admin": \#(admin)}"#) { configuration, store in
+            var logger = Logger(label: "test.admin")
+            logger.logLevel = .warning
+            let dashboard = try AdminDashboard(configuration: configuration, store: store.withNewConnection(label: "admin"),
+                                               access: AdminAccess(settings: configuration.admin), catalogue: nil, logger: logger)
+            let router = Router(context: ServerContext.self)
+            dashboard.register(on: router)
             try await Application(router: router, configuration: .init(address: .hostname("127.0.0.1", port: 0)), logger: logger)
                 .test(.live) { client in try await body(configuration, store, client) }
-        } catch {
-            _ = try? await store.deleteAllKeys()
-            throw error
         }
-        _ = try await store.deleteAllKeys()
     }
 
     static let bearer: HTTPFields = [.authorization: "Bearer \(token)"]

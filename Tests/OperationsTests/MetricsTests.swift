@@ -13,9 +13,7 @@ import Testing
     /// Known contents in every state, on several queues, then one scrape: each gauge must equal both what was put
     /// there and what `wooqueue status` reads, and promtool must accept the exposition.
     @Test func queueGaugesMatchTheQueuesInRedis() async throws {
-        let configuration = try TestEnvironment.configuration(prefix: TestEnvironment.uniquePrefix("metrics"))
-        let store = try TestEnvironment.store(configuration)
-        do {
+        try await withFreshQueue("metrics") { configuration, store in
             let now = WallClock.nowMillis()
             func jobs(_ count: Int, on queue: String, runAt: Int64? = nil) -> [JobEnvelope] {
                 (0..<count).map { _ in JobEnvelope(type: "noop", queue: queue, maxAttempts: 3, enqueuedAt: now - 5_000, runAt: runAt) }
@@ -64,33 +62,28 @@ import Testing
 
             let check = try await Self.promtoolCheck(text)
             #expect(check.status == 0, "promtool check metrics refused the exposition: \(check.output)")
-        } catch {
-            _ = try? await store.deleteAllKeys()
-            throw error
         }
-        _ = try await store.deleteAllKeys()
     }
 
     @Test func aConfiguredTokenIsRequired() async throws {
-        let configuration = try TestEnvironment.configuration(prefix: TestEnvironment.uniquePrefix("metrics-token"))
-        let store = try TestEnvironment.store(configuration)
-        let router = Router(context: ServerContext.self)
-        MetricsEndpoint(metrics: ClusterMetrics(store: store, queues: configuration.queues),
-                        access: AdminAccess(settings: configuration.admin, metricsToken: "s3cret-token")).register(on: router)
-        try await Application(router: router).test(.router) { client in
-            try await client.execute(uri: "/metrics", method: .get) { response in
-                #expect(response.status == .unauthorized)
-                #expect(response.headers[.wwwAuthenticate]?.hasPrefix("Bearer") == true)
-            }
-            try await client.execute(uri: "/metrics", method: .get, headers: [.authorization: "Bearer wrong"]) { response in
-                #expect(response.status == .unauthorized)
-            }
-            try await client.execute(uri: "/metrics", method: .get, headers: [.authorization: "Bearer s3cret-token"]) { response in
-                #expect(response.status == .ok)
-                #expect(String(buffer: response.body).contains(#"wooqueue_queue_jobs{queue="high",state="ready"} 0"#))
+        try await withFreshQueue("metrics-token") { configuration, store in
+            let router = Router(context: ServerContext.self)
+            MetricsEndpoint(metrics: ClusterMetrics(store: store, queues: configuration.queues),
+                            access: AdminAccess(settings: configuration.admin, metricsToken: "s3cret-token")).register(on: router)
+            try await Application(router: router).test(.router) { client in
+                try await client.execute(uri: "/metrics", method: .get) { response in
+                    #expect(response.status == .unauthorized)
+                    #expect(response.headers[.wwwAuthenticate]?.hasPrefix("Bearer") == true)
+                }
+                try await client.execute(uri: "/metrics", method: .get, headers: [.authorization: "Bearer wrong"]) { response in
+                    #expect(response.status == .unauthorized)
+                }
+                try await client.execute(uri: "/metrics", method: .get, headers: [.authorization: "Bearer s3cret-token"]) { response in
+                    #expect(response.status == .ok)
+                    #expect(String(buffer: response.body).contains(#"wooqueue_queue_jobs{queue="high",state="ready"} 0"#))
+                }
             }
         }
-        _ = try await store.deleteAllKeys()
     }
 
     /// Jobs with every outcome through a worker process: the process counters and histograms count each one once,

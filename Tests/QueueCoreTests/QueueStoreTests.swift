@@ -7,15 +7,7 @@ import Testing
 
 @Suite struct QueueStoreTests {
     func withStore(_ json: String = "{}", _ body: (QueueStore, WooqueueConfiguration) async throws -> Void) async throws {
-        let configuration = try TestEnvironment.configuration(prefix: TestEnvironment.uniquePrefix("store"), json)
-        let store = try TestEnvironment.store(configuration)
-        do {
-            try await body(store, configuration)
-        } catch {
-            _ = try? await store.deleteAllKeys()
-            throw error
-        }
-        try await store.deleteAllKeys()
+        try await withFreshQueue("store", json) { configuration, store in try await body(store, configuration) }
     }
 
     func job(_ queue: String, _ n: Int, runAt: Int64? = nil) -> JobEnvelope {

@@ -65,3 +65,22 @@ public func waitUntil(
         try await Task.sleep(for: poll)
     }
 }
+
+/// Runs `body` with a configuration on a fresh key prefix (`name` plus a random part, with `json` for the other
+/// sections) and a store for it. The prefix's keys are deleted afterwards, whether `body` returns or throws: the
+/// one scoping helper of the integration tests.
+public func withFreshQueue<Result>(
+    _ name: String, _ json: String = "{}", _ body: (WooqueueConfiguration, QueueStore) async throws -> Result
+) async throws -> Result {
+    let configuration = try TestEnvironment.configuration(prefix: TestEnvironment.uniquePrefix(name), json)
+    let store = try TestEnvironment.store(configuration)
+    let result: Result
+    do {
+        result = try await body(configuration, store)
+    } catch {
+        _ = try? await store.deleteAllKeys()
+        throw error
+    }
+    try await store.deleteAllKeys()
+    return result
+}
