@@ -3,19 +3,34 @@ import Parsing
 import QueueCore
 import Routing
 
-/// The routes of the repository's config.json, for the kinds of payload a route can take.
+/// Routes like the repository's config.json, for every kind of payload a route can take (built directly: the
+/// configuration file's reader lives above the modules a fuzz target may link).
 private let router: DeliveryRouter = {
-    let configuration = #"""
-        {"jobTypes": {"upsert": {"queue": "bulk", "handler": "noop"}, "delete": {"queue": "bulk", "handler": "noop"},
-                      "email": {"queue": "high", "handler": "noop"}, "erp": {"queue": "medium", "handler": "noop"},
-                      "stock": {"queue": "bulk", "handler": "noop"}, "coupon": {"queue": "low", "handler": "noop"}},
-         "routes": {"product.created": [{"type": "upsert", "coalesce": true}], "product.updated": [{"type": "upsert", "coalesce": true}],
-                    "product.deleted": [{"type": "delete"}], "order.created": [{"type": "email"}, {"type": "erp", "payload": "erp_order"},
-                    {"type": "stock", "payload": "order_stock"}], "order.deleted": [{"type": "email"}], "coupon.created": [{"type": "coupon"}],
-                    "action.woocommerce_add_to_cart": [{"type": "email"}]}}
-        """#
-    // A fixed text known to be valid: a failure here is a broken target, not a finding.
-    return DeliveryRouter(configuration: try! WooqueueConfiguration.decode(try! JSONValue.parse(Array(configuration.utf8)), environment: [:]))
+    let queues = ["high", "medium", "low", "bulk"].map {
+        QueueConfiguration.QueueSettings(name: $0, workers: 1, retries: 2, maxDelay: .seconds(60))
+    }
+    let types = [("upsert", "bulk"), ("delete", "bulk"), ("email", "high"), ("erp", "medium"), ("stock", "bulk"), ("coupon", "low")]
+    var jobTypes: [String: QueueConfiguration.JobTypeSettings] = [:]
+    for (name, queue) in types {
+        jobTypes[name] = .init(name: name, queue: queue, handler: "noop", timeout: .seconds(30), retries: nil,
+                               settings: ConfigNode(value: .object([]), path: "jobTypes.\(name)"))
+    }
+    func route(_ type: String, _ payload: RouteSettings.Payload = .resource, coalesce: Bool = false) -> RouteSettings {
+        RouteSettings(type: type, queue: jobTypes[type]?.queue ?? "low", delay: .zero, payload: payload, coalesce: coalesce)
+    }
+    let routes: [String: [RouteSettings]] = [
+        "product.created": [route("upsert", coalesce: true)], "product.updated": [route("upsert", coalesce: true)],
+        "product.deleted": [route("delete")],
+        "order.created": [route("email"), route("erp", .erpOrder), route("stock", .orderStock)], "order.deleted": [route("email")],
+        "coupon.created": [route("coupon")], "action.woocommerce_add_to_cart": [route("email")],
+    ]
+    let queue = QueueConfiguration(
+        redis: .init(url: "redis://127.0.0.1:6379/0", keyPrefix: "fuzz", allowEviction: false),
+        workers: .init(heartbeatInterval: .seconds(3), processTimeout: .seconds(15), recoveryInterval: .seconds(5), maxRecoveries: 3,
+                       shutdownGrace: .seconds(25), fetchBatch: 100, schedulerInterval: .milliseconds(200), statusRetention: .seconds(86_400),
+                       eventsKept: 1000),
+        backoff: .init(base: .seconds(1), factor: 2, cap: .seconds(600), jitter: 0.1), queues: queues, jobTypes: jobTypes)
+    return DeliveryRouter(configuration: .init(routes: routes, queue: queue))
 }()
 
 private let topics = ["product.created", "product.updated", "product.deleted", "order.created", "order.deleted", "coupon.created",

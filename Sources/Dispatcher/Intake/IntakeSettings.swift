@@ -21,7 +21,9 @@ public struct HTTPSettings: Sendable {
     /// would pass it is answered 503 (WooCommerce deliveries are a few KB, so only a flood reaches it).
     public var maxUnverifiedBytes: Int = 64 << 20
 
-    public init(host: String, port: Int, webhookPath: String, maxBodyBytes: Int, metricsToken: String = "", idleTimeout: Duration = .seconds(30), readTimeout: Duration = .seconds(30), maxConnections: Int = 256, maxUnverifiedBytes: Int = 64 << 20) {
+    public init(host: String, port: Int, webhookPath: String, maxBodyBytes: Int, metricsToken: String = "",
+                idleTimeout: Duration = .seconds(30), readTimeout: Duration = .seconds(30), maxConnections: Int = 256,
+                maxUnverifiedBytes: Int = 64 << 20) {
         self.host = host
         self.port = port
         self.webhookPath = webhookPath

@@ -26,7 +26,8 @@ public struct InventorySettings: Sendable {
     /// PostgreSQL `statement_timeout` for inventory writes, so a stuck lock cannot hold a worker for ever.
     public var statementTimeout: Duration
 
-    public init(table: String, stateSchema: String, deletion: DeletionMode, batchSize: Int, statementTimeout: Duration) {
+    public init(table: String, stateSchema: String, deletion: DeletionMode, batchSize: Int,
+                statementTimeout: Duration) {
         self.table = table
         self.stateSchema = stateSchema
         self.deletion = deletion

@@ -54,7 +54,9 @@ public struct QueueConfiguration: Sendable {
         /// How many events each queue's log keeps.
         public var eventsKept: Int
 
-        public init(heartbeatInterval: Duration, processTimeout: Duration, recoveryInterval: Duration, maxRecoveries: Int, shutdownGrace: Duration, fetchBatch: Int, schedulerInterval: Duration, statusRetention: Duration, eventsKept: Int) {
+        public init(heartbeatInterval: Duration, processTimeout: Duration, recoveryInterval: Duration,
+                    maxRecoveries: Int, shutdownGrace: Duration, fetchBatch: Int, schedulerInterval: Duration,
+                    statusRetention: Duration, eventsKept: Int) {
             self.heartbeatInterval = heartbeatInterval
             self.processTimeout = processTimeout
             self.recoveryInterval = recoveryInterval
@@ -116,7 +118,8 @@ public struct QueueConfiguration: Sendable {
         /// The handler's own settings: the type's members other than ``commonKeys``, at `jobTypes.<name>`.
         public var settings: ConfigNode
 
-        public init(name: String, queue: String, handler: String, timeout: Duration, retries: Int?, settings: ConfigNode) {
+        public init(name: String, queue: String, handler: String, timeout: Duration, retries: Int?,
+                    settings: ConfigNode) {
             self.name = name
             self.queue = queue
             self.handler = handler
