@@ -1,7 +1,7 @@
+import CoreMetrics
 import Dispatcher
 import Inventory
 import Logging
-import CoreMetrics
 import Operations
 import QueueCore
 import Routing

@@ -224,7 +224,10 @@ import TestSupport
         let server = try await Server.start(spoolDirectory: spool.directory)
         try await waitUntil("the readable records to reach Redis", timeout: .seconds(10)) { try await server.ready("bulk").count == 2 }
         #expect(try await server.ready("bulk").map(\.key) == ["before", "after"])
-        let quarantined = try Data(contentsOf: URL(fileURLWithPath: "\(spool.directory)/deliveries.quarantine"))
+        // The replay stores the readable records, then writes the quarantine: wait for it, bounded.
+        let quarantinePath = "\(spool.directory)/deliveries.quarantine"
+        try await waitUntil("the quarantine to be written", timeout: .seconds(5)) { FileManager.default.fileExists(atPath: quarantinePath) }
+        let quarantined = try Data(contentsOf: URL(fileURLWithPath: quarantinePath))
         #expect(Array(quarantined) == spool.damaged, "the damaged record is kept as it was")
         try await waitUntil("/readyz to report the quarantine", timeout: .seconds(5)) {
             try await readiness(server).body?["spool_quarantine_bytes"] == .number(Double(spool.damaged.count))
