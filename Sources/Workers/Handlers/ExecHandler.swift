@@ -53,12 +53,14 @@ public struct ExecHandler: JobHandler {
     }
 
     public func handle(_ job: JobContext) async throws {
+        // The kind's factory refuses an empty command; a handler made in code gets an error here, not a trap.
+        guard let program = command.first else { throw JobFailure.permanent("exec handler: the command is empty") }
         let outcome: ChildProcess.Outcome
         do {
-            outcome = try await ChildProcess.run(executable: try Self.resolve(command[0]), arguments: Array(command.dropFirst()),
+            outcome = try await ChildProcess.run(executable: try Self.resolve(program), arguments: Array(command.dropFirst()),
                                                  environment: environment(for: job.envelope), input: job.envelope.payload)
         } catch let error as ChildProcess.SpawnError {
-            throw JobFailure.permanent("cannot start \(command[0]): \(error)")
+            throw JobFailure.permanent("cannot start \(program): \(error)")
         }
         try Task.checkCancellation()
         let excerpt = Self.excerpt(outcome.standardError)
@@ -66,11 +68,11 @@ public struct ExecHandler: JobHandler {
         case .exited(0):
             return
         case .exited(75):
-            throw JobFailure.transient("\(command[0]) exited 75 (temporary failure)\(excerpt)")
+            throw JobFailure.transient("\(program) exited 75 (temporary failure)\(excerpt)")
         case .exited(let status):
-            throw JobFailure.permanent("\(command[0]) exited \(status)\(excerpt)")
+            throw JobFailure.permanent("\(program) exited \(status)\(excerpt)")
         case .signalled(let signal):
-            throw JobFailure.permanent("\(command[0]) was killed by signal \(signal)\(excerpt)")
+            throw JobFailure.permanent("\(program) was killed by signal \(signal)\(excerpt)")
         }
     }
 

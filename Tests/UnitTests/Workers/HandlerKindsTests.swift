@@ -1,5 +1,6 @@
 import AppConfiguration
 import Foundation
+import Logging
 import Parsing
 import QueueCore
 import TestSupport
@@ -43,5 +44,13 @@ import Testing
         #expect(throws: HandlerKindError.self) { try kinds.register("shout") { _ in NoopHandler() } }
         #expect(throws: HandlerKindError.self) { try kinds.register("http") { _ in NoopHandler() } }
         #expect(try registry(#"{"loud": {"queue": "low", "handler": "shout", "word": "HEY"}}"#, kinds: kinds).entry(for: "loud") != nil)
+    }
+
+    /// An exec handler made in code with no command fails its job; it never traps the worker.
+    @Test func anEmptyExecCommandFailsItsJobInsteadOfTrapping() async {
+        let failure = await #expect(throws: JobFailure.self) {
+            try await ExecHandler(command: []).handle(JobContext(envelope: JobEnvelope(type: "t", queue: "q", maxAttempts: 1), logger: .init(label: "t")))
+        }
+        #expect(failure?.kind == .permanent && failure?.description.contains("the command is empty") == true)
     }
 }
