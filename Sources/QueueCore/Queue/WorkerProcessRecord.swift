@@ -1,4 +1,4 @@
-import Parsing
+import Foundation
 
 /// A worker process as the registry describes it.
 public struct WorkerProcessRecord: Sendable, Equatable {
@@ -31,48 +31,74 @@ public struct WorkerProcessRecord: Sendable, Equatable {
         return (0..<workers[position]).map { Self.holder(process: id, worker: $0) }
     }
 
+    /// The record as the registry stores it: JSON with snake_case members.
     public func encoded() -> [UInt8] {
-        var writer = JSONWriter(capacity: 128)
-        writer.beginObject()
-        writer.field("id", id)
-        writer.field("host", host)
-        writer.field("pid", pid)
-        var queueList: [UInt8] = [UInt8(ascii: "[")]
-        for (index, queue) in queues.enumerated() {
-            if index > 0 { queueList.append(UInt8(ascii: ",")) }
-            JSONWriter.appendString(queue, to: &queueList)
-        }
-        queueList.append(UInt8(ascii: "]"))
-        writer.field("queues", raw: queueList)
-        writer.field("workers", raw: Array("[\(workers.map(String.init).joined(separator: ","))]".utf8))
-        writer.field("started_at", startedAt)
-        writer.field("heartbeat_at", heartbeatAt)
-        writer.endObject()
-        return writer.bytes
+        // Encoding a struct of strings and whole numbers cannot fail.
+        (try? Self.encoder.encode(self)).map { Array($0) } ?? []
     }
 
+    /// Reads a record from the registry. Redis may be written by anyone with access, so this never traps: a member
+    /// missing or of the wrong kind reads as empty or 0 (see ``init(from:)``); only bytes that are not a JSON object
+    /// throw.
     public init(decoding bytes: [UInt8]) throws {
-        let value = try JSONValue.parse(bytes)
-        guard case .object = value else { throw EnvelopeError("process record is not an object") }
-        func string(_ key: String) -> String { if case .string(let s) = value[key] { return s }; return "" }
-        // The record is read from Redis, which anyone with access may write to: numbers that are not whole or do
-        // not fit read as 0, never trap.
-        func number(_ key: String) -> Int64 { if case .number(let n) = value[key] { return Int64(exactly: n) ?? 0 }; return 0 }
-        var queues: [String] = []
-        if case .array(let elements) = value["queues"] {
-            queues = elements.compactMap { if case .string(let s) = $0 { return s }; return nil }
+        do {
+            self = try JSONDecoder().decode(Self.self, from: Data(bytes))
+        } catch {
+            throw EnvelopeError("process record is not a JSON object: \(error)")
         }
-        var workers: [Int] = []
-        if case .array(let elements) = value["workers"] {
-            // One count per queue, in order: a count that is not a whole number from 0 to 1000 (the configuration's
-            // limit) reads as 0 rather than shift the others or make a million holder names.
-            workers = elements.map { element in
-                guard case .number(let n) = element, let count = Int(exactly: n), (0...1000).contains(count) else { return 0 }
-                return count
-            }
-        }
-        self.init(id: string("id"), host: string("host"), pid: Int(truncatingIfNeeded: number("pid")), queues: queues, workers: workers,
-                  startedAt: number("started_at"), heartbeatAt: number("heartbeat_at"))
     }
+
+    private static let encoder: JSONEncoder = {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = .withoutEscapingSlashes
+        return encoder
+    }()
 }
 
+extension WorkerProcessRecord: Codable {
+    private enum CodingKeys: String, CodingKey {
+        case id, host, pid, queues, workers
+        case startedAt = "started_at"
+        case heartbeatAt = "heartbeat_at"
+    }
+
+    /// Lenient on every member: a number that is not whole or does not fit reads as 0, and a worker count outside
+    /// 0...1000 (the configuration's limit) reads as 0 in its place, rather than shift the others or make a million
+    /// holder names.
+    public init(from decoder: any Decoder) throws {
+        let container = try decoder.container(keyedBy: CodingKeys.self)
+        func string(_ key: CodingKeys) -> String { (try? container.decodeIfPresent(String.self, forKey: key)) ?? "" }
+        func number(_ key: CodingKeys) -> Int64 { (try? container.decodeIfPresent(Int64.self, forKey: key)) ?? 0 }
+        let queues = (try? container.decodeIfPresent([LenientString].self, forKey: .queues)) ?? []
+        let workers = (try? container.decodeIfPresent([LenientCount].self, forKey: .workers)) ?? []
+        self.init(id: string(.id), host: string(.host), pid: Int(truncatingIfNeeded: number(.pid)),
+                  queues: queues.compactMap(\.value), workers: workers.map(\.value),
+                  startedAt: number(.startedAt), heartbeatAt: number(.heartbeatAt))
+    }
+
+    public func encode(to encoder: any Encoder) throws {
+        var container = encoder.container(keyedBy: CodingKeys.self)
+        try container.encode(id, forKey: .id)
+        try container.encode(host, forKey: .host)
+        try container.encode(pid, forKey: .pid)
+        try container.encode(queues, forKey: .queues)
+        try container.encode(workers, forKey: .workers)
+        try container.encode(startedAt, forKey: .startedAt)
+        try container.encode(heartbeatAt, forKey: .heartbeatAt)
+    }
+
+    /// A queue name, or nil for an element that is not a string (dropped).
+    private struct LenientString: Decodable {
+        let value: String?
+        init(from decoder: any Decoder) throws { value = try? decoder.singleValueContainer().decode(String.self) }
+    }
+
+    /// A worker count from 0 to 1000, or 0.
+    private struct LenientCount: Decodable {
+        let value: Int
+        init(from decoder: any Decoder) throws {
+            let count = try? decoder.singleValueContainer().decode(Int.self)
+            value = count.flatMap { (0...1000).contains($0) ? $0 : nil } ?? 0
+        }
+    }
+}
