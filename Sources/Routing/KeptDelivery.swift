@@ -1,4 +1,4 @@
-import Parsing
+import Foundation
 import QueueCore
 
 /// A signed delivery that could not become jobs (not JSON, no route, a body that does not fit its topic), kept in
@@ -25,14 +25,10 @@ public struct KeptDelivery: Sendable, Equatable {
 
     /// The dead letter that keeps it, failed once with `reason`.
     public func envelope(reason: String, now: Int64 = WallClock.nowMillis()) -> JobEnvelope {
-        var writer = JSONWriter(capacity: body.count + 128)
-        writer.beginObject()
-        writer.field("topic", topic)
-        writer.field("delivery_id", deliveryID)
-        writer.field("webhook_id", webhookID)
-        writer.field("body", String(decoding: body, as: UTF8.self))
-        writer.endObject()
-        var envelope = JobEnvelope(type: Self.type, queue: Self.queue, payload: writer.bytes, maxAttempts: 1, enqueuedAt: now,
+        let stored = Stored(topic: topic, deliveryID: deliveryID, webhookID: webhookID, body: String(decoding: body, as: UTF8.self))
+        // Encoding a struct of strings cannot fail.
+        let payload = (try? Self.encoder.encode(stored)).map { Array($0) } ?? []
+        var envelope = JobEnvelope(type: Self.type, queue: Self.queue, payload: payload, maxAttempts: 1, enqueuedAt: now,
                                    key: deliveryID, source: "woocommerce:\(topic ?? "?")")
         envelope.attempt = 1
         envelope.firstError = reason
@@ -45,14 +41,31 @@ public struct KeptDelivery: Sendable, Equatable {
 
     /// Reads a kept delivery back from its dead letter; `nil` for any other envelope.
     public init?(_ envelope: JobEnvelope) {
-        guard envelope.type == Self.type, let payload = try? JSONValue.parse(envelope.payload),
-              case .string(let body) = payload["body"] else { return nil }
-        func text(_ name: String) -> String? {
-            if case .string(let value) = payload[name] { return value }
+        guard envelope.type == Self.type, let stored = try? JSONDecoder().decode(Stored.self, from: Data(envelope.payload)) else {
             return nil
         }
-        self.init(topic: text("topic"), deliveryID: text("delivery_id"), webhookID: text("webhook_id"), body: Array(body.utf8))
+        self.init(topic: stored.topic, deliveryID: stored.deliveryID, webhookID: stored.webhookID, body: Array(stored.body.utf8))
     }
+
+    /// The dead letter's payload: `{"topic", "delivery_id", "webhook_id", "body"}`, the body as a JSON string.
+    private struct Stored: Codable {
+        var topic: String?
+        var deliveryID: String?
+        var webhookID: String?
+        var body: String
+
+        enum CodingKeys: String, CodingKey {
+            case topic, body
+            case deliveryID = "delivery_id"
+            case webhookID = "webhook_id"
+        }
+    }
+
+    private static let encoder: JSONEncoder = {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = .withoutEscapingSlashes
+        return encoder
+    }()
 }
 
 extension DeliveryRouter {
