@@ -1,4 +1,4 @@
-import Parsing
+import Foundation
 import QueueCore
 
 /// Does nothing, for load and failure tests.
@@ -14,31 +14,45 @@ public struct NoopHandler: JobHandler {
     public func handle(_ job: JobContext) async throws {
         let payload = job.envelope.payload
         if payload.count <= 2 { return }  // "{}": the common case in benchmarks
-        guard case .object(let members) = try? JSONValue.parse(payload) else {
+        let request: Request
+        do {
+            request = try JSONDecoder().decode(Request.self, from: Data(payload))
+        } catch let failure as JobFailure {
+            throw failure
+        } catch {
             throw JobFailure.permanent("noop payload must be a JSON object")
         }
-        var sleepMillis: Int64 = 0
-        var failure: JobFailure.Kind?
-        for (key, value) in members {
-            switch (key, value) {
-            case ("sleep_ms", .number(let ms)):
-                guard let whole = Int64(exactly: ms), (0...Self.longestSleepMillis).contains(whole) else {
-                    throw JobFailure.permanent("noop payload: sleep_ms must be a whole number from 0 to \(Self.longestSleepMillis), got \(ms)")
-                }
-                sleepMillis = whole
-            case ("sleep_ms", _):
-                throw JobFailure.permanent("noop payload: sleep_ms must be a whole number ≥ 0, got \(value.kindName)")
-            case ("fail", .string("transient")):
-                failure = .transient
-            case ("fail", .string("permanent")):
-                failure = .permanent
-            case ("fail", _):
-                throw JobFailure.permanent("noop payload: fail must be \"transient\" or \"permanent\"")
-            default:
-                break
-            }
-        }
+        let (sleepMillis, failure) = (request.sleepMillis, request.failure)
         if sleepMillis > 0 { try await Task.sleep(for: .milliseconds(sleepMillis)) }
         if let failure { throw JobFailure(failure, "noop asked to fail (\(failure == .permanent ? "permanent" : "transient"))") }
+    }
+
+    /// What a payload asks for. A member of the wrong kind fails the job permanently, naming the member.
+    private struct Request: Decodable {
+        var sleepMillis: Int64 = 0
+        var failure: JobFailure.Kind?
+
+        enum CodingKeys: String, CodingKey {
+            case sleepMillis = "sleep_ms"
+            case fail
+        }
+
+        init(from decoder: any Decoder) throws {
+            let container = try decoder.container(keyedBy: CodingKeys.self)
+            if container.contains(.sleepMillis) {
+                // A number that is not whole or does not fit fails to decode as Int64, and never traps.
+                guard let whole = try? container.decode(Int64.self, forKey: .sleepMillis), (0...longestSleepMillis).contains(whole) else {
+                    throw JobFailure.permanent("noop payload: sleep_ms must be a whole number from 0 to \(longestSleepMillis)")
+                }
+                sleepMillis = whole
+            }
+            if container.contains(.fail) {
+                switch try? container.decode(String.self, forKey: .fail) {
+                case "transient": failure = .transient
+                case "permanent": failure = .permanent
+                default: throw JobFailure.permanent("noop payload: fail must be \"transient\" or \"permanent\"")
+                }
+            }
+        }
     }
 }
