@@ -1,3 +1,5 @@
+import Parsing
+
 /// A page of products in one upsert job, `{"products": [product, …]}`: how `bootstrap` and `reconcile` enqueue
 /// the catalogue, a REST page at a time.
 public enum ProductPage {
@@ -15,21 +17,8 @@ public enum ProductPage {
     /// Where the list of a page job's payload starts; nil for a payload of one product. Told by the first
     /// member's name, without reading the rest (the envelope was checked to be valid JSON when it was read).
     public static func list(in payload: [UInt8]) -> Range<Int>? {
-        let name = Array(#""products""#.utf8)
-        var index = 0
-        func skipWhitespace() { while index < payload.count, [0x20, 0x09, 0x0A, 0x0D].contains(payload[index]) { index += 1 } }
-        func skip(_ byte: UInt8) -> Bool {
-            skipWhitespace()
-            guard index < payload.count, payload[index] == byte else { return false }
-            index += 1
-            return true
-        }
-        guard skip(UInt8(ascii: "{")) else { return nil }
-        skipWhitespace()
-        guard payload.count - index >= name.count, payload[index..<(index + name.count)].elementsEqual(name) else { return nil }
-        index += name.count
-        guard skip(UInt8(ascii: ":")) else { return nil }
-        skipWhitespace()
-        return index..<payload.count
+        JSONScanner.valueOfFirstMember(named: listName, in: payload).map { $0..<payload.count }
     }
+
+    private static let listName = Array("products".utf8)
 }

@@ -41,4 +41,19 @@ struct JSONScannerTests {
             #expect(throws: JSONScanError.self) { try self.members("{\"a\":\"\(padding)\\") }
         }
     }
+
+    @Test("the first member's value is found by name, and any other shape or truncation is nil, never a trap")
+    func valueOfFirstMember() {
+        let name = Array("products".utf8)
+        func start(_ text: String) -> Int? { JSONScanner.valueOfFirstMember(named: name, in: Array(text.utf8)) }
+        #expect(start(#"{"products":[1]}"#) == 12)
+        #expect(start(" {\n \"products\" :\t[1]}") == 17)
+        #expect(start(#"{"id":1,"products":[]}"#) == nil)
+        #expect(start(#"{"product":[]}"#) == nil)
+        #expect(start(#"{"productsX":[]}"#) == nil)
+        #expect(start(#"["products"]"#) == nil)
+        let whole = #"{"products":"#
+        for end in 0..<whole.utf8.count { #expect(start(String(whole.prefix(end))) == nil, "\(end)") }
+    }
 }
+

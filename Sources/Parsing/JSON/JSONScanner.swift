@@ -77,6 +77,23 @@ public struct JSONScanner {
         if range == nil, scanner.index != bytes.count { throw scanner.failure("unexpected text after the object") }
     }
 
+    /// Where the value of the top-level object's first member starts, when that member is named `name` (written
+    /// without escapes); nil otherwise. Reads only the opening brace and the name, never the value: a cheap way to
+    /// tell one shape of payload from another before reading it in full.
+    public static func valueOfFirstMember(named name: [UInt8], in bytes: [UInt8]) -> Int? {
+        var scanner = JSONScanner(bytes)
+        scanner.skipWhitespace()
+        guard (try? scanner.expect(UInt8(ascii: "{"))) != nil else { return nil }
+        scanner.skipWhitespace()
+        let keyStart = scanner.index
+        guard (try? scanner.skipString()) != nil,
+              bytes[(keyStart + 1)..<(scanner.index - 1)].elementsEqual(name) else { return nil }
+        scanner.skipWhitespace()
+        guard (try? scanner.expect(UInt8(ascii: ":"))) != nil else { return nil }
+        scanner.skipWhitespace()
+        return scanner.index
+    }
+
     /// Calls `element` with the byte range of each element of the array at `range`, until it returns false.
     public static func forEachElement(of bytes: [UInt8], in range: Range<Int>, _ element: (Range<Int>) throws -> Bool) throws {
         var scanner = JSONScanner(bytes)
