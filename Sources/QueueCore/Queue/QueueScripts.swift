@@ -2,8 +2,14 @@ import RedisClient
 
 /// The Lua scripts that move envelopes between a queue's keys atomically.
 ///
-/// Each works on one queue's keys (one hash tag). Envelopes are matched by their exact bytes; ids are read with
-/// the pattern `^{"id":"([^"]*)"`, which the encoder guarantees (see ``JobEnvelope``).
+/// Each works on one queue's keys (one hash tag). A held job is found again by the exact bytes Redis handed out
+/// (`LREM` of the held envelope), never by re-encoding it. What the scripts read inside an envelope rests on
+/// three guarantees of ``JobEnvelope``'s encoder, each checked by its unit tests: the id is the first member
+/// (`^{"id":"…"`), the payload is the last (so the members before `,"payload":` are the envelope's own), and
+/// `recoveries` is written as a plain integer.
+///
+/// Why patterns and not `cjson`: decoding every envelope in Lua would cost Redis, the shared bottleneck, more
+/// than the whole fetch does today, and re-encoding would round numbers in payloads (cjson keeps 14 digits).
 enum QueueScripts {
     /// Enqueues jobs, keeping their order. KEYS: ready, delayed, stats, status bucket, coalesce hash. ARGV[1]:
     /// status TTL s; then one entry per job, led by its kind:
@@ -13,9 +19,11 @@ enum QueueScripts {
     /// The coalesce hash holds `key` → the id of the merging job waiting for it, and `#<id>` → that job's latest
     /// `version\npayload`. A merging job whose key points at a waiting job adds nothing: the waiting job takes
     /// its payload if its version is not older. Returns {jobs added, jobs merged}.
-    static let enqueue = RedisScript(name: "enqueue", source: """
+    static let enqueue = RedisScript(name: "enqueue", source: #"""
+        -- Collect the writes, to issue each as one command at the end.
         local statuses, envelopes, scored = {}, {}, {}
         local merged = 0
+        -- A job added: pending in the status bucket, and on ready (due now) or delayed (due later).
         local function add(id, due, envelope)
           statuses[#statuses + 1] = id; statuses[#statuses + 1] = 'pending'
           if due == '0' then
@@ -28,28 +36,34 @@ enum QueueScripts {
         while i <= #ARGV do
           local kind, id, due, envelope = ARGV[i], ARGV[i + 1], ARGV[i + 2], ARGV[i + 3]
           if kind == 'j' then
+            -- A plain job.
             add(id, due, envelope)
             i = i + 4
           elseif kind == 'b' then
+            -- A job that ends its key's merge window: later merging jobs of the key start a new one.
             redis.call('HDEL', KEYS[5], ARGV[i + 4])
             add(id, due, envelope)
             i = i + 5
           else
+            -- A merging job: join the job waiting for the key, if there is one.
             local key, version, payload = ARGV[i + 4], ARGV[i + 5], ARGV[i + 6]
             i = i + 7
             local waiting = redis.call('HGET', KEYS[5], key)
             local current = waiting and redis.call('HGET', KEYS[5], '#' .. waiting)
             if current then
+              -- Merged: the waiting job takes this payload unless it already holds a newer version.
               merged = merged + 1
-              if version >= (string.match(current, '^([^\\n]*)\\n') or '') then
-                redis.call('HSET', KEYS[5], '#' .. waiting, version .. '\\n' .. payload)
+              if version >= (string.match(current, '^([^\n]*)\n') or '') then
+                redis.call('HSET', KEYS[5], '#' .. waiting, version .. '\n' .. payload)
               end
             else
-              redis.call('HSET', KEYS[5], key, id, '#' .. id, version .. '\\n' .. payload)
+              -- The first of its window: it waits, and holds the key's latest state.
+              redis.call('HSET', KEYS[5], key, id, '#' .. id, version .. '\n' .. payload)
               add(id, due, envelope)
             end
           end
         end
+        -- Write the jobs, their statuses and the counters.
         if #envelopes > 0 then redis.call('LPUSH', KEYS[1], unpack(envelopes)) end
         if #scored > 0 then redis.call('ZADD', KEYS[2], unpack(scored)) end
         local added = #statuses / 2
@@ -60,13 +74,13 @@ enum QueueScripts {
         end
         if merged > 0 then redis.call('HINCRBY', KEYS[3], 'coalesced', merged) end
         return {added, merged}
-        """)
+        """#)
 
     /// Lua that gives a merging envelope its latest state as it is taken: removes the state (and the key's
     /// pointer, if it still points at this job) from the coalesce hash (KEYS[4]), puts the payload in place of
     /// the trailing `{}`, and renames `coalesce` to `coalesced` so the job is never filled twice (after a
     /// recovery, say).
-    private static let fillCoalesced = """
+    private static let fillCoalesced = #"""
         local function fill(envelope)
           -- Look only at the members before the payload (always last): a payload may hold a "coalesce" member of
           -- its own, and plain finds over the short head are far cheaper than a pattern over the whole envelope.
@@ -75,24 +89,27 @@ enum QueueScripts {
           local key = string.match(head, '"coalesce":"([^"]*)"')
           local id = string.match(envelope, '^{"id":"([^"]*)"')
           if not key or not id then return envelope end
+          -- Take the latest state, and end the key's window if this job still holds it.
           local current = redis.call('HGET', KEYS[4], '#' .. id)
           redis.call('HDEL', KEYS[4], '#' .. id)
           if redis.call('HGET', KEYS[4], key) == id then redis.call('HDEL', KEYS[4], key) end
+          -- Mark it filled, then put the state's payload in place of the empty one.
           envelope = string.gsub(envelope, '"coalesce":"', '"coalesced":"', 1)
-          local payload = current and string.match(current, '^[^\\n]*\\n(.*)$')
+          local payload = current and string.match(current, '^[^\n]*\n(.*)$')
           if payload and string.sub(envelope, -3) == '{}}' then
             envelope = string.sub(envelope, 1, -4) .. payload .. '}'
           end
           return envelope
         end
-        """
+        """#
 
     /// Moves up to ARGV[1] envelopes (but no more than a fair share, ready / ARGV[2] workers) from ready to the
     /// holder's active list, oldest first, and marks them processing. ARGV[4], when given, is an envelope the
     /// worker already took with BLMOVE: it is marked and filled too, and returned first. KEYS: ready, active,
     /// status bucket, coalesce hash. ARGV: max, workers, status TTL, [held envelope].
-    static let fetch = RedisScript(name: "fetch", source: fillCoalesced + "\n" + """
+    static let fetch = RedisScript(name: "fetch", source: fillCoalesced + "\n" + #"""
         local statuses, taken = {}, {}
+        -- A job taken: processing in the status bucket, and in the reply.
         local function hold(envelope)
           local id = string.match(envelope, '^{"id":"([^"]*)"')
           if id then statuses[#statuses + 1] = id; statuses[#statuses + 1] = 'processing' end
@@ -104,6 +121,7 @@ enum QueueScripts {
           redis.call('LPUSH', KEYS[2], filled)
           hold(filled)
         end
+        -- Take this worker's fair share of ready, oldest first, into its active list.
         local length = redis.call('LLEN', KEYS[1])
         if length > 0 and tonumber(ARGV[1]) > 0 then
           local n = math.min(tonumber(ARGV[1]), math.ceil(length / tonumber(ARGV[2])))
@@ -116,12 +134,13 @@ enum QueueScripts {
           end
           redis.call('LPUSH', KEYS[2], unpack(fresh))
         end
+        -- Mark them all processing in one write.
         if #statuses > 0 then
           redis.call('HSET', KEYS[3], unpack(statuses))
           redis.call('EXPIRE', KEYS[3], ARGV[3])
         end
         return taken
-        """)
+        """#)
 
     /// Settles finished jobs held in a process's active list. Records of 6 ARGV: kind, id, held envelope, new
     /// envelope, due ms, event. Kinds: done; retry and postpone (to delayed at the due time); dead (to the
@@ -130,13 +149,14 @@ enum QueueScripts {
     /// before it, applied (and counted as enqueued) only if that one was. KEYS: active, ready, delayed, dead,
     /// stats, status bucket, events. ARGV: status TTL, events kept, records…. Returns the number of records left
     /// alone.
-    static let settle = RedisScript(name: "settle", source: """
+    static let settle = RedisScript(name: "settle", source: #"""
         local statuses, events = {}, {}
         local counts = { done = 0, retry = 0, dead = 0 }
         local status_of = { done = 'done', retry = 'retry', postpone = 'retry', dead = 'failed', requeue = 'pending' }
         local stale, applied, parts = 0, false, 0
         for i = 3, #ARGV, 6 do
           local kind, id, held, new, due, event = ARGV[i], ARGV[i + 1], ARGV[i + 2], ARGV[i + 3], ARGV[i + 4], ARGV[i + 5]
+          -- Release the held job; if it is gone, another process recovered it and owns it now.
           if held ~= '' then
             applied = redis.call('LREM', KEYS[1], -1, held) > 0
             if not applied then stale = stale + 1 end
@@ -144,6 +164,7 @@ enum QueueScripts {
             parts = parts + 1
           end
           if applied then
+            -- Put the job where its outcome sends it.
             if kind == 'retry' or kind == 'postpone' then
               redis.call('ZADD', KEYS[3], due, new)
             elseif kind == 'dead' then
@@ -156,6 +177,7 @@ enum QueueScripts {
             if event ~= '' then events[#events + 1] = event end
           end
         end
+        -- Statuses, counters and events, each in one write.
         if #statuses > 0 then
           redis.call('HSET', KEYS[6], unpack(statuses))
           redis.call('EXPIRE', KEYS[6], ARGV[1])
@@ -164,20 +186,24 @@ enum QueueScripts {
         if counts.done > 0 then redis.call('HINCRBY', KEYS[5], 'done', counts.done) end
         if counts.retry > 0 then redis.call('HINCRBY', KEYS[5], 'retried', counts.retry) end
         if counts.dead > 0 then redis.call('HINCRBY', KEYS[5], 'dead', counts.dead) end
+        -- Keep only the newest ARGV[2] events.
         if #events > 0 then
           redis.call('LPUSH', KEYS[7], unpack(events))
           redis.call('LTRIM', KEYS[7], 0, tonumber(ARGV[2]) - 1)
         end
         return stale
-        """)
+        """#)
 
     /// Moves delayed envelopes due by ARGV[1] (ms) to the tail of ready, at most ARGV[2] per call.
     /// KEYS: delayed, ready, status bucket. ARGV: now, limit, status TTL. Returns how many moved.
-    static let promote = RedisScript(name: "promote", source: """
+    static let promote = RedisScript(name: "promote", source: #"""
+        -- The due envelopes, oldest due first.
         local due = redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', ARGV[1], 'LIMIT', 0, tonumber(ARGV[2]))
         if #due == 0 then return 0 end
+        -- Move them to the tail of ready.
         redis.call('ZREM', KEYS[1], unpack(due))
         redis.call('LPUSH', KEYS[2], unpack(due))
+        -- Mark them pending again.
         local statuses = {}
         for _, envelope in ipairs(due) do
           local id = string.match(envelope, '^{"id":"([^"]*)"')
@@ -188,25 +214,28 @@ enum QueueScripts {
           redis.call('EXPIRE', KEYS[3], ARGV[3])
         end
         return #due
-        """)
+        """#)
 
     /// Returns the envelopes of one holder's active list to the head of ready, the oldest ending up first in
     /// line. ARGV[4] `recover`: the holder's process died, so each envelope's `recoveries` is raised, counted and
     /// logged; `return`: the holder itself gives back jobs it is not running (a fetch reply was lost). KEYS: the
     /// active list, ready, stats, status bucket, events. ARGV: now ms, status TTL, events kept, mode. Returns how
     /// many were moved.
-    static let recover = RedisScript(name: "recover", source: """
+    static let recover = RedisScript(name: "recover", source: #"""
         local recovering = ARGV[4] == 'recover'
         local statuses = {}
         local n = 0
         local function flush_statuses()
           if #statuses > 0 then redis.call('HSET', KEYS[4], unpack(statuses)); statuses = {} end
         end
+        -- Newest first off the active list (pushed at its head), each to the consuming end of ready: the oldest
+        -- ends up first in line.
         while true do
           local envelope = redis.call('LPOP', KEYS[1])
           if not envelope then break end
           local id = string.match(envelope, '^{"id":"([^"]*)"')
           if recovering then
+            -- Count the recovery in the envelope (never an attempt: the job did not fail), and log it.
             local recoveries = tonumber(string.match(envelope, '"recoveries":(%d+)') or '0') + 1
             envelope = string.gsub(envelope, '"recoveries":%d+', '"recoveries":' .. recoveries, 1)
             if id then
@@ -222,6 +251,7 @@ enum QueueScripts {
           if #statuses >= 1000 then flush_statuses() end
         end
         flush_statuses()
+        -- Counters, and the event list's length, once.
         if n > 0 then
           redis.call('EXPIRE', KEYS[4], ARGV[2])
           if recovering then
@@ -230,27 +260,32 @@ enum QueueScripts {
           end
         end
         return n
-        """)
+        """#)
 
     /// Claims a silent process for recovery: if its heartbeat is still absent, removes it from the registry and
     /// returns its record, so exactly one recoverer proceeds. KEYS: heartbeat, registry. ARGV: process id.
-    static let claimProcess = RedisScript(name: "claim-process", source: """
+    static let claimProcess = RedisScript(name: "claim-process", source: #"""
+        -- A heartbeat came back: the process lives, nothing to recover.
         if redis.call('EXISTS', KEYS[1]) == 1 then return false end
+        -- Another recoverer already claimed it.
         local record = redis.call('HGET', KEYS[2], ARGV[1])
         if not record then return false end
+        -- Ours: off the registry, so no one else claims it.
         redis.call('HDEL', KEYS[2], ARGV[1])
         return record
-        """)
+        """#)
 
     /// Replaces dead-letter entries: each pair of ARGV (held, new) removes `held` from the dead list and, when
     /// `new` is not empty, pushes it to the tail of ready. KEYS: dead, ready, status bucket. ARGV: status TTL,
     /// pairs…. Returns how many entries were found.
-    static let reviveOrDelete = RedisScript(name: "dead-letter-review", source: """
+    static let reviveOrDelete = RedisScript(name: "dead-letter-review", source: #"""
         local statuses = {}
         local found = 0
         for i = 2, #ARGV, 2 do
+          -- An entry already gone (another reviewer took it) is skipped.
           if redis.call('LREM', KEYS[1], 1, ARGV[i]) > 0 then
             found = found + 1
+            -- Revived: to the tail of ready, pending.
             if ARGV[i + 1] ~= '' then
               redis.call('LPUSH', KEYS[2], ARGV[i + 1])
               local id = string.match(ARGV[i + 1], '^{"id":"([^"]*)"')
@@ -263,5 +298,5 @@ enum QueueScripts {
           redis.call('EXPIRE', KEYS[3], ARGV[1])
         end
         return found
-        """)
+        """#)
 }

@@ -6,11 +6,13 @@ import Testing
         var envelope = JobEnvelope(id: "abc123", type: "sync_erp", queue: "medium", payload: Array(#"{"b": [1, 2.50, "x\"y"], "a":{}}"#.utf8),
                                    maxAttempts: 6, enqueuedAt: 1_763_884_800_123, runAt: 1_763_884_860_000, key: "order-727", source: "cli")
         envelope.attempt = 2
+        envelope.recoveries = 3
         envelope.lastError = "HTTP 503: \"busy\"\nretry later"
         let bytes = envelope.encoded()
         let text = String(decoding: bytes, as: UTF8.self)
         #expect(text.hasPrefix(#"{"id":"abc123","#))
         #expect(text.hasSuffix(#","payload":{"b": [1, 2.50, "x\"y"], "a":{}}}"#), "the payload is kept byte for byte")
+        #expect(text.contains(#","recoveries":3,"#), "the recover script raises a plain integer in place")
         #expect(JobEnvelope.id(of: bytes) == "abc123")
         #expect(try JobEnvelope(decoding: bytes) == envelope)
     }
