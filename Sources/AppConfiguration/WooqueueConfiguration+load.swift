@@ -1,8 +1,8 @@
 import Dispatcher
-import Foundation
+public import Foundation
 import Inventory
 import Operations
-import Parsing
+public import Parsing
 import QueueCore
 import Routing
 import WooCommerceAPI

@@ -1,11 +1,11 @@
-import CoreMetrics
-import Dispatcher
-import Inventory
-import Logging
-import Operations
-import QueueCore
-import Routing
-import Workers
+public import CoreMetrics
+public import Dispatcher
+public import Inventory
+public import Logging
+public import Operations
+public import QueueCore
+public import Routing
+public import Workers
 
 /// Each module's part of the configuration, as the module's own type: the one place that hands them out.
 extension WooqueueConfiguration {

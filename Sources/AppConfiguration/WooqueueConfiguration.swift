@@ -1,9 +1,9 @@
-import Dispatcher
-import Inventory
-import Operations
-import QueueCore
-import Routing
-import WooCommerceAPI
+public import Dispatcher
+public import Inventory
+public import Operations
+public import QueueCore
+public import Routing
+public import WooCommerceAPI
 
 /// The whole configuration: `config.json` decoded into one typed tree, with environment overrides applied. Each
 /// module owns the type of its sections; this is the one place that reads the file, checks every field and

@@ -1,5 +1,5 @@
 import AppConfiguration
-import ArgumentParser
+public import ArgumentParser
 import CommandSupport
 import Foundation
 import QueueCore

@@ -1,13 +1,13 @@
-import AppConfiguration
-import ArgumentParser
+public import AppConfiguration
+public import ArgumentParser
 import Foundation
 import StoreSync
-import Inventory
-import Logging
-import QueueCore
+public import Inventory
+public import Logging
+public import QueueCore
 import RedisClient
 import WooCommerceAPI
-import Workers
+public import Workers
 import Synchronization
 
 /// Options every command takes.

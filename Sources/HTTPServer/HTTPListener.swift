@@ -1,6 +1,6 @@
-import Hummingbird
+public import Hummingbird
 import HummingbirdCore
-import Logging
+public import Logging
 import NIOCore
 
 /// A wooqueue HTTP listener: Hummingbird over HTTP/1.1 with bounds on what a connection may cost, whatever routes

@@ -1,5 +1,5 @@
-import Hummingbird
-import NIOCore
+public import Hummingbird
+public import NIOCore
 
 /// The request context of wooqueue's HTTP server: Hummingbird's basics plus the peer's address, which the admin
 /// pages check when no credentials are configured (loopback only).

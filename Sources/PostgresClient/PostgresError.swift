@@ -1,4 +1,4 @@
-import ClientSupport
+public import ClientSupport
 
 /// A failure talking to PostgreSQL: the server's error with its SQLSTATE, or why the connection failed.
 public struct PostgresError: DependencyError, CustomStringConvertible, Sendable {

@@ -1,4 +1,4 @@
-import Foundation
+public import Foundation
 
 /// What a libpq connection string says about the way to the server, for the start-up warning on an unverified
 /// connection over the network.

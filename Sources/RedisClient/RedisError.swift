@@ -1,4 +1,4 @@
-import ClientSupport
+public import ClientSupport
 
 /// A failure talking to Redis: the server's error reply, or why the connection failed.
 public struct RedisError: DependencyError, CustomStringConvertible, Sendable {

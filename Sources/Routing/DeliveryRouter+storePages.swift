@@ -1,4 +1,4 @@
-import QueueCore
+public import QueueCore
 import WooCommerceModel
 
 extension DeliveryRouter {

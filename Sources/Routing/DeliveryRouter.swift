@@ -1,4 +1,4 @@
-import QueueCore
+public import QueueCore
 
 /// Turns a delivery into its jobs by the configured routes: the same for webhooks, `enqueue --topic` and the
 /// REST sweeps.

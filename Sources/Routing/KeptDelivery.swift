@@ -1,5 +1,5 @@
 import Foundation
-import QueueCore
+public import QueueCore
 
 /// A signed delivery that could not become jobs (not JSON, no route, a body that does not fit its topic), kept in
 /// the `webhooks` dead-letter list for review with the reason. The intake writes it; `wooqueue dlq retry` and the

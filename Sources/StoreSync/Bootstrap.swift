@@ -1,7 +1,7 @@
-import Inventory
-import QueueCore
-import Routing
-import WooCommerceAPI
+public import Inventory
+public import QueueCore
+public import Routing
+public import WooCommerceAPI
 import WooCommerceModel
 
 /// Compares the store's catalogue with `inv_items` and enqueues upserts for what the table lacks

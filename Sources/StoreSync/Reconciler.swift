@@ -1,9 +1,9 @@
-import Foundation
-import Logging
-import QueueCore
-import Routing
-import ServiceLifecycle
-import WooCommerceAPI
+public import Foundation
+public import Logging
+public import QueueCore
+public import Routing
+public import ServiceLifecycle
+public import WooCommerceAPI
 
 /// Catches what webhooks missed (WooCommerce never retries a failed delivery): lists the products modified since
 /// the last sweep and routes them like `product.updated` deliveries. Newer-state checks make repeats harmless.

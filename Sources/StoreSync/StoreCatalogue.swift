@@ -1,7 +1,7 @@
-import Inventory
+public import Inventory
 import QueueCore
 import Routing
-import WooCommerceAPI
+public import WooCommerceAPI
 import WooCommerceModel
 
 extension WooCommerceClient: ProductSource {}

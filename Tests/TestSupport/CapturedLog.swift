@@ -1,4 +1,4 @@
-import Logging
+public import Logging
 import Synchronization
 
 /// A logger whose lines (message and metadata) the test can read back.

@@ -1,4 +1,4 @@
-import Foundation
+public import Foundation
 
 /// The WooCommerce-shaped payloads in `Tests/Fixtures/woocommerce`.
 public enum Fixtures {

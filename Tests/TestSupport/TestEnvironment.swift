@@ -1,7 +1,7 @@
-import AppConfiguration
-import Foundation
+public import AppConfiguration
+public import Foundation
 import Parsing
-import QueueCore
+public import QueueCore
 import RedisClient
 
 /// Where the test servers are, and helpers for isolating tests from each other.

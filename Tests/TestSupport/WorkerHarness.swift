@@ -1,9 +1,9 @@
-import AppConfiguration
-import CoreMetrics
+public import AppConfiguration
+public import CoreMetrics
 import Foundation
-import QueueCore
+public import QueueCore
 import Synchronization
-import Workers
+public import Workers
 import Logging
 import RedisClient
 

@@ -1,4 +1,4 @@
-import QueueCore
+public import QueueCore
 
 extension ProcessMetric {
     /// Webhook deliveries by `topic` (a routed topic, else `other`) and `outcome`.

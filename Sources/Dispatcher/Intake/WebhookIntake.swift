@@ -1,11 +1,11 @@
-import CoreMetrics
+public import CoreMetrics
 import Crypto
 import Foundation
-import Logging
+public import Logging
 import Parsing
-import QueueCore
-import Routing
-import ServiceLifecycle
+public import QueueCore
+public import Routing
+public import ServiceLifecycle
 import Synchronization
 
 /// Decides what becomes of a WooCommerce delivery, independent of the HTTP server carrying it.

@@ -1,9 +1,9 @@
-import HTTPServer
+public import HTTPServer
 import HTTPTypes
-import Hummingbird
-import Logging
+public import Hummingbird
+public import Logging
 import NIOCore
-import QueueCore
+public import QueueCore
 import Synchronization
 
 /// The routes of the webhook listener (Hummingbird 2): the webhook endpoint, `/healthz` and `/readyz`, nothing

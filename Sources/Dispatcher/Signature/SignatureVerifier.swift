@@ -1,5 +1,5 @@
 import Crypto
-import Foundation
+public import Foundation
 import Parsing
 
 /// Checks `X-WC-Webhook-Signature`: base64 of HMAC-SHA256 over the exact body bytes, keyed with the webhook's

@@ -1,4 +1,4 @@
-import PostgresClient
+public import PostgresClient
 import QueueCore
 
 /// Names of the inventory table and of wooqueue's own schema, quoted for SQL.

@@ -1,4 +1,4 @@
-import PostgresClient
+public import PostgresClient
 
 /// The shape of the ERP's `inv_items` as found in `information_schema`: which mapped columns exist, their types
 /// and the length limits of text columns. Read once per connection; the table is never altered.

@@ -1,8 +1,8 @@
-import CoreMetrics
-import PostgresClient
+public import CoreMetrics
+public import PostgresClient
 import QueueCore
 import Synchronization
-import WooCommerceModel
+public import WooCommerceModel
 
 /// Writes products to `inv_items` in batches and applies deletions, keeping wooqueue's bookkeeping in step.
 ///

@@ -1,11 +1,11 @@
-import CoreMetrics
-import Logging
+public import CoreMetrics
+public import Logging
 import Parsing
 import PostgresClient
-import QueueCore
+public import QueueCore
 import Synchronization
 import WooCommerceModel
-import Workers
+public import Workers
 
 /// The handler of the `inventory` and `stock_sync` kinds: writes products to `inv_items` in batches, applies
 /// deletions, re-reads ordered products for `stock_sync`.

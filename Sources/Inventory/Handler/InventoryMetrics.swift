@@ -1,4 +1,4 @@
-import QueueCore
+public import QueueCore
 
 extension ProcessMetric {
     /// Products the inventory handler dealt with, by `outcome`.

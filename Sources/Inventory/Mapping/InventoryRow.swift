@@ -1,4 +1,4 @@
-import WooCommerceModel
+public import WooCommerceModel
 
 /// The `inv_items` columns wooqueue writes, in the order of MISSION.md's mapping table.
 public enum InventoryColumn: String, CaseIterable, Sendable {

@@ -1,10 +1,10 @@
 import Crypto
-import HTTPServer
+public import HTTPServer
 import Foundation
 import HTTPTypes
-import Hummingbird
+public import Hummingbird
 import NIOCore
-import QueueCore
+public import QueueCore
 
 /// Who may use the admin listener (`/admin`, `/metrics`), and the CSRF tokens of the dashboard's forms.
 ///

@@ -1,12 +1,12 @@
-import HTTPServer
+public import HTTPServer
 import Foundation
 import HTTPTypes
-import Hummingbird
-import Logging
+public import Hummingbird
+public import Logging
 import NIOCore
 import Parsing
-import QueueCore
-import Routing
+public import QueueCore
+public import Routing
 import Synchronization
 
 /// What the dashboard reads from the store and the ERP table, and the comparison it can start.

@@ -1,12 +1,12 @@
 import AsyncHTTPClient
 import Foundation
-import Logging
+public import Logging
 import NIOCore
 import NIOHTTP1
 import Parsing
-import QueueCore
+public import QueueCore
 import Routing
-import ServiceLifecycle
+public import ServiceLifecycle
 import Synchronization
 
 /// Evaluates the alert conditions every `alerts.checkInterval` and announces each change to the configured

@@ -1,4 +1,4 @@
-import QueueCore
+public import QueueCore
 
 /// One alert condition as evaluated now.
 public struct AlertCondition: Sendable, Equatable {

@@ -1,5 +1,5 @@
-import QueueCore
-import Routing
+public import QueueCore
+public import Routing
 
 /// Retrying dead letters, the one way for the dashboard and `wooqueue dlq retry`.
 ///

@@ -1,5 +1,5 @@
-import HTTPServer
-import Hummingbird
+public import HTTPServer
+public import Hummingbird
 
 /// The routes of the admin listener: `/admin` (the dashboard) and `/metrics`, both behind ``AdminAccess``. It
 /// listens apart from the webhook listener (`admin.host`:`admin.port`, loopback by default), so a proxy that

@@ -1,6 +1,6 @@
-import HTTPServer
+public import HTTPServer
 import HTTPTypes
-import Hummingbird
+public import Hummingbird
 import NIOCore
 
 /// `GET /metrics` on the admin listener: the Prometheus text exposition of ``ClusterMetrics``, for a request that

@@ -1,5 +1,5 @@
-import Prometheus
-import QueueCore
+public import Prometheus
+public import QueueCore
 import Routing
 
 /// The cluster's queues as Prometheus gauges, read from Redis at every scrape, so any process's `/metrics` shows

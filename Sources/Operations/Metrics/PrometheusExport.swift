@@ -1,6 +1,6 @@
-import CoreMetrics
-import Prometheus
-import QueueCore
+public import CoreMetrics
+public import Prometheus
+public import QueueCore
 
 /// The swift-metrics backend of `serve`: every metric goes into one Prometheus registry (the one
 /// ``ClusterMetrics`` writes its gauges to, so `/metrics` returns both), and wooqueue's own metrics (the

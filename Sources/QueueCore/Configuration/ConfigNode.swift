@@ -1,5 +1,5 @@
 import Foundation
-import Parsing
+public import Parsing
 
 /// A position in the configuration tree: reads typed values and names the field in every error.
 public struct ConfigNode: Sendable {

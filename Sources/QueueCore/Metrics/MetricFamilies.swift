@@ -1,4 +1,4 @@
-import CoreMetrics
+public import CoreMetrics
 import Synchronization
 
 /// The metrics of one ``ProcessMetric``, one per set of label values, each created once: an event costs a

@@ -1,5 +1,5 @@
 import Foundation
-import RedisClient
+public import RedisClient
 
 /// The queue operations over one Redis connection: enqueue, fetch, settle, schedule, recover, inspect.
 ///

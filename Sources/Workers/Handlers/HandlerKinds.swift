@@ -1,5 +1,5 @@
 import Foundation
-import QueueCore
+public import QueueCore
 
 /// What a handler kind's factory gets for one job type.
 public struct HandlerSpec: Sendable {

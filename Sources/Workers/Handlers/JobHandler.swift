@@ -1,6 +1,6 @@
 import Foundation
-import Logging
-import QueueCore
+public import Logging
+public import QueueCore
 
 /// Runs jobs of one type. Delivery is at-least-once, so handlers must be idempotent.
 ///

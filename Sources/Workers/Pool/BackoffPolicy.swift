@@ -1,5 +1,5 @@
 import Foundation
-import QueueCore
+public import QueueCore
 
 /// Exponential backoff with jitter: base × factor^(n-1), capped, spread by ±jitter.
 public struct BackoffPolicy: Sendable {

@@ -1,4 +1,4 @@
-import QueueCore
+public import QueueCore
 
 /// Hears about jobs as workers run them: for benchmarks and metrics.
 public protocol JobObserver: Sendable {

@@ -1,8 +1,8 @@
-import CoreMetrics
+public import CoreMetrics
 import Foundation
-import Logging
-import QueueCore
-import ServiceLifecycle
+public import Logging
+public import QueueCore
+public import ServiceLifecycle
 
 /// A worker process: a pool per queue, plus the heartbeat, the scheduler of delayed jobs, recovery of dead
 /// processes' jobs, and the watchdog of job timeouts.
