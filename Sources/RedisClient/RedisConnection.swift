@@ -152,6 +152,13 @@ public final class RedisConnection: @unchecked Sendable {
             if config.database != 0 { setup.append(RedisCommand("SELECT", String(config.database))) }
             for reply in try roundTrip(context, setup) {
                 if case .error(let message) = reply {
+                    // A wrong user or password is a setting to fix, not an outage to wait out.
+                    if RedisError.ServerCode(reply: message) == .wrongPassword || message.contains("AUTH") {
+                        throw RedisError(.configuration, """
+                            \(config.endpointDescription) refused the user and password of the Redis URL (\(message)): check them in \
+                            redis.url or WOOQUEUE_REDIS_URL; for an ACL user see the README's "Redis user (ACL)"
+                            """)
+                    }
                     throw RedisError(.connection, "\(config.endpointDescription) refused the session setup: \(message)")
                 }
             }

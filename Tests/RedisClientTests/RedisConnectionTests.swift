@@ -83,8 +83,11 @@ import Testing
 
         let wrong = try RedisConnection(url: "redis://\(user):wrong@\(base.host):\(base.port)/0")
         let error = await #expect(throws: RedisError.self) { try await wrong.send("PING") }
-        #expect(error?.kind == .connection)
+        // A wrong password is a setting to fix, not an outage to wait out.
+        #expect(error?.kind == .configuration)
+        #expect(error?.isUnavailable == false)
         #expect(error?.message.contains("WRONGPASS") == true)
+        #expect(error?.description.contains("wrong") == false, "the password is not in the message")
     }
 
     @Test func refusedConnectionIsAnUnavailableError() async throws {
