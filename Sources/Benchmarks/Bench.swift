@@ -49,7 +49,7 @@ struct BenchWorkers: AsyncParsableCommand {
         var configuration = try global.load()
         configuration.redis.keyPrefix = "wqbench-\(getpid())"
         let store = try configuration.makeStore(label: "bench")
-        if !configuration.redis.allowEviction { try await store.checkEvictionPolicy() }
+        try await store.checkServer(allowEviction: configuration.redis.allowEviction)
         do {
             try await measure(configuration, store: store)
         } catch {

@@ -274,10 +274,22 @@ import Testing
         }
     }
 
+    /// The eviction policy is read from `INFO memory` (managed services refuse `CONFIG GET`): the test Redis is set
+    /// to evict for a moment, and set back whatever happens.
     @Test func refusesARedisThatEvictsKeys() async throws {
         try await withStore { store, _ in
-            let policy = try await store.checkEvictionPolicy()
-            #expect(policy == "noeviction")
+            #expect(try await store.checkServer(allowEviction: false) == "noeviction")
+            try await store.connection.send("CONFIG", "SET", "maxmemory-policy", "allkeys-lru")
+            do {
+                await #expect(throws: EvictionPolicyError.self) { try await store.checkServer(allowEviction: false) }
+                #expect(try await store.checkServer(allowEviction: true) == "allkeys-lru", "--allow-eviction starts anyway")
+            } catch {
+                try await store.connection.send("CONFIG", "SET", "maxmemory-policy", "noeviction")
+                throw error
+            }
+            try await store.connection.send("CONFIG", "SET", "maxmemory-policy", "noeviction")
+            let left = try await store.connection.send("SCAN", "0", "MATCH", "\(store.prefix):{server-check}:*", "COUNT", "1000")
+            #expect(left.array?.last?.array?.isEmpty == true, "the check's probe keys are removed")
         }
         let error = EvictionPolicyError(policy: "allkeys-lru")
         #expect(error.description.contains("deletes queued jobs"))

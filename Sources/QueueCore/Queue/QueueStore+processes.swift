@@ -93,27 +93,6 @@ extension QueueStore {
                        arguments: [Array(String(now).utf8), Array(String(statusTTLSeconds).utf8),
                                    Array(String(eventsKept).utf8), Array(mode.utf8)])
     }
-
-    /// Checks that Redis will not evict keys: with any `maxmemory-policy` but `noeviction`, a full Redis deletes
-    /// queued jobs. Throws an explanation; returns the policy found.
-    @discardableResult
-    public func checkEvictionPolicy() async throws -> String {
-        let reply: RedisValue
-        do {
-            reply = try await connection.send(RedisCommand("CONFIG", "GET", "maxmemory-policy"))
-        } catch let error as RedisError where error.kind == .server {
-            throw RedisError(.server, "cannot read Redis's maxmemory-policy (CONFIG GET refused: \(error.message)). "
-                + "Make sure it is noeviction (evicting keys deletes queued jobs), then start with --allow-eviction "
-                + "or redis.allowEviction in config.json to skip this check.")
-        }
-        guard let values = reply.array, values.count >= 2, let policy = values[1].string else {
-            throw RedisError(.unexpectedReply, "CONFIG GET maxmemory-policy returned \(reply)")
-        }
-        guard policy == "noeviction" else {
-            throw EvictionPolicyError(policy: policy)
-        }
-        return policy
-    }
 }
 
 /// Redis may delete keys when full, which would silently lose queued jobs.

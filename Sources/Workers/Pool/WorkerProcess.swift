@@ -78,7 +78,7 @@ public final class WorkerProcess: Service, Sendable {
         // Writes to a peer that has gone (a Redis socket, a job command's standard input) must fail with EPIPE,
         // not kill the process with SIGPIPE.
         signal(SIGPIPE, SIG_IGN)
-        if !configuration.redis.allowEviction { try await control.checkEvictionPolicy() }
+        try await control.checkServer(allowEviction: configuration.redis.allowEviction)
         let started = WallClock.nowMillis()
         let record = WorkerProcessRecord(id: id, host: ProcessInfo.processInfo.hostName, pid: Int(getpid()),
                                          queues: servedQueues.map(\.name), workers: servedQueues.map(\.workers),

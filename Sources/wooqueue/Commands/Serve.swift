@@ -66,7 +66,7 @@ struct Serve: AsyncParsableCommand {
         let logger = global.logger("serve")
         StartupWarnings.database(configuration.database.url, logger: logger)
         let store = try configuration.makeStore(label: "readiness")
-        if !configuration.redis.allowEviction { try await store.checkEvictionPolicy() }
+        try await store.checkServer(allowEviction: configuration.redis.allowEviction)
         // One registry for the process metrics (swift-metrics) and the cluster's queue gauges: one scrape shows both.
         // Bootstrapped before anything makes a metric: a counter made earlier keeps the no-op backend for good.
         let registry = PrometheusCollectorRegistry()

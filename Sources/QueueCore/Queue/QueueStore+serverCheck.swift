@@ -1,0 +1,119 @@
+import RedisClient
+
+extension QueueStore {
+    /// Every command wooqueue sends to Redis, from Swift or from its Lua scripts, in lower case as an ACL rule names
+    /// them. `AUTH` needs no permission. The unit tests check this list against the sources and the README's rule.
+    public static let commandsUsed: [String] = [
+        "ping", "info", "select",
+        "get", "set", "del", "exists", "expire", "scan",
+        "hget", "hset", "hdel", "hgetall", "hincrby",
+        "lpush", "rpush", "lpop", "lmpop", "blmove", "llen", "lindex", "lrange", "lrem", "ltrim",
+        "sadd", "smembers",
+        "zadd", "zcard", "zrem", "zrangebyscore",
+        "script|load", "evalsha",
+    ]
+
+    /// The least a Redis ACL user needs to run wooqueue with the key prefix `prefix`: its own keys, no channels, and
+    /// exactly ``commandsUsed``. For `ACL SETUSER <name> on ><password> <rule>`, or a user line in `users.acl`.
+    public static func aclRule(prefix: String) -> String {
+        (["resetkeys", "~\(prefix):*", "resetchannels", "-@all"] + commandsUsed.map { "+\($0)" }).joined(separator: " ")
+    }
+
+    /// Checks, before a process starts work, what the server and the Redis user must allow. In one round trip of
+    /// harmless probes on keys of their own (removed at the end), it runs every command of ``commandsUsed`` (but
+    /// `SELECT`, which the connection already ran when the database is not 0), and reads `INFO memory`, which
+    /// managed Redis services allow where they refuse `CONFIG GET`.
+    ///
+    /// Throws ``RedisAccessError`` naming each command the user may not run (or the keys it may not touch), and,
+    /// unless `allowEviction`, ``EvictionPolicyError`` when Redis may evict keys. Returns the eviction policy.
+    @discardableResult
+    public func checkServer(allowEviction: Bool) async throws -> String {
+        let base = "\(prefix):{server-check}:"
+        let (text, hash, list, moved, set, sorted) = (base + "string", base + "hash", base + "list", base + "moved", base + "set", base + "sorted")
+        // The SHA-1 of `return 1`, the script the probe loads and runs.
+        let probeScript = "return 1", probeSHA = "e0e1f9fabfc9d4800c877a703b823ac0578ff8db"
+        let probes: [RedisCommand] = [
+            RedisCommand("PING"),
+            RedisCommand("INFO", "memory"),
+            RedisCommand("SET", text, "1", "PX", "60000"),
+            RedisCommand("GET", text),
+            RedisCommand("EXISTS", text),
+            RedisCommand("EXPIRE", text, "60"),
+            RedisCommand("SCAN", "0", "MATCH", base + "*", "COUNT", "10"),
+            RedisCommand("HSET", hash, "field", "1"),
+            RedisCommand("HGET", hash, "field"),
+            RedisCommand("HINCRBY", hash, "field", "1"),
+            RedisCommand("HGETALL", hash),
+            RedisCommand("HDEL", hash, "field"),
+            RedisCommand("LPUSH", list, "a", "b"),
+            RedisCommand("RPUSH", list, "c", "d"),
+            // Not blocking: the list holds elements. A short timeout all the same, should it not.
+            RedisCommand("BLMOVE", list, moved, "RIGHT", "LEFT", "0.01"),
+            RedisCommand("LLEN", list),
+            RedisCommand("LINDEX", list, "0"),
+            RedisCommand("LRANGE", list, "0", "-1"),
+            RedisCommand("LREM", list, "1", "a"),
+            RedisCommand("LTRIM", list, "0", "-1"),
+            RedisCommand("LPOP", list),
+            RedisCommand("LMPOP", "1", list, "RIGHT", "COUNT", "1"),
+            RedisCommand("SADD", set, "a"),
+            RedisCommand("SMEMBERS", set),
+            RedisCommand("ZADD", sorted, "1", "a"),
+            RedisCommand("ZCARD", sorted),
+            RedisCommand("ZRANGEBYSCORE", sorted, "-inf", "+inf"),
+            RedisCommand("ZREM", sorted, "a"),
+            RedisCommand("SCRIPT", "LOAD", probeScript),
+            RedisCommand("EVALSHA", probeSHA, "0"),
+            RedisCommand("DEL", text, hash, list, moved, set, sorted),
+        ]
+        let replies = try await connection.pipeline(probes.map { .command($0) })
+        var refused: [(command: String, reply: String)] = []
+        var keysRefused = false
+        for (probe, reply) in zip(probes, replies) {
+            guard case .error(let message) = reply else { continue }
+            if message.hasPrefix("NOPERM"), message.contains("keys") {
+                keysRefused = true
+            } else {
+                refused.append((probe.name == "SCRIPT" ? "SCRIPT LOAD" : probe.name, message))
+            }
+        }
+        if !refused.isEmpty || keysRefused {
+            throw RedisAccessError(refused: refused, keysRefused: keysRefused, prefix: prefix, endpoint: connection.configuration.endpointDescription)
+        }
+        let info = replies[1].string ?? ""
+        let policy = RedisInfo.field("maxmemory_policy", in: info) ?? ""
+        if !allowEviction, policy != "noeviction" {
+            throw EvictionPolicyError(policy: policy.isEmpty ? "unknown (INFO memory has no maxmemory_policy)" : policy)
+        }
+        return policy
+    }
+}
+
+/// The Redis user may not run a command wooqueue needs, or not on its keys; or the server lacks a command.
+public struct RedisAccessError: Error, CustomStringConvertible, Sendable {
+    /// Each command refused, with the server's reply.
+    public let refused: [(command: String, reply: String)]
+    /// The user may not touch the key prefix's keys.
+    public let keysRefused: Bool
+    public let prefix: String
+    public let endpoint: String
+
+    public var description: String {
+        var problems: [String] = []
+        if refused.contains(where: { $0.reply.hasPrefix("NOAUTH") }) {
+            return "Redis at \(endpoint) requires a user and password: put them in redis.url or WOOQUEUE_REDIS_URL "
+                + "(redis://user:password@host:port/0)"
+        }
+        let denied = refused.filter { $0.reply.hasPrefix("NOPERM") }.map(\.command)
+        if !denied.isEmpty {
+            problems.append("the Redis user may not run \(denied.joined(separator: ", ")) (NOPERM)")
+        }
+        if keysRefused { problems.append("the Redis user may not use the keys \(prefix):* (NOPERM)") }
+        for (command, reply) in refused where !reply.hasPrefix("NOPERM") {
+            problems.append("\(command) failed: \(reply)\(reply.contains("unknown command") ? " (wooqueue needs Redis 7.0 or later)" : "")")
+        }
+        return "Redis at \(endpoint): " + problems.joined(separator: "; ")
+            + ". Give the user the rule in the README's \"Redis user (ACL)\" section: "
+            + QueueStore.aclRule(prefix: prefix)
+    }
+}
