@@ -21,13 +21,13 @@ struct CommandRunner {
         return TestEnvironment.repositoryRoot.appendingPathComponent(".build/debug/wooqueue").path
     }
 
-    /// Writes `json` (with the test Redis and a fresh key prefix, or `prefix` to share another runner's keys) to a
-    /// temporary config file of its own.
-    init(_ json: String, prefix: String = TestEnvironment.uniquePrefix("cli")) throws {
+    /// Writes `json` (with the test Redis, or `redisURL`, and a fresh key prefix, or `prefix` to share another
+    /// runner's keys) to a temporary config file of its own.
+    init(_ json: String, prefix: String = TestEnvironment.uniquePrefix("cli"), redisURL: String = TestEnvironment.redisURL) throws {
         var root = try JSONValue.parse(Array(json.utf8))
         guard case .object(var members) = root else { fatalError("config must be an object") }
         members.removeAll { $0.key == "redis" }
-        members.append(("redis", .object([("url", .string(TestEnvironment.redisURL)), ("keyPrefix", .string(prefix))])))
+        members.append(("redis", .object([("url", .string(redisURL)), ("keyPrefix", .string(prefix))])))
         // Every serve also opens the admin listener: on a port of the system's choosing unless the test names one,
         // so that two processes (or a busy 8081) never collide.
         let adminIndex = members.firstIndex { $0.key == "admin" }
