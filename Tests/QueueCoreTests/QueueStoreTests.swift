@@ -295,4 +295,15 @@ import Testing
         #expect(error.description.contains("deletes queued jobs"))
         #expect(error.description.contains("--allow-eviction"))
     }
+
+    /// A Redis Cluster node is refused at start with the reason, not with the MOVED errors its probes would get.
+    @Test func refusesARedisCluster() async throws {
+        let node = try await RedisServerProcess(arguments: ["--cluster-enabled", "yes", "--cluster-config-file", "nodes.conf"])
+        defer { node.stop() }
+        let store = try QueueStore(url: node.url, label: "cluster", prefix: "wq")
+        let error = await #expect(throws: RedisClusterError.self) { try await store.checkServer(allowEviction: false) }
+        #expect(error?.description.contains("cluster mode") == true)
+        #expect(error?.description.contains("127.0.0.1:\(node.port)") == true)
+    }
 }
+

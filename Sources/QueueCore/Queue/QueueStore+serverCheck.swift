@@ -21,10 +21,10 @@ extension QueueStore {
 
     /// Checks, before a process starts work, what the server and the Redis user must allow. In one round trip of
     /// harmless probes on keys of their own (removed at the end), it runs every command of ``commandsUsed`` (but
-    /// `SELECT`, which the connection already ran when the database is not 0), and reads `INFO memory`, which
-    /// managed Redis services allow where they refuse `CONFIG GET`.
+    /// `SELECT`, which the connection already ran when the database is not 0), and reads `INFO memory cluster`,
+    /// which managed Redis services allow where they refuse `CONFIG GET`.
     ///
-    /// Throws ``RedisAccessError`` naming each command the user may not run (or the keys it may not touch), and,
+    /// Throws ``RedisClusterError`` for a Redis Cluster, ``RedisAccessError`` naming each command the user may not run (or the keys it may not touch), and,
     /// unless `allowEviction`, ``EvictionPolicyError`` when Redis may evict keys. Returns the eviction policy.
     @discardableResult
     public func checkServer(allowEviction: Bool) async throws -> String {
@@ -34,7 +34,7 @@ extension QueueStore {
         let probeScript = "return 1", probeSHA = "e0e1f9fabfc9d4800c877a703b823ac0578ff8db"
         let probes: [RedisCommand] = [
             RedisCommand("PING"),
-            RedisCommand("INFO", "memory"),
+            RedisCommand("INFO", "memory", "cluster"),
             RedisCommand("SET", text, "1", "PX", "60000"),
             RedisCommand("GET", text),
             RedisCommand("EXISTS", text),
@@ -67,6 +67,11 @@ extension QueueStore {
             RedisCommand("DEL", text, hash, list, moved, set, sorted),
         ]
         let replies = try await connection.pipeline(probes.map { .command($0) })
+        let info = replies[1].string ?? ""
+        // First: in a cluster the probes fail with MOVED or CLUSTERDOWN, which would hide the reason.
+        if RedisInfo.field("cluster_enabled", in: info) == "1" {
+            throw RedisClusterError(endpoint: connection.configuration.endpointDescription)
+        }
         var refused: [(command: String, reply: String)] = []
         var keysRefused = false
         for (probe, reply) in zip(probes, replies) {
@@ -80,7 +85,6 @@ extension QueueStore {
         if !refused.isEmpty || keysRefused {
             throw RedisAccessError(refused: refused, keysRefused: keysRefused, prefix: prefix, endpoint: connection.configuration.endpointDescription)
         }
-        let info = replies[1].string ?? ""
         let policy = RedisInfo.field("maxmemory_policy", in: info) ?? ""
         if !allowEviction, policy != "noeviction" {
             throw EvictionPolicyError(policy: policy.isEmpty ? "unknown (INFO memory has no maxmemory_policy)" : policy)
@@ -115,5 +119,16 @@ public struct RedisAccessError: Error, CustomStringConvertible, Sendable {
         return "Redis at \(endpoint): " + problems.joined(separator: "; ")
             + ". Give the user the rule in the README's \"Redis user (ACL)\" section: "
             + QueueStore.aclRule(prefix: prefix)
+    }
+}
+
+/// Redis runs in cluster mode, which wooqueue does not support (the README's "Redis Cluster" says why).
+public struct RedisClusterError: Error, CustomStringConvertible, Sendable {
+    public let endpoint: String
+
+    public var description: String {
+        "Redis at \(endpoint) runs in cluster mode (cluster_enabled:1), which wooqueue does not support: its queues "
+            + "would gain no speed from sharding, and a cluster client would add a failure mode. Point redis.url at a "
+            + "single primary (with replicas for safety); see the README's \"Redis Cluster\"."
     }
 }
