@@ -51,38 +51,13 @@ public struct FormFields: Sendable, Equatable {
     }
 
     private static func decode(_ bytes: [UInt8], _ range: Range<Int>) throws(FormError) -> String {
-        var decoded: [UInt8] = []
-        decoded.reserveCapacity(range.count)
-        var index = range.lowerBound
-        while index < range.upperBound {
-            let byte = bytes[index]
-            switch byte {
-            case UInt8(ascii: "+"):
-                decoded.append(0x20)
-                index += 1
-            case UInt8(ascii: "%"):
-                guard index + 2 < range.upperBound, let high = hexValue(bytes[index + 1]), let low = hexValue(bytes[index + 2]) else {
-                    throw FormError(offset: index, reason: "'%' must be followed by two hexadecimal digits")
-                }
-                decoded.append(high << 4 | low)
-                index += 3
-            default:
-                decoded.append(byte)
-                index += 1
+        do {
+            return try PercentDecoding.decode(bytes, range, plusIsSpace: true)
+        } catch {
+            switch error {
+            case .badEscape(let offset): throw FormError(offset: offset, reason: "'%' must be followed by two hexadecimal digits")
+            case .notUTF8: throw FormError(offset: range.lowerBound, reason: "a name or value is not UTF-8 text")
             }
-        }
-        guard let text = String(validating: decoded, as: UTF8.self) else {
-            throw FormError(offset: range.lowerBound, reason: "a name or value is not UTF-8 text")
-        }
-        return text
-    }
-
-    private static func hexValue(_ byte: UInt8) -> UInt8? {
-        switch byte {
-        case UInt8(ascii: "0")...UInt8(ascii: "9"): byte - UInt8(ascii: "0")
-        case UInt8(ascii: "a")...UInt8(ascii: "f"): byte - UInt8(ascii: "a") + 10
-        case UInt8(ascii: "A")...UInt8(ascii: "F"): byte - UInt8(ascii: "A") + 10
-        default: nil
         }
     }
 }
