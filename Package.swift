@@ -33,7 +33,7 @@ let package = Package(
 
         // MARK: - Clients
         .target(name: "ClientSupport", dependencies: ["CSystemShims"]),
-        .target(name: "RedisClient", dependencies: ["CHiredis", "ClientSupport"]),
+        .target(name: "RedisClient", dependencies: ["CHiredis", "ClientSupport", "Parsing"]),
         .target(name: "PostgresClient", dependencies: ["CLibPQ", "ClientSupport"]),
 
         // MARK: - Service
@@ -207,6 +207,7 @@ if Context.environment["WOOQUEUE_FUZZ"] == "1" {
         ("FuzzJSON", ["Parsing"]),
         ("FuzzJSONDifferential", ["Parsing"]),
         ("FuzzForm", ["Parsing"]),
+        ("FuzzSentinelURL", ["Parsing"]),
         ("FuzzHTMLText", ["Parsing"]),
         ("FuzzWordPressEntities", ["Parsing"]),
         ("FuzzSpoolRecord", ["Parsing"]),
