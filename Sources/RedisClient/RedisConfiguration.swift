@@ -1,9 +1,14 @@
 import Foundation
+public import Parsing
 
-/// Where and how to connect to Redis, usually parsed from a `redis://` URL.
+/// Where and how to connect to Redis, usually parsed from a `redis://` or `redis-sentinel://` URL.
 public struct RedisConfiguration: Sendable, Equatable {
+    /// The server; empty with ``sentinel``, where each connection asks the Sentinels.
     public var host: String
     public var port: Int
+    /// When set, the primary is asked of these Sentinels at every (re)connection, and a connection to a server that
+    /// is no longer the primary is dropped, so the next command finds the new one.
+    public var sentinel: SentinelURL?
     public var username: String?
     public var password: String?
     public var database: Int
@@ -25,10 +30,26 @@ public struct RedisConfiguration: Sendable, Equatable {
         self.commandTimeout = commandTimeout
     }
 
-    /// Parses `redis://[[user]:password@]host[:port][/db]`.
+    /// Parses `redis://[[user]:password@]host[:port][/db]`, or a ``SentinelURL``.
     public init(url: String) throws {
+        if url.hasPrefix(SentinelURL.scheme) {
+            let sentinel: SentinelURL
+            do {
+                sentinel = try SentinelURL(url)
+            } catch {
+                throw RedisError(.configuration, "\(error.description) (in \(Self.redact(url)))")
+            }
+            self.init(username: sentinel.username, password: sentinel.password, database: sentinel.database)
+            self.sentinel = sentinel
+            self.host = ""
+            self.port = 0
+            return
+        }
         guard let components = URLComponents(string: url), components.scheme == "redis" else {
-            throw RedisError(.configuration, "Redis URL must look like redis://[:password@]host[:port][/db], got \(Self.redact(url))")
+            throw RedisError(.configuration, """
+                Redis URL must look like redis://[[user]:password@]host[:port][/db] or \
+                redis-sentinel://[[user]:password@]host:26379[,host:26379…]/primary-name[/db], got \(Self.redact(url))
+                """)
         }
         self.init()
         self.host = components.host.flatMap { $0.isEmpty ? nil : $0 } ?? "127.0.0.1"
@@ -48,12 +69,17 @@ public struct RedisConfiguration: Sendable, Equatable {
 
     /// The URL with any password replaced by `***`, safe for logs and error messages.
     public static func redact(_ url: String) -> String {
+        if url.hasPrefix(SentinelURL.scheme) { return SentinelURL.redact(url) }
         guard var components = URLComponents(string: url) else { return "<unparseable Redis URL>" }
         guard components.password != nil else { return url }
         components.password = "***"
         return components.string ?? "<unparseable URL>"
     }
 
-    /// `host:port/db`, for logs.
-    public var endpointDescription: String { "\(host):\(port)/\(database)" }
+    /// `host:port/db`, or with Sentinel `primary-name (host:port)/db`, for logs.
+    public var endpointDescription: String {
+        guard let sentinel else { return "\(host):\(port)/\(database)" }
+        let found = host.isEmpty ? "via Sentinel \(sentinel.sentinels.map(\.description).joined(separator: ","))" : "\(host):\(port)"
+        return "\(sentinel.primaryName) (\(found))/\(database)"
+    }
 }

@@ -1,6 +1,7 @@
 import ClientSupport
 import CHiredis
 import Foundation
+import Parsing
 
 /// One connection to Redis over hiredis.
 ///
@@ -16,10 +17,14 @@ public final class RedisConnection: @unchecked Sendable {
     private var context: UnsafeMutablePointer<redisContext>?
     private let io: BlockingQueue
     public let configuration: RedisConfiguration
+    /// With Sentinel: the switches of the primary seen so far, and the count this connection was opened at.
+    private let sentinelWatch: SentinelWatch?
+    private var connectedAtGeneration = 0
 
     public init(configuration: RedisConfiguration, label: String = "redis") {
         self.configuration = configuration
         self.io = BlockingQueue(label: "wooqueue.redis.\(label)")
+        self.sentinelWatch = configuration.sentinel.map { SentinelWatch.shared(for: $0, connectTimeout: configuration.connectTimeout) }
     }
 
     public convenience init(url: String, label: String = "redis") throws {
@@ -80,6 +85,12 @@ public final class RedisConnection: @unchecked Sendable {
             let retried = try roundTrip(context, missing.map { try command(for: requests[$0], context: context) })
             for (index, reply) in zip(missing, retried) { replies[index] = reply }
         }
+        // A server that is no longer the primary (a failover demoted it, or it is loading after one): drop the
+        // connection, so the next command connects afresh, through the Sentinels when there are any. The replies
+        // still carry the errors, which callers treat as an outage to wait out.
+        if replies.contains(where: { if case .error(let message) = $0 { return meansRoleChange(message) }; return false }) {
+            disconnect()
+        }
         return replies
     }
 
@@ -129,17 +140,21 @@ public final class RedisConnection: @unchecked Sendable {
 
     private func connected() throws -> UnsafeMutablePointer<redisContext> {
         if let context {
-            if context.pointee.err == 0 { return context }
+            // A connection to a primary Sentinel has since replaced is dropped before it takes a write.
+            if context.pointee.err == 0, sentinelWatch?.generation ?? 0 == connectedAtGeneration { return context }
             disconnect()
         }
+        connectedAtGeneration = sentinelWatch?.generation ?? 0
         let config = configuration
-        guard let context = redisConnectWithTimeout(config.host, Int32(config.port), Self.timeval(config.connectTimeout)) else {
-            throw RedisError(.connection, "cannot allocate a hiredis context for \(config.endpointDescription)")
+        let (host, port) = try config.sentinel.map(primary(from:)) ?? (config.host, config.port)
+        let endpoint = config.sentinel == nil ? config.endpointDescription : "\(config.endpointDescription) at \(host):\(port)"
+        guard let context = redisConnectWithTimeout(host, Int32(port), Self.timeval(config.connectTimeout)) else {
+            throw RedisError(.connection, "cannot allocate a hiredis context for \(endpoint)")
         }
         if context.pointee.err != 0 {
             let reason = Self.errorString(context)
             redisFree(context)
-            throw RedisError(.connection, "\(config.endpointDescription): \(reason). Is Redis running there? (scripts/services start)")
+            throw RedisError(.connection, "\(endpoint): \(reason). Is Redis running there? (scripts/services start)")
         }
         redisSetTimeout(context, Self.timeval(config.commandTimeout))
         redisEnableKeepAlive(context)
@@ -150,16 +165,21 @@ public final class RedisConnection: @unchecked Sendable {
                 setup.append(config.username.map { RedisCommand("AUTH", $0, password) } ?? RedisCommand("AUTH", password))
             }
             if config.database != 0 { setup.append(RedisCommand("SELECT", String(config.database))) }
+            // The server a Sentinel named may have been demoted since: only a primary will do.
+            if config.sentinel != nil { setup.append(RedisCommand("ROLE")) }
             for reply in try roundTrip(context, setup) {
                 if case .error(let message) = reply {
                     // A wrong user or password is a setting to fix, not an outage to wait out.
                     if RedisError.ServerCode(reply: message) == .wrongPassword || message.contains("AUTH") {
                         throw RedisError(.configuration, """
-                            \(config.endpointDescription) refused the user and password of the Redis URL (\(message)): check them in \
+                            \(endpoint) refused the user and password of the Redis URL (\(message)): check them in \
                             redis.url or WOOQUEUE_REDIS_URL; for an ACL user see the README's "Redis user (ACL)"
                             """)
                     }
-                    throw RedisError(.connection, "\(config.endpointDescription) refused the session setup: \(message)")
+                    throw RedisError(.connection, "\(endpoint) refused the session setup: \(message)")
+                }
+                if let role = reply.array?.first?.string, role != "master" {
+                    throw RedisError(.connection, "\(endpoint) is a \(role) now, not the primary: waiting for Sentinel to name the new one")
                 }
             }
         } catch {
@@ -167,6 +187,49 @@ public final class RedisConnection: @unchecked Sendable {
             throw error
         }
         return context
+    }
+
+    /// Asks each Sentinel in turn for the primary's address; the first that names one wins. A Sentinel that is down
+    /// or does not know the name is skipped; when none names it, this is an outage (`.connection`) the caller waits
+    /// out, and the error lists what each Sentinel said.
+    private func primary(from sentinel: SentinelURL) throws -> (String, Int) {
+        var reasons: [String] = []
+        for endpoint in sentinel.sentinels {
+            guard let context = redisConnectWithTimeout(endpoint.host, Int32(endpoint.port), Self.timeval(configuration.connectTimeout)) else {
+                reasons.append("\(endpoint): cannot allocate a hiredis context")
+                continue
+            }
+            defer { redisFree(context) }
+            if context.pointee.err != 0 {
+                reasons.append("\(endpoint): \(Self.errorString(context))")
+                continue
+            }
+            redisSetTimeout(context, Self.timeval(configuration.connectTimeout))
+            var commands: [RedisCommand] = []
+            if let password = sentinel.sentinelPassword {
+                commands.append(sentinel.sentinelUsername.map { RedisCommand("AUTH", $0, password) } ?? RedisCommand("AUTH", password))
+            }
+            commands.append(RedisCommand("SENTINEL", "get-master-addr-by-name", sentinel.primaryName))
+            let replies: [RedisValue]
+            do {
+                // No connection of ours is open while this runs (`connected()` calls it before opening one), so the
+                // error path of `roundTrip`, which drops `self.context`, drops nothing.
+                replies = try roundTrip(context, commands)
+            } catch {
+                reasons.append("\(endpoint): \(error)")
+                continue
+            }
+            if case .error(let message)? = replies.first, sentinel.sentinelPassword != nil {
+                throw RedisError(.configuration, "Sentinel \(endpoint) refused sentinelUser/sentinelPassword of the Redis URL (\(message))")
+            }
+            guard let address = replies.last?.array, address.count == 2, let host = address[0].string,
+                  let port = address[1].string.flatMap({ Int($0) }), (1...65535).contains(port) else {
+                reasons.append("\(endpoint): \(replies.last.map { $0.isNull ? "it monitors no primary named \(sentinel.primaryName)" : "\($0)" } ?? "no reply")")
+                continue
+            }
+            return (host, port)
+        }
+        throw RedisError(.connection, "no Sentinel named the primary \(sentinel.primaryName): \(reasons.joined(separator: "; "))")
     }
 
     private func disconnect() {
@@ -179,6 +242,18 @@ public final class RedisConnection: @unchecked Sendable {
         let reason = context.pointee.err != 0 ? Self.errorString(context) : "connection lost"
         disconnect()
         return RedisError(.connection, "\(configuration.endpointDescription) during \(command): \(reason)")
+    }
+
+    private func meansRoleChange(_ message: String) -> Bool { Self.meansRoleChange(message, sentinel: configuration.sentinel != nil) }
+
+    /// `READONLY` and `UNBLOCKED` always mean the server was demoted; with Sentinel, `LOADING` and `MASTERDOWN` too
+    /// call for asking the Sentinels again.
+    static func meansRoleChange(_ message: String, sentinel: Bool) -> Bool {
+        switch RedisError.ServerCode(reply: message) {
+        case .readOnly, .unblocked: true
+        case .loading, .masterDown: sentinel
+        default: false
+        }
     }
 
     // MARK: - C helpers

@@ -35,6 +35,8 @@ public struct RedisError: DependencyError, CustomStringConvertible, Sendable {
     public enum ServerCode: String, Sendable {
         case loading = "LOADING"
         case readOnly = "READONLY"
+        /// A blocked command was ended because the server's role changed (a failover demoted it).
+        case unblocked = "UNBLOCKED"
         case masterDown = "MASTERDOWN"
         case outOfMemory = "OOM"
         case busy = "BUSY"
@@ -52,7 +54,7 @@ public struct RedisError: DependencyError, CustomStringConvertible, Sendable {
         /// Redis is away or cannot take writes now, as opposed to rejecting this request.
         var meansUnavailable: Bool {
             switch self {
-            case .loading, .readOnly, .masterDown, .outOfMemory, .busy, .tryAgain, .clusterDown: true
+            case .loading, .readOnly, .unblocked, .masterDown, .outOfMemory, .busy, .tryAgain, .clusterDown: true
             case .noScript, .wrongPassword, .noPermission: false
             }
         }

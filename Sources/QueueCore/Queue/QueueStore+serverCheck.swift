@@ -2,9 +2,10 @@ import RedisClient
 
 extension QueueStore {
     /// Every command wooqueue sends to Redis, from Swift or from its Lua scripts, in lower case as an ACL rule names
-    /// them. `AUTH` needs no permission. The unit tests check this list against the sources and the README's rule.
+    /// them. `AUTH` needs no permission; `ROLE` is sent when the primary is found through Sentinel (what wooqueue
+    /// sends the Sentinels is theirs to allow). The unit tests check this list against the sources and the README.
     public static let commandsUsed: [String] = [
-        "ping", "info", "select",
+        "ping", "info", "role", "select",
         "get", "set", "del", "exists", "expire", "scan",
         "hget", "hset", "hdel", "hgetall", "hincrby",
         "lpush", "rpush", "lpop", "lmpop", "blmove", "llen", "lindex", "lrange", "lrem", "ltrim",
@@ -34,6 +35,7 @@ extension QueueStore {
         let probeScript = "return 1", probeSHA = "e0e1f9fabfc9d4800c877a703b823ac0578ff8db"
         let probes: [RedisCommand] = [
             RedisCommand("PING"),
+            RedisCommand("ROLE"),
             RedisCommand("INFO", "memory", "cluster"),
             RedisCommand("SET", text, "1", "PX", "60000"),
             RedisCommand("GET", text),
@@ -67,7 +69,7 @@ extension QueueStore {
             RedisCommand("DEL", text, hash, list, moved, set, sorted),
         ]
         let replies = try await connection.pipeline(probes.map { .command($0) })
-        let info = replies[1].string ?? ""
+        let info = zip(probes, replies).first { $0.0.name == "INFO" }?.1.string ?? ""
         // First: in a cluster the probes fail with MOVED or CLUSTERDOWN, which would hide the reason.
         if RedisInfo.field("cluster_enabled", in: info) == "1" {
             throw RedisClusterError(endpoint: connection.configuration.endpointDescription)
