@@ -44,7 +44,7 @@ final class SentinelWatch: Sendable {
         while watch() != nil {
             let endpoint = sentinel.sentinels[next % sentinel.sentinels.count]
             next += 1
-            let timeout = timeval(tv_sec: Int(connectTimeout.components.seconds), tv_usec: 0)
+            let timeout = RedisConnection.timeval(connectTimeout)
             guard let context = redisConnectWithTimeout(endpoint.host, Int32(endpoint.port), timeout) else {
                 Thread.sleep(forTimeInterval: 0.5)
                 continue

@@ -1,3 +1,4 @@
+import Parsing
 import RedisClient
 import Testing
 
@@ -16,4 +17,18 @@ import Testing
         }
         #expect(RedisError(.connection, "refused").isUnavailable && RedisError(.connection, "refused").isConnectionLost)
     }
+
+    /// Every URL form keeps its passwords out of errors and logs.
+    @Test func redisURLsOfEveryFormAreRedacted() throws {
+        let sentinel = try RedisConfiguration(url: "redis-sentinel://app:hunter2@s1:26380,s2/mymaster/4?sentinelPassword=tr0ub4dor")
+        #expect(sentinel.sentinel?.primaryName == "mymaster" && sentinel.database == 4 && sentinel.password == "hunter2")
+        #expect(sentinel.endpointDescription == "mymaster (via Sentinel s1:26380,s2:26379)/4")
+        for url in ["redis-sentinel://app:hunter2@s1:0/mymaster", "redis-sentinel://app:hunter2@s1/my master", "redis://:hunter2@h:99999999/x"] {
+            let error = #expect(throws: RedisError.self) { _ = try RedisConfiguration(url: url) }
+            #expect(error?.description.contains("hunter2") == false, "\(error.map { "\($0)" } ?? "accepted")")
+        }
+        #expect(!RedisConfiguration.redact("redis://u:hunter2@h:6379/0").contains("hunter2"))
+        #expect(!RedisConfiguration.redact("redis-sentinel://u:hunter2@h/m?sentinelPassword=tr0ub4dor").contains("tr0ub4dor"))
+    }
 }
+
