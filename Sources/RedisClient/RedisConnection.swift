@@ -219,8 +219,12 @@ public final class RedisConnection: @unchecked Sendable {
                 reasons.append("\(endpoint): \(error)")
                 continue
             }
-            if case .error(let message)? = replies.first, sentinel.sentinelPassword != nil {
-                throw RedisError(.configuration, "Sentinel \(endpoint) refused sentinelUser/sentinelPassword of the Redis URL (\(message))")
+            // A refused password, or a Sentinel that wants one: a setting to fix, not an outage.
+            if case .error(let message)? = replies.first, sentinel.sentinelPassword != nil || message.hasPrefix("NOAUTH") {
+                throw RedisError(.configuration, """
+                    Sentinel \(endpoint) refused the request (\(message)): set sentinelUser and sentinelPassword in the \
+                    Redis URL's query (?sentinelUser=…&sentinelPassword=…)
+                    """)
             }
             guard let address = replies.last?.array, address.count == 2, let host = address[0].string,
                   let port = address[1].string.flatMap({ Int($0) }), (1...65535).contains(port) else {

@@ -86,4 +86,25 @@ import Testing
         #expect(error?.description.contains("127.0.0.1:\(first)") == true && error?.description.contains("127.0.0.1:\(second)") == true)
         #expect(error?.description.contains("s3cret") == false)
     }
+
+    /// Sentinels with a password of their own: without it in the URL the start stops with what to set (not an
+    /// outage waited out); with it, the primary is found.
+    @Test func sentinelsWithAPasswordNeedItInTheURL() async throws {
+        let primary = try await RedisServerProcess()
+        defer { primary.stop() }
+        let sentinel = try await RedisServerProcess(arguments: ["--sentinel"], sentinelConfiguration: """
+            requirepass sentinel-s3cret
+            sentinel monitor wq-primary 127.0.0.1 \(primary.port) 1
+
+            """)
+        defer { sentinel.stop() }
+        let without = try RedisConnection(url: "redis-sentinel://127.0.0.1:\(sentinel.port)/wq-primary", label: "without")
+        let error = await #expect(throws: RedisError.self) { try await without.send("PING") }
+        #expect(error?.kind == .configuration && error?.isUnavailable == false)
+        #expect(error?.description.contains("sentinelPassword") == true, "\(error.map { "\($0)" } ?? "")")
+        let with = try RedisConnection(url: "redis-sentinel://127.0.0.1:\(sentinel.port)/wq-primary?sentinelPassword=sentinel-s3cret",
+                                       label: "with")
+        #expect(try await with.send("PING") == .status("PONG"))
+    }
 }
+
