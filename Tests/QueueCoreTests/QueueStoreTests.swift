@@ -298,7 +298,9 @@ import Testing
 
     /// A Redis Cluster node is refused at start with the reason, not with the MOVED errors its probes would get.
     @Test func refusesARedisCluster() async throws {
-        let node = try await RedisServerProcess(arguments: ["--cluster-enabled", "yes", "--cluster-config-file", "nodes.conf"])
+        // The cluster bus port must be given: by default it is the port + 10,000, past 65,535 for a high free port.
+        let node = try await RedisServerProcess(arguments: ["--cluster-enabled", "yes", "--cluster-config-file", "nodes.conf",
+                                                            "--cluster-port", "\(try freePort())"])
         defer { node.stop() }
         let store = try QueueStore(url: node.url, label: "cluster", prefix: "wq")
         let error = await #expect(throws: RedisClusterError.self) { try await store.checkServer(allowEviction: false) }

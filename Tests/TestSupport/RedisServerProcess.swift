@@ -51,9 +51,15 @@ public final class RedisServerProcess: @unchecked Sendable {
                 try await runToCompletion("/usr/bin/redis-cli", ["-p", "\(port)", "PING"]) == 0
             }
         } catch {
+            // Say why, from the server's own log, before the directory goes.
+            let log = (try? String(contentsOf: directory.appendingPathComponent("redis.log"), encoding: .utf8)) ?? ""
             stop()
-            throw error
+            throw StartFailure(description: "\(error); redis-server's log ends: \(log.split(separator: "\n").suffix(3).joined(separator: " | "))")
         }
+    }
+
+    struct StartFailure: Error, CustomStringConvertible {
+        let description: String
     }
 
     /// `redis://127.0.0.1:<port>/0`.
