@@ -33,6 +33,8 @@ import Testing
             ("redis-sentinel://h/m/1/2", "the primary's name"),
             ("redis-sentinel://h/m?tls=1", "unknown option \"tls\""),
             ("redis-sentinel://u:%zz@h/m", "the password is not valid"),
+            // Found by the fuzzer: a host was percent-decoded, and its redaction no longer read back.
+            ("redis-sentinel://u:p@h0:2@%2520/7y", "needs a host"),
         ]
         for (text, reason) in cases {
             do {

@@ -114,7 +114,9 @@ public struct SentinelURL: Sendable, Equatable {
     }
 
     private static func endpoint(_ bytes: [UInt8], _ range: Range<Int>) throws(SentinelURLError) -> Endpoint {
-        let written = try text(bytes, range, "a host")
+        // Taken as written, not percent-decoded: a host name has no use for escapes, and the redaction writes it back
+        // as it is.
+        guard let written = String(validating: bytes[range], as: UTF8.self) else { throw .init("a host is not UTF-8 text") }
         var host = Substring(written), portText: Substring?
         if host.hasPrefix("[") {
             guard let close = host.firstIndex(of: "]") else { throw .init("an IPv6 host must end with ']', got \"\(written)\"") }
@@ -128,7 +130,7 @@ public struct SentinelURL: Sendable, Equatable {
             portText = host[host.index(after: colon)...]
             host = host[..<colon]
         }
-        guard !host.isEmpty, host.allSatisfy({ $0.isASCII && !$0.isWhitespace && !"/?#@,[]".contains($0) }) else {
+        guard !host.isEmpty, host.allSatisfy({ $0.isASCII && !$0.isWhitespace && !"/?#@,[]%".contains($0) }) else {
             throw .init("each Sentinel needs a host name or address, got \"\(written)\"")
         }
         var port = defaultPort
