@@ -25,6 +25,8 @@ let package = Package(
     targets: [
         // MARK: - C libraries
         .systemLibrary(name: "CHiredis", pkgConfig: "hiredis", providers: [.apt(["libhiredis-dev"])]),
+        // TLS to Redis, under hiredis 0.14 which has none (Debian 12's OpenSSL 3).
+        .systemLibrary(name: "COpenSSL", pkgConfig: "openssl", providers: [.apt(["libssl-dev"])]),
         .systemLibrary(name: "CLibPQ", pkgConfig: "libpq", providers: [.apt(["libpq-dev"])]),
         .target(name: "CSystemShims"),
 
@@ -33,7 +35,7 @@ let package = Package(
 
         // MARK: - Clients
         .target(name: "ClientSupport", dependencies: ["CSystemShims"]),
-        .target(name: "RedisClient", dependencies: ["CHiredis", "ClientSupport", "Parsing"]),
+        .target(name: "RedisClient", dependencies: ["CHiredis", "COpenSSL", "ClientSupport", "Parsing"]),
         .target(name: "PostgresClient", dependencies: ["CLibPQ", "ClientSupport"]),
 
         // MARK: - Service

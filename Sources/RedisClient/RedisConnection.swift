@@ -1,9 +1,8 @@
 import ClientSupport
-import CHiredis
 import Foundation
 import Parsing
 
-/// One connection to Redis over hiredis.
+/// One connection to Redis over hiredis, in the clear or over TLS (see ``RedisWire``).
 ///
 /// Every hiredis call runs on the connection's own ``BlockingQueue``, so a blocking command or a slow network never
 /// holds a cooperative-pool thread. The connection is opened lazily and re-opened after it breaks (the server
@@ -13,8 +12,9 @@ import Parsing
 /// Calls from several tasks are safe and run one after another; blocking commands (`BLMOVE`) hold the connection
 /// for their whole wait, so give them a connection of their own.
 public final class RedisConnection: @unchecked Sendable {
-    // @unchecked Sendable: `context` is only read or written inside `io.run` / `io.sync`, which run serially.
-    private var context: UnsafeMutablePointer<redisContext>?
+    // @unchecked Sendable: `wire` and `tls` are only read or written inside `io.run`, which runs serially.
+    private var wire: RedisWire?
+    private var tls: TLSClientContext?
     private let io: BlockingQueue
     public let configuration: RedisConfiguration
     /// With Sentinel: the switches of the primary seen so far, and the count this connection was opened at.
@@ -29,10 +29,6 @@ public final class RedisConnection: @unchecked Sendable {
 
     public convenience init(url: String, label: String = "redis") throws {
         self.init(configuration: try RedisConfiguration(url: url), label: label)
-    }
-
-    deinit {
-        if let context { redisFree(context) }
     }
 
     // MARK: - Public API
@@ -72,8 +68,8 @@ public final class RedisConnection: @unchecked Sendable {
     // MARK: - On the I/O queue
 
     private func execute(_ requests: [RedisRequest]) throws -> [RedisValue] {
-        let context = try connected()
-        var replies = try roundTrip(context, requests.map { try command(for: $0, context: context) })
+        let wire = try connected()
+        var replies = try roundTrip(wire, requests.map { try command(for: $0, wire: wire) })
         // NOSCRIPT: the server lost its script cache (restart, SCRIPT FLUSH). Scripts that got it did not run,
         // so load them again and re-run exactly those.
         let missing = replies.indices.filter {
@@ -81,8 +77,8 @@ public final class RedisConnection: @unchecked Sendable {
             return false
         }
         if !missing.isEmpty {
-            for index in missing { if case .script(let script, _, _) = requests[index] { try load(script, context) } }
-            let retried = try roundTrip(context, missing.map { try command(for: requests[$0], context: context) })
+            for index in missing { if case .script(let script, _, _) = requests[index] { try load(script, wire) } }
+            let retried = try roundTrip(wire, missing.map { try command(for: requests[$0], wire: wire) })
             for (index, reply) in zip(missing, retried) { replies[index] = reply }
         }
         // A server that is no longer the primary (a failover demoted it, or it is loading after one): drop the
@@ -94,12 +90,12 @@ public final class RedisConnection: @unchecked Sendable {
         return replies
     }
 
-    private func command(for request: RedisRequest, context: UnsafeMutablePointer<redisContext>) throws -> RedisCommand {
+    private func command(for request: RedisRequest, wire: RedisWire) throws -> RedisCommand {
         switch request {
         case .command(let command):
             return command
         case .script(let script, let keys, let arguments):
-            let sha = try script.cachedSHA ?? load(script, context)
+            let sha = try script.cachedSHA ?? load(script, wire)
             var command = RedisCommand("EVALSHA", sha, String(keys.count))
             for key in keys { command.append(key) }
             for argument in arguments { command.append(argument) }
@@ -108,57 +104,38 @@ public final class RedisConnection: @unchecked Sendable {
     }
 
     @discardableResult
-    private func load(_ script: RedisScript, _ context: UnsafeMutablePointer<redisContext>) throws -> String {
-        let reply = try roundTrip(context, [RedisCommand("SCRIPT", "LOAD", script.source)])[0]
+    private func load(_ script: RedisScript, _ wire: RedisWire) throws -> String {
+        let reply = try roundTrip(wire, [RedisCommand("SCRIPT", "LOAD", script.source)])[0]
         if case .error(let message) = reply { throw RedisError(.server, "loading script \(script.name): \(message)") }
         guard let sha = reply.string else { throw RedisError(.unexpectedReply, "SCRIPT LOAD returned \(reply)") }
         script.remember(sha: sha)
         return sha
     }
 
-    /// Appends every command to hiredis's output buffer, then reads one reply per command.
-    private func roundTrip(_ context: UnsafeMutablePointer<redisContext>, _ commands: [RedisCommand]) throws -> [RedisValue] {
-        for command in commands {
-            let status = Self.withArgv(command.arguments) { argc, argv, lengths in
-                redisAppendCommandArgv(context, argc, argv, lengths)
-            }
-            if status != REDIS_OK { throw brokenConnection(context, during: command.name) }
+    /// One round trip on `wire`; a broken connection is dropped (hiredis cannot use it again) and reported with
+    /// the server's name.
+    private func roundTrip(_ wire: RedisWire, _ commands: [RedisCommand]) throws -> [RedisValue] {
+        do {
+            return try wire.roundTrip(commands)
+        } catch let error as RedisError {
+            disconnect()
+            throw RedisError(error.kind, "\(configuration.endpointDescription) \(error.message)")
         }
-        var replies: [RedisValue] = []
-        replies.reserveCapacity(commands.count)
-        for command in commands {
-            var raw: UnsafeMutableRawPointer?
-            guard redisGetReply(context, &raw) == REDIS_OK, let raw else {
-                throw brokenConnection(context, during: command.name)
-            }
-            let reply = raw.assumingMemoryBound(to: redisReply.self)
-            replies.append(Self.value(of: reply))
-            freeReplyObject(raw)
-        }
-        return replies
     }
 
-    private func connected() throws -> UnsafeMutablePointer<redisContext> {
-        if let context {
+    private func connected() throws -> RedisWire {
+        if let wire {
             // A connection to a primary Sentinel has since replaced is dropped before it takes a write.
-            if context.pointee.err == 0, sentinelWatch?.generation ?? 0 == connectedAtGeneration { return context }
+            if wire.isUsable, sentinelWatch?.generation ?? 0 == connectedAtGeneration { return wire }
             disconnect()
         }
         connectedAtGeneration = sentinelWatch?.generation ?? 0
         let config = configuration
         let (host, port) = try config.sentinel.map(primary(from:)) ?? (config.host, config.port)
         let endpoint = config.sentinel == nil ? config.endpointDescription : "\(config.endpointDescription) at \(host):\(port)"
-        guard let context = redisConnectWithTimeout(host, Int32(port), Self.timeval(config.connectTimeout)) else {
-            throw RedisError(.connection, "cannot allocate a hiredis context for \(endpoint)")
-        }
-        if context.pointee.err != 0 {
-            let reason = Self.errorString(context)
-            redisFree(context)
-            throw RedisError(.connection, "\(endpoint): \(reason). Is Redis running there? (scripts/services start)")
-        }
-        redisSetTimeout(context, Self.timeval(config.commandTimeout))
-        redisEnableKeepAlive(context)
-        self.context = context
+        let wire = try RedisWire(host: host, port: port, tls: try tlsContext(), connectTimeout: config.connectTimeout, endpoint: endpoint)
+        wire.setTimeout(config.commandTimeout)
+        self.wire = wire
         do {
             var setup: [RedisCommand] = []
             if let password = config.password {
@@ -167,7 +144,10 @@ public final class RedisConnection: @unchecked Sendable {
             if config.database != 0 { setup.append(RedisCommand("SELECT", String(config.database))) }
             // The server a Sentinel named may have been demoted since: only a primary will do.
             if config.sentinel != nil { setup.append(RedisCommand("ROLE")) }
-            for reply in try roundTrip(context, setup) {
+            // Over TLS, a server that refuses this client's certificate says so only at the first read (TLS 1.3):
+            // read one now, so that the refusal is a setting to fix at start, not an outage waited out later.
+            if config.tls != nil, setup.isEmpty { setup.append(RedisCommand("PING")) }
+            for reply in try wire.roundTrip(setup) {
                 if case .error(let message) = reply {
                     // A wrong user or password is a setting to fix, not an outage to wait out.
                     if RedisError.ServerCode(reply: message) == .wrongPassword || message.contains("AUTH") {
@@ -182,11 +162,20 @@ public final class RedisConnection: @unchecked Sendable {
                     throw RedisError(.connection, "\(endpoint) is a \(role) now, not the primary: waiting for Sentinel to name the new one")
                 }
             }
-        } catch {
+        } catch let error as RedisError {
             disconnect()
-            throw error
+            throw error.message.hasPrefix(endpoint) ? error : RedisError(error.kind, "\(endpoint): \(error.message)")
         }
-        return context
+        return wire
+    }
+
+    /// The TLS context of this connection's URL, made at the first connection (its files are read then).
+    private func tlsContext() throws -> TLSClientContext? {
+        guard let options = configuration.tls else { return nil }
+        if let tls { return tls }
+        let made = try TLSClientContext(options)
+        tls = made
+        return made
     }
 
     /// Asks each Sentinel in turn for the primary's address; the first that names one wins. A Sentinel that is down
@@ -194,17 +183,8 @@ public final class RedisConnection: @unchecked Sendable {
     /// out, and the error lists what each Sentinel said.
     private func primary(from sentinel: SentinelURL) throws -> (String, Int) {
         var reasons: [String] = []
+        let tls = try tlsContext()
         for endpoint in sentinel.sentinels {
-            guard let context = redisConnectWithTimeout(endpoint.host, Int32(endpoint.port), Self.timeval(configuration.connectTimeout)) else {
-                reasons.append("\(endpoint): cannot allocate a hiredis context")
-                continue
-            }
-            defer { redisFree(context) }
-            if context.pointee.err != 0 {
-                reasons.append("\(endpoint): \(Self.errorString(context))")
-                continue
-            }
-            redisSetTimeout(context, Self.timeval(configuration.connectTimeout))
             var commands: [RedisCommand] = []
             if let password = sentinel.sentinelPassword {
                 commands.append(sentinel.sentinelUsername.map { RedisCommand("AUTH", $0, password) } ?? RedisCommand("AUTH", password))
@@ -212,9 +192,12 @@ public final class RedisConnection: @unchecked Sendable {
             commands.append(RedisCommand("SENTINEL", "get-master-addr-by-name", sentinel.primaryName))
             let replies: [RedisValue]
             do {
-                // No connection of ours is open while this runs (`connected()` calls it before opening one), so the
-                // error path of `roundTrip`, which drops `self.context`, drops nothing.
-                replies = try roundTrip(context, commands)
+                let wire = try RedisWire(host: endpoint.host, port: endpoint.port, tls: tls, connectTimeout: configuration.connectTimeout,
+                                         endpoint: "Sentinel \(endpoint)")
+                wire.setTimeout(configuration.connectTimeout)
+                replies = try wire.roundTrip(commands)
+            } catch let error as RedisError where error.kind == .configuration {
+                throw error
             } catch {
                 reasons.append("\(endpoint): \(error)")
                 continue
@@ -237,15 +220,7 @@ public final class RedisConnection: @unchecked Sendable {
     }
 
     private func disconnect() {
-        if let context { redisFree(context) }
-        context = nil
-    }
-
-    /// Reads the context's error and drops the context, which hiredis cannot use again after an I/O error.
-    private func brokenConnection(_ context: UnsafeMutablePointer<redisContext>, during command: String) -> RedisError {
-        let reason = context.pointee.err != 0 ? Self.errorString(context) : "connection lost"
-        disconnect()
-        return RedisError(.connection, "\(configuration.endpointDescription) during \(command): \(reason)")
+        wire = nil
     }
 
     private func meansRoleChange(_ message: String) -> Bool { Self.meansRoleChange(message, sentinel: configuration.sentinel != nil) }
@@ -257,72 +232,6 @@ public final class RedisConnection: @unchecked Sendable {
         case .readOnly, .unblocked: true
         case .loading, .masterDown: sentinel
         default: false
-        }
-    }
-
-    // MARK: - C helpers
-
-    private static func errorString(_ context: UnsafeMutablePointer<redisContext>) -> String {
-        withUnsafeBytes(of: context.pointee.errstr) { buffer in
-            String(decoding: buffer.prefix { $0 != 0 }, as: UTF8.self)
-        }
-    }
-
-    static func timeval(_ duration: Duration) -> Glibc.timeval {
-        let (seconds, attoseconds) = duration.components
-        return Glibc.timeval(tv_sec: Int(seconds), tv_usec: Int(attoseconds / 1_000_000_000_000))
-    }
-
-    /// Copies the arguments into one contiguous buffer and passes hiredis pointers and lengths into it.
-    private static func withArgv<R>(
-        _ arguments: [[UInt8]],
-        _ body: (Int32, UnsafeMutablePointer<UnsafePointer<CChar>?>, UnsafePointer<Int>) -> R
-    ) -> R {
-        let total = arguments.reduce(0) { $0 + $1.count }
-        let storage = UnsafeMutablePointer<UInt8>.allocate(capacity: max(total, 1))
-        defer { storage.deallocate() }
-        var pointers: [UnsafePointer<CChar>?] = []
-        var lengths: [Int] = []
-        pointers.reserveCapacity(arguments.count)
-        lengths.reserveCapacity(arguments.count)
-        var offset = 0
-        for argument in arguments {
-            argument.withUnsafeBufferPointer { source in
-                if let base = source.baseAddress { (storage + offset).initialize(from: base, count: source.count) }
-            }
-            pointers.append(UnsafeRawPointer(storage + offset).assumingMemoryBound(to: CChar.self))
-            lengths.append(argument.count)
-            offset += argument.count
-        }
-        return pointers.withUnsafeMutableBufferPointer { argv in
-            lengths.withUnsafeBufferPointer { lengthBuffer in
-                body(Int32(arguments.count), argv.baseAddress!, lengthBuffer.baseAddress!)
-            }
-        }
-    }
-
-    private static func value(of reply: UnsafePointer<redisReply>) -> RedisValue {
-        let r = reply.pointee
-        switch r.type {
-        case REDIS_REPLY_STRING:
-            return .bulk(r.len == 0 ? [] : Array(UnsafeRawBufferPointer(start: r.str, count: r.len)))
-        case REDIS_REPLY_INTEGER:
-            return .integer(Int(r.integer))
-        case REDIS_REPLY_NIL:
-            return .null
-        case REDIS_REPLY_STATUS:
-            return .status(String(decoding: UnsafeRawBufferPointer(start: r.str, count: r.len), as: UTF8.self))
-        case REDIS_REPLY_ERROR:
-            return .error(String(decoding: UnsafeRawBufferPointer(start: r.str, count: r.len), as: UTF8.self))
-        case REDIS_REPLY_ARRAY:
-            var values: [RedisValue] = []
-            values.reserveCapacity(r.elements)
-            for index in 0..<r.elements {
-                if let element = r.element[index] { values.append(value(of: element)) } else { values.append(.null) }
-            }
-            return .array(values)
-        default:
-            return .error("unknown hiredis reply type \(r.type)")
         }
     }
 }

@@ -1,4 +1,3 @@
-import CHiredis
 import Foundation
 import Parsing
 import Synchronization
@@ -23,7 +22,7 @@ final class SentinelWatch: Sendable {
 
     /// The watch of `sentinel`'s primary, started on first use.
     static func shared(for sentinel: SentinelURL, connectTimeout: Duration) -> SentinelWatch {
-        let key = "\(sentinel.sentinels)|\(sentinel.primaryName)|\(sentinel.sentinelUsername ?? "")|\(sentinel.sentinelPassword ?? "")"
+        let key = "\(sentinel.sentinels)|\(sentinel.primaryName)|\(sentinel.sentinelUsername ?? "")|\(sentinel.sentinelPassword ?? "")|\(sentinel.tls.map { "\($0)" } ?? "")"
         return watches.withLock { watches in
             if let watch = watches[key]?.watch { return watch }
             let watch = SentinelWatch()
@@ -37,71 +36,47 @@ final class SentinelWatch: Sendable {
 
     private init() {}
 
-    /// The watching loop, on its own thread: blocking hiredis calls, bounded by `poll` so it notices when the watch
+    /// The watching loop, on its own thread: blocking calls, bounded by a 1 s wait so it notices when the watch
     /// is no longer held.
     private static func follow(_ sentinel: SentinelURL, connectTimeout: Duration, watch: () -> SentinelWatch?) {
+        // A TLS context whose files cannot be read: the connections report that, with what to fix.
+        let tls = sentinel.tls.flatMap { try? TLSClientContext($0) }
+        if sentinel.tls != nil, tls == nil { return }
         var next = 0
         while watch() != nil {
             let endpoint = sentinel.sentinels[next % sentinel.sentinels.count]
             next += 1
-            let timeout = RedisConnection.timeval(connectTimeout)
-            guard let context = redisConnectWithTimeout(endpoint.host, Int32(endpoint.port), timeout) else {
-                Thread.sleep(forTimeInterval: 0.5)
-                continue
-            }
-            defer { redisFree(context) }
-            guard context.pointee.err == 0, subscribe(context, sentinel) else {
+            guard let wire = try? RedisWire(host: endpoint.host, port: endpoint.port, tls: tls, connectTimeout: connectTimeout,
+                                            endpoint: "Sentinel \(endpoint)"),
+                  subscribe(wire, sentinel, timeout: connectTimeout) else {
                 Thread.sleep(forTimeInterval: 0.5)
                 continue
             }
             watch()?.switches.add(1, ordering: .releasing)
             while let current = watch() {
-                var descriptor = pollfd(fd: context.pointee.fd, events: Int16(POLLIN), revents: 0)
-                let ready = poll(&descriptor, 1, 1000)
-                if ready == 0 { continue }
-                guard ready > 0, redisBufferRead(context) == REDIS_OK else { break }
-                var raw: UnsafeMutableRawPointer?
-                while redisGetReplyFromReader(context, &raw) == REDIS_OK, let reply = raw {
-                    if isSwitch(of: sentinel.primaryName, reply.assumingMemoryBound(to: redisReply.self)) {
-                        current.switches.add(1, ordering: .releasing)
-                    }
-                    freeReplyObject(reply)
-                    raw = nil
+                guard let messages = wire.awaitReplies(milliseconds: 1000) else { break }
+                if messages.contains(where: { isSwitch(of: sentinel.primaryName, $0) }) {
+                    current.switches.add(1, ordering: .releasing)
                 }
-                if context.pointee.err != 0 { break }
             }
         }
     }
 
     /// AUTH when the URL gives the Sentinels a password, then SUBSCRIBE; true when both were accepted.
-    private static func subscribe(_ context: UnsafeMutablePointer<redisContext>, _ sentinel: SentinelURL) -> Bool {
-        var commands: [[String]] = []
+    private static func subscribe(_ wire: RedisWire, _ sentinel: SentinelURL, timeout: Duration) -> Bool {
+        var commands: [RedisCommand] = []
         if let password = sentinel.sentinelPassword {
-            commands.append(["AUTH"] + (sentinel.sentinelUsername.map { [$0] } ?? []) + [password])
+            commands.append(sentinel.sentinelUsername.map { RedisCommand("AUTH", $0, password) } ?? RedisCommand("AUTH", password))
         }
-        commands.append(["SUBSCRIBE", "+switch-master"])
-        for command in commands {
-            var cStrings = command.map { strdup($0) }
-            defer { cStrings.forEach { free($0) } }
-            let lengths = command.map { $0.utf8.count }
-            let reply = cStrings.withUnsafeMutableBufferPointer { argv in
-                argv.withMemoryRebound(to: UnsafePointer<CChar>?.self) { argv in
-                    redisCommandArgv(context, Int32(command.count), argv.baseAddress, lengths)
-                }
-            }
-            guard let reply else { return false }
-            let failed = reply.assumingMemoryBound(to: redisReply.self).pointee.type == REDIS_REPLY_ERROR
-            freeReplyObject(reply)
-            if failed { return false }
-        }
-        return true
+        commands.append(RedisCommand("SUBSCRIBE", "+switch-master"))
+        wire.setTimeout(timeout)
+        guard let replies = try? wire.roundTrip(commands) else { return false }
+        return !replies.contains { if case .error = $0 { return true }; return false }
     }
 
     /// `["message", "+switch-master", "<name> <old ip> <old port> <new ip> <new port>"]` for `name`.
-    private static func isSwitch(of name: String, _ reply: UnsafePointer<redisReply>) -> Bool {
-        let r = reply.pointee
-        guard r.type == REDIS_REPLY_ARRAY, r.elements == 3, let payload = r.element[2] else { return false }
-        let text = String(decoding: UnsafeRawBufferPointer(start: payload.pointee.str, count: payload.pointee.len), as: UTF8.self)
+    private static func isSwitch(of name: String, _ message: RedisValue) -> Bool {
+        guard let parts = message.array, parts.count == 3, let text = parts[2].string else { return false }
         return text.hasPrefix(name + " ")
     }
 }

@@ -32,6 +32,12 @@ import Testing
             ("redis-sentinel://h/m/x", "database must be a number"),
             ("redis-sentinel://h/m/1/2", "the primary's name"),
             ("redis-sentinel://h/m?tls=1", "unknown option \"tls\""),
+            ("redis-sentinel://h/m?caFile=/ca.pem", "write the URL as rediss-sentinel://"),
+            ("rediss-sentinel://h/m?caFile=ca.pem", "caFile must be an absolute file path"),
+            ("rediss-sentinel://h/m?certFile=/c.pem", "certFile and keyFile go together"),
+            ("rediss-sentinel://h/m?verifyHostname=no", "verifyHostname must be true or false"),
+            ("rediss-sentinel://h/m?serverName=a%20b", "serverName must be a host name"),
+            ("rediss-sentinel://h/m?sni=x", "known: sentinelUser, sentinelPassword, caFile"),
             ("redis-sentinel://u:%zz@h/m", "the password is not valid"),
             // Found by the fuzzer: a host was percent-decoded, and its redaction no longer read back.
             ("redis-sentinel://u:p@h0:2@%2520/7y", "needs a host"),
@@ -44,6 +50,19 @@ import Testing
                 #expect(error.description.contains(reason), "\(text): \(error.description)")
             }
         }
+    }
+
+    @Test func readsTLSOptionsOnlyWithTheTLSScheme() throws {
+        let url = try SentinelURL("rediss-sentinel://s1/m?caFile=/etc/wq/ca.pem&certFile=/etc/wq/c.pem&keyFile=/etc/wq/k.pem&serverName=redis.internal&verifyHostname=false")
+        #expect(url.tls == RedisTLSOptions(caFile: "/etc/wq/ca.pem", certFile: "/etc/wq/c.pem", keyFile: "/etc/wq/k.pem",
+                                           serverName: "redis.internal", verifyHostname: false))
+        #expect(try SentinelURL("rediss-sentinel://s1/m").tls == RedisTLSOptions())
+        #expect(try SentinelURL("redis-sentinel://s1/m").tls == nil)
+        // The redaction keeps the scheme and the TLS options (file names, not secrets), and reads back.
+        let text = "rediss-sentinel://:pw@s1/m?caFile=/etc/wq/ca.pem&sentinelPassword=sp"
+        let redacted = SentinelURL.redact(text)
+        #expect(redacted.hasPrefix("rediss-sentinel://") && !redacted.contains("pw@") && !redacted.contains("=sp"), "\(redacted)")
+        #expect(try SentinelURL(redacted).tls?.caFile == "/etc/wq/ca.pem")
     }
 
     @Test func redactionHidesEveryPasswordAndStillReadsBack() throws {

@@ -4,6 +4,8 @@
 ///
 /// The user and password are the primary's (the data nodes'); `sentinelUser` and `sentinelPassword` are the
 /// Sentinels' own, when they require one. A port defaults to 26379. A host may be an IPv6 address in brackets.
+/// `rediss-sentinel://` speaks TLS to the Sentinels and to the primary alike, with the options of
+/// ``RedisTLSOptions`` in the same query.
 /// URLComponents cannot read several hosts, hence this parser; it never traps, and every refusal says what is wrong.
 public struct SentinelURL: Sendable, Equatable {
     public struct Endpoint: Sendable, Equatable, CustomStringConvertible {
@@ -19,6 +21,7 @@ public struct SentinelURL: Sendable, Equatable {
     }
 
     public static let scheme = "redis-sentinel://"
+    public static let tlsScheme = "rediss-sentinel://"
     public static let defaultPort = 26379
 
     public var sentinels: [Endpoint]
@@ -29,11 +32,23 @@ public struct SentinelURL: Sendable, Equatable {
     public var password: String?
     public var sentinelUsername: String?
     public var sentinelPassword: String?
+    /// Set for `rediss-sentinel://`: TLS to every Sentinel and to the primary.
+    public var tls: RedisTLSOptions?
+
+    /// True when `text` is meant as a Sentinel URL (either scheme), so that its errors speak of one.
+    public static func isSentinelURL(_ text: String) -> Bool { text.hasPrefix(scheme) || text.hasPrefix(tlsScheme) }
 
     public init(_ text: String) throws(SentinelURLError) {
         let bytes = Array(text.utf8)
-        let scheme = Array(Self.scheme.utf8)
-        guard bytes.starts(with: scheme) else { throw .init("it must start with \(Self.scheme)") }
+        let scheme: [UInt8]
+        if bytes.starts(with: Array(Self.tlsScheme.utf8)) {
+            scheme = Array(Self.tlsScheme.utf8)
+            tls = RedisTLSOptions()
+        } else if bytes.starts(with: Array(Self.scheme.utf8)) {
+            scheme = Array(Self.scheme.utf8)
+        } else {
+            throw .init("it must start with \(Self.scheme) (or \(Self.tlsScheme) for TLS)")
+        }
         let query = bytes.firstIndex(of: UInt8(ascii: "?"))
         let end = query ?? bytes.count
         guard let slash = bytes[scheme.count..<end].firstIndex(of: UInt8(ascii: "/")) else {
@@ -59,13 +74,18 @@ public struct SentinelURL: Sendable, Equatable {
             database = db
         }
         if let query { try readQuery(bytes, (query + 1)..<bytes.count) }
+        do {
+            try tls?.validate()
+        } catch {
+            throw .init(error.reason)
+        }
     }
 
     /// The URL with every password (the primary's and the Sentinels') replaced by `***`, for logs and errors.
     /// Text that does not read as a Sentinel URL comes back as a placeholder, never as itself.
     public static func redact(_ text: String) -> String {
         guard let url = try? SentinelURL(text) else { return "<unreadable \(scheme) URL>" }
-        var redacted = scheme
+        var redacted = url.tls == nil ? scheme : tlsScheme
         if url.username != nil || url.password != nil {
             redacted += escaped(url.username ?? "") + (url.password == nil ? "" : ":***") + "@"
         }
@@ -73,6 +93,7 @@ public struct SentinelURL: Sendable, Equatable {
         var query: [String] = []
         if let user = url.sentinelUsername { query.append("sentinelUser=\(escaped(user))") }
         if url.sentinelPassword != nil { query.append("sentinelPassword=***") }
+        for (name, value) in url.tls?.queryPairs ?? [] { query.append("\(name)=\(escaped(value))") }
         return query.isEmpty ? redacted : redacted + "?" + query.joined(separator: "&")
     }
 
@@ -154,7 +175,17 @@ public struct SentinelURL: Sendable, Equatable {
             case "sentinelUser": sentinelUsername = value.isEmpty ? nil : value
             case "sentinelPassword": sentinelPassword = value
             case "": break
-            default: throw .init("unknown option \"\(name)\" (known: sentinelUser, sentinelPassword)")
+            default:
+                do {
+                    if try tls?.take(name, value) == true { break }
+                } catch {
+                    throw .init(error.reason)
+                }
+                if RedisTLSOptions.optionNames.contains(name) {
+                    throw .init("\(name) is a TLS option: write the URL as \(Self.tlsScheme)… to use TLS")
+                }
+                let known = ["sentinelUser", "sentinelPassword"] + (tls == nil ? [] : RedisTLSOptions.optionNames)
+                throw .init("unknown option \"\(name)\" (known: \(known.joined(separator: ", ")))")
             }
             start = end + 1
         }
