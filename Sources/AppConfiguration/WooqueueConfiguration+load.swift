@@ -42,11 +42,17 @@ extension WooqueueConfiguration {
         try node.allowOnly(["redis", "database", "workers", "backoff", "queues", "jobTypes", "http", "webhooks", "routes", "inventory", "woocommerce", "alerts", "admin", "$comment"])
 
         let redisNode = node.child("redis")
-        try redisNode.allowOnly(["url", "keyPrefix", "allowEviction"])
+        try redisNode.allowOnly(["url", "keyPrefix", "allowEviction", "waitReplicas", "waitTimeout"])
+        let waitReplicas = try redisNode.child("waitReplicas").int(default: 0, min: 0, max: 16)
+        let waitTimeout = try redisNode.child("waitTimeout").duration(default: .seconds(1), min: .milliseconds(1))
+        guard waitTimeout <= .seconds(60) else {
+            throw ConfigurationError("redis.waitTimeout must be at most 60s (a webhook's answer waits for it), got \(DurationText.format(waitTimeout))")
+        }
         let redis = RedisSettings(
             url: try environment["WOOQUEUE_REDIS_URL"] ?? redisNode.child("url").string(default: "redis://127.0.0.1:16379/0"),
             keyPrefix: try redisNode.child("keyPrefix").string(default: "wq"),
-            allowEviction: try redisNode.child("allowEviction").bool(default: false))
+            allowEviction: try redisNode.child("allowEviction").bool(default: false),
+            replicationWait: waitReplicas == 0 ? nil : ReplicationWait(replicas: waitReplicas, timeout: waitTimeout))
         guard !redis.keyPrefix.isEmpty, !redis.keyPrefix.contains("{"), !redis.keyPrefix.contains("}") else {
             throw ConfigurationError("redis.keyPrefix must be non-empty text without braces, got \"\(redis.keyPrefix)\"")
         }

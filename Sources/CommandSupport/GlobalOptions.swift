@@ -52,7 +52,8 @@ extension WooqueueConfiguration {
     /// A store on a new connection, for commands.
     public func makeStore(label: String = "cli") throws -> QueueStore {
         QueueStore(connection: RedisConnection(configuration: try RedisConfiguration(url: redis.url), label: label),
-                   prefix: redis.keyPrefix, statusRetention: workers.statusRetention, eventsKept: workers.eventsKept)
+                   prefix: redis.keyPrefix, statusRetention: workers.statusRetention, eventsKept: workers.eventsKept,
+                   replicationWait: redis.replicationWait)
     }
 
     /// The handler of every configured job type. The handler kinds are registered here, one line each: the

@@ -10,13 +10,20 @@ import Synchronization
 /// the count it connected at and reconnects (asking the Sentinels again) when the count has moved. Reconnecting to
 /// a Sentinel counts as a switch too, as one may have been missed meanwhile. The thread ends once no connection
 /// holds the watch (checked every second).
-final class SentinelWatch: Sendable {
+public final class SentinelWatch: Sendable {
     private let switches = Atomic<Int>(0)
 
     /// How many switches of the primary this watch has seen (or may have missed).
     var generation: Int { switches.load(ordering: .acquiring) }
 
     private static let watches = Mutex<[String: WeakWatch]>([:])
+    private static let announced = Mutex<(count: Int, latest: String)>((0, ""))
+
+    /// Switches of a primary that Sentinel announced to this process (`+switch-master`), over all watches.
+    public static var failoversSeen: Int { announced.withLock { $0.count } }
+
+    /// The latest announcement: `<name> <old ip> <old port> <new ip> <new port>`.
+    public static var latestFailover: String { announced.withLock { $0.latest } }
 
     private struct WeakWatch { weak var watch: SentinelWatch? }
 
@@ -55,8 +62,10 @@ final class SentinelWatch: Sendable {
             watch()?.switches.add(1, ordering: .releasing)
             while let current = watch() {
                 guard let messages = wire.awaitReplies(milliseconds: 1000) else { break }
-                if messages.contains(where: { isSwitch(of: sentinel.primaryName, $0) }) {
+                for message in messages {
+                    guard let text = switchAnnouncement(of: sentinel.primaryName, message) else { continue }
                     current.switches.add(1, ordering: .releasing)
+                    announced.withLock { $0 = ($0.count + 1, text) }
                 }
             }
         }
@@ -74,9 +83,9 @@ final class SentinelWatch: Sendable {
         return !replies.contains { if case .error = $0 { return true }; return false }
     }
 
-    /// `["message", "+switch-master", "<name> <old ip> <old port> <new ip> <new port>"]` for `name`.
-    private static func isSwitch(of name: String, _ message: RedisValue) -> Bool {
-        guard let parts = message.array, parts.count == 3, let text = parts[2].string else { return false }
-        return text.hasPrefix(name + " ")
+    /// The text of `["message", "+switch-master", "<name> <old ip> <old port> <new ip> <new port>"]` for `name`.
+    private static func switchAnnouncement(of name: String, _ message: RedisValue) -> String? {
+        guard let parts = message.array, parts.count == 3, let text = parts[2].string, text.hasPrefix(name + " ") else { return nil }
+        return text
     }
 }

@@ -270,6 +270,36 @@ import TestSupport
         try await server.stop()
     }
 
+    /// `redis.waitReplicas: 1` with no replica: every delivery is written, but not confirmed, so it is spooled (not
+    /// acknowledged as safe) and stays there. Once a replica follows, the replay's `WAIT` succeeds and the spool
+    /// empties, and the marks make the replay write no job a second time.
+    @Test func deliveriesTheReplicasDidNotConfirmStayInTheSpoolUntilTheyDo() async throws {
+        let server = try await Server.start(#", "routes": {"product.updated": [{"type": "noop", "queue": "bulk"}]}, "redis": {"waitReplicas": 1, "waitTimeout": "50ms"}"#)
+        let primary = try RedisConfiguration(url: server.configuration.redis.url)
+        let shortfallsBefore = RedisHealth.replicationShortfalls
+        for sequence in 0..<40 {
+            let body = Array(#"{"id": \#(sequence + 1), "sku": "W-\#(sequence)", "date_modified_gmt": "2026-11-20T10:00:00"}"#.utf8)
+            let answer = try await server.deliver(body, topic: "product.updated", deliveryID: "wait-\(sequence)")
+            #expect(answer.status == 200, "a spooled delivery is still acknowledged: it is on disk")
+        }
+        #expect(server.intake.countsSoFar.spooled == 40 && server.intake.countsSoFar.accepted == 0,
+                "no replica confirmed them: \(server.intake.countsSoFar)")
+        #expect(RedisHealth.replicationShortfalls > shortfallsBefore)
+        #expect(await server.intake.spooledBytes() > 0)
+
+        let replica = try await RedisServerProcess(arguments: ["--replicaof", primary.host, "\(primary.port)"])
+        defer { replica.stop() }
+        try await waitUntil("the replica to confirm, and the spool to empty", timeout: .seconds(30)) {
+            await server.intake.spooledBytes() == 0
+        }
+        let jobs = try await server.ready("bulk")
+        #expect(jobs.count == 40 && Set(jobs.compactMap(\.key)).count == 40, "each delivery once: \(jobs.count) jobs")
+        // And they are on the replica: a failover now would keep them.
+        let onReplica = try await RedisConnection(url: replica.url, label: "replica").send("LLEN", server.store.keys("bulk").ready).int
+        #expect(onReplica == 40)
+        try await server.stop()
+    }
+
     @Test func aFullSpoolAnswers503AndKeepsWhatItAcknowledged() async throws {
         let server = try await Server.start(#", "routes": {"product.updated": [{"type": "noop", "queue": "bulk"}]}"#, spoolMaxBytes: 65536)
         let services = TestEnvironment.repositoryRoot.appendingPathComponent("scripts/services").path

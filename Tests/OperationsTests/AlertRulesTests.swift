@@ -25,9 +25,9 @@ import Testing
             let offline = AlertRules.evaluate(nil, settings: settings, process: "web1:42",
                                               local: LocalReadings(badSignatures: 0, spooledDeliveries: 1), badSignaturesPerMinute: 0)
             #expect(offline.map(\.id) == Self.localIDs)
-            #expect(offline.map(\.firing) == [true, false, false, false, false])
+            #expect(offline.map(\.firing) == [true, false, false, false, false, false, false])
         }
     }
 
-    static let localIDs = ["spool@web1:42", "spool-stuck@web1:42", "spool-quarantine@web1:42", "overloaded@web1:42", "bad-signatures@web1:42"]
+    static let localIDs = ["spool@web1:42", "redis-wait@web1:42", "redis-failover@web1:42", "spool-stuck@web1:42", "spool-quarantine@web1:42", "overloaded@web1:42", "bad-signatures@web1:42"]
 }

@@ -265,12 +265,19 @@ import Testing
         try await withStore { store, _ in
             let a = QueueStore.DeliveryClaim(key: "a-\(UInt32.random(in: 0...UInt32.max))", token: "t1")
             let b = QueueStore.DeliveryClaim(key: "b-\(UInt32.random(in: 0...UInt32.max))", token: "t2")
-            #expect(try await store.claimDeliveries([a, b], retention: .seconds(60)) == [true, true])
+            #expect(try await store.claimDeliveries([a, b], retention: .seconds(60)) == [.new, .new])
             // A repeat (another acceptance, another token) is refused; the same acceptance claiming again (its
             // first reply was lost and it was spooled) is not.
-            #expect(try await store.claimDeliveries([.init(key: b.key, token: "t3"), b], retention: .seconds(60)) == [false, true])
+            #expect(try await store.claimDeliveries([.init(key: b.key, token: "t3"), b], retention: .seconds(60)) == [.repeated, .new])
             let ttl = try await store.connection.send("PTTL", store.deliveryKeys.seen(a.key)).int ?? 0
             #expect(ttl > 50_000 && ttl <= 60_000)
+            // Confirmed (redis.waitReplicas), a claim is marked as stored, even when the replicas fell short (the
+            // test Redis has none): its own token then finds it stored, another token still a repeat.
+            let waiting = QueueStore(connection: store.connection, prefix: store.prefix, replicationWait: ReplicationWait(replicas: 1, timeout: .milliseconds(10)))
+            await #expect(throws: ReplicationShortfall.self) { try await waiting.confirmDeliveries([a], retention: .seconds(60)) }
+            #expect(try await store.claimDeliveries([a, .init(key: a.key, token: "t4")], retention: .seconds(60)) == [.stored, .repeated])
+            try await store.confirmDeliveries([b], retention: .seconds(60))  // no replicationWait: nothing to mark
+            #expect(try await store.claimDeliveries([b], retention: .seconds(60)) == [.new])
         }
     }
 

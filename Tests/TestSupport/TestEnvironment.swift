@@ -44,7 +44,7 @@ public enum TestEnvironment {
     public static func store(_ configuration: WooqueueConfiguration, label: String = "test") throws -> QueueStore {
         QueueStore(connection: RedisConnection(configuration: try RedisConfiguration(url: configuration.redis.url), label: label),
                    prefix: configuration.redis.keyPrefix, statusRetention: configuration.workers.statusRetention,
-                   eventsKept: configuration.workers.eventsKept)
+                   eventsKept: configuration.workers.eventsKept, replicationWait: configuration.redis.replicationWait)
     }
 }
 

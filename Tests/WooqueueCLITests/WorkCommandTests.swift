@@ -64,6 +64,46 @@ import Testing
         try await cli.cleanup()
     }
 
+    /// `work --metrics-port`: a worker host scraped like a `serve` host, behind the same credential.
+    @Test func workServesItsMetricsForAFleetOfWorkerHosts() async throws {
+        let cli = try CommandRunner(#"{"http": {"metricsToken": "scrape-token"}, "queues": {"high": {"workers": 2}}}"#)
+        let store = try cli.store
+        try await store.enqueue((0..<40).map { _ in JobEnvelope(type: "noop", queue: "high", maxAttempts: 1) })
+        let port = try freePort()
+        let (process, _, err) = try cli.start(["work", "--queues", "high", "--metrics-port", "\(port)"])
+        async let log = readToEnd(err)
+        let url = "http://127.0.0.1:\(port)/metrics"
+        var scrape = ""
+        do {
+            try await waitUntil("the worker's /metrics to count its 40 jobs", timeout: .seconds(30)) {
+                let answer = try await curl([url, "-H", "Authorization: Bearer scrape-token"])
+                scrape = answer.body
+                return answer.status == 200 && scrape.contains(#"wooqueue_jobs_total{queue="high",type="noop",outcome="done"} 40"#)
+            }
+            // The cluster's gauges too, as serve's /metrics has them.
+            #expect(scrape.contains(#"wooqueue_queue_jobs{queue="high",state="ready"} 0"#), "\(scrape.prefix(2000))")
+            #expect(try await curl([url]).status == 401, "no credential, no figures")
+            #expect(try await curl([url, "-H", "Authorization: Bearer wrong"]).status == 401)
+            #expect(try await curl(["http://127.0.0.1:\(port)/admin"]).status == 404, "a worker host serves no dashboard")
+        } catch {
+            kill(process.processIdentifier, SIGKILL)
+            throw error
+        }
+        kill(process.processIdentifier, SIGTERM)
+        try await waitUntil("work to stop", timeout: .seconds(30)) { !process.isRunning }
+        let stderr = String(decoding: await log, as: UTF8.self)
+        #expect(process.terminationStatus == 0, "\(stderr.suffix(1500))")
+        try await cli.cleanup()
+    }
+
+    @Test func workRefusesToOpenMetricsToTheNetworkWithoutACredential() async throws {
+        let cli = try CommandRunner("{}")
+        let result = try await cli.run(["work", "--metrics-port", "\(try freePort())", "--metrics-host", "0.0.0.0"], timeout: .seconds(20))
+        #expect(result.status != 0)
+        #expect(result.stderr.contains("would be open to the network"), "stderr: \(result.stderr)")
+        try await cli.cleanup()
+    }
+
     @Test func workRefusesARedisThatEvictsKeys() async throws {
         let cli = try CommandRunner("{}")
         let admin = try cli.store.connection

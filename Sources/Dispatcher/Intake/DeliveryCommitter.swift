@@ -7,6 +7,11 @@ import QueueCore
 ///
 /// When Redis is unreachable, batches go to the ``DeliverySpool`` instead, and keep going there until the spool
 /// has been replayed into Redis, so that deliveries for one product stay in order.
+///
+/// With `redis.waitReplicas`, a batch counts as accepted only once the replicas confirmed it (`WAIT`). A batch they
+/// did not confirm in time goes to the spool too, although Redis has it: the spool keeps it until a replay's
+/// `WAIT` succeeds. Its claims are marked as stored in the same round trip as the `WAIT`, so the replay does not
+/// write the jobs again unless a failover lost them.
 actor DeliveryCommitter {
     enum Outcome: Sendable, Equatable {
         /// Its jobs are in Redis (new, or merged into waiting ones).
@@ -93,41 +98,48 @@ actor DeliveryCommitter {
 
     private func write(_ batch: [Work]) async -> [Outcome] {
         if spoolHasRecords, !(await replay()) {
-            return await toSpool(batch, isNew: nil)
+            return await toSpool(batch, states: nil)
         }
-        var isNew: [Bool]?
+        var states: [QueueStore.ClaimState]?
         do {
-            isNew = try await claim(batch)
-            try await store(zip(batch, isNew!).filter(\.1).map(\.0))
-            return zip(batch, isNew!).map { work, new in new ? .accepted(jobs: work.jobs.count) : .duplicate }
+            states = try await claim(batch)
+            try await store(batch, states!)
+            return zip(batch, states!).map { work, state in state == .repeated ? .duplicate : .accepted(jobs: work.jobs.count) }
         } catch let error as any DependencyError where error.isUnavailable && spool != nil {
-            return await toSpool(batch, isNew: isNew)
+            return await toSpool(batch, states: states)
+        } catch is ReplicationShortfall where spool != nil {
+            return await toSpool(batch, states: states)
         } catch {
             return batch.map { _ in .failed("\(error)") }
         }
     }
 
-    /// Claims the batch's deliveries; true for each delivery not seen before (repeats within the batch too).
-    private func claim(_ batch: [Work]) async throws -> [Bool] {
-        var fresh = try await store.claimDeliveries(batch.compactMap(\.claim), retention: retention).makeIterator()
-        return batch.map { $0.claim == nil ? true : fresh.next() ?? true }
+    /// Claims the batch's deliveries: what each found (repeats within the batch too).
+    private func claim(_ batch: [Work]) async throws -> [QueueStore.ClaimState] {
+        var found = try await store.claimDeliveries(batch.compactMap(\.claim), retention: retention).makeIterator()
+        return batch.map { $0.claim == nil ? .new : found.next() ?? .new }
     }
 
-    /// Everything in one pipeline per kind, in arrival order.
-    private func store(_ accepted: [Work]) async throws {
-        try await store.enqueue(accepted.flatMap(\.jobs))
-        try await store.deadLetter(accepted.compactMap(\.deadLetter))
+    /// Writes the jobs of the deliveries claimed `.new`, in one pipeline per kind and in arrival order, then (with
+    /// `redis.waitReplicas`) marks every written claim as stored and waits for the replicas.
+    private func store(_ batch: [Work], _ states: [QueueStore.ClaimState]) async throws {
+        let new = zip(batch, states).filter { $0.1 == .new }.map(\.0)
+        try await store.enqueue(new.flatMap(\.jobs), waitForReplicas: false)
+        try await store.deadLetter(new.compactMap(\.deadLetter))
+        let written = zip(batch, states).filter { $0.1 != .repeated }.compactMap(\.0.claim)
+        try await store.confirmDeliveries(written, retention: retention)
     }
 
-    /// Appends the batch to the spool. `isNew` is set when the claims were answered before Redis failed: repeats
+    /// Appends the batch to the spool. `states` is set when the claims were answered before Redis failed: repeats
     /// are dropped. Every record keeps its claim; claiming it again on replay with the same token is harmless.
-    private func toSpool(_ batch: [Work], isNew: [Bool]?) async -> [Outcome] {
+    private func toSpool(_ batch: [Work], states: [QueueStore.ClaimState]?) async -> [Outcome] {
         guard let spool else { return batch.map { _ in .failed("Redis is unavailable and no spool is configured") } }
-        let records = batch.indices.filter { isNew?[$0] ?? true }.map { batch[$0] }
+        let kept = batch.indices.map { states?[$0] != .repeated }
+        let records = batch.indices.filter { kept[$0] }.map { batch[$0] }
         do {
             try await spool.append(records)
             spoolHasRecords = true
-            return batch.indices.map { isNew?[$0] ?? true ? .spooled : .duplicate }
+            return kept.map { $0 ? .spooled : .duplicate }
         } catch {
             return batch.map { _ in .failed("\(error)") }
         }
@@ -146,8 +158,7 @@ actor DeliveryCommitter {
         do {
             let contents = try await spool.readAll()
             if !contents.records.isEmpty {
-                let isNew = try await claim(contents.records)
-                try await store(zip(contents.records, isNew).filter(\.1).map(\.0))
+                try await store(contents.records, try await claim(contents.records))
             }
             try await spool.quarantine(contents.unreadable)
             if !contents.records.isEmpty || !contents.unreadable.isEmpty { try await spool.truncate() }
@@ -156,9 +167,11 @@ actor DeliveryCommitter {
             replayBackoff = .zero
             return true
         } catch {
-            // A lost connection is an outage the spool waits out; anything else, Redis having answered the PING
-            // (OOM, READONLY, an error reply, an unwritable spool), needs a person.
-            stuckReason = (error as? any DependencyError)?.isConnectionLost == true ? nil : "\(error)"
+            // A lost connection is an outage the spool waits out, and so are replicas that have not confirmed yet;
+            // anything else, Redis having answered the PING (OOM, READONLY, an error reply, an unwritable spool),
+            // needs a person.
+            let waiting = (error as? any DependencyError)?.isConnectionLost == true || error is ReplicationShortfall
+            stuckReason = waiting ? nil : "\(error)"
             replayBackoff = replayBackoff == .zero ? .milliseconds(250) : min(replayBackoff * 2, .seconds(30))
             nextReplay = .now + replayBackoff
             return false

@@ -42,7 +42,7 @@ public final class AlertMonitor: Service, Sendable {
     }
 
     public func run() async throws {
-        var signatures = PerMinuteRate(), overloaded = PerMinuteRate()
+        var signatures = PerMinuteRate(), overloaded = PerMinuteRate(), shortfalls = PerMinuteRate(), failovers = PerMinuteRate()
         while !Task.isShuttingDownGracefully, !Task.isCancelled {
             // The first check waits too: at start, this process's own workers have not registered yet, and a
             // queue with jobs would look unserved. The wait ends at once on graceful shutdown, so `serve` stops
@@ -52,17 +52,22 @@ public final class AlertMonitor: Service, Sendable {
             let local = await readings()
             signatures.add(local.badSignatures, at: .now)
             overloaded.add(local.overloadedDeliveries, at: .now)
-            await check(local: local, badSignaturesPerMinute: signatures.perMinute, overloadedPerMinute: overloaded.perMinute)
+            shortfalls.add(local.replicationShortfalls, at: .now)
+            failovers.add(local.failovers, at: .now)
+            await check(local: local, badSignaturesPerMinute: signatures.perMinute, overloadedPerMinute: overloaded.perMinute,
+                        replicationShortfallsPerMinute: shortfalls.perMinute, failoversPerMinute: failovers.perMinute)
         }
     }
 
     /// One evaluation: the conditions, and the announcements this process must send.
-    func check(local: LocalReadings, badSignaturesPerMinute: Int, overloadedPerMinute: Int = 0) async {
+    func check(local: LocalReadings, badSignaturesPerMinute: Int, overloadedPerMinute: Int = 0,
+               replicationShortfallsPerMinute: Int = 0, failoversPerMinute: Int = 0) async {
         let snapshot = try? await store.snapshot(queues: queues, latestEvents: 0)
         let kept = try? await store.deadLetterCount(queue: KeptDelivery.queue)
         let now = WallClock.nowMillis()
         let conditions = AlertRules.evaluate(snapshot, keptDeliveries: kept, settings: settings, process: process, local: local,
-                                             badSignaturesPerMinute: badSignaturesPerMinute, overloadedPerMinute: overloadedPerMinute)
+                                             badSignaturesPerMinute: badSignaturesPerMinute, overloadedPerMinute: overloadedPerMinute,
+                                             replicationShortfallsPerMinute: replicationShortfallsPerMinute, failoversPerMinute: failoversPerMinute)
         let cluster = conditions.filter(\.clusterWide)
         let claims = (try? await store.alertBoard.claimChanges(cluster.map { ($0.id, $0.firing) }, now: now, interval: settings.interval))
             ?? Array(repeating: false, count: cluster.count)

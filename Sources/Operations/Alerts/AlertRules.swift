@@ -23,14 +23,20 @@ public struct LocalReadings: Sendable {
     public var quarantinedBytes: Int
     /// Deliveries refused since the process started because too many unverified bodies were held at once.
     public var overloadedDeliveries: Int
+    /// Writes whose `WAIT` for `redis.waitReplicas` timed out since the process started (``RedisHealth``).
+    public var replicationShortfalls: Int
+    /// Switches of the Redis primary Sentinel announced since the process started.
+    public var failovers: Int
 
     public init(badSignatures: Int, spooledDeliveries: Int, spoolStuck: Bool = false, quarantinedBytes: Int = 0,
-                overloadedDeliveries: Int = 0) {
+                overloadedDeliveries: Int = 0, replicationShortfalls: Int = 0, failovers: Int = 0) {
         self.badSignatures = badSignatures
         self.spooledDeliveries = spooledDeliveries
         self.spoolStuck = spoolStuck
         self.quarantinedBytes = quarantinedBytes
         self.overloadedDeliveries = overloadedDeliveries
+        self.replicationShortfalls = replicationShortfalls
+        self.failovers = failovers
     }
 }
 
@@ -45,7 +51,8 @@ public enum AlertRules {
     ///   - keptDeliveries: webhook deliveries kept for review (the `webhooks` dead-letter list); `nil` when unread.
     public static func evaluate(_ snapshot: QueueSnapshot?, keptDeliveries: Int? = nil, settings: AlertSettings,
                                 process: String, local: LocalReadings, badSignaturesPerMinute: Int,
-                                overloadedPerMinute: Int = 0) -> [AlertCondition] {
+                                overloadedPerMinute: Int = 0, replicationShortfallsPerMinute: Int = 0,
+                                failoversPerMinute: Int = 0) -> [AlertCondition] {
         var conditions: [AlertCondition] = []
         if let keptDeliveries {
             conditions.append(AlertCondition(
@@ -77,7 +84,15 @@ public enum AlertRules {
         }
         conditions.append(AlertCondition(
             id: "spool@\(process)", firing: local.spooledDeliveries > 0,
-            message: "\(process) keeps \(local.spooledDeliveries) bytes of webhook deliveries in its local spool because Redis is unreachable; they are replayed when it is back",
+            message: "\(process) keeps \(local.spooledDeliveries) bytes of webhook deliveries in its local spool because Redis is unreachable, no primary answers (a failover), or the replicas did not confirm them (redis.waitReplicas); they are replayed when Redis takes them",
+            clusterWide: false))
+        conditions.append(AlertCondition(
+            id: "redis-wait@\(process)", firing: replicationShortfallsPerMinute > 0,
+            message: "\(process) saw \(replicationShortfallsPerMinute) writes in the last minute that fewer replicas than redis.waitReplicas confirmed within redis.waitTimeout: a failover now could lose them (deliveries among them stay in the spool until confirmed); check the replicas with INFO replication on the primary",
+            clusterWide: false))
+        conditions.append(AlertCondition(
+            id: "redis-failover@\(process)", firing: failoversPerMinute > 0,
+            message: "Sentinel switched the Redis primary (\(failoversPerMinute) in the last minute, seen by \(process)); wooqueue moved to the new primary. Find out why the old one failed; without redis.waitReplicas, writes it had not replicated are lost",
             clusterWide: false))
         conditions.append(AlertCondition(
             id: "spool-stuck@\(process)", firing: local.spoolStuck,

@@ -11,4 +11,11 @@ public enum AdminRoutes {
         dashboard.register(on: routes)
         return routes
     }
+
+    /// `/metrics` alone, for `work --metrics-port`: a worker host scraped like a `serve` host, with no dashboard.
+    public static func metricsOnly(_ metrics: MetricsEndpoint) -> RouteCollection<ServerContext> {
+        let routes = RouteCollection(context: ServerContext.self)
+        metrics.register(on: routes)
+        return routes
+    }
 }

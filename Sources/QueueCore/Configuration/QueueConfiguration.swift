@@ -26,11 +26,14 @@ public struct QueueConfiguration: Sendable {
         public var keyPrefix: String
         /// Start even when Redis may evict keys (`maxmemory-policy` other than `noeviction`). Jobs can then be lost.
         public var allowEviction: Bool
+        /// `redis.waitReplicas` and `redis.waitTimeout`; `nil` when no replica is waited for (the default).
+        public var replicationWait: ReplicationWait?
 
-        public init(url: String, keyPrefix: String, allowEviction: Bool) {
+        public init(url: String, keyPrefix: String, allowEviction: Bool, replicationWait: ReplicationWait? = nil) {
             self.url = url
             self.keyPrefix = keyPrefix
             self.allowEviction = allowEviction
+            self.replicationWait = replicationWait
         }
     }
 

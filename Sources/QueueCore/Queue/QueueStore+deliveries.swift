@@ -14,12 +14,22 @@ extension QueueStore {
         }
     }
 
-    /// Records deliveries as seen for `retention`; for each, true when it is new (in one round trip).
+    /// What a claim found.
+    public enum ClaimState: Sendable, Equatable {
+        /// Not seen before, or claimed by this same acceptance (its token): its jobs are to be written.
+        case new
+        /// This acceptance's jobs are written already, and ``confirmDeliveries(_:retention:)`` marked them so.
+        case stored
+        /// Another acceptance of the same delivery claimed it: a repeat, dropped.
+        case repeated
+    }
+
+    /// Records deliveries as seen for `retention`, and says for each what was there (in one round trip).
     ///
     /// WooCommerce may deliver the same event twice; the second is acknowledged and dropped. A claim holds its
     /// token, so claiming again with the same token still says new: a claim whose reply was lost (and whose
     /// delivery went to the spool) is recognised as its own when the spool is replayed.
-    public func claimDeliveries(_ claims: [DeliveryClaim], retention: Duration) async throws -> [Bool] {
+    public func claimDeliveries(_ claims: [DeliveryClaim], retention: Duration) async throws -> [ClaimState] {
         if claims.isEmpty { return [] }
         let milliseconds = String(retention.milliseconds)
         let replies = try await connection.pipeline(claims.map {
@@ -27,7 +37,26 @@ extension QueueStore {
         })
         return try zip(claims, replies).map { claim, reply in
             let previous = try reply.checked()
-            return previous.isNull || previous.string == claim.token
+            if previous.isNull || previous.string == claim.token { return .new }
+            return previous.string == Self.storedMark(claim) ? .stored : .repeated
         }
     }
+
+    /// With ``replicationWait``: marks the claims' jobs as written, then waits for the replicas, in one round
+    /// trip. Replication keeps order, so a replica that has a mark has the jobs written before it; a spooled
+    /// delivery whose mark survived is not written again on replay. Throws ``ReplicationShortfall`` when fewer
+    /// replicas confirmed in time. Without ``replicationWait`` it does nothing.
+    public func confirmDeliveries(_ claims: [DeliveryClaim], retention: Duration) async throws {
+        guard let wait = replicationWait else { return }
+        let milliseconds = String(retention.milliseconds)
+        var requests: [RedisRequest] = claims.map {
+            .command(RedisCommand("SET", deliveryKeys.seen($0.key), Self.storedMark($0), "PX", milliseconds))
+        }
+        requests.append(wait.command)
+        let replies = try await connection.pipeline(requests)
+        for reply in replies.dropLast() { _ = try reply.checked() }
+        if let shortfall = try wait.check(replies.last, operation: "delivery") { throw shortfall }
+    }
+
+    private static func storedMark(_ claim: DeliveryClaim) -> String { claim.token + "+stored" }
 }

@@ -10,31 +10,36 @@ public final class QueueStore: Sendable {
     /// How long a job's status stays readable after its last change, in seconds.
     let statusTTLSeconds: Int
     let eventsKept: Int
+    /// When set, enqueues, settles and deliveries wait for this many replicas (`redis.waitReplicas`).
+    public let replicationWait: ReplicationWait?
 
     /// - Parameters:
     ///   - connection: the store's connection; blocking waits (``waitForJob(queue:holder:timeout:)``) occupy it.
     ///   - prefix: the key prefix (`wq`).
     ///   - statusRetention: how long a job's status is kept after its last change.
     ///   - eventsKept: length of each queue's event log.
-    public init(connection: RedisConnection, prefix: String, statusRetention: Duration = .seconds(86_400), eventsKept: Int = 1000) {
+    ///   - replicationWait: replicas to wait for after an enqueue, a settle or a delivery; `nil` waits for none.
+    public init(connection: RedisConnection, prefix: String, statusRetention: Duration = .seconds(86_400), eventsKept: Int = 1000,
+                replicationWait: ReplicationWait? = nil) {
         self.connection = connection
         self.prefix = prefix
         self.statusTTLSeconds = Int(statusRetention.milliseconds / 1000)
         self.eventsKept = eventsKept
+        self.replicationWait = replicationWait
     }
 
     /// A store on a new connection to the Redis at `url` (`redis://…`), named `label` in errors and logs.
     public convenience init(url: String, label: String, prefix: String, statusRetention: Duration = .seconds(86_400),
-                            eventsKept: Int = 1000) throws {
+                            eventsKept: Int = 1000, replicationWait: ReplicationWait? = nil) throws {
         self.init(connection: RedisConnection(configuration: try RedisConfiguration(url: url), label: label), prefix: prefix,
-                  statusRetention: statusRetention, eventsKept: eventsKept)
+                  statusRetention: statusRetention, eventsKept: eventsKept, replicationWait: replicationWait)
     }
 
     /// A store on its own new connection with the same settings, for a worker that blocks on it.
     public func withNewConnection(label: String) -> QueueStore {
         QueueStore(
             connection: RedisConnection(configuration: connection.configuration, label: label), prefix: prefix,
-            statusRetention: .seconds(Int64(statusTTLSeconds)), eventsKept: eventsKept)
+            statusRetention: .seconds(Int64(statusTTLSeconds)), eventsKept: eventsKept, replicationWait: replicationWait)
     }
 
     public func keys(_ queue: String) -> QueueKeys { QueueKeys(prefix: prefix, queue: queue) }
@@ -70,8 +75,12 @@ public final class QueueStore: Sendable {
     ///
     /// Jobs go in chunks of 500 per script call and all chunks in one pipeline; the call returns once Redis has
     /// them all. Within a queue, jobs keep the order they are given in.
+    ///
+    /// With ``replicationWait``, the same pipeline ends with `WAIT`, and a write fewer replicas confirmed in time
+    /// throws ``ReplicationShortfall`` (the jobs are in Redis, not yet safe from a failover). `waitForReplicas:
+    /// false` leaves the wait to the caller, who writes more first (the intake).
     @discardableResult
-    public func enqueue(_ jobs: [JobEnvelope], now: Int64 = WallClock.nowMillis()) async throws -> EnqueueResult {
+    public func enqueue(_ jobs: [JobEnvelope], now: Int64 = WallClock.nowMillis(), waitForReplicas: Bool = true) async throws -> EnqueueResult {
         var requests: [RedisRequest] = []
         var queueOrder: [String] = []
         var byQueue: [String: [JobEnvelope]] = [:]
@@ -100,12 +109,17 @@ public final class QueueStore: Sendable {
                                         arguments: arguments))
             }
         }
+        let wait = waitForReplicas && !requests.isEmpty ? replicationWait : nil
+        if let wait { requests.append(wait.command) }
+        var replies = try await connection.pipeline(requests)
+        let waited = wait == nil ? nil : replies.popLast()
         var result = EnqueueResult()
-        for reply in try await connection.pipeline(requests) {
+        for reply in replies {
             let counts = try reply.checked().array ?? []
             result.added += counts.first?.int ?? 0
             result.merged += counts.dropFirst().first?.int ?? 0
         }
+        if let shortfall = try wait?.check(waited, operation: "enqueue") { throw shortfall }
         return result
     }
 
@@ -137,6 +151,9 @@ public final class QueueStore: Sendable {
 
     /// Writes the outcome of finished jobs in one script call. Returns how many were no longer in the holder's
     /// list: recovered by another process meanwhile, or written already by an earlier call whose reply was lost.
+    ///
+    /// With ``replicationWait`` the call also waits for the replicas; a shortfall is counted and logged
+    /// (``RedisHealth``), not thrown: the outcome is written, and a failover that lost it runs the job again.
     @discardableResult
     public func settle(queue: String, holder: String, _ settlements: [Settlement]) async throws -> Int {
         if settlements.isEmpty { return 0 }
@@ -151,11 +168,13 @@ public final class QueueStore: Sendable {
             arguments.append(Array(String(settlement.due ?? 0).utf8))
             arguments.append(settlement.event?.encoded() ?? [])
         }
-        let reply = try await connection.run(
-            QueueScripts.settle,
-            keys: [k.active(holder: holder), k.ready, k.delayed, k.dead, k.stats, statusBucket(queue), k.events],
-            arguments: arguments)
-        return reply.int ?? 0
+        let keys = [k.active(holder: holder), k.ready, k.delayed, k.dead, k.stats, statusBucket(queue), k.events]
+        guard let wait = replicationWait else {
+            return try await connection.run(QueueScripts.settle, keys: keys, arguments: arguments).int ?? 0
+        }
+        let replies = try await connection.pipeline([.script(QueueScripts.settle, keys: keys, arguments: arguments), wait.command])
+        _ = try wait.check(replies.last, operation: "settle")
+        return try replies[0].checked().int ?? 0
     }
 
     // MARK: - Scheduler

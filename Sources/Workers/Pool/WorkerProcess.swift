@@ -59,7 +59,8 @@ public final class WorkerProcess: Service, Sendable {
         }
         self.control = try QueueStore(
             url: configuration.redis.url, label: "control", prefix: configuration.redis.keyPrefix,
-            statusRetention: configuration.workers.statusRetention, eventsKept: configuration.workers.eventsKept)
+            statusRetention: configuration.workers.statusRetention, eventsKept: configuration.workers.eventsKept,
+            replicationWait: configuration.redis.replicationWait)
         self.heartbeats = control.withNewConnection(label: "heartbeat")
     }
 
@@ -157,6 +158,7 @@ public final class WorkerProcess: Service, Sendable {
         var record = record
         record.heartbeatAt = WallClock.nowMillis()
         try await heartbeats.heartbeat(record, ttl: configuration.workers.processTimeout)
+        RedisHealth.reportFailovers()
     }
 
     private func promote() async throws {

@@ -70,7 +70,7 @@ struct Serve: AsyncParsableCommand {
         // One registry for the process metrics (swift-metrics) and the cluster's queue gauges: one scrape shows both.
         // Bootstrapped before anything makes a metric: a counter made earlier keeps the no-op backend for good.
         let registry = PrometheusCollectorRegistry()
-        MetricsSystem.bootstrap(PrometheusExport(registry: registry, metrics: ProcessMetric.workers + ProcessMetric.intake + ProcessMetric.inventory))
+        MetricsSystem.bootstrap(PrometheusExport(registry: registry, metrics: ProcessMetric.workers + ProcessMetric.intake + ProcessMetric.inventory + ProcessMetric.redis))
         let intake = try WebhookIntake(configuration: configuration, store: try configuration.makeStore(label: "intake"), logger: logger)
         let address = "http://\(configuration.http.host):\(configuration.http.port)\(configuration.http.webhookPath)"
         let access = AdminAccess(settings: configuration.admin, metricsToken: configuration.http.metricsToken)
@@ -94,9 +94,12 @@ struct Serve: AsyncParsableCommand {
         let alerts = AlertMonitor(configuration: configuration, store: try configuration.makeStore(label: "alerts"),
                                   process: "\(ProcessInfo.processInfo.hostName):\(getpid())", readings: {
                                       let spool = intake.spoolReadings, counts = intake.countsSoFar
+                                      RedisHealth.reportFailovers()
                                       return LocalReadings(badSignatures: counts.badSignatures, spooledDeliveries: spool.bytes,
                                                            spoolStuck: spool.isStuck, quarantinedBytes: spool.quarantinedBytes,
-                                                           overloadedDeliveries: counts.overloaded)
+                                                           overloadedDeliveries: counts.overloaded,
+                                                           replicationShortfalls: RedisHealth.replicationShortfalls,
+                                                           failovers: RedisHealth.failovers)
                                   }, logger: logger)
         var services: [ServiceGroupConfiguration.ServiceConfiguration] = [.init(service: intake), .init(service: listeners.webhooks), .init(service: listeners.admin), .init(service: alerts)]
         if !configuration.woocommerce.url.isEmpty, configuration.woocommerce.reconcileInterval > .zero {

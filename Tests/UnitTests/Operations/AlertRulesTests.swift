@@ -36,4 +36,19 @@ import Testing
                                        badSignaturesPerMinute: 0, overloadedPerMinute: 0)
         #expect(calm.allSatisfy { !$0.firing }, "a refusal more than a minute ago no longer fires")
     }
+
+    /// Redis's replication and failovers, as this process saw them in the last minute.
+    @Test func writesTheReplicasDidNotConfirmAndAFailoverEachFire() {
+        let settings = WooqueueConfiguration.AlertSettings()
+        let local = LocalReadings(badSignatures: 0, spooledDeliveries: 0, replicationShortfalls: 9, failovers: 1)
+        let conditions = AlertRules.evaluate(nil, settings: settings, process: "web1:42", local: local, badSignaturesPerMinute: 0,
+                                             replicationShortfallsPerMinute: 3, failoversPerMinute: 1)
+        let firing = Dictionary(uniqueKeysWithValues: conditions.filter(\.firing).map { ($0.id, $0.message) })
+        #expect(Set(firing.keys) == ["redis-wait@web1:42", "redis-failover@web1:42"])
+        #expect(firing["redis-wait@web1:42"]?.contains("3 writes in the last minute") == true)
+        #expect(firing["redis-wait@web1:42"]?.contains("redis.waitReplicas") == true)
+        #expect(firing["redis-failover@web1:42"]?.contains("Sentinel switched the Redis primary") == true)
+        let later = AlertRules.evaluate(nil, settings: settings, process: "web1:42", local: local, badSignaturesPerMinute: 0)
+        #expect(later.allSatisfy { !$0.firing }, "counted more than a minute ago: resolved")
+    }
 }

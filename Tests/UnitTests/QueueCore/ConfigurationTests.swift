@@ -36,6 +36,20 @@ import Testing
         #expect(config.maxAttempts(type: "noop", queue: "high") == 6)
         #expect(config.alerts.deadLetterThreshold == 10 && config.alerts.pendingThreshold == 100)
         #expect(config.alerts.webhookURL.isEmpty && config.http.metricsToken.isEmpty)
+        #expect(config.redis.replicationWait == nil, "no replica is waited for unless asked")
+    }
+
+    @Test func replicationWaitIsReadAndCheckedStrictly() throws {
+        let wait = try decode(#"{"redis": {"waitReplicas": 1, "waitTimeout": "250ms"}}"#).redis.replicationWait
+        #expect(wait == ReplicationWait(replicas: 1, timeout: .milliseconds(250)))
+        #expect(try decode(#"{"redis": {"waitReplicas": 2}}"#).redis.replicationWait == ReplicationWait(replicas: 2, timeout: .seconds(1)))
+        #expect(try decode(#"{"redis": {"waitReplicas": 0, "waitTimeout": "5s"}}"#).redis.replicationWait == nil)
+        #expect(error(#"{"redis": {"waitReplicas": -1}}"#).contains("redis.waitReplicas must be ≥ 0"))
+        #expect(error(#"{"redis": {"waitReplicas": 17}}"#).contains("redis.waitReplicas must be ≤ 16"))
+        #expect(error(#"{"redis": {"waitReplicas": "1"}}"#).contains("redis.waitReplicas must be a whole number"))
+        #expect(error(#"{"redis": {"waitTimeout": "2m"}}"#).contains("redis.waitTimeout must be at most 60s"))
+        #expect(error(#"{"redis": {"waitTimeout": "0s"}}"#).contains("redis.waitTimeout must be at least"))
+        #expect(error(#"{"redis": {"waitReplica": 1}}"#).contains("waitReplica"))
     }
 
     @Test func alertsAndMetricsSettings() throws {
