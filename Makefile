@@ -8,7 +8,7 @@ SERVICES := scripts/services
 # Test servers' addresses, as scripts/services prints them.
 SERVICE_ENV = eval "$$($(SERVICES) env)"
 
-.PHONY: all build release services stop-services demo unit test fuzz bench bench-ingest clean
+.PHONY: all build release services stop-services demo unit test chaos fuzz bench bench-ingest clean
 
 all: build
 
@@ -45,6 +45,12 @@ test: services
 	@python3 -c "import selenium" 2>/dev/null || python3 -m pip install --quiet --disable-pip-version-check --root-user-action=ignore selenium
 	@$(SERVICE_ENV) && python3 Tests/Browser/dashboard_test.py
 	@scripts/bench/html-text-linear
+	@scripts/chaos/multihost --short
+
+## chaos: the multi-host test in full (three network namespaces; every scenario with redis.waitReplicas 0 and 1,
+## 30 s of load before and after each event; about 12 minutes). Needs root, like `make test`'s short form.
+chaos: services build
+	@scripts/chaos/multihost --seconds 30
 
 ## fuzz: libFuzzer on every parser of untrusted input, FUZZ_RUNS inputs per target from the committed seed corpus
 ## (Fuzz/Corpus); fails on any crash. `make fuzz FUZZ_RUNS=5000000` for a longer hunt.
