@@ -11,7 +11,7 @@ extension QueueStore {
         "lpush", "rpush", "lpop", "lmpop", "blmove", "llen", "lindex", "lrange", "lrem", "ltrim",
         "sadd", "smembers",
         "zadd", "zcard", "zrem", "zrangebyscore",
-        "script|load", "evalsha",
+        "script|load", "evalsha", "wait",
     ]
 
     /// The least a Redis ACL user needs to run wooqueue with the key prefix `prefix`: its own keys, no channels, and
@@ -66,6 +66,8 @@ extension QueueStore {
             RedisCommand("ZREM", sorted, "a"),
             RedisCommand("SCRIPT", "LOAD", probeScript),
             RedisCommand("EVALSHA", probeSHA, "0"),
+            // redis.waitReplicas: waiting for none returns at once.
+            RedisCommand("WAIT", "0", "1"),
             RedisCommand("DEL", text, hash, list, moved, set, sorted),
         ]
         let replies = try await connection.pipeline(probes.map { .command($0) })

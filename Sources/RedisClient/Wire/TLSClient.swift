@@ -56,7 +56,10 @@ final class TLSClientContext: @unchecked Sendable {
         let name = options.serverName ?? host
         let isAddress = Self.isAddress(name)
         // SNI carries host names only (RFC 6066), never an address.
-        if !isAddress { SSL_ctrl(ssl, SSL_CTRL_SET_TLSEXT_HOSTNAME, Int(TLSEXT_NAMETYPE_host_name), UnsafeMutableRawPointer(mutating: name)) }
+        // (SSL_set_tlsext_host_name is a macro Swift cannot call; OpenSSL copies the name.)
+        if !isAddress {
+            name.withCString { SSL_ctrl(ssl, SSL_CTRL_SET_TLSEXT_HOSTNAME, Int(TLSEXT_NAMETYPE_host_name), UnsafeMutableRawPointer(mutating: $0)) }
+        }
         if options.verifyHostname {
             let named = isAddress ? X509_VERIFY_PARAM_set1_ip_asc(SSL_get0_param(ssl), name) : SSL_set1_host(ssl, name)
             guard named == 1 else { throw RedisError(.configuration, "Redis TLS: cannot verify the server as \"\(name)\"") }
