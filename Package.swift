@@ -151,7 +151,7 @@ let package = Package(
         .testTarget(name: "ParsingTests", dependencies: ["Parsing"]),
         .testTarget(name: "UnitTests", dependencies: [
             "AppConfiguration", "Parsing", "QueueCore", "Routing", "Dispatcher", "Inventory", "Workers", "Operations", "PostgresClient", "RedisClient",
-            "WooCommerceModel", "TestSupport",
+            "WooCommerceModel", "WooCommerceAPI", "StoreSync", "TestSupport",
             .product(name: "Logging", package: "swift-log"),
         ]),
         // The integration tier: real Redis, PostgreSQL and peers.

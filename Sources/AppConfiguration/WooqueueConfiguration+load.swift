@@ -113,7 +113,7 @@ extension WooqueueConfiguration {
         }
 
         let wh = node.child("webhooks")
-        try wh.allowOnly(["secrets", "deliveryRetention", "spoolDirectory", "spoolMaxBytes"])
+        try wh.allowOnly(["secrets", "deliveryRetention", "spoolDirectory", "spoolMaxBytes", "deliveryURL"])
         var webhooks = WebhookSettings(
             secrets: try wh.child("secrets").strings() ?? [],
             deliveryRetention: try wh.child("deliveryRetention").duration(default: .seconds(86_400), min: .seconds(60)),
@@ -121,6 +121,10 @@ extension WooqueueConfiguration {
             spoolMaxBytes: try wh.child("spoolMaxBytes").int(default: 1 << 30, min: 1 << 16))
         if let secret = environment["WOOQUEUE_WEBHOOK_SECRET"], !secret.isEmpty { webhooks.secrets.append(secret) }
         if webhooks.secrets.contains(where: \.isEmpty) { throw ConfigurationError("webhooks.secrets must not contain an empty secret") }
+        webhooks.deliveryURL = try wh.child("deliveryURL").string(default: "")
+        if !webhooks.deliveryURL.isEmpty, let problem = WebhookSettings.problem(deliveryURL: webhooks.deliveryURL) {
+            throw ConfigurationError("webhooks.deliveryURL \(problem)")
+        }
 
         let routes = try decodeRoutes(node.child("routes"), jobTypes: jobTypes, queues: queues)
         var configuration = WooqueueConfiguration(
@@ -202,7 +206,8 @@ extension WooqueueConfiguration {
     }
 
     private static func decodeWooCommerce(_ node: ConfigNode, environment: [String: String]) throws -> WooCommerceSettings {
-        try node.allowOnly(["url", "consumerKey", "consumerSecret", "authentication", "perPage", "timeout", "reconcileInterval", "caFile"])
+        try node.allowOnly(["url", "consumerKey", "consumerSecret", "manageKey", "manageSecret", "authentication", "perPage", "timeout",
+                            "reconcileInterval", "caFile"])
         let authName = try node.child("authentication").string(default: "auto")
         guard let authentication = WooCommerceSettings.Authentication(rawValue: authName) else {
             let known = WooCommerceSettings.Authentication.allCases.map(\.rawValue).joined(separator: ", ")
@@ -224,6 +229,11 @@ extension WooqueueConfiguration {
             timeout: try node.child("timeout").duration(default: .seconds(30), min: .seconds(1)),
             reconcileInterval: try node.child("reconcileInterval").duration(default: .seconds(900)))
         settings.caFile = try node.child("caFile").string(default: "")
+        settings.manageKey = try environment["WOOQUEUE_WOO_MANAGE_KEY"] ?? node.child("manageKey").string(default: "")
+        settings.manageSecret = try environment["WOOQUEUE_WOO_MANAGE_SECRET"] ?? node.child("manageSecret").string(default: "")
+        if settings.manageKey.isEmpty != settings.manageSecret.isEmpty {
+            throw ConfigurationError("woocommerce.manageKey and manageSecret go together (WOOQUEUE_WOO_MANAGE_KEY / WOOQUEUE_WOO_MANAGE_SECRET): give both or neither")
+        }
         if settings.caFile.isEmpty, let bundle = environment["SSL_CERT_FILE"], !bundle.isEmpty { settings.caFile = bundle }
         return settings
     }

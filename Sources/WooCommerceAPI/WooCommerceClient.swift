@@ -7,7 +7,8 @@ import NIOSSL
 import Parsing
 import Synchronization
 
-/// The WooCommerce REST API v3 (`/wp-json/wc/v3`) as wooqueue reads it: products and variations, page by page.
+/// The WooCommerce REST API v3 (`/wp-json/wc/v3`) as wooqueue uses it: products, variations and orders, page by
+/// page, and the store's webhooks (read, and with managing keys created, changed and deleted).
 ///
 /// Authentication follows `woocommerce.authentication`: HTTP Basic with the consumer key and secret over https,
 /// the same as query parameters where a server drops the Authorization header, or OAuth 1.0a (HMAC-SHA256, one
@@ -112,7 +113,7 @@ public final class WooCommerceClient: Sendable {
 
     // MARK: - Requests
 
-    private func list(_ path: String, parameters: [(String, String)]) async throws -> Page {
+    func list(_ path: String, parameters: [(String, String)]) async throws -> Page {
         let (body, headers) = try await get(path, parameters: parameters)
         // Keep each element's exact bytes: they become job payloads as a webhook body would. One scan both checks
         // the page is a JSON list and finds its elements.
@@ -130,14 +131,27 @@ public final class WooCommerceClient: Sendable {
                     next: Self.nextLink(headers.first(name: "Link")), hasLinks: headers.first(name: "Link") != nil)
     }
 
-    private func get(_ path: String, parameters: [(String, String)]) async throws -> (body: [UInt8], headers: HTTPHeaders) {
+    func get(_ path: String, parameters: [(String, String)]) async throws -> (body: [UInt8], headers: HTTPHeaders) {
+        try await send(.GET, path, parameters: parameters)
+    }
+
+    /// One request, retried on 5xx, 429 and network errors with backoff (honouring `Retry-After`), except a `POST`:
+    /// it creates, and a retry after a lost answer could create twice, so it is sent once.
+    func send(_ method: HTTPMethod, _ path: String, parameters: [(String, String)] = [], json body: [UInt8]? = nil) async throws
+        -> (body: [UInt8], headers: HTTPHeaders) {
         var delay = firstDelay
         var attempt = 1
+        let attempts = method == .POST ? 1 : self.attempts
         while true {
-            let url = requestURL(path, parameters: parameters)
+            let url = requestURL(path, parameters: parameters, method: method.rawValue)
             var request = HTTPClientRequest(url: url)
+            request.method = method
             request.headers.add(name: "Accept", value: "application/json")
             request.headers.add(name: "User-Agent", value: "wooqueue")
+            if let body {
+                request.headers.add(name: "Content-Type", value: "application/json")
+                request.body = .bytes(ByteBuffer(bytes: body))
+            }
             if authentication == .basic {
                 let token = Data("\(settings.consumerKey):\(settings.consumerSecret)".utf8).base64EncodedString()
                 request.headers.add(name: "Authorization", value: "Basic \(token)")
@@ -192,7 +206,8 @@ public final class WooCommerceClient: Sendable {
     }
 
     /// The full URL with the query, signed for OAuth or with the keys for query authentication.
-    func requestURL(_ path: String, parameters: [(String, String)], timestamp: Int64 = Int64(Date().timeIntervalSince1970),
+    func requestURL(_ path: String, parameters: [(String, String)], method: String = "GET",
+                    timestamp: Int64 = Int64(Date().timeIntervalSince1970),
                     nonce: String = UUID().uuidString.replacingOccurrences(of: "-", with: "")) -> String {
         let base = "\(settings.url)/wp-json/wc/v3/\(path)"
         var query = parameters
@@ -200,7 +215,7 @@ public final class WooCommerceClient: Sendable {
         case .query:
             query += [("consumer_key", settings.consumerKey), ("consumer_secret", settings.consumerSecret)]
         case .oauth:
-            query += OAuth1.parameters(method: "GET", url: base, query: query, consumerKey: settings.consumerKey,
+            query += OAuth1.parameters(method: method, url: base, query: query, consumerKey: settings.consumerKey,
                                        consumerSecret: settings.consumerSecret, timestamp: timestamp, nonce: nonce)
         case .basic, .auto:
             break
@@ -230,6 +245,7 @@ public final class WooCommerceClient: Sendable {
 public enum WooCommerceError: Error, CustomStringConvertible, Sendable {
     case notConfigured
     case missingKeys
+    case missingManageKeys
     case insecureAuthentication(String)
     case unauthorized(status: Int, path: String, String)
     case notFound(path: String, String)
@@ -245,6 +261,12 @@ public enum WooCommerceError: Error, CustomStringConvertible, Sendable {
             "the store's REST API is not configured: set woocommerce.url (or WOOQUEUE_WOO_URL)"
         case .missingKeys:
             "woocommerce.consumerKey and consumerSecret (or WOOQUEUE_WOO_KEY / WOOQUEUE_WOO_SECRET) are needed: create them under WooCommerce → Settings → Advanced → REST API, with Read access"
+        case .missingManageKeys:
+            """
+            changing the store's webhooks needs REST keys with Read/Write access of a user who can manage WooCommerce: \
+            create them under WooCommerce → Settings → Advanced → REST API and set woocommerce.manageKey and \
+            manageSecret (or WOOQUEUE_WOO_MANAGE_KEY / WOOQUEUE_WOO_MANAGE_SECRET); the everyday keys stay read-only
+            """
         case .insecureAuthentication(let mode):
             "woocommerce.authentication \"\(mode)\" sends the keys in clear: use an https:// store URL, or \"oauth\" over http"
         case .unauthorized(let status, let path, let message):

@@ -27,6 +27,20 @@ public struct WooCommerceSettings: Sendable {
     /// PEM file of the certificate authorities an https store's certificate must chain to, instead of the
     /// system's (a store with a private CA); empty: the system's. `SSL_CERT_FILE` applies when it is not set.
     public var caFile = ""
+    /// REST keys with Read/Write access, of a user who can manage WooCommerce: only `webhooks sync` and the
+    /// watchdog's repair use them, so the everyday keys above can stay read-only. `WOOQUEUE_WOO_MANAGE_KEY` /
+    /// `WOOQUEUE_WOO_MANAGE_SECRET` override.
+    public var manageKey = ""
+    public var manageSecret = ""
+
+    /// These settings with the managing keys in place of the everyday ones, for changing the store's webhooks.
+    public func managing() throws -> WooCommerceSettings {
+        guard !manageKey.isEmpty, !manageSecret.isEmpty else { throw WooCommerceError.missingManageKeys }
+        var settings = self
+        settings.consumerKey = manageKey
+        settings.consumerSecret = manageSecret
+        return settings
+    }
 
     public init(url: String, consumerKey: String, consumerSecret: String, authentication: Authentication, perPage: Int,
                 timeout: Duration, reconcileInterval: Duration) {

@@ -270,6 +270,32 @@ import TestSupport
         try await server.stop()
     }
 
+    /// What `webhooks status` and the watchdog read: per topic the last signed delivery, per webhook id the refused
+    /// signatures (only numeric ids: an unsigned request names what it likes).
+    @Test func theIntakeRecordsTheLastDeliveryPerTopicAndRefusalsPerWebhook() async throws {
+        let server = try await Server.start()
+        let before = WallClock.nowMillis()
+        let body = try Fixtures.bytes("product-simple.json")
+        #expect(try await server.deliver(body, topic: "product.updated").status == 200)
+        for _ in 0..<3 { #expect(try await server.deliver(body, topic: "product.updated", signature: "forged").status == 401) }
+        var forged = HTTPClientRequest(url: "http://127.0.0.1:\(server.port)/webhooks/woocommerce")
+        forged.method = .POST
+        forged.headers.add(name: "X-WC-Webhook-ID", value: "12; DROP")
+        forged.headers.add(name: "X-WC-Webhook-Signature", value: "forged")
+        forged.body = .bytes(ByteBuffer(bytes: body))
+        #expect(try await server.send(forged).status == 401)
+        var activity = try await server.store.intakeActivity()
+        try await waitUntil("the intake to write what it saw", timeout: .seconds(10)) {
+            activity = try await server.store.intakeActivity()
+            return activity.refused["12"] == 3 && activity.lastDelivery["product.updated"] != nil
+        }
+        let last = try #require(activity.lastDelivery["product.updated"])
+        #expect(last >= before && last <= WallClock.nowMillis())
+        #expect(activity.lastDelivery.count == 1, "refused deliveries set no time: \(activity.lastDelivery)")
+        #expect(activity.refused == ["12": 3], "a webhook id that is not a number is not recorded: \(activity.refused)")
+        try await server.stop()
+    }
+
     /// `redis.waitReplicas: 1` with no replica: every delivery is written, but not confirmed, so it is spooled (not
     /// acknowledged as safe) and stays there. Once a replica follows, the replay's `WAIT` succeeds and the spool
     /// empties, and the marks make the replay write no job a second time.

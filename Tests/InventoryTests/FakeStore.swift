@@ -12,8 +12,25 @@ import TestSupport
 /// (`X-WP-Total`, `X-WP-TotalPages`, `Link`), `modified_after` filtering, and OAuth 1.0a checked as WooCommerce
 /// checks it (re-implemented here from WooCommerce's PHP, independently of the client under test).
 final class FakeStore: Sendable {
+    /// Keys with Read access (the everyday keys).
     static let consumerKey = "ck_test_4f2a"
     static let consumerSecret = "cs_test_9b1c"
+    /// Keys with Read/Write access, of a user who can manage WooCommerce (`woocommerce.manageKey`).
+    static let manageKey = "ck_manage_77d0"
+    static let manageSecret = "cs_manage_31e5"
+
+    /// A webhook as WooCommerce stores it: what the v3 answer shows, and what it never shows (secret, failures).
+    struct Webhook: Sendable {
+        var id: Int64
+        var name: String
+        var status: String
+        var topic: String
+        var deliveryURL: String
+        var secret: String
+        var failureCount = 0
+        var created: String
+        var modified: String
+    }
 
     struct State: Sendable {
         /// Products by id, as JSON objects.
@@ -26,6 +43,11 @@ final class FakeStore: Sendable {
         var omitTotalPages = false
         /// Requests seen: path and query.
         var requests: [(path: String, query: [String: String])] = []
+        /// The store's webhooks by id, and the next id (WooCommerce's are post ids).
+        var webhooks: [Int64: Webhook] = [:]
+        var nextWebhookID: Int64 = 101
+        /// Changes made through the API: method and path.
+        var writes: [String] = []
     }
 
     let state = Mutex(State())
@@ -44,16 +66,28 @@ final class FakeStore: Sendable {
         let (ports, continuation) = AsyncStream.makeStream(of: Int.self)
         let box = Box()
         let router = Router()
-        router.get("wp-json/wc/v3/**") { request, _ -> Response in
+        let handler: @Sendable (Request, BasicRequestContext) async throws -> Response = { request, _ in
             guard let store = box.store else { return Response(status: .serviceUnavailable) }
             // The signature is checked by an independent port of WooCommerce's own check, not by a second reading of
             // wooqueue's signer (the two once shared a bug that only a real store found).
-            guard await store.verifyOAuth(request) else {
+            guard let keys = await store.verifyOAuth(request) else {
                 return store.json(.unauthorized, ["code": "woocommerce_rest_authentication_error",
                                                   "message": "Invalid signature - provided signature does not match."])
             }
+            if request.method != .get, keys == .read {
+                return store.json(.unauthorized, ["code": "woocommerce_rest_authentication_error",
+                                                  "message": "The API key provided does not have write permissions."])
+            }
+            if request.uri.path.hasPrefix("/wp-json/wc/v3/webhooks") {
+                let body = try await request.body.collect(upTo: 1 << 20)
+                return store.answerWebhooks(request, body: Array(buffer: body))
+            }
             return store.answer(request)
         }
+        router.get("wp-json/wc/v3/**", use: handler)
+        router.post("wp-json/wc/v3/**", use: handler)
+        router.put("wp-json/wc/v3/**", use: handler)
+        router.delete("wp-json/wc/v3/**", use: handler)
         let app = Application(router: router, configuration: .init(address: .hostname("127.0.0.1", port: 0)),
                               onServerRunning: { continuation.yield($0.localAddress?.port ?? 0) })
         var logger = Logger(label: "test.store")
@@ -149,16 +183,123 @@ final class FakeStore: Sendable {
         json(.notFound, ["code": "woocommerce_rest_product_invalid_id", "message": "Invalid ID."])
     }
 
+    enum KeyAccess { case read, readWrite }
+
     /// WC_REST_Authentication::check_oauth_signature, for HMAC-SHA256, as `Tests/Peers/woocommerce_oauth_check.py`
-    /// writes it out: the request as it arrived, this store's address, its keys.
-    func verifyOAuth(_ request: Request) async -> Bool {
+    /// writes it out: the request as it arrived (its method too), this store's address, the keys it names.
+    /// Returns what those keys may do, or `nil` when the signature is not valid.
+    func verifyOAuth(_ request: Request) async -> KeyAccess? {
         let target = "\(url)\(request.uri.path)\(request.uri.query.map { "?\($0)" } ?? "")"
-        return (try? await Self.checkOAuth(method: "GET", url: target)) == 0
+        let managing = request.uri.queryParameters["oauth_consumer_key"].map(String.init) == Self.manageKey
+        let valid = (try? await Self.checkOAuth(method: request.method.rawValue, url: target,
+                                               key: managing ? Self.manageKey : Self.consumerKey,
+                                               secret: managing ? Self.manageSecret : Self.consumerSecret)) == 0
+        return valid ? (managing ? .readWrite : .read) : nil
     }
 
     /// Runs the independent checker; its exit status (0: valid).
-    static func checkOAuth(method: String, url: String) async throws -> Int32 {
+    static func checkOAuth(method: String, url: String, key: String = consumerKey, secret: String = consumerSecret) async throws -> Int32 {
         let checker = TestEnvironment.repositoryRoot.appendingPathComponent("Tests/Peers/woocommerce_oauth_check.py").path
-        return try await runToCompletion("/usr/bin/env", ["python3", checker, method, url, consumerKey, consumerSecret])
+        return try await runToCompletion("/usr/bin/env", ["python3", checker, method, url, key, secret])
+    }
+
+    // MARK: - Webhooks (`WC_REST_Webhooks_Controller`, v3)
+
+    /// Adds a webhook as WP-admin would (or WooCommerce's own disabling left it); returns its id.
+    @discardableResult
+    func addWebhook(name: String, status: String = "active", topic: String, deliveryURL: String, secret: String = "admin-secret") -> Int64 {
+        state.withLock { state in
+            let id = state.nextWebhookID
+            state.nextWebhookID += 1
+            state.webhooks[id] = Webhook(id: id, name: name, status: status, topic: topic, deliveryURL: deliveryURL, secret: secret,
+                                         created: "2026-11-01T10:00:00", modified: "2026-11-01T10:00:00")
+            return id
+        }
+    }
+
+    /// The answer's fields, exactly those of v3 (`prepare_item_for_response`): no secret, no failure count, no API version.
+    private func webhookJSON(_ webhook: Webhook) -> [String: any Sendable] {
+        let parts = webhook.topic.split(separator: ".").map(String.init)
+        return [
+            "id": webhook.id, "name": webhook.name, "status": webhook.status, "topic": webhook.topic,
+            "resource": parts.first ?? "", "event": parts.count > 1 ? parts[1] : "",
+            "hooks": ["woocommerce_\(webhook.topic.replacingOccurrences(of: ".", with: "_"))"],
+            "delivery_url": webhook.deliveryURL,
+            "date_created": webhook.created, "date_created_gmt": webhook.created,
+            "date_modified": webhook.modified, "date_modified_gmt": webhook.modified,
+            "_links": ["self": [["href": "\(url)/wp-json/wc/v3/webhooks/\(webhook.id)"]],
+                       "collection": [["href": "\(url)/wp-json/wc/v3/webhooks"]]],
+        ]
+    }
+
+    private static let validTopics: Set<String> = [
+        "coupon.created", "coupon.updated", "coupon.deleted", "coupon.restored", "customer.created", "customer.updated",
+        "customer.deleted", "order.created", "order.updated", "order.deleted", "order.restored", "product.created",
+        "product.updated", "product.deleted", "product.restored",
+    ]
+
+    private func answerWebhooks(_ request: Request, body: [UInt8]) -> Response {
+        let parts = request.uri.path.split(separator: "/").dropFirst(3).map(String.init)  // after wp-json/wc/v3
+        var query: [String: String] = [:]
+        for (key, value) in request.uri.queryParameters { query[String(key)] = String(value) }
+        let fields = (try? JSONSerialization.jsonObject(with: Data(body))) as? [String: Any] ?? [:]
+        func field(_ name: String) -> String? { (fields[name] as? String).flatMap { $0.isEmpty ? nil : $0 } }
+        func invalid(_ code: String, _ message: String, _ status: HTTPResponse.Status = .badRequest) -> Response {
+            json(status, ["code": "woocommerce_rest_shop_webhook_\(code)", "message": message, "data": ["status": status.code]])
+        }
+        let validURL = { (text: String) in text.hasPrefix("http://") || text.hasPrefix("https://") }
+        switch (request.method, parts.count) {
+        case (.get, 1):
+            let status = query["status"] ?? "all"
+            let all = state.withLock { $0.webhooks.values.sorted { $0.id > $1.id } }  // newest first, as WooCommerce lists
+            return list(all.filter { status == "all" || $0.status == status }.map(webhookJSON), query: query, path: request.uri.path)
+        case (.post, 1):
+            guard let topic = field("topic"), Self.validTopics.contains(topic.lowercased()) else {
+                return invalid("invalid_topic", "Webhook topic is required and must be valid.")
+            }
+            guard let delivery = field("delivery_url"), validURL(delivery) else {
+                return invalid("invalid_delivery_url", "Webhook delivery URL must be a valid URL starting with http:// or https://.")
+            }
+            let id = addWebhook(name: field("name") ?? "Webhook created on Nov 30, 2026 @ 10:00 AM", status: "active", topic: topic,
+                                deliveryURL: delivery, secret: field("secret") ?? UUID().uuidString)
+            let created = state.withLock { state in
+                state.writes.append("POST webhooks")
+                return state.webhooks[id]!
+            }
+            return json(.created, webhookJSON(created))
+        case (.put, 2):
+            guard let id = Int64(parts[1]), state.withLock({ $0.webhooks[id] }) != nil else { return invalid("invalid_id", "ID is invalid.") }
+            if let topic = field("topic"), !Self.validTopics.contains(topic.lowercased()) { return invalid("invalid_topic", "Webhook topic must be valid.") }
+            if let delivery = field("delivery_url"), !validURL(delivery) {
+                return invalid("invalid_delivery_url", "Webhook delivery URL must be a valid URL starting with http:// or https://.")
+            }
+            if let status = field("status"), !["active", "paused", "disabled"].contains(status) {
+                return invalid("invalid_status", "Webhook status must be valid.")
+            }
+            let updated = state.withLock { state in
+                var webhook = state.webhooks[id]!
+                if let topic = field("topic") { webhook.topic = topic }
+                if let delivery = field("delivery_url") { webhook.deliveryURL = delivery }
+                if let secret = field("secret") { webhook.secret = secret }
+                if let status = field("status") { webhook.status = status }  // the failure count stays (as in WooCommerce)
+                if let name = field("name") { webhook.name = name }
+                webhook.modified = "2026-11-30T12:00:00"
+                state.webhooks[id] = webhook
+                state.writes.append("PUT webhooks/\(id)")
+                return webhook
+            }
+            return json(.ok, webhookJSON(updated))
+        case (.delete, 2):
+            guard query["force"] == "true" else {
+                return json(.notImplemented, ["code": "woocommerce_rest_trash_not_supported", "message": "Webhooks do not support trashing."])
+            }
+            guard let id = Int64(parts[1]), let removed = state.withLock({ $0.webhooks.removeValue(forKey: id) }) else {
+                return invalid("invalid_id", "Invalid ID.", .notFound)
+            }
+            state.withLock { $0.writes.append("DELETE webhooks/\(id)") }
+            return json(.ok, webhookJSON(removed))
+        default:
+            return notFound()
+        }
     }
 }

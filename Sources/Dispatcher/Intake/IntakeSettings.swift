@@ -1,3 +1,5 @@
+import Foundation
+
 /// The intake's sections of `config.json`: `http` and `webhooks`.
 
 public struct HTTPSettings: Sendable {
@@ -45,6 +47,18 @@ public struct WebhookSettings: Sendable {
     public var spoolDirectory: String
     /// Past this size the spool refuses deliveries (503) rather than fill the disk.
     public var spoolMaxBytes: Int
+    /// The address WooCommerce delivers to (this installation's webhook URL as the store reaches it), for
+    /// `webhooks sync` and `webhooks status`; `--url` overrides. Empty: not set.
+    public var deliveryURL = ""
+
+    /// Why `url` cannot be a webhook delivery URL, or `nil`: WooCommerce takes only http(s) URLs with a host.
+    public static func problem(deliveryURL url: String) -> String? {
+        guard let parsed = URLComponents(string: url), let scheme = parsed.scheme?.lowercased(), ["http", "https"].contains(scheme),
+              let host = parsed.host, !host.isEmpty else {
+            return "must be the http:// or https:// address WooCommerce delivers to, such as https://shop-hooks.example/webhooks/woocommerce; got \"\(url)\""
+        }
+        return nil
+    }
 
     public init(secrets: [String], deliveryRetention: Duration, spoolDirectory: String, spoolMaxBytes: Int) {
         self.secrets = secrets

@@ -72,6 +72,10 @@ public final class WebhookIntake: Service, Sendable {
     private let spool: DeliverySpool
     private let logger: Logger
     private let counts = Mutex(Counts())
+    /// Seen since the last write to Redis: per topic the newest signed delivery, per webhook id the refused
+    /// signatures (``QueueStore/recordIntakeActivity(lastDelivery:refused:)``, for `webhooks status` and the watchdog).
+    private let activity = Mutex(IntakeActivity())
+    private let activityStore: QueueStore
     /// Topics with routes: any other topic header (it is the sender's word) is counted as `other`.
     private let routedTopics: Set<String>
     private let deliveries: CounterFamily
@@ -110,6 +114,8 @@ public final class WebhookIntake: Service, Sendable {
         self.spool = try DeliverySpool(directory: configuration.webhooks.spoolDirectory, maxBytes: configuration.webhooks.spoolMaxBytes,
                                        logger: logger)
         self.committer = DeliveryCommitter(store: store, retention: configuration.webhooks.deliveryRetention, spool: spool)
+        // A connection of its own, so these writes never wait behind a batch of deliveries (or hold one up).
+        self.activityStore = store.withNewConnection(label: "intake-activity")
         self.logger = logger
         routedTopics = Set(configuration.routing.routes.keys)
         deliveries = CounterFamily(.webhooks, labels: ["topic", "outcome"], factory: metrics)
@@ -139,11 +145,26 @@ public final class WebhookIntake: Service, Sendable {
                     "spool.quarantine": "\(spool.quarantinePath)", "spool.bytes": "\(now.quarantinedBytes)"])
             }
             last = now
+            await writeActivity()
             spoolState.withLock { $0 = now }
             spoolGauge.record(now.bytes)
             quarantineGauge.record(now.quarantinedBytes)
             stuckGauge.record(now.isStuck ? 1 : 0)
             try? await Task.sleep(for: .milliseconds(250))
+        }
+    }
+
+    /// Writes what the intake saw since the last call; kept for the next call when Redis does not take it.
+    private func writeActivity() async {
+        let seen = activity.withLock { activity in
+            defer { activity = IntakeActivity() }
+            return activity
+        }
+        guard !seen.isEmpty else { return }
+        do {
+            try await activityStore.recordIntakeActivity(lastDelivery: seen.lastDelivery, refused: seen.refused)
+        } catch {
+            activity.withLock { $0.merge(seen) }
         }
     }
 
@@ -180,6 +201,15 @@ public final class WebhookIntake: Service, Sendable {
         }
         let topic = request.topic.flatMap { routedTopics.contains($0) ? $0 : nil } ?? "other"
         deliveries.increment([topic, outcome.rawValue])
+        switch outcome {
+        case .accepted, .duplicate, .unroutable, .spooled:
+            // Signed: the topic is the store's.
+            if let topic = request.topic { activity.withLock { $0.delivered(topic: topic, at: WallClock.nowMillis()) } }
+        case .badSignature:
+            if let id = request.webhookID { activity.withLock { $0.refused(webhookID: id) } }
+        case .ping, .overloaded, .failed:
+            break
+        }
     }
 
     public func receive(_ request: Request) async -> Answer {
@@ -268,5 +298,30 @@ public final class WebhookIntake: Service, Sendable {
             key.append(digits[Int(byte & 0x0F)])
         }
         return String(decoding: key, as: UTF8.self)
+    }
+}
+
+/// The intake's activity between two writes to Redis. Refusals come from unsigned requests, so what they name is
+/// bounded: only numeric webhook ids, and at most 100 distinct ones per write.
+struct IntakeActivity: Sendable {
+    var lastDelivery: [String: Int64] = [:]
+    var refused: [String: Int] = [:]
+
+    var isEmpty: Bool { lastDelivery.isEmpty && refused.isEmpty }
+
+    mutating func delivered(topic: String, at millis: Int64) {
+        guard topic.utf8.count <= 100 else { return }
+        lastDelivery[topic] = max(lastDelivery[topic] ?? 0, millis)
+    }
+
+    mutating func refused(webhookID: String) {
+        guard (1...19).contains(webhookID.utf8.count), webhookID.utf8.allSatisfy({ (UInt8(ascii: "0")...UInt8(ascii: "9")).contains($0) }),
+              refused[webhookID] != nil || refused.count < 100 else { return }
+        refused[webhookID, default: 0] += 1
+    }
+
+    mutating func merge(_ other: IntakeActivity) {
+        for (topic, millis) in other.lastDelivery { delivered(topic: topic, at: millis) }
+        for (id, count) in other.refused where refused[id] != nil || refused.count < 100 { refused[id, default: 0] += count }
     }
 }

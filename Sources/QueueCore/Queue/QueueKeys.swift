@@ -57,3 +57,15 @@ public struct DeliveryKeys: Sendable {
 
     public func seen(_ claimKey: String) -> String { "\(prefix):{deliveries}:\(claimKey)" }
 }
+
+/// What the intake saw, per topic and per sender, for the store's lifecycle checks: `wq:{intake}:*`.
+public struct IntakeKeys: Sendable {
+    public let prefix: String
+
+    public init(prefix: String) { self.prefix = prefix }
+
+    /// Hash: topic → the ms time of the last delivery received for it.
+    public var lastDelivery: String { "\(prefix):{intake}:last-delivery" }
+    /// Hash: sender id (the store's id of what sent it) → deliveries refused for their signature.
+    public var refusedSignatures: String { "\(prefix):{intake}:refused" }
+}

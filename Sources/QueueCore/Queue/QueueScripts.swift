@@ -275,6 +275,15 @@ enum QueueScripts {
         return record
         """#)
 
+    /// Sets a hash field to a number unless it holds a greater one, so times written by several processes only
+    /// move forward. KEYS: hash. ARGV: field, number.
+    static let hashMax = RedisScript(name: "hash-max", source: #"""
+        local current = tonumber(redis.call('HGET', KEYS[1], ARGV[1]))
+        if current and current >= tonumber(ARGV[2]) then return 0 end
+        redis.call('HSET', KEYS[1], ARGV[1], ARGV[2])
+        return 1
+        """#)
+
     /// Replaces dead-letter entries: each pair of ARGV (held, new) removes `held` from the dead list and, when
     /// `new` is not empty, pushes it to the tail of ready. KEYS: dead, ready, status bucket. ARGV: status TTL,
     /// pairs…. Returns how many entries were found.
