@@ -128,6 +128,7 @@ let package = Package(
         .executableTarget(name: "wooqueue", dependencies: [
             "QueueCore", "Parsing", "Routing", "WooCommerceModel", "Workers", "Dispatcher", "Inventory", "Operations", "WooCommerceAPI",
             "StoreSync", "HTTPServer", "RedisClient", "PostgresClient", "ClientSupport", "CommandSupport", "Benchmarks", "AppConfiguration",
+            .product(name: "Crypto", package: "swift-crypto"),
             .product(name: "Hummingbird", package: "hummingbird"),
             .product(name: "NIOCore", package: "swift-nio"),
             .product(name: "UnixSignals", package: "swift-service-lifecycle"),

@@ -6,6 +6,7 @@ import Operations
 import Parsing
 import QueueCore
 import TestSupport
+import WooCommerceAPI
 import Testing
 
 @Suite struct ConfigurationTests {
@@ -37,6 +38,19 @@ import Testing
         #expect(config.alerts.deadLetterThreshold == 10 && config.alerts.pendingThreshold == 100)
         #expect(config.alerts.webhookURL.isEmpty && config.http.metricsToken.isEmpty)
         #expect(config.redis.replicationWait == nil, "no replica is waited for unless asked")
+    }
+
+    @Test func webhookManagementSettingsAreCheckedStrictly() throws {
+        let config = try decode(#"{"woocommerce": {"manageKey": "ck_m", "manageSecret": "cs_m"}, "webhooks": {"deliveryURL": "https://hooks.example/webhooks/woocommerce"}}"#)
+        #expect(config.woocommerce.manageKey == "ck_m" && config.webhooks.deliveryURL == "https://hooks.example/webhooks/woocommerce")
+        let managing = try config.woocommerce.managing()
+        #expect(managing.consumerKey == "ck_m" && managing.consumerSecret == "cs_m")
+        #expect(throws: (any Error).self) { _ = try decode("{}").woocommerce.managing() }
+        let fromEnvironment = try decode("{}", environment: ["WOOQUEUE_WOO_MANAGE_KEY": "ck_e", "WOOQUEUE_WOO_MANAGE_SECRET": "cs_e"])
+        #expect(fromEnvironment.woocommerce.manageKey == "ck_e")
+        #expect(error(#"{"woocommerce": {"manageKey": "ck_m"}}"#).contains("manageKey and manageSecret go together"))
+        #expect(error(#"{"webhooks": {"deliveryURL": "hooks.example/in"}}"#).contains("webhooks.deliveryURL must be the http:// or https:// address"))
+        #expect(error(#"{"webhooks": {"deliveryURL": "ftp://hooks.example/in"}}"#).contains("webhooks.deliveryURL"))
     }
 
     @Test func replicationWaitIsReadAndCheckedStrictly() throws {
