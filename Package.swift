@@ -179,7 +179,7 @@ let package = Package(
         ]),
         .testTarget(name: "InventoryTests", dependencies: [
             "AppConfiguration", "Inventory", "StoreSync", "Routing", "WooCommerceModel", "Parsing", "WooCommerceAPI", "Workers", "QueueCore", "PostgresClient",
-            "RedisClient", "TestSupport",
+            "RedisClient", "Dispatcher", "Operations", "TestSupport",
             .product(name: "MetricsTestKit", package: "swift-metrics"),
             .product(name: "Crypto", package: "swift-crypto"),
             .product(name: "Hummingbird", package: "hummingbird"),

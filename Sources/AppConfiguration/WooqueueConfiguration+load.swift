@@ -113,7 +113,8 @@ extension WooqueueConfiguration {
         }
 
         let wh = node.child("webhooks")
-        try wh.allowOnly(["secrets", "deliveryRetention", "spoolDirectory", "spoolMaxBytes", "deliveryURL"])
+        try wh.allowOnly(["secrets", "deliveryRetention", "spoolDirectory", "spoolMaxBytes", "deliveryURL", "checkInterval", "autoRepair",
+                          "catchUpMargin"])
         var webhooks = WebhookSettings(
             secrets: try wh.child("secrets").strings() ?? [],
             deliveryRetention: try wh.child("deliveryRetention").duration(default: .seconds(86_400), min: .seconds(60)),
@@ -125,6 +126,12 @@ extension WooqueueConfiguration {
         if !webhooks.deliveryURL.isEmpty, let problem = WebhookSettings.problem(deliveryURL: webhooks.deliveryURL) {
             throw ConfigurationError("webhooks.deliveryURL \(problem)")
         }
+        webhooks.checkInterval = try wh.child("checkInterval").duration(default: .seconds(300))
+        if webhooks.checkInterval > .zero, webhooks.checkInterval < .seconds(10) {
+            throw ConfigurationError("webhooks.checkInterval must be 0 (off) or at least 10s: each check lists the store's webhooks, got \(DurationText.format(webhooks.checkInterval))")
+        }
+        webhooks.autoRepair = try wh.child("autoRepair").bool(default: false)
+        webhooks.catchUpMargin = try wh.child("catchUpMargin").duration(default: .seconds(300))
 
         let routes = try decodeRoutes(node.child("routes"), jobTypes: jobTypes, queues: queues)
         var configuration = WooqueueConfiguration(

@@ -50,9 +50,10 @@ extension AdminDashboard {
 
 extension AlertMonitor {
     public convenience init(configuration: WooqueueConfiguration, store: QueueStore, process: String,
-                            readings: @escaping @Sendable () async -> LocalReadings, logger: Logger) {
+                            readings: @escaping @Sendable () async -> LocalReadings,
+                            webhookFindings: (@Sendable () async -> [String: String]?)? = nil, logger: Logger) {
         self.init(settings: configuration.alerts, queues: configuration.queues, store: store, process: process, readings: readings,
-                  logger: logger)
+                  webhookFindings: webhookFindings, watchedTopics: Array(configuration.routes.keys), logger: logger)
     }
 }
 

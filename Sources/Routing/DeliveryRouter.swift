@@ -27,12 +27,30 @@ public struct DeliveryRouter: Sendable {
 
     /// The jobs `delivery` becomes, one per route of its topic, in route order.
     public func jobs(for delivery: Delivery, now: Int64 = WallClock.nowMillis()) throws(RoutingError) -> [JobEnvelope] {
+        try route(delivery, now: now).jobs
+    }
+
+    /// A delivery's jobs, and the key that makes its fan-out happen once (``onceTopics``).
+    public struct Routed: Sendable {
+        public var jobs: [JobEnvelope]
+        /// `once:order.created:727` for a topic whose event happens once per resource; `nil` for others. The
+        /// intake, the catch-up after a webhook outage and the order sweep claim it before they enqueue, so the
+        /// same order never fans out twice within `webhooks.deliveryRetention`, whichever path saw it first.
+        public var onceKey: String?
+    }
+
+    /// Topics whose event happens once per resource: a second sighting (a late delivery after a catch-up, a
+    /// sweep after a delivery) is the same event, not a new one.
+    public static let onceTopics: Set<String> = ["order.created"]
+
+    public func route(_ delivery: Delivery, now: Int64 = WallClock.nowMillis()) throws(RoutingError) -> Routed {
         let resource = try WooResource(body: delivery.body)
         try resource.check(fits: delivery.topic)
         guard let routes = configuration.routes[delivery.topic], !routes.isEmpty else {
             throw .noRoute(topic: delivery.topic, known: configuration.routes.keys.sorted())
         }
-        return routes.map { job(for: delivery, resource: resource, route: $0, now: now) }
+        let onceKey = Self.onceTopics.contains(delivery.topic) ? resource.id.map { "once:\(delivery.topic):\($0)" } : nil
+        return Routed(jobs: routes.map { job(for: delivery, resource: resource, route: $0, now: now) }, onceKey: onceKey)
     }
 
     /// The job of one route for a delivery of `resource`.

@@ -6,7 +6,8 @@ public import ServiceLifecycle
 public import WooCommerceAPI
 
 /// Catches what webhooks missed (WooCommerce never retries a failed delivery): lists the products modified since
-/// the last sweep and routes them like `product.updated` deliveries. Newer-state checks make repeats harmless.
+/// the last sweep and routes them like `product.updated` deliveries (newer-state checks make repeats harmless),
+/// and the orders created since then like `order.created` deliveries, each once (``OrderSweep``).
 public struct Reconciler: Sendable {
     public struct Report: Sendable, Equatable, Encodable {
         /// `date_modified_gmt` lower bound used.
@@ -15,6 +16,8 @@ public struct Reconciler: Sendable {
         public var changed = 0
         public var enqueued = 0
         public var pages = 0
+        /// The orders' part; `nil` when `order.created` is not routed.
+        public var orders: OrderSweep.Report?
     }
 
     /// Sweeps overlap by this much, so a product saved while the previous sweep ran is not missed.
@@ -23,11 +26,15 @@ public struct Reconciler: Sendable {
     let client: WooCommerceClient
     let store: QueueStore
     let router: DeliveryRouter
+    public let orders: OrderSweep
 
-    public init(client: WooCommerceClient, store: QueueStore, routing: DeliveryRouter.Configuration) {
+    /// - Parameter orderRetention: how long a routed order is remembered (`webhooks.deliveryRetention`).
+    public init(client: WooCommerceClient, store: QueueStore, routing: DeliveryRouter.Configuration,
+                orderRetention: Duration = .seconds(86_400)) {
         self.client = client
         self.store = store
         self.router = DeliveryRouter(configuration: routing)
+        self.orders = OrderSweep(client: client, store: store, routing: routing, retention: orderRetention)
     }
 
     /// The sweeps' shared state (task `reconcile`): the last sweep's start and the lease of the current one.
@@ -38,8 +45,10 @@ public struct Reconciler: Sendable {
         try await task.lastMark()
     }
 
-    /// Sweeps products modified after `since` (default: the last sweep); records this sweep's start for the next.
-    public func run(since: String? = nil, progress: @Sendable (String) -> Void = { _ in }) async throws -> Report {
+    /// Sweeps products modified after `since` (default: the last sweep), and orders created since then; records
+    /// this sweep's start for the next. `withOrders: false` leaves the orders out and records nothing (a
+    /// catch-up of products alone, which must not move the periodic sweep's mark).
+    public func run(since: String? = nil, withOrders: Bool = true, progress: @Sendable (String) -> Void = { _ in }) async throws -> Report {
         let started = Date()
         let recorded = since == nil ? try await lastSweep() : nil
         guard let since = since ?? recorded else { throw ReconcileError.noEarlierSweep }
@@ -57,6 +66,8 @@ public struct Reconciler: Sendable {
             if !listed.hasMore(after: page) { break }
             page += 1
         }
+        guard withOrders else { return report }
+        if orders.isRouted { report.orders = try await orders.run(since: since, origin: "reconcile", progress: progress) }
         try await record(started)
         return report
     }
@@ -67,7 +78,7 @@ public struct Reconciler: Sendable {
     }
 
     /// `2026-11-23T10:00:00`: UTC without a zone, as WooCommerce's `*_gmt` fields.
-    static func gmt(_ date: Date) -> String {
+    public static func gmt(_ date: Date) -> String {
         var calendar = Calendar(identifier: .gregorian)
         calendar.timeZone = TimeZone(identifier: "UTC")!
         let c = calendar.dateComponents([.year, .month, .day, .hour, .minute, .second], from: date)
@@ -117,7 +128,10 @@ public struct ReconcileService: Service {
                 return
             }
             let report = try await reconciler.run()
-            logger.info("Reconcile sweep done", metadata: ["since": "\(report.since)", "changed": "\(report.changed)", "enqueued": "\(report.enqueued)"])
+            logger.info("Reconcile sweep done", metadata: [
+                "since": "\(report.since)", "changed": "\(report.changed)", "enqueued": "\(report.enqueued)",
+                "orders.routed": "\(report.orders?.routed ?? 0)", "orders.already_routed": "\(report.orders?.alreadyRouted ?? 0)",
+            ])
         } catch {
             logger.warning("Reconcile sweep failed; it runs again next interval", metadata: ["error": "\(error)"])
         }

@@ -105,6 +105,14 @@ public final class WooCommerceClient: Sendable {
         }
     }
 
+    /// `GET /orders`: orders created after `createdAfterGMT` (ISO time, GMT) with one of `statuses`, oldest first.
+    public func orders(createdAfterGMT: String, statuses: [String], page: Int) async throws -> Page {
+        try await list("orders", parameters: [
+            ("after", createdAfterGMT), ("dates_are_gmt", "true"), ("orderby", "date"), ("order", "asc"),
+            ("status", statuses.joined(separator: ",")), ("page", String(page)), ("per_page", String(settings.perPage)),
+        ])
+    }
+
     /// `GET /products/<id>`, or `/products/<parent>/variations/<id>` for a variation.
     public func product(id: Int64, parentID: Int64?) async throws -> [UInt8] {
         let path = parentID.map { "products/\($0)/variations/\(id)" } ?? "products/\(id)"

@@ -48,6 +48,8 @@ final class FakeStore: Sendable {
         var nextWebhookID: Int64 = 101
         /// Changes made through the API: method and path.
         var writes: [String] = []
+        /// Orders by id (the fixture's shape, with their own id, status and `date_created_gmt`).
+        var orders: [Int64: [String: any Sendable]] = [:]
     }
 
     let state = Mutex(State())
@@ -133,6 +135,8 @@ final class FakeStore: Sendable {
         let parts = path.split(separator: "/").dropFirst(3).map(String.init)  // after wp-json/wc/v3
         let snapshot = state.withLock { $0 }
         switch parts.count {
+        case 1 where parts[0] == "orders":
+            return answerOrders(query, path: path)
         case 1 where parts[0] == "products":
             let page = Int(query["page"] ?? "1") ?? 1
             if snapshot.failPage == page {
@@ -215,6 +219,29 @@ final class FakeStore: Sendable {
                                          created: "2026-11-01T10:00:00", modified: "2026-11-01T10:00:00")
             return id
         }
+    }
+
+    /// Adds an order as the checkout would: the fixture's order with this id, status and creation time (GMT).
+    func addOrder(id: Int64, status: String, createdGMT: String) throws {
+        var order = try Self.object("order-created.json")
+        order["id"] = id
+        order["status"] = status
+        order["date_created_gmt"] = createdGMT
+        order["date_created"] = createdGMT
+        let finished = order
+        state.withLock { $0.orders[id] = finished }
+    }
+
+    /// `GET /orders` as `WC_REST_Orders_Controller` answers it: `after` (with `dates_are_gmt`, compared with
+    /// `date_created_gmt`), `status` as a comma-separated list, `orderby=date&order=asc`, paged.
+    private func answerOrders(_ query: [String: String], path: String) -> Response {
+        let statuses = Set((query["status"] ?? "any").split(separator: ",").map(String.init))
+        let after = query["after"] ?? ""
+        let orders = state.withLock { $0.orders.values }
+            .filter { statuses.contains("any") || statuses.contains($0["status"] as? String ?? "") }
+            .filter { query["dates_are_gmt"] == "true" && ($0["date_created_gmt"] as? String ?? "") > after }
+            .sorted { ($0["date_created_gmt"] as? String ?? "", "\($0["id"]!)") < ($1["date_created_gmt"] as? String ?? "", "\($1["id"]!)") }
+        return list(query["order"] == "desc" ? orders.reversed() : orders, query: query, path: path)
     }
 
     /// The answer's fields, exactly those of v3 (`prepare_item_for_response`): no secret, no failure count, no API version.

@@ -50,6 +50,12 @@ public struct WebhookSettings: Sendable {
     /// The address WooCommerce delivers to (this installation's webhook URL as the store reaches it), for
     /// `webhooks sync` and `webhooks status`; `--url` overrides. Empty: not set.
     public var deliveryURL = ""
+    /// How often `serve` checks the store's webhooks (with `woocommerce.url` and `deliveryURL` set); zero: never.
+    public var checkInterval: Duration = .seconds(300)
+    /// Whether the check re-activates and fixes the webhooks itself (as `webhooks sync`), or only alerts.
+    public var autoRepair = false
+    /// How far before the last delivery received a catch-up starts, for clock skew between store and wooqueue.
+    public var catchUpMargin: Duration = .seconds(300)
 
     /// Why `url` cannot be a webhook delivery URL, or `nil`: WooCommerce takes only http(s) URLs with a host.
     public static func problem(deliveryURL url: String) -> String? {

@@ -268,7 +268,11 @@ public final class WebhookIntake: Service, Sendable {
         let topic = request.topic ?? ""
         do {
             let delivery = Delivery(topic: topic, deliveryID: request.deliveryID, body: request.body, origin: "woocommerce")
-            return .init(claim: claim(request), jobs: try router.jobs(for: delivery))
+            let routed = try router.route(delivery)
+            // An order's creation fans out once, by its id (a catch-up or sweep may have routed it already), not
+            // by the body, which differs between a delivery and the REST answer.
+            let claim = routed.onceKey.map { QueueStore.DeliveryClaim(key: $0, token: JobID.make()) } ?? claim(request)
+            return .init(claim: claim, jobs: routed.jobs)
         } catch {
             let reason = topic.isEmpty ? "the delivery has no X-WC-Webhook-Topic" : "\(error)"
             logger.warning("Kept an unroutable delivery for review", metadata: [

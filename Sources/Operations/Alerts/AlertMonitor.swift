@@ -23,6 +23,9 @@ public final class AlertMonitor: Service, Sendable {
     private let store: QueueStore
     private let process: String
     private let readings: @Sendable () async -> LocalReadings
+    /// The webhook check's findings (topic → problem), and the topics it watches; `nil` when it does not run.
+    private let webhookFindings: (@Sendable () async -> [String: String]?)?
+    private let watchedTopics: [String]
     private let logger: Logger
     private let state = LocalAlertState()
 
@@ -31,13 +34,17 @@ public final class AlertMonitor: Service, Sendable {
     ///   - readings: what only this process knows: its refused signatures and overloaded deliveries, its spool.
     ///   - settings: when to check, and the thresholds.
     ///   - queues: the queues whose conditions are checked.
+    ///   - webhookFindings: what the webhook check found, per topic in `watchedTopics`; `nil` when it does not run.
     public init(settings: AlertSettings, queues: [QueueConfiguration.QueueSettings], store: QueueStore, process: String,
-                readings: @escaping @Sendable () async -> LocalReadings, logger: Logger) {
+                readings: @escaping @Sendable () async -> LocalReadings,
+                webhookFindings: (@Sendable () async -> [String: String]?)? = nil, watchedTopics: [String] = [], logger: Logger) {
         self.settings = settings
         self.queues = queues
         self.store = store
         self.process = process
         self.readings = readings
+        self.webhookFindings = webhookFindings
+        self.watchedTopics = watchedTopics
         self.logger = logger
     }
 
@@ -64,10 +71,12 @@ public final class AlertMonitor: Service, Sendable {
                replicationShortfallsPerMinute: Int = 0, failoversPerMinute: Int = 0) async {
         let snapshot = try? await store.snapshot(queues: queues, latestEvents: 0)
         let kept = try? await store.deadLetterCount(queue: KeptDelivery.queue)
+        let findings = await webhookFindings?()
         let now = WallClock.nowMillis()
         let conditions = AlertRules.evaluate(snapshot, keptDeliveries: kept, settings: settings, process: process, local: local,
                                              badSignaturesPerMinute: badSignaturesPerMinute, overloadedPerMinute: overloadedPerMinute,
-                                             replicationShortfallsPerMinute: replicationShortfallsPerMinute, failoversPerMinute: failoversPerMinute)
+                                             replicationShortfallsPerMinute: replicationShortfallsPerMinute, failoversPerMinute: failoversPerMinute,
+                                             webhookProblems: findings, watchedTopics: watchedTopics)
         let cluster = conditions.filter(\.clusterWide)
         let claims = (try? await store.alertBoard.claimChanges(cluster.map { ($0.id, $0.firing) }, now: now, interval: settings.interval))
             ?? Array(repeating: false, count: cluster.count)

@@ -52,8 +52,19 @@ public enum AlertRules {
     public static func evaluate(_ snapshot: QueueSnapshot?, keptDeliveries: Int? = nil, settings: AlertSettings,
                                 process: String, local: LocalReadings, badSignaturesPerMinute: Int,
                                 overloadedPerMinute: Int = 0, replicationShortfallsPerMinute: Int = 0,
-                                failoversPerMinute: Int = 0) -> [AlertCondition] {
+                                failoversPerMinute: Int = 0, webhookProblems: [String: String]? = nil,
+                                watchedTopics: [String] = []) -> [AlertCondition] {
         var conditions: [AlertCondition] = []
+        // The webhook check's findings (`nil`: not read, so neither firing nor resolved).
+        if let webhookProblems {
+            for topic in watchedTopics.sorted() {
+                let problem = webhookProblems[topic] ?? "delivers again"
+                conditions.append(AlertCondition(
+                    id: "webhook-disabled:\(topic)", firing: webhookProblems[topic] != nil,
+                    message: "the store's webhook for \(topic): \(problem). Its deliveries do not reach wooqueue; run `wooqueue webhooks sync` (or set webhooks.autoRepair). What it misses is caught up on once it delivers again",
+                    clusterWide: true))
+            }
+        }
         if let keptDeliveries {
             conditions.append(AlertCondition(
                 id: "kept-deliveries", firing: keptDeliveries > 0,

@@ -18,7 +18,7 @@ extension QueueStore {
     public enum ClaimState: Sendable, Equatable {
         /// Not seen before, or claimed by this same acceptance (its token): its jobs are to be written.
         case new
-        /// This acceptance's jobs are written already, and ``confirmDeliveries(_:retention:)`` marked them so.
+        /// This acceptance's jobs are written already, and ``confirmDeliveries(_:retention:always:)`` marked them so.
         case stored
         /// Another acceptance of the same delivery claimed it: a repeat, dropped.
         case repeated
@@ -42,20 +42,24 @@ extension QueueStore {
         }
     }
 
-    /// With ``replicationWait``: marks the claims' jobs as written, then waits for the replicas, in one round
-    /// trip. Replication keeps order, so a replica that has a mark has the jobs written before it; a spooled
-    /// delivery whose mark survived is not written again on replay. Throws ``ReplicationShortfall`` when fewer
-    /// replicas confirmed in time. Without ``replicationWait`` it does nothing.
-    public func confirmDeliveries(_ claims: [DeliveryClaim], retention: Duration) async throws {
-        guard let wait = replicationWait else { return }
+    /// Marks the claims' jobs as written, and with ``replicationWait`` waits for the replicas, in one round trip.
+    /// Replication keeps order, so a replica that has a mark has the jobs written before it; a spooled delivery
+    /// whose mark survived is not written again on replay. Throws ``ReplicationShortfall`` when fewer replicas
+    /// confirmed in time.
+    ///
+    /// The intake marks only with ``replicationWait`` (its spool covers the rest); a sweep marks always
+    /// (`always`), because it claims for a short lease first and only the mark keeps the claim for `retention`.
+    public func confirmDeliveries(_ claims: [DeliveryClaim], retention: Duration, always: Bool = false) async throws {
+        let wait = replicationWait
+        guard wait != nil || always, !claims.isEmpty || wait != nil else { return }
         let milliseconds = String(retention.milliseconds)
         var requests: [RedisRequest] = claims.map {
             .command(RedisCommand("SET", deliveryKeys.seen($0.key), Self.storedMark($0), "PX", milliseconds))
         }
-        requests.append(wait.command)
+        if let wait { requests.append(wait.command) }
         let replies = try await connection.pipeline(requests)
-        for reply in replies.dropLast() { _ = try reply.checked() }
-        if let shortfall = try wait.check(replies.last, operation: "delivery") { throw shortfall }
+        for reply in replies.prefix(claims.count) { _ = try reply.checked() }
+        if let wait, let shortfall = try wait.check(replies.last, operation: "delivery") { throw shortfall }
     }
 
     private static func storedMark(_ claim: DeliveryClaim) -> String { claim.token + "+stored" }

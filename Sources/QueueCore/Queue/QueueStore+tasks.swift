@@ -20,6 +20,8 @@ public struct TaskKeys: Sendable {
     public var last: String { "\(prefix):{\(task)}:last" }
     /// String with a TTL: the lease that lets one process run the task (`wq:{reconcile}:lock`).
     public var lock: String { "\(prefix):{\(task)}:lock" }
+    /// Hash of a periodic task's notes of one kind, text by name (`wq:{<task>}:<notes>`).
+    public func notes(_ name: String) -> String { "\(prefix):{\(task)}:\(name)" }
 }
 
 /// A run that can resume after an interruption: integer fields (the next page, running counts) and a set of
@@ -81,6 +83,35 @@ public struct PeriodicTask: Sendable {
     public func tryLease(owner: String, for duration: Duration) async throws -> Bool {
         let milliseconds = max(1, duration.milliseconds)
         return try await connection.send(RedisCommand("SET", keys.lock, owner, "NX", "PX", String(milliseconds))).string == "OK"
+    }
+
+    /// The task's notes of one kind (what its last run found, what it still owes), by name.
+    public func notes(_ kind: String) async throws -> [String: String] {
+        let values = try await connection.send(RedisCommand("HGETALL", keys.notes(kind))).array ?? []
+        var notes: [String: String] = [:]
+        for index in stride(from: 0, to: values.count - 1, by: 2) {
+            if let name = values[index].string, let text = values[index + 1].string { notes[name] = text }
+        }
+        return notes
+    }
+
+    /// Replaces the notes of one kind with `notes` (one round trip).
+    public func replaceNotes(_ kind: String, with notes: [String: String]) async throws {
+        var requests: [RedisRequest] = [.command(RedisCommand("DEL", keys.notes(kind)))]
+        if !notes.isEmpty {
+            var set = RedisCommand("HSET", keys.notes(kind))
+            for (name, text) in notes.sorted(by: { $0.key < $1.key }) { set.append(name); set.append(text) }
+            requests.append(.command(set))
+        }
+        for reply in try await connection.pipeline(requests) { _ = try reply.checked() }
+    }
+
+    public func setNote(_ kind: String, name: String, text: String) async throws {
+        try await connection.send(RedisCommand("HSET", keys.notes(kind), name, text))
+    }
+
+    public func removeNote(_ kind: String, name: String) async throws {
+        try await connection.send(RedisCommand("HDEL", keys.notes(kind), name))
     }
 }
 

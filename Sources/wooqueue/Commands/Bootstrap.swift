@@ -1,6 +1,7 @@
 import AppConfiguration
 import ArgumentParser
 import CommandSupport
+import Dispatcher
 import StoreSync
 import Foundation
 import Inventory
@@ -91,13 +92,17 @@ struct ReconcileCommand: AsyncParsableCommand {
         let configuration = try global.load()
         let logger = global.logger("reconcile")
         let client = try WooCommerceClient(settings: configuration.woocommerce, logger: logger)
-        let reconciler = Reconciler(client: client, store: try configuration.makeStore(label: "reconcile"), routing: configuration.routing)
+        let reconciler = Reconciler(client: client, store: try configuration.makeStore(label: "reconcile"), routing: configuration.routing,
+                                        orderRetention: configuration.webhooks.deliveryRetention)
         let progress = ProgressLines()
         let report = try await reconciler.run(since: since) { progress.say($0) }
         if json {
             print(try StatusPrinter.json(report))
         } else {
             print("modified since \(report.since) (GMT): \(report.changed) products and variations, \(report.enqueued) jobs enqueued")
+            if let orders = report.orders {
+                print("created since \(orders.since) (GMT): \(orders.listed) orders (processing, on-hold, completed), \(orders.routed) routed, \(orders.alreadyRouted) routed before\(orders.unroutable > 0 ? ", \(orders.unroutable) unroutable" : "")")
+            }
         }
     }
 }

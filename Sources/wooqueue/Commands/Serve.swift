@@ -91,7 +91,11 @@ struct Serve: AsyncParsableCommand {
                 logger.notice("Serving /admin and /metrics", metadata: [
                     "url": "http://\(adminHost):\(port)/admin", "port": "\(port)", "access": "\(adminAccessText)"])
             })
-        let alerts = AlertMonitor(configuration: configuration, store: try configuration.makeStore(label: "alerts"),
+        let watchdog = try webhookWatchdog(configuration, logger: logger)
+        let alertStore = try configuration.makeStore(label: "alerts")
+        var findings: (@Sendable () async -> [String: String]?)?
+        if watchdog != nil { findings = { try? await alertStore.periodicTask(WebhookWatchdog.task).notes("findings") } }
+        let alerts = AlertMonitor(configuration: configuration, store: alertStore,
                                   process: "\(ProcessInfo.processInfo.hostName):\(getpid())", readings: {
                                       let spool = intake.spoolReadings, counts = intake.countsSoFar
                                       RedisHealth.reportFailovers()
@@ -100,18 +104,41 @@ struct Serve: AsyncParsableCommand {
                                                            overloadedDeliveries: counts.overloaded,
                                                            replicationShortfalls: RedisHealth.replicationShortfalls,
                                                            failovers: RedisHealth.failovers)
-                                  }, logger: logger)
+                                  }, webhookFindings: findings, logger: logger)
         var services: [ServiceGroupConfiguration.ServiceConfiguration] = [.init(service: intake), .init(service: listeners.webhooks), .init(service: listeners.admin), .init(service: alerts)]
         if !configuration.woocommerce.url.isEmpty, configuration.woocommerce.reconcileInterval > .zero {
             let client = try WooCommerceClient(settings: configuration.woocommerce, logger: logger)
-            let reconciler = Reconciler(client: client, store: try configuration.makeStore(label: "reconcile"), routing: configuration.routing)
+            let reconciler = Reconciler(client: client, store: try configuration.makeStore(label: "reconcile"), routing: configuration.routing,
+                                        orderRetention: configuration.webhooks.deliveryRetention)
             services.append(.init(service: ReconcileService(reconciler: reconciler, interval: configuration.woocommerce.reconcileInterval, logger: logger)))
         }
+        if let watchdog { services.append(.init(service: watchdog)) }
         if !noWorkers {
             let workers = try WorkerProcess(configuration: configuration, registry: try configuration.makeRegistry(logger: logger), logger: logger)
             services.append(.init(service: workers))
         }
         try await ServiceGroup(configuration: .init(services: services, gracefulShutdownSignals: [.sigterm, .sigint], logger: logger)).run()
+    }
+
+    /// The webhook check, when the store's REST API, the delivery URL and a check interval are set.
+    private func webhookWatchdog(_ configuration: WooqueueConfiguration, logger: Logger) throws -> WebhookWatchdog? {
+        let webhooks = configuration.webhooks
+        guard !configuration.woocommerce.url.isEmpty, !webhooks.deliveryURL.isEmpty, webhooks.checkInterval > .zero else { return nil }
+        let settings = configuration.woocommerce
+        let reader = try WooCommerceClient(settings: settings, logger: logger)
+        let manager = settings.manageKey.isEmpty ? nil : try WooCommerceClient(settings: try settings.managing(), logger: logger)
+        let store = try configuration.makeStore(label: "webhook-watchdog")
+        if webhooks.autoRepair, manager == nil {
+            throw ValidationError("webhooks.autoRepair needs woocommerce.manageKey and manageSecret: REST keys with Read/Write access of a user who can manage WooCommerce")
+        }
+        return WebhookWatchdog(
+            sync: WebhookSync(reader: reader, manager: manager, store: store, topics: Array(configuration.routes.keys),
+                              deliveryURL: webhooks.deliveryURL),
+            reconciler: Reconciler(client: reader, store: store, routing: configuration.routing, orderRetention: webhooks.deliveryRetention),
+            store: store,
+            settings: .init(interval: webhooks.checkInterval, autoRepair: webhooks.autoRepair, catchUpMargin: webhooks.catchUpMargin,
+                            secret: webhooks.secrets.first),
+            logger: logger)
     }
 
     /// The table and store figures of /admin, and its comparison (the store's only with its REST API configured).

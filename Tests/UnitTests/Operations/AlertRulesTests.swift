@@ -51,4 +51,21 @@ import Testing
         let later = AlertRules.evaluate(nil, settings: settings, process: "web1:42", local: local, badSignaturesPerMinute: 0)
         #expect(later.allSatisfy { !$0.firing }, "counted more than a minute ago: resolved")
     }
+
+    /// The webhook check's findings: a condition per watched topic, firing for those with a problem; none at all
+    /// when the findings could not be read.
+    @Test func aWebhookTheCheckFoundBrokenFiresPerTopic() {
+        let settings = WooqueueConfiguration.AlertSettings()
+        let quiet = LocalReadings(badSignatures: 0, spooledDeliveries: 0)
+        let conditions = AlertRules.evaluate(nil, settings: settings, process: "web1:42", local: quiet, badSignaturesPerMinute: 0,
+                                             webhookProblems: ["order.created": "its webhook is disabled"],
+                                             watchedTopics: ["product.updated", "order.created"])
+        let webhooks = conditions.filter { $0.id.hasPrefix("webhook-disabled:") }
+        #expect(webhooks.map(\.id) == ["webhook-disabled:order.created", "webhook-disabled:product.updated"])
+        #expect(webhooks.map(\.firing) == [true, false] && webhooks.allSatisfy(\.clusterWide))
+        #expect(webhooks[0].message.contains("its webhook is disabled") && webhooks[0].message.contains("wooqueue webhooks sync"))
+        let unread = AlertRules.evaluate(nil, settings: settings, process: "web1:42", local: quiet, badSignaturesPerMinute: 0,
+                                         webhookProblems: nil, watchedTopics: ["order.created"])
+        #expect(!unread.contains { $0.id.hasPrefix("webhook-disabled:") })
+    }
 }
