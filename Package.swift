@@ -142,7 +142,7 @@ let package = Package(
 
         // MARK: - Tests
         .target(name: "TestSupport", dependencies: [
-            "AppConfiguration", "Parsing", "RedisClient", "QueueCore", "Workers",
+            "AppConfiguration", "Parsing", "RedisClient", "QueueCore", "Workers", "Dispatcher", "HTTPServer",
             .product(name: "CoreMetrics", package: "swift-metrics"),
             .product(name: "Hummingbird", package: "hummingbird"),
             .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
@@ -179,7 +179,9 @@ let package = Package(
         ]),
         .testTarget(name: "InventoryTests", dependencies: [
             "AppConfiguration", "Inventory", "StoreSync", "Routing", "WooCommerceModel", "Parsing", "WooCommerceAPI", "Workers", "QueueCore", "PostgresClient",
-            "RedisClient", "Dispatcher", "Operations", "TestSupport",
+            "RedisClient", "Dispatcher", "Operations", "HTTPServer", "TestSupport",
+            .product(name: "AsyncHTTPClient", package: "async-http-client"),
+            .product(name: "NIOHTTP1", package: "swift-nio"),
             .product(name: "MetricsTestKit", package: "swift-metrics"),
             .product(name: "Crypto", package: "swift-crypto"),
             .product(name: "Hummingbird", package: "hummingbird"),

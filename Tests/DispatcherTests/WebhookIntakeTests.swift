@@ -26,7 +26,7 @@ import TestSupport
         let store: QueueStore
         let intake: WebhookIntake
         let port: Int
-        let group: ServiceGroup
+        let server: IntakeServer
 
         /// - Parameters:
         ///   - extra: more top-level members, each after a comma.
@@ -49,21 +49,12 @@ import TestSupport
                 quiet.logLevel = .critical
                 return quiet
             }()
-            let intake = try WebhookIntake(configuration: configuration, store: store.withNewConnection(label: "intake"), metrics: metrics, logger: logger)
-            let (ports, continuation) = AsyncStream.makeStream(of: Int.self)
-            let app = HTTPListener.application(
-                routes: WebhookRoutes.collection(http: configuration.http, intake: intake, readiness: store, logger: logger),
-                host: configuration.http.host, port: configuration.http.port, limits: configuration.http.listenerLimits, logger: logger) {
-                continuation.yield($0)
-            }
-            let group = ServiceGroup(configuration: .init(services: [intake, app], logger: logger))
-            Task { try await group.run() }
-            var iterator = ports.makeAsyncIterator()
-            return Server(configuration: configuration, store: store, intake: intake, port: await iterator.next() ?? 0, group: group)
+            let server = try await IntakeServer.start(configuration: configuration, store: store, metrics: metrics, logger: logger)
+            return Server(configuration: configuration, store: store, intake: server.intake, port: server.port, server: server)
         }
 
         func stop() async throws {
-            await group.triggerGracefulShutdown()
+            await server.stop()
             try await store.deleteAllKeys()
             try? FileManager.default.removeItem(atPath: configuration.webhooks.spoolDirectory)
         }

@@ -1,12 +1,15 @@
+import AsyncHTTPClient
 import Crypto
 import Foundation
 import HTTPTypes
 import Hummingbird
 import Logging
 import NIOCore
+import NIOHTTP1
 import ServiceLifecycle
 import Synchronization
 import TestSupport
+import WooCommerceAPI
 
 /// A small real WooCommerce REST API v3: products and variations from the fixtures, paged with the real headers
 /// (`X-WP-Total`, `X-WP-TotalPages`, `Link`), `modified_after` filtering, and OAuth 1.0a checked as WooCommerce
@@ -62,6 +65,15 @@ final class FakeStore: Sendable {
     }
 
     var url: String { "http://127.0.0.1:\(port)" }
+
+    /// A REST client of this store with `key` and `secret` (the everyday Read keys by default), quick to give up.
+    func client(key: String = consumerKey, secret: String = consumerSecret, perPage: Int = 100) throws -> WooCommerceClient {
+        var logger = Logger(label: "test.woocommerce")
+        logger.logLevel = .error
+        return try WooCommerceClient(settings: .init(url: url, consumerKey: key, consumerSecret: secret, authentication: .auto,
+                                                     perPage: perPage, timeout: .seconds(5), reconcileInterval: .zero),
+                                     logger: logger, attempts: 2, firstDelay: .milliseconds(10))
+    }
 
     /// The fixture catalogue: 794, 801, 802, 803 (no SKU), 900 (variable) with variations 901 and 902.
     static func start() async throws -> FakeStore {
@@ -221,8 +233,48 @@ final class FakeStore: Sendable {
         }
     }
 
+    /// Sends a resource to every active webhook of `topic`, as `WC_Webhook::deliver` does: JSON body, the
+    /// `X-WC-Webhook-*` headers, the signature base64(HMAC-SHA256(body, secret)); then, as `failed_delivery`, a
+    /// 2xx, 301 or 302 answer resets the failure count, and any other (or none) counts a failure, unless more
+    /// than 5 are counted already: then the webhook is disabled. Returns each webhook's answer (0: no answer).
+    @discardableResult
+    func deliver(topic: String, _ resource: [String: any Sendable]) async throws -> [Int64: Int] {
+        let body = try JSONSerialization.data(withJSONObject: resource, options: [.sortedKeys])
+        let targets = state.withLock { $0.webhooks.values.filter { $0.topic == topic && $0.status == "active" } }
+        var answers: [Int64: Int] = [:]
+        for webhook in targets {
+            let signature = Data(HMAC<SHA256>.authenticationCode(for: body, using: SymmetricKey(data: Data(webhook.secret.utf8)))).base64EncodedString()
+            var request = HTTPClientRequest(url: webhook.deliveryURL)
+            request.method = .POST
+            let parts = topic.split(separator: ".").map(String.init)
+            for (name, value) in [("Content-Type", "application/json"), ("User-Agent", "WooCommerce/9.4.2 Hookshot (WordPress/6.7.1)"),
+                                  ("X-WC-Webhook-Source", "\(url)/"), ("X-WC-Webhook-Topic", topic), ("X-WC-Webhook-Resource", parts[0]),
+                                  ("X-WC-Webhook-Event", parts.count > 1 ? parts[1] : ""), ("X-WC-Webhook-Signature", signature),
+                                  ("X-WC-Webhook-ID", String(webhook.id)), ("X-WC-Webhook-Delivery-ID", UUID().uuidString)] {
+                request.headers.add(name: name, value: value)
+            }
+            request.body = .bytes(ByteBuffer(bytes: Array(body)))
+            let code = (try? await HTTPClient.shared.execute(request, timeout: .seconds(10)))
+                .map { Int($0.status.code) } ?? 0
+            answers[webhook.id] = code
+            state.withLock { state in
+                guard var stored = state.webhooks[webhook.id] else { return }
+                if (200..<303).contains(code) {
+                    stored.failureCount = 0
+                } else if stored.failureCount > 5 {
+                    stored.status = "disabled"
+                } else {
+                    stored.failureCount += 1
+                }
+                state.webhooks[webhook.id] = stored
+            }
+        }
+        return answers
+    }
+
     /// Adds an order as the checkout would: the fixture's order with this id, status and creation time (GMT).
-    func addOrder(id: Int64, status: String, createdGMT: String) throws {
+    @discardableResult
+    func addOrder(id: Int64, status: String, createdGMT: String) throws -> [String: any Sendable] {
         var order = try Self.object("order-created.json")
         order["id"] = id
         order["status"] = status
@@ -230,6 +282,7 @@ final class FakeStore: Sendable {
         order["date_created"] = createdGMT
         let finished = order
         state.withLock { $0.orders[id] = finished }
+        return finished
     }
 
     /// `GET /orders` as `WC_REST_Orders_Controller` answers it: `after` (with `dates_are_gmt`, compared with

@@ -14,20 +14,12 @@ struct WebhookSyncTests {
     static let here = "https://hooks.example/webhooks/woocommerce"
     static let topics = ["order.created", "product.deleted", "product.updated"]
 
-    private func client(_ store: FakeStore, key: String, secret: String) throws -> WooCommerceClient {
-        var logger = Logger(label: "test.woocommerce")
-        logger.logLevel = .error
-        return try WooCommerceClient(settings: .init(url: store.url, consumerKey: key, consumerSecret: secret, authentication: .auto,
-                                                     perPage: 100, timeout: .seconds(5), reconcileInterval: .zero),
-                                     logger: logger, attempts: 2, firstDelay: .milliseconds(10))
-    }
-
     private func withSync(manage: Bool = true, _ body: (FakeStore, WebhookSync, QueueStore) async throws -> Void) async throws {
         let store = try await FakeStore.start()
         defer { store.stop() }
         try await withFreshQueue("webhook-sync") { _, queue in
-            let reader = try client(store, key: FakeStore.consumerKey, secret: FakeStore.consumerSecret)
-            let manager = manage ? try client(store, key: FakeStore.manageKey, secret: FakeStore.manageSecret) : nil
+            let reader = try store.client()
+            let manager = manage ? try store.client(key: FakeStore.manageKey, secret: FakeStore.manageSecret) : nil
             try await body(store, WebhookSync(reader: reader, manager: manager, store: queue, topics: Self.topics, deliveryURL: Self.here), queue)
         }
     }
@@ -86,7 +78,7 @@ struct WebhookSyncTests {
         let store = try await FakeStore.start()
         defer { store.stop() }
         try await withFreshQueue("webhook-sync") { _, queue in
-            let readOnly = try client(store, key: FakeStore.consumerKey, secret: FakeStore.consumerSecret)
+            let readOnly = try store.client()
             let sync = WebhookSync(reader: readOnly, manager: readOnly, store: queue, topics: ["order.created"], deliveryURL: Self.here)
             let error = await #expect(throws: WebhookSyncError.self) { _ = try await sync.apply(try await sync.plan(secret: "s")) }
             #expect(error?.description.contains("does not have write permissions") == true, "\(error.map { "\($0)" } ?? "")")

@@ -29,14 +29,6 @@ struct WebhookWatchdogTests {
          "webhooks": {"secrets": ["watchdog-secret"]}}
         """#
 
-    private func client(_ store: FakeStore, key: String, secret: String) throws -> WooCommerceClient {
-        var logger = Logger(label: "test.woocommerce")
-        logger.logLevel = .error
-        return try WooCommerceClient(settings: .init(url: store.url, consumerKey: key, consumerSecret: secret, authentication: .auto,
-                                                     perPage: 2, timeout: .seconds(5), reconcileInterval: .zero),
-                                     logger: logger, attempts: 2, firstDelay: .milliseconds(10))
-    }
-
     /// Order ids on the queues' ready lists, one entry per job.
     private func routedOrders(_ queue: QueueStore) async throws -> [Int64] {
         var ids: [Int64] = []
@@ -54,8 +46,8 @@ struct WebhookWatchdogTests {
         let store = try await FakeStore.start()
         defer { store.stop() }
         try await withFreshQueue("watchdog", Self.configurationJSON) { configuration, queue in
-            let reader = try client(store, key: FakeStore.consumerKey, secret: FakeStore.consumerSecret)
-            let manager = try client(store, key: FakeStore.manageKey, secret: FakeStore.manageSecret)
+            let reader = try store.client(perPage: 2)
+            let manager = try store.client(key: FakeStore.manageKey, secret: FakeStore.manageSecret)
             let sync = WebhookSync(reader: reader, manager: manager, store: queue, topics: ["order.created"], deliveryURL: Self.here)
             var logger = Logger(label: "test.watchdog")
             logger.logLevel = .critical

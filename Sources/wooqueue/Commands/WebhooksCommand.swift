@@ -137,7 +137,7 @@ struct WebhooksSync: AsyncParsableCommand {
             print("""
 
                 Generated a webhook secret, shown only now. The new webhooks sign with it; until `serve` knows it, \
-                their deliveries are refused (and WooCommerce disables a webhook after 6 failures in a row). Put it in \
+                their deliveries are refused (and WooCommerce disables a webhook once more than 5 deliveries in a row failed). Put it in \
                 webhooks.secrets in config.json (or WOOQUEUE_WEBHOOK_SECRET) and restart serve:
 
                     \(secret)
