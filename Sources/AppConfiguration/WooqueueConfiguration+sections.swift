@@ -43,8 +43,8 @@ extension WorkerProcess {
 
 extension AdminDashboard {
     public convenience init(configuration: WooqueueConfiguration, store: QueueStore, access: AdminAccess, catalogue: CatalogueAccess?,
-                            logger: Logger) throws {
-        try self.init(routing: configuration.routing, store: store, access: access, catalogue: catalogue, logger: logger)
+                            webhooks: WebhookAccess? = nil, logger: Logger) throws {
+        try self.init(routing: configuration.routing, store: store, access: access, catalogue: catalogue, webhooks: webhooks, logger: logger)
     }
 }
 

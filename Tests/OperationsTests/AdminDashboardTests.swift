@@ -10,6 +10,7 @@ import QueueCore
 import RedisClient
 import Routing
 import TestSupport
+import Synchronization
 import Testing
 
 /// The dashboard over real HTTP (a live server on loopback) against a real Redis.
@@ -17,13 +18,14 @@ import Testing
     static let token = "admin-token-for-tests"
 
     /// A dashboard on a fresh key prefix; `admin` is the configuration's admin section.
-    func withDashboard(admin: String = #"{"token": "\#(token)", "user": "ops", "password": "pa ss:word"}"#,
+    func withDashboard(admin: String = #"{"token": "\#(token)", "user": "ops", "password": "pa ss:word"}"#, webhooks: WebhookAccess? = nil,
                        _ body: @escaping @Sendable (WooqueueConfiguration, QueueStore, any TestClientProtocol) async throws -> Void) async throws {
         try await withFreshQueue("admin", #"{"admin": \#(admin)}"#) { configuration, store in
             var logger = Logger(label: "test.admin")
             logger.logLevel = .warning
             let dashboard = try AdminDashboard(configuration: configuration, store: store.withNewConnection(label: "admin"),
-                                               access: AdminAccess(settings: configuration.admin), catalogue: nil, logger: logger)
+                                               access: AdminAccess(settings: configuration.admin), catalogue: nil, webhooks: webhooks,
+                                               logger: logger)
             let router = Router(context: ServerContext.self)
             dashboard.register(on: router)
             try await Application(router: router, configuration: .init(address: .hostname("127.0.0.1", port: 0)), logger: logger)
@@ -179,6 +181,46 @@ import Testing
             }
             let medium = try await store.snapshot(queues: configuration.queues, latestEvents: 0).queues.first { $0.name == "medium" }
             #expect(medium?.ready == 4 && medium?.delayed == 0)
+        }
+    }
+
+    /// The webhooks panel shows each routed topic as the store and the intake see it; Repair (a form with the CSRF
+    /// token) runs the sync once and says what it did, and the panel reads the store again.
+    @Test func theWebhooksPanelShowsEachTopicAndRepairRunsTheSync() async throws {
+        let state = Mutex((disabled: true, repairs: 0, reads: 0))
+        let access = WebhookAccess(
+            status: {
+                let disabled = state.withLock { $0.reads += 1; return $0.disabled }
+                return [WebhookAccess.Row(topic: "order.created", state: disabled ? "its webhook is disabled" : "active (webhook 101)",
+                                          healthy: !disabled, lastDelivery: 1_764_500_000_000, refusedSignatures: disabled ? 7 : 0),
+                        WebhookAccess.Row(topic: "product.updated", state: "active (webhook 102)", healthy: true, lastDelivery: nil,
+                                          refusedSignatures: 0)]
+            },
+            repair: {
+                state.withLock { $0.disabled = false; $0.repairs += 1 }
+                return ["update webhook 101 (order.created): disabled → active"]
+            })
+        try await withDashboard(webhooks: access) { _, _, client in
+            let page = try await client.execute(uri: "/admin", method: .get, headers: Self.bearer) { String(buffer: $0.body) }
+            #expect(page.contains("Store webhooks") && page.contains(#"<span class="late">its webhook is disabled</span>"#), "\(page)")
+            #expect(page.contains("none recorded") && page.contains("<td>7</td>"))
+            let csrf = try #require(page.firstMatch(of: /name="csrf" value="([^"]+)"/)?.output.1)
+            var form = Self.bearer
+            form[.contentType] = "application/x-www-form-urlencoded"
+            try await client.execute(uri: "/admin/webhooks/repair", method: .post, headers: form, body: ByteBuffer(string: "csrf=wrong")) {
+                #expect($0.status == .forbidden)
+            }
+            #expect(state.withLock { $0.repairs } == 0, "no repair without the form's token")
+            let token = String(csrf).addingPercentEncoding(withAllowedCharacters: .alphanumerics) ?? ""
+            let location = try await client.execute(uri: "/admin/webhooks/repair", method: .post, headers: form,
+                                                    body: ByteBuffer(string: "csrf=\(token)")) { response -> String in
+                #expect(response.status == .seeOther)
+                return response.headers[.location] ?? ""
+            }
+            #expect(state.withLock { $0.repairs } == 1)
+            let after = try await client.execute(uri: location, method: .get, headers: Self.bearer) { String(buffer: $0.body) }
+            #expect(after.contains("Repaired: update webhook 101 (order.created): disabled → active"), "\(after)")
+            #expect(after.contains("active (webhook 101)"), "the panel read the store again after the repair")
         }
     }
 

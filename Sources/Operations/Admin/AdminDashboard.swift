@@ -27,6 +27,35 @@ public struct CatalogueAccess: Sendable {
     }
 }
 
+/// What the dashboard's webhooks panel reads and does, given by `serve` (which knows the store).
+public struct WebhookAccess: Sendable {
+    /// One routed topic: its webhook(s) as the store lists them, and what the intake last received.
+    public struct Row: Sendable {
+        public var topic: String
+        /// `active`, `disabled (WooCommerce)`, `no webhook`, …
+        public var state: String
+        public var healthy: Bool
+        /// The ms time of the last delivery received; `nil`: none recorded.
+        public var lastDelivery: Int64?
+        /// Signatures the intake refused from this topic's webhooks (their secret differs).
+        public var refusedSignatures: Int
+
+        public init(topic: String, state: String, healthy: Bool, lastDelivery: Int64?, refusedSignatures: Int) {
+            (self.topic, self.state, self.healthy, self.lastDelivery, self.refusedSignatures) = (topic, state, healthy, lastDelivery, refusedSignatures)
+        }
+    }
+
+    /// The rows, read from the store's REST API.
+    public var status: @Sendable () async throws -> [Row]
+    /// Runs `webhooks sync`, returning its steps; `nil` without the managing keys.
+    public var repair: (@Sendable () async throws -> [String])?
+
+    public init(status: @escaping @Sendable () async throws -> [Row], repair: (@Sendable () async throws -> [String])?) {
+        self.status = status
+        self.repair = repair
+    }
+}
+
 /// `GET /admin`: the operators' screen, server-rendered, with no external resource. The overview refreshes its
 /// figures every 3 s without reloading the page; the dead-letter review lists, filters, shows, retries, deletes
 /// and exports dead jobs. Every request passes ``AdminAccess``; every form carries its CSRF token.
@@ -38,6 +67,9 @@ public final class AdminDashboard: Sendable {
     private let access: AdminAccess
     private let deadLetterReview: DeadLetterReview
     private let catalogue: CatalogueAccess?
+    private let webhooks: WebhookAccess?
+    /// The webhooks panel's rows, read from the store at most once a minute (and after a repair).
+    private let cachedWebhooks = Mutex<(at: ContinuousClock.Instant, rows: Result<[WebhookAccess.Row], any Error>)?>(nil)
     private let logger: Logger
     private let comparison = Mutex<ComparisonState>(ComparisonState())
     private let cachedStoreProducts = Mutex<(at: ContinuousClock.Instant, count: Int?)?>(nil)
@@ -50,7 +82,8 @@ public final class AdminDashboard: Sendable {
 
     /// Throws when the dashboard's templates cannot be read (they are resources next to the executable).
     /// - Parameter routing: the queues to show, and the routes a kept delivery is retried through.
-    public init(routing: DeliveryRouter.Configuration, store: QueueStore, access: AdminAccess, catalogue: CatalogueAccess?, logger: Logger) throws {
+    public init(routing: DeliveryRouter.Configuration, store: QueueStore, access: AdminAccess, catalogue: CatalogueAccess?,
+                webhooks: WebhookAccess? = nil, logger: Logger) throws {
         pages = try DashboardPages()
         self.store = store
         queues = routing.queue.queues
@@ -58,6 +91,7 @@ public final class AdminDashboard: Sendable {
         deadLetterReview = DeadLetterReview(routing: routing, store: store)
         self.access = access
         self.catalogue = catalogue
+        self.webhooks = webhooks
         self.logger = logger
     }
 
@@ -85,6 +119,23 @@ public final class AdminDashboard: Sendable {
             try await self.guardedForm(request, context) { _, _ in
                 self.startComparison()
                 return Self.redirect("/admin")
+            }
+        }
+        admin.post("webhooks/repair") { request, context in
+            try await self.guardedForm(request, context) { _, _ in
+                guard let repair = self.webhooks?.repair else {
+                    return Self.redirect("/admin?done=\(DashboardText.query("Repair needs woocommerce.manageKey and manageSecret"))")
+                }
+                let message: String
+                do {
+                    let steps = try await repair()
+                    message = steps.isEmpty ? "The store's webhooks already match the routes" : "Repaired: \(steps.joined(separator: "; "))"
+                } catch {
+                    self.logger.error("The webhook repair from /admin failed", metadata: ["error": "\(error)"])
+                    message = "Repair failed: \(error)"
+                }
+                self.cachedWebhooks.withLock { $0 = nil }
+                return Self.redirect("/admin?done=\(DashboardText.query(message))")
             }
         }
         admin.get("dlq") { request, context in
@@ -196,6 +247,16 @@ public final class AdminDashboard: Sendable {
             var at, queue, key, event, status, error: String
             var attempt: Int
         }
+        struct Webhooks {
+            struct Row {
+                var topic, state, lastDelivery: String
+                var healthy: Bool
+                var refused: Int
+            }
+            var rows: [Row]
+            var error: String?
+            var canRepair, hasRows: Bool
+        }
         struct Catalogue {
             var storeProducts, tableRows, progress: String
             var canCompare, comparing: Bool
@@ -206,15 +267,17 @@ public final class AdminDashboard: Sendable {
         var loopbackNotice: Bool
         var alerts: [String]
         var catalogue: Catalogue?
+        var webhooks: Webhooks?
         var queues: [QueueRow]
         var processes: [ProcessRow]
         var events: [EventRow]
         // Stored, not computed: templates see a value's stored properties only (Mirror).
         var hasAlerts = false, hasQueues = false, hasProcesses = false, hasEvents = false
 
-        init(csrf: String, done: String?, loopbackNotice: Bool, alerts: [String], catalogue: Catalogue?, queues: [QueueRow],
-             processes: [ProcessRow], events: [EventRow]) {
+        init(csrf: String, done: String?, loopbackNotice: Bool, alerts: [String], catalogue: Catalogue?, webhooks: Webhooks?,
+             queues: [QueueRow], processes: [ProcessRow], events: [EventRow]) {
             (self.csrf, self.done, self.loopbackNotice, self.alerts, self.catalogue) = (csrf, done, loopbackNotice, alerts, catalogue)
+            self.webhooks = webhooks
             (self.queues, self.processes, self.events) = (queues, processes, events)
             (hasAlerts, hasQueues, hasProcesses, hasEvents) = (!alerts.isEmpty, !queues.isEmpty, !processes.isEmpty, !events.isEmpty)
         }
@@ -224,7 +287,7 @@ public final class AdminDashboard: Sendable {
         let snapshot = try await store.snapshot(queues: queues, latestEvents: 20)
         return LiveView(
             csrf: access.csrfToken(for: principal), done: nil, loopbackNotice: principal == .loopback,
-            alerts: try await store.alertBoard.holding(), catalogue: await catalogueView(),
+            alerts: try await store.alertBoard.holding(), catalogue: await catalogueView(), webhooks: await webhooksView(),
             queues: snapshot.queues.map { queue in
                 LiveView.QueueRow(
                     name: queue.name, nameQuery: DashboardText.query(queue.name),
@@ -251,6 +314,25 @@ public final class AdminDashboard: Sendable {
             storeProducts: catalogue.storeProducts == nil ? "not configured" : counts.storeProducts.map(String.init) ?? "?",
             tableRows: counts.tableRows.map(String.init) ?? "?", progress: state.lines.last ?? "",
             canCompare: catalogue.compare != nil, comparing: state.running, lastComparison: state.running ? nil : state.lines.last)
+    }
+
+    /// The webhooks panel: the store's webhooks per routed topic (a REST call, at most once a minute).
+    private func webhooksView() async -> LiveView.Webhooks? {
+        guard let webhooks else { return nil }
+        let rows: Result<[WebhookAccess.Row], any Error>
+        if let cached = cachedWebhooks.withLock({ $0 }), cached.at.duration(to: .now) < .seconds(60) {
+            rows = cached.rows
+        } else {
+            do { rows = .success(try await webhooks.status()) } catch { rows = .failure(error) }
+            cachedWebhooks.withLock { $0 = (.now, rows) }
+        }
+        let shown = ((try? rows.get()) ?? []).map { row in
+            LiveView.Webhooks.Row(topic: row.topic, state: row.state, lastDelivery: row.lastDelivery.map(DashboardText.time) ?? "none recorded",
+                                  healthy: row.healthy, refused: row.refusedSignatures)
+        }
+        var error: String?
+        if case .failure(let failure) = rows { error = "\(failure)" }
+        return LiveView.Webhooks(rows: shown, error: error, canRepair: webhooks.repair != nil, hasRows: !shown.isEmpty)
     }
 
     /// The store and table counts. The table is read at each refresh; the store (a slow REST call) at most once a

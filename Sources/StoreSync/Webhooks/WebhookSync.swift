@@ -15,6 +15,16 @@ public struct WebhookSync: Sendable {
 
         /// True when exactly what is wanted holds: one active webhook delivering here.
         public var healthy: Bool { webhooks.count == 1 && webhooks[0].status == "active" && webhooks[0].deliversHere }
+
+        /// What is wrong, in words; `nil` when healthy.
+        public var problem: String? {
+            guard !healthy else { return nil }
+            let here = webhooks.filter(\.deliversHere)
+            if webhooks.isEmpty { return "no webhook" }
+            if here.isEmpty { return "its webhook delivers elsewhere" }
+            if here.contains(where: { $0.status == "active" }) { return "\(webhooks.count) webhooks of ours" }
+            return "its webhook is \(here[0].status)"
+        }
     }
 
     public struct WebhookState: Sendable, Equatable, Encodable {

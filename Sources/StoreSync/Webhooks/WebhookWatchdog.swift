@@ -137,13 +137,7 @@ public struct WebhookWatchdog: Service {
     /// Topic → what is wrong, for each unhealthy routed topic.
     static func problems(_ status: WebhookSync.Status) -> [String: String] {
         var problems: [String: String] = [:]
-        for topic in status.topics where !topic.healthy {
-            let here = topic.webhooks.filter(\.deliversHere)
-            problems[topic.topic] = topic.webhooks.isEmpty ? "no webhook"
-                : here.isEmpty ? "its webhook delivers elsewhere"
-                : here.contains(where: { $0.status == "active" }) ? "\(topic.webhooks.count) webhooks of ours"
-                : "its webhook is \(here[0].status)"
-        }
+        for topic in status.topics { if let problem = topic.problem { problems[topic.topic] = problem } }
         return problems
     }
 

@@ -78,7 +78,8 @@ struct Serve: AsyncParsableCommand {
             metrics: ClusterMetrics(store: try configuration.makeStore(label: "metrics"), queues: configuration.queues, registry: registry),
             access: access)
         let dashboard = try AdminDashboard(configuration: configuration, store: try configuration.makeStore(label: "admin"), access: access,
-                                       catalogue: try catalogueAccess(configuration, logger: logger), logger: logger)
+                                           catalogue: try catalogueAccess(configuration, logger: logger),
+                                           webhooks: try webhookAccess(configuration, logger: logger), logger: logger)
         let adminHost = configuration.admin.host
         let adminAccessText = access.hasCredentials ? "credentials"
             : configuration.admin.allowLoopbackWithoutCredentials ? "credentials, or none from this host" : "refused: no credential is set"
@@ -120,20 +121,45 @@ struct Serve: AsyncParsableCommand {
         try await ServiceGroup(configuration: .init(services: services, gracefulShutdownSignals: [.sigterm, .sigint], logger: logger)).run()
     }
 
+    /// The store's webhooks against the routes, when the store's REST API and the delivery URL are set.
+    private func webhookSync(_ configuration: WooqueueConfiguration, label: String, logger: Logger) throws -> WebhookSync? {
+        guard !configuration.woocommerce.url.isEmpty, !configuration.webhooks.deliveryURL.isEmpty else { return nil }
+        let settings = configuration.woocommerce
+        let manager = settings.manageKey.isEmpty ? nil : try WooCommerceClient(settings: try settings.managing(), logger: logger)
+        return WebhookSync(reader: try WooCommerceClient(settings: settings, logger: logger), manager: manager,
+                           store: try configuration.makeStore(label: label), topics: Array(configuration.routes.keys),
+                           deliveryURL: configuration.webhooks.deliveryURL)
+    }
+
+    /// The dashboard's webhooks panel: the check's view of each routed topic, and its Repair button.
+    private func webhookAccess(_ configuration: WooqueueConfiguration, logger: Logger) throws -> WebhookAccess? {
+        guard let sync = try webhookSync(configuration, label: "admin-webhooks", logger: logger) else { return nil }
+        let status: @Sendable () async throws -> [WebhookAccess.Row] = {
+            try await sync.status().topics.map { topic -> WebhookAccess.Row in
+                let state = topic.problem ?? "active (webhook \(topic.webhooks.first?.id ?? 0))"
+                let refused = topic.webhooks.reduce(0) { $0 + $1.refusedSignatures }
+                return WebhookAccess.Row(topic: topic.topic, state: state, healthy: topic.healthy, lastDelivery: topic.lastDelivery,
+                                         refusedSignatures: refused)
+            }
+        }
+        var repair: (@Sendable () async throws -> [String])?
+        if !configuration.woocommerce.manageKey.isEmpty, let secret = configuration.webhooks.secrets.first {
+            repair = { try await sync.apply(try await sync.plan(secret: secret)) }
+        }
+        return WebhookAccess(status: status, repair: repair)
+    }
+
     /// The webhook check, when the store's REST API, the delivery URL and a check interval are set.
     private func webhookWatchdog(_ configuration: WooqueueConfiguration, logger: Logger) throws -> WebhookWatchdog? {
         let webhooks = configuration.webhooks
-        guard !configuration.woocommerce.url.isEmpty, !webhooks.deliveryURL.isEmpty, webhooks.checkInterval > .zero else { return nil }
-        let settings = configuration.woocommerce
-        let reader = try WooCommerceClient(settings: settings, logger: logger)
-        let manager = settings.manageKey.isEmpty ? nil : try WooCommerceClient(settings: try settings.managing(), logger: logger)
-        let store = try configuration.makeStore(label: "webhook-watchdog")
-        if webhooks.autoRepair, manager == nil {
+        guard webhooks.checkInterval > .zero, let sync = try webhookSync(configuration, label: "webhook-watchdog", logger: logger) else { return nil }
+        if webhooks.autoRepair, configuration.woocommerce.manageKey.isEmpty {
             throw ValidationError("webhooks.autoRepair needs woocommerce.manageKey and manageSecret: REST keys with Read/Write access of a user who can manage WooCommerce")
         }
+        let store = try configuration.makeStore(label: "webhook-watchdog")
+        let reader = try WooCommerceClient(settings: configuration.woocommerce, logger: logger)
         return WebhookWatchdog(
-            sync: WebhookSync(reader: reader, manager: manager, store: store, topics: Array(configuration.routes.keys),
-                              deliveryURL: webhooks.deliveryURL),
+            sync: sync,
             reconciler: Reconciler(client: reader, store: store, routing: configuration.routing, orderRetention: webhooks.deliveryRetention),
             store: store,
             settings: .init(interval: webhooks.checkInterval, autoRepair: webhooks.autoRepair, catchUpMargin: webhooks.catchUpMargin,
