@@ -114,7 +114,7 @@ extension WooqueueConfiguration {
 
         let wh = node.child("webhooks")
         try wh.allowOnly(["secrets", "deliveryRetention", "spoolDirectory", "spoolMaxBytes", "deliveryURL", "checkInterval", "autoRepair",
-                          "catchUpMargin"])
+                          "catchUpMargin", "silenceAlert"])
         var webhooks = WebhookSettings(
             secrets: try wh.child("secrets").strings() ?? [],
             deliveryRetention: try wh.child("deliveryRetention").duration(default: .seconds(86_400), min: .seconds(60)),
@@ -132,6 +132,7 @@ extension WooqueueConfiguration {
         }
         webhooks.autoRepair = try wh.child("autoRepair").bool(default: false)
         webhooks.catchUpMargin = try wh.child("catchUpMargin").duration(default: .seconds(300))
+        webhooks.silenceAlert = try wh.child("silenceAlert").duration(default: .zero)
 
         let routes = try decodeRoutes(node.child("routes"), jobTypes: jobTypes, queues: queues)
         var configuration = WooqueueConfiguration(
@@ -214,7 +215,7 @@ extension WooqueueConfiguration {
 
     private static func decodeWooCommerce(_ node: ConfigNode, environment: [String: String]) throws -> WooCommerceSettings {
         try node.allowOnly(["url", "consumerKey", "consumerSecret", "manageKey", "manageSecret", "authentication", "perPage", "timeout",
-                            "reconcileInterval", "caFile"])
+                            "reconcileInterval", "deletionSweepInterval", "caFile"])
         let authName = try node.child("authentication").string(default: "auto")
         guard let authentication = WooCommerceSettings.Authentication(rawValue: authName) else {
             let known = WooCommerceSettings.Authentication.allCases.map(\.rawValue).joined(separator: ", ")
@@ -236,6 +237,10 @@ extension WooqueueConfiguration {
             timeout: try node.child("timeout").duration(default: .seconds(30), min: .seconds(1)),
             reconcileInterval: try node.child("reconcileInterval").duration(default: .seconds(900)))
         settings.caFile = try node.child("caFile").string(default: "")
+        settings.deletionSweepInterval = try node.child("deletionSweepInterval").duration(default: .zero)
+        if settings.deletionSweepInterval > .zero, settings.deletionSweepInterval < .seconds(600) {
+            throw ConfigurationError("woocommerce.deletionSweepInterval must be 0 (off) or at least 10m: each sweep reads the whole catalogue, got \(DurationText.format(settings.deletionSweepInterval))")
+        }
         settings.manageKey = try environment["WOOQUEUE_WOO_MANAGE_KEY"] ?? node.child("manageKey").string(default: "")
         settings.manageSecret = try environment["WOOQUEUE_WOO_MANAGE_SECRET"] ?? node.child("manageSecret").string(default: "")
         if settings.manageKey.isEmpty != settings.manageSecret.isEmpty {

@@ -53,7 +53,8 @@ extension AlertMonitor {
                             readings: @escaping @Sendable () async -> LocalReadings,
                             webhookFindings: (@Sendable () async -> [String: String]?)? = nil, logger: Logger) {
         self.init(settings: configuration.alerts, queues: configuration.queues, store: store, process: process, readings: readings,
-                  webhookFindings: webhookFindings, watchedTopics: Array(configuration.routes.keys), logger: logger)
+                  webhookFindings: webhookFindings, watchedTopics: Array(configuration.routes.keys),
+                  silence: configuration.webhooks.silenceAlert, logger: logger)
     }
 }
 

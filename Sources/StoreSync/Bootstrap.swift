@@ -60,18 +60,24 @@ public struct Bootstrap: Sendable {
     let writer: InventoryWriter
     let router: DeliveryRouter
 
-    public init(client: WooCommerceClient, store: QueueStore, writer: InventoryWriter, routing: DeliveryRouter.Configuration) {
+    /// - Parameter task: names the run's resumable state in Redis: `bootstrap`, or `deletion-sweep` for the
+    ///   comparison `reconcile --deletions` runs, so neither resumes or clears the other's unfinished run.
+    public init(client: WooCommerceClient, store: QueueStore, writer: InventoryWriter, routing: DeliveryRouter.Configuration,
+                task: String = "bootstrap") {
         self.client = client
         self.store = store
         self.writer = writer
         self.router = DeliveryRouter(configuration: routing)
+        self.task = task
     }
+
+    let task: String
 
     /// An unfinished run is kept for a week: long enough to resume, not for ever.
     static let cursorRetention: Duration = .seconds(7 * 86_400)
 
     /// The run's cursor and the SKUs it has seen (task `bootstrap`, members `skus`: README, Redis keys).
-    var run: ResumableRun { store.resumableRun("bootstrap", members: "skus") }
+    var run: ResumableRun { store.resumableRun(task, members: "skus") }
 
     /// Runs (or resumes) the comparison; `progress` gets one line per page.
     public func run(_ options: Options, progress: @Sendable (String) -> Void) async throws -> Report {

@@ -108,32 +108,20 @@ public struct ReconcileService: Service {
     }
 
     public func run() async throws {
-        let owner = UUID().uuidString
-        await cancelWhenGracefulShutdown {
-            while !Task.isCancelled {
-                await self.sweep(owner: owner)
-                try? await Task.sleep(for: self.interval)
-            }
-        }
+        await runLeased(reconciler.task, every: interval, what: "The reconcile sweep", logger: logger) { try await self.sweep() }
     }
 
-    private func sweep(owner: String) async {
-        do {
-            let leased = try await reconciler.task.tryLease(owner: owner, for: max(.seconds(1), interval - .seconds(1)))
-            guard leased else { return }  // another serve process sweeps this interval
-            guard try await reconciler.lastSweep() != nil else {
-                // The first sweep only marks the start: what came before is bootstrap's job.
-                try await reconciler.record(Date())
-                logger.notice("Reconcile sweeps start now; run `wooqueue bootstrap` once for the existing catalogue")
-                return
-            }
-            let report = try await reconciler.run()
-            logger.info("Reconcile sweep done", metadata: [
-                "since": "\(report.since)", "changed": "\(report.changed)", "enqueued": "\(report.enqueued)",
-                "orders.routed": "\(report.orders?.routed ?? 0)", "orders.already_routed": "\(report.orders?.alreadyRouted ?? 0)",
-            ])
-        } catch {
-            logger.warning("Reconcile sweep failed; it runs again next interval", metadata: ["error": "\(error)"])
+    private func sweep() async throws {
+        guard try await reconciler.lastSweep() != nil else {
+            // The first sweep only marks the start: what came before is bootstrap's job.
+            try await reconciler.record(Date())
+            logger.notice("Reconcile sweeps start now; run `wooqueue bootstrap` once for the existing catalogue")
+            return
         }
+        let report = try await reconciler.run()
+        logger.info("Reconcile sweep done", metadata: [
+            "since": "\(report.since)", "changed": "\(report.changed)", "enqueued": "\(report.enqueued)",
+            "orders.routed": "\(report.orders?.routed ?? 0)", "orders.already_routed": "\(report.orders?.alreadyRouted ?? 0)",
+        ])
     }
 }

@@ -30,6 +30,9 @@ public struct WooCommerceSettings: Sendable {
     /// REST keys with Read/Write access, of a user who can manage WooCommerce: only `webhooks sync` and the
     /// watchdog's repair use them, so the everyday keys above can stay read-only. `WOOQUEUE_WOO_MANAGE_KEY` /
     /// `WOOQUEUE_WOO_MANAGE_SECRET` override.
+    /// How often `serve` looks for inv_items rows whose product the store no longer has (`reconcile
+    /// --deletions`); zero: never.
+    public var deletionSweepInterval: Duration = .zero
     public var manageKey = ""
     public var manageSecret = ""
 

@@ -92,6 +92,26 @@ struct StoreSyncTests {
         }
     }
 
+    @Test("the deletion sweep (reconcile --deletions) removes rows the store no longer has, apart from an unfinished bootstrap")
+    func deletionSweep() async throws {
+        try await withStore { harness, store, configuration in
+            try await harness.execute("INSERT INTO \(harness.table) (item, nombre, existencia) VALUES ('GONE-2', 'Deleted for good', 3)")
+            // An unfinished bootstrap stays as it was: the sweep keeps its own state.
+            store.state.withLock { $0.failPage = 2 }
+            _ = try? await bootstrap(harness, configuration).run(.init()) { _ in }
+            store.state.withLock { $0.failPage = nil }
+            let bootstrapCursor = try await harness.workers.store.resumableRun("bootstrap", members: "skus").fields()
+            #expect(bootstrapCursor["next_page"] == 2, "the interrupted bootstrap left its page: \(bootstrapCursor)")
+
+            let sweep = Bootstrap(client: try client(configuration), store: harness.workers.store, writer: harness.writer(),
+                                  routing: configuration.routing, task: "deletion-sweep")
+            let report = try await sweep.run(.init(deleteOrphans: true)) { _ in }
+            #expect(report.orphans == 1 && report.orphansRemoved == 1 && report.resumedAtPage == nil)
+            #expect(try #require(try await harness.rows()["GONE-2"])["bloqueado"] == "t", "soft deletion: blocked, stock 0")
+            #expect(try await harness.workers.store.resumableRun("bootstrap", members: "skus").fields() == bootstrapCursor)
+        }
+    }
+
     @Test("reconcile routes what changed since the last sweep, variations included, and records the sweep")
     func reconcile() async throws {
         try await withStore { harness, store, configuration in

@@ -56,6 +56,8 @@ public struct WebhookSettings: Sendable {
     public var autoRepair = false
     /// How far before the last delivery received a catch-up starts, for clock skew between store and wooqueue.
     public var catchUpMargin: Duration = .seconds(300)
+    /// Alert when a routed topic had no delivery for longer than this; zero: off (a quiet store is not a fault).
+    public var silenceAlert: Duration = .zero
 
     /// Why `url` cannot be a webhook delivery URL, or `nil`: WooCommerce takes only http(s) URLs with a host.
     public static func problem(deliveryURL url: String) -> String? {

@@ -26,6 +26,8 @@ public final class AlertMonitor: Service, Sendable {
     /// The webhook check's findings (topic → problem), and the topics it watches; `nil` when it does not run.
     private let webhookFindings: (@Sendable () async -> [String: String]?)?
     private let watchedTopics: [String]
+    /// `webhooks.silenceAlert`: zero for off.
+    private let silence: Duration
     private let logger: Logger
     private let state = LocalAlertState()
 
@@ -37,7 +39,8 @@ public final class AlertMonitor: Service, Sendable {
     ///   - webhookFindings: what the webhook check found, per topic in `watchedTopics`; `nil` when it does not run.
     public init(settings: AlertSettings, queues: [QueueConfiguration.QueueSettings], store: QueueStore, process: String,
                 readings: @escaping @Sendable () async -> LocalReadings,
-                webhookFindings: (@Sendable () async -> [String: String]?)? = nil, watchedTopics: [String] = [], logger: Logger) {
+                webhookFindings: (@Sendable () async -> [String: String]?)? = nil, watchedTopics: [String] = [],
+                silence: Duration = .zero, logger: Logger) {
         self.settings = settings
         self.queues = queues
         self.store = store
@@ -45,6 +48,7 @@ public final class AlertMonitor: Service, Sendable {
         self.readings = readings
         self.webhookFindings = webhookFindings
         self.watchedTopics = watchedTopics
+        self.silence = silence
         self.logger = logger
     }
 
@@ -72,11 +76,13 @@ public final class AlertMonitor: Service, Sendable {
         let snapshot = try? await store.snapshot(queues: queues, latestEvents: 0)
         let kept = try? await store.deadLetterCount(queue: KeptDelivery.queue)
         let findings = await webhookFindings?()
+        let lastDeliveries = silence > .zero ? try? await store.intakeActivity().lastDelivery : nil
         let now = WallClock.nowMillis()
         let conditions = AlertRules.evaluate(snapshot, keptDeliveries: kept, settings: settings, process: process, local: local,
                                              badSignaturesPerMinute: badSignaturesPerMinute, overloadedPerMinute: overloadedPerMinute,
                                              replicationShortfallsPerMinute: replicationShortfallsPerMinute, failoversPerMinute: failoversPerMinute,
-                                             webhookProblems: findings, watchedTopics: watchedTopics)
+                                             webhookProblems: findings, watchedTopics: watchedTopics, lastDeliveries: lastDeliveries,
+                                             silence: silence, now: now)
         let cluster = conditions.filter(\.clusterWide)
         let claims = (try? await store.alertBoard.claimChanges(cluster.map { ($0.id, $0.firing) }, now: now, interval: settings.interval))
             ?? Array(repeating: false, count: cluster.count)

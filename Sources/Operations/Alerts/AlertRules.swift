@@ -53,8 +53,19 @@ public enum AlertRules {
                                 process: String, local: LocalReadings, badSignaturesPerMinute: Int,
                                 overloadedPerMinute: Int = 0, replicationShortfallsPerMinute: Int = 0,
                                 failoversPerMinute: Int = 0, webhookProblems: [String: String]? = nil,
-                                watchedTopics: [String] = []) -> [AlertCondition] {
+                                watchedTopics: [String] = [], lastDeliveries: [String: Int64]? = nil,
+                                silence: Duration = .zero, now: Int64 = WallClock.nowMillis()) -> [AlertCondition] {
         var conditions: [AlertCondition] = []
+        // Topics quiet for longer than webhooks.silenceAlert (a topic with no delivery recorded yet cannot be).
+        if let lastDeliveries, silence > .zero {
+            for topic in watchedTopics.sorted() {
+                let quietFor = lastDeliveries[topic].map { now - $0 }
+                conditions.append(AlertCondition(
+                    id: "webhook-silent:\(topic)", firing: quietFor.map { $0 > silence.milliseconds } ?? false,
+                    message: "no \(topic) delivery has arrived for \((quietFor ?? 0) / 60_000) min (webhooks.silenceAlert is \(silence.milliseconds / 60_000) min): check the store's webhook with `wooqueue webhooks status`; a quiet store explains it too",
+                    clusterWide: true))
+            }
+        }
         // The webhook check's findings (`nil`: not read, so neither firing nor resolved).
         if let webhookProblems {
             for topic in watchedTopics.sorted() {

@@ -67,19 +67,7 @@ public struct WebhookWatchdog: Service {
     var task: PeriodicTask { store.periodicTask(Self.task) }
 
     public func run() async throws {
-        let owner = UUID().uuidString
-        await cancelWhenGracefulShutdown {
-            while !Task.isCancelled {
-                do {
-                    if try await self.task.tryLease(owner: owner, for: max(.seconds(1), self.settings.interval - .seconds(1))) {
-                        _ = try await self.check()
-                    }
-                } catch {
-                    self.logger.warning("The webhook check failed; it runs again at the next interval", metadata: ["error": "\(error)"])
-                }
-                try? await Task.sleep(for: self.settings.interval)
-            }
-        }
+        await runLeased(task, every: settings.interval, what: "The webhook check", logger: logger) { _ = try await self.check() }
     }
 
     /// One check: findings, gaps, the repair, and the catch-up of gaps that are healthy again.

@@ -68,6 +68,12 @@ struct BootstrapCommand: AsyncParsableCommand {
 }
 
 /// `wooqueue reconcile`: route what changed in the store since the last sweep.
+/// `reconcile --deletions --json`: the sweep and the deletions.
+struct ReconcileOutput: Encodable {
+    let sweep: Reconciler.Report
+    let deletions: Bootstrap.Report
+}
+
 struct ReconcileCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "reconcile",
@@ -78,6 +84,11 @@ struct ReconcileCommand: AsyncParsableCommand {
 
     @Option(name: .long, help: ArgumentHelp("Products modified after this GMT time (default: the last sweep).", valueName: "YYYY-MM-DDTHH:MM:SS"))
     var since: String?
+
+    @Flag(name: .long, help: ArgumentHelp(
+        "Also find inv_items rows whose product the store no longer has (a permanent delete sends no webhook) and apply inventory.deletion.",
+        discussion: "Pages through the whole catalogue, as bootstrap --delete-orphans does; missing products are enqueued too."))
+    var deletions = false
 
     @Flag(name: .long, help: "Print the report as one JSON object.")
     var json = false
@@ -96,10 +107,22 @@ struct ReconcileCommand: AsyncParsableCommand {
                                         orderRetention: configuration.webhooks.deliveryRetention)
         let progress = ProgressLines()
         let report = try await reconciler.run(since: since) { progress.say($0) }
+        var deletedReport: Bootstrap.Report?
+        if deletions {
+            let writer = InventoryWriter(connection: PostgresConnection(url: configuration.database.url, label: "deletion-sweep"),
+                                         settings: configuration.inventory)
+            let sweep = Bootstrap(client: client, store: try configuration.makeStore(label: "deletion-sweep"), writer: writer,
+                                  routing: configuration.routing, task: "deletion-sweep")
+            deletedReport = try await sweep.run(.init(deleteOrphans: true)) { progress.say("deletions: \($0)") }
+        }
         if json {
-            print(try StatusPrinter.json(report))
+            // The sweep's report as before; with --deletions, both under names of their own.
+            print(try deletedReport.map { try StatusPrinter.json(ReconcileOutput(sweep: report, deletions: $0)) } ?? StatusPrinter.json(report))
         } else {
             print("modified since \(report.since) (GMT): \(report.changed) products and variations, \(report.enqueued) jobs enqueued")
+            if let deleted = deletedReport {
+                print("deletions: \(deleted.orphans) inv_items rows the store no longer has, \(deleted.orphansRemoved) removed (inventory.deletion)")
+            }
             if let orders = report.orders {
                 print("created since \(orders.since) (GMT): \(orders.listed) orders (processing, on-hold, completed), \(orders.routed) routed, \(orders.alreadyRouted) routed before\(orders.unroutable > 0 ? ", \(orders.unroutable) unroutable" : "")")
             }

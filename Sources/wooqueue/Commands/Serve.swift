@@ -113,6 +113,14 @@ struct Serve: AsyncParsableCommand {
                                         orderRetention: configuration.webhooks.deliveryRetention)
             services.append(.init(service: ReconcileService(reconciler: reconciler, interval: configuration.woocommerce.reconcileInterval, logger: logger)))
         }
+        if !configuration.woocommerce.url.isEmpty, configuration.woocommerce.deletionSweepInterval > .zero {
+            let writer = InventoryWriter(connection: PostgresConnection(url: configuration.database.url, label: "deletion-sweep"),
+                                         settings: configuration.inventory)
+            let sweep = Bootstrap(client: try WooCommerceClient(settings: configuration.woocommerce, logger: logger),
+                                  store: try configuration.makeStore(label: "deletion-sweep"), writer: writer, routing: configuration.routing,
+                                  task: "deletion-sweep")
+            services.append(.init(service: DeletionSweepService(sweep: sweep, interval: configuration.woocommerce.deletionSweepInterval, logger: logger)))
+        }
         if let watchdog { services.append(.init(service: watchdog)) }
         if !noWorkers {
             let workers = try WorkerProcess(configuration: configuration, registry: try configuration.makeRegistry(logger: logger), logger: logger)

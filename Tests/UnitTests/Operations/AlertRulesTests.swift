@@ -68,4 +68,23 @@ import Testing
                                          webhookProblems: nil, watchedTopics: ["order.created"])
         #expect(!unread.contains { $0.id.hasPrefix("webhook-disabled:") })
     }
+
+    /// `webhooks.silenceAlert`: a topic quiet for longer fires; one with no delivery recorded, or with the setting
+    /// off, does not.
+    @Test func aTopicQuietForLongerThanTheSilenceAlertFires() {
+        let settings = WooqueueConfiguration.AlertSettings()
+        let quiet = LocalReadings(badSignatures: 0, spooledDeliveries: 0)
+        let now: Int64 = 1_764_500_000_000
+        let last: [String: Int64] = ["order.created": now - 3 * 3_600_000, "product.updated": now - 60_000]
+        let conditions = AlertRules.evaluate(nil, settings: settings, process: "web1:42", local: quiet, badSignaturesPerMinute: 0,
+                                             watchedTopics: ["order.created", "product.updated", "product.deleted"],
+                                             lastDeliveries: last, silence: .seconds(7200), now: now)
+        let silent = conditions.filter { $0.id.hasPrefix("webhook-silent:") }
+        #expect(silent.map(\.id) == ["webhook-silent:order.created", "webhook-silent:product.deleted", "webhook-silent:product.updated"])
+        #expect(silent.map(\.firing) == [true, false, false])
+        #expect(silent[0].message.contains("for 180 min") && silent[0].message.contains("webhooks status"))
+        let off = AlertRules.evaluate(nil, settings: settings, process: "web1:42", local: quiet, badSignaturesPerMinute: 0,
+                                      watchedTopics: ["order.created"], lastDeliveries: last, silence: .zero, now: now)
+        #expect(!off.contains { $0.id.hasPrefix("webhook-silent:") })
+    }
 }
