@@ -67,7 +67,15 @@ public struct Reconciler: Sendable {
             page += 1
         }
         guard withOrders else { return report }
-        if orders.isRouted { report.orders = try await orders.run(since: since, origin: "reconcile", progress: progress) }
+        if orders.isRouted {
+            // Orders are swept from the first sweep that knew them (an upgrade, or order.created newly routed) on:
+            // deliveries before then were claimed by body, not by order id, and must not fan out again.
+            if let from = try await task.notes("orders")["from"] {
+                report.orders = try await orders.run(since: max(since, from), origin: "reconcile", progress: progress)
+            } else {
+                try await task.setNote("orders", name: "from", text: Self.gmt(started))
+            }
+        }
         try await record(started)
         return report
     }

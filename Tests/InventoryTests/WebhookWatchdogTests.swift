@@ -118,6 +118,14 @@ struct WebhookWatchdogTests {
 
             await monitor.check(local: LocalReadings(badSignatures: 0, spooledDeliveries: 0), badSignaturesPerMinute: 0)
             #expect(receiver.requests.filter { $0.body.contains("wooqueue resolved") && $0.body.contains("order.created") }.count == 1)
+
+            // The periodic sweep's first run with orders only marks the time (deliveries before it were claimed by
+            // body, not by id); the next sweep routes the orders created after the mark, and no earlier one.
+            let reconciler = Reconciler(client: reader, store: queue, routing: configuration.routing)
+            #expect(try await reconciler.run(since: "2026-11-30T09:00:00").orders == nil)
+            try store.addOrder(id: 600, status: "processing", createdGMT: Reconciler.gmt(Date().addingTimeInterval(5)))
+            let next = try await reconciler.run(since: "2026-11-30T09:00:00")
+            #expect(next.orders?.routed == 1 && next.orders?.listed == 1, "only 600: \(String(describing: next.orders))")
         }
     }
 }
