@@ -63,6 +63,12 @@ struct WebhookSyncTests {
             #expect(again.steps.isEmpty, "\(again.lines)")
             #expect(try await sync.apply(again).isEmpty)
             #expect(store.state.withLock { $0.writes.count } == writes, "a second run writes nothing")
+
+            // --rotate-secret: every webhook of ours gets the new secret, the other one keeps its own.
+            _ = try await sync.apply(try await sync.plan(secret: "the-new-secret", rotate: true))
+            let rotated = store.state.withLock { $0.webhooks }
+            #expect(rotated.values.filter { $0.id != theirs }.allSatisfy { $0.secret == "the-new-secret" } && rotated.count == 4)
+            #expect(rotated[theirs]?.secret == before.secret)
         }
     }
 

@@ -28,8 +28,9 @@ public struct WebhookPlan: Sendable, Equatable {
     ///   - deliveryURL: where this installation receives deliveries.
     ///   - secret: the secret a created webhook gets, and one in `needsSecret` is given.
     ///   - needsSecret: ids of webhooks whose signatures the intake refused: their secret is set again.
+    ///   - rotate: give every webhook kept `secret` (a rotation: the intake accepts the old one meanwhile).
     public static func make(topics: [String], webhooks: [StoreWebhook], deliveryURL: String, secret: String,
-                            needsSecret: Set<Int64> = []) -> WebhookPlan {
+                            needsSecret: Set<Int64> = [], rotate: Bool = false) -> WebhookPlan {
         let ours = webhooks.filter { isOurs($0, deliveryURL: deliveryURL) }.sorted { $0.id < $1.id }
         let routed = Set(topics)
         var steps: [Step] = []
@@ -59,7 +60,10 @@ public struct WebhookPlan: Sendable, Equatable {
                 change.status = "active"
                 reasons.append("\(keep.status) → active")
             }
-            if needsSecret.contains(keep.id) {
+            if rotate {
+                change.secret = secret
+                reasons.append("secret rotated")
+            } else if needsSecret.contains(keep.id) {
                 change.secret = secret
                 reasons.append("the intake refused its signatures: secret set again")
             }

@@ -83,12 +83,12 @@ public struct WebhookSync: Sendable {
     }
 
     /// The changes a sync would make; `secret` is what created webhooks get, and those whose signatures the intake
-    /// refused.
-    public func plan(secret: String) async throws -> WebhookPlan {
+    /// refused (with `rotate`: every webhook of ours).
+    public func plan(secret: String, rotate: Bool = false) async throws -> WebhookPlan {
         let webhooks = try await (manager ?? reader).webhooks()
         let refused = try await store.intakeActivity().refused
         return WebhookPlan.make(topics: topics, webhooks: webhooks, deliveryURL: deliveryURL, secret: secret,
-                                needsSecret: Set(refused.filter { $0.value > 0 }.keys.compactMap { Int64($0) }))
+                                needsSecret: Set(refused.filter { $0.value > 0 }.keys.compactMap { Int64($0) }), rotate: rotate)
     }
 
     /// Carries out the plan's steps in order; returns one line per step done. A step that fails stops the run

@@ -114,12 +114,26 @@ struct WebhooksSync: AsyncParsableCommand {
     @Flag(name: .long, help: "Print the plan and change nothing.")
     var dryRun = false
 
+    @Flag(name: .long, help: ArgumentHelp(
+        "Give every webhook of ours the first secret of webhooks.secrets.",
+        discussion: """
+            To rotate: put the new secret first in webhooks.secrets, keep the old one after it, restart serve (it \
+            accepts both), run `webhooks sync --rotate-secret`, then remove the old secret and restart serve again.
+            """))
+    var rotateSecret = false
+
     func run() async throws {
         let (configuration, sync) = try options.make(label: "webhooks")
         var secret = configuration.webhooks.secrets.first
+        if rotateSecret, configuration.webhooks.secrets.count < 2 {
+            throw ValidationError("""
+                --rotate-secret gives every webhook the first secret of webhooks.secrets, while serve still accepts the \
+                old one: put the new secret first and keep the old one after it (and restart serve) before you run it
+                """)
+        }
         let generated = secret == nil
         if generated { secret = Self.newSecret() }
-        let plan = try await sync.plan(secret: secret ?? "")
+        let plan = try await sync.plan(secret: secret ?? "", rotate: rotateSecret)
         guard !plan.steps.isEmpty else {
             print("Nothing to change: every routed topic has one active webhook delivering to \(sync.deliveryURL).")
             return
@@ -133,6 +147,9 @@ struct WebhooksSync: AsyncParsableCommand {
         let progress = ProgressLines()
         let done = try await sync.apply(plan) { progress.say($0) }
         for line in done { print(line) }
+        if rotateSecret {
+            print("Every webhook of ours signs with the new secret now: remove the old one from webhooks.secrets and restart serve.")
+        }
         if generated && creates, let secret {
             print("""
 

@@ -58,4 +58,12 @@ import WooCommerceAPI
         #expect(trimmed.lines == ["delete webhook 2 (product.deleted): its topic product.deleted is not routed",
                                   "delete webhook 3 (product.updated): its topic product.updated is not routed"])
     }
+
+    /// `--rotate-secret`: every webhook kept gets the new secret, with nothing else changed; others are untouched.
+    @Test func aRotationGivesEveryWebhookOfOursTheNewSecret() {
+        let webhooks = Self.topics.enumerated().map { Self.hook(Int64($0.offset + 1), $0.element) } + [Self.hook(9, "order.created", url: "https://erp.example/in")]
+        let plan = WebhookPlan.make(topics: Self.topics, webhooks: webhooks, deliveryURL: Self.here, secret: "new", rotate: true)
+        #expect(plan.steps == webhooks.prefix(3).map { .update($0, WebhookChange(secret: "new"), reasons: ["secret rotated"]) })
+        #expect(plan.elsewhere.map(\.id) == [9])
+    }
 }
