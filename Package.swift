@@ -74,6 +74,7 @@ let package = Package(
         ]),
         .target(name: "StoreSync", dependencies: [
             "QueueCore", "Parsing", "Routing", "WooCommerceModel", "WooCommerceAPI", "Inventory",
+            .product(name: "CoreMetrics", package: "swift-metrics"),
             .product(name: "Logging", package: "swift-log"),
             .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
         ]),

@@ -1,3 +1,4 @@
+import CoreMetrics
 public import Foundation
 public import Logging
 public import QueueCore
@@ -76,6 +77,7 @@ public struct WebhookWatchdog: Service {
         var status = try await sync.status()
         report.problems = Self.problems(status)
         try await task.replaceNotes("findings", with: report.problems)
+        Gauge(label: ProcessMetric.webhookTopicsUnhealthy.name).record(report.problems.count)
         let gaps = try await task.notes("gaps")
         for (topic, problem) in report.problems.sorted(by: { $0.key < $1.key }) where gaps[topic] == nil {
             let last = status.topics.first { $0.topic == topic }?.lastDelivery
@@ -91,7 +93,9 @@ public struct WebhookWatchdog: Service {
             report.repaired = try await sync.apply(try await sync.plan(secret: secret))
             logger.notice("Repaired the store's webhooks", metadata: ["event": "webhook-repaired", "steps": "\(report.repaired.joined(separator: "; "))"])
             status = try await sync.status()
-            try await task.replaceNotes("findings", with: Self.problems(status))
+            let left = Self.problems(status)
+            try await task.replaceNotes("findings", with: left)
+            Gauge(label: ProcessMetric.webhookTopicsUnhealthy.name).record(left.count)
         }
         try await catchUp(status: status, report: &report)
         return report
@@ -111,6 +115,7 @@ public struct WebhookWatchdog: Service {
         if let since = due["order.created"] {
             let swept = try await reconciler.orders.run(since: since, origin: "catch-up")
             report.ordersRouted += swept.routed
+            Counter(label: ProcessMetric.ordersCaughtUp.name).increment(by: swept.routed)
         }
         for (topic, since) in due.sorted(by: { $0.key < $1.key }) {
             try await task.removeNote("gaps", name: topic)
@@ -133,4 +138,17 @@ public struct WebhookWatchdog: Service {
         let (seconds, attoseconds) = duration.components
         return TimeInterval(seconds) + TimeInterval(attoseconds) / 1e18
     }
+}
+
+extension ProcessMetric {
+    /// Routed topics without one active webhook delivering here, at the last check.
+    public static let webhookTopicsUnhealthy = ProcessMetric(
+        name: "wooqueue_webhook_topics_unhealthy",
+        help: "Routed topics the last webhook check found without one active webhook delivering here (disabled, missing, pointing elsewhere).")
+    /// Orders a catch-up routed after a webhook outage.
+    public static let ordersCaughtUp = ProcessMetric(
+        name: "wooqueue_orders_caught_up_total", help: "Orders created while their webhook did not deliver, routed by the catch-up.")
+
+    /// The webhook check's metrics, for the exporter.
+    public static let webhookCheck: [ProcessMetric] = [webhookTopicsUnhealthy, ordersCaughtUp]
 }

@@ -70,7 +70,8 @@ struct Serve: AsyncParsableCommand {
         // One registry for the process metrics (swift-metrics) and the cluster's queue gauges: one scrape shows both.
         // Bootstrapped before anything makes a metric: a counter made earlier keeps the no-op backend for good.
         let registry = PrometheusCollectorRegistry()
-        MetricsSystem.bootstrap(PrometheusExport(registry: registry, metrics: ProcessMetric.workers + ProcessMetric.intake + ProcessMetric.inventory + ProcessMetric.redis))
+        MetricsSystem.bootstrap(PrometheusExport(registry: registry, metrics: ProcessMetric.workers + ProcessMetric.intake + ProcessMetric.inventory + ProcessMetric.redis
+                                                                      + ProcessMetric.webhookCheck))
         let intake = try WebhookIntake(configuration: configuration, store: try configuration.makeStore(label: "intake"), logger: logger)
         let address = "http://\(configuration.http.host):\(configuration.http.port)\(configuration.http.webhookPath)"
         let access = AdminAccess(settings: configuration.admin, metricsToken: configuration.http.metricsToken)
