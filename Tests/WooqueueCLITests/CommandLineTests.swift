@@ -18,13 +18,29 @@ import Testing
     /// (`enqueue --help`: "would be             routed"). No command's overview or discussion has one.
     @Test func everyHelpTextReadsAsProse() async throws {
         let cli = try CommandRunner("{}")
-        for command in ["serve", "work", "enqueue", "status", "dlq", "drain", "migrate", "bootstrap", "reconcile", "bench"] {
-            let help = try await cli.run([command, "--help"])
+        for command in ["serve", "work", "enqueue", "status", "dlq", "drain", "migrate", "bootstrap", "reconcile", "bench",
+                        "webhooks status", "webhooks sync"] {
+            let help = try await cli.run(command.split(separator: " ").map(String.init) + ["--help"])
             #expect(help.status == 0, "\(command) --help")
             let prose = help.stdout.components(separatedBy: "USAGE:").first ?? ""
             #expect(prose.firstMatch(of: /\S {3,}\S/) == nil, "\(command) --help: \(prose)")
         }
         try await cli.cleanup()
+    }
+
+    @Test func webhookCommandsSayWhatTheyNeed() async throws {
+        let cli = try CommandRunner("{}")
+        let noURL = try await cli.run(["webhooks", "status"])
+        #expect(noURL.status != 0 && noURL.stderr.contains("say where WooCommerce delivers"), "\(noURL.stderr)")
+        let badURL = try await cli.run(["webhooks", "sync", "--url", "hooks.example/in"])
+        #expect(badURL.status != 0 && badURL.stderr.contains("--url must be the http:// or https:// address"), "\(badURL.stderr)")
+        let noStore = try await cli.run(["webhooks", "sync", "--url", "https://hooks.example/webhooks/woocommerce"])
+        #expect(noStore.status != 0 && noStore.stderr.contains("set woocommerce.url"), "\(noStore.stderr)")
+        let rotation = try CommandRunner(#"{"webhooks": {"secrets": ["only-one"]}, "woocommerce": {"url": "https://shop.example", "consumerKey": "ck", "consumerSecret": "cs"}}"#)
+        let single = try await rotation.run(["webhooks", "sync", "--url", "https://hooks.example/in", "--rotate-secret"])
+        #expect(single.status != 0 && single.stderr.contains("put the new secret first"), "\(single.stderr)")
+        try await cli.cleanup()
+        try await rotation.cleanup()
     }
 
     @Test func badInputOnTheCommandLineIsRefusedClearly() async throws {

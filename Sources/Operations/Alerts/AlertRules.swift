@@ -59,7 +59,11 @@ public enum AlertRules {
         // Topics quiet for longer than webhooks.silenceAlert (a topic with no delivery recorded yet cannot be).
         if let lastDeliveries, silence > .zero {
             for topic in watchedTopics.sorted() {
-                let quietFor = lastDeliveries[topic].map { now - $0 }
+                // Read back from Redis: a value that makes no sense (overflow) counts as no delivery recorded.
+                let quietFor = lastDeliveries[topic].flatMap { last in
+                    let (quiet, overflow) = now.subtractingReportingOverflow(last)
+                    return overflow ? nil : quiet
+                }
                 conditions.append(AlertCondition(
                     id: "webhook-silent:\(topic)", firing: quietFor.map { $0 > silence.milliseconds } ?? false,
                     message: "no \(topic) delivery has arrived for \((quietFor ?? 0) / 60_000) min (webhooks.silenceAlert is \(silence.milliseconds / 60_000) min): check the store's webhook with `wooqueue webhooks status`; a quiet store explains it too",

@@ -81,7 +81,8 @@ public struct WebhookWatchdog: Service {
         let gaps = try await task.notes("gaps")
         for (topic, problem) in report.problems.sorted(by: { $0.key < $1.key }) where gaps[topic] == nil {
             let last = status.topics.first { $0.topic == topic }?.lastDelivery
-            let start = last.map { Date(timeIntervalSince1970: Double($0) / 1000) } ?? now.addingTimeInterval(-Self.seconds(settings.interval))
+            // Not after now: a time read back from Redis that lies in the future (a clock ahead) would skip the gap.
+            let start = last.map { min(Date(timeIntervalSince1970: Double($0) / 1000), now) } ?? now.addingTimeInterval(-Self.seconds(settings.interval))
             let since = Reconciler.gmt(start.addingTimeInterval(-Self.seconds(settings.catchUpMargin)))
             try await task.setNote("gaps", name: topic, text: since)
             logger.warning("A webhook does not deliver here; what it misses is caught up on once it does", metadata: [

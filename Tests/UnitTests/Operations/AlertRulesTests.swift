@@ -83,6 +83,9 @@ import Testing
         #expect(silent.map(\.id) == ["webhook-silent:order.created", "webhook-silent:product.deleted", "webhook-silent:product.updated"])
         #expect(silent.map(\.firing) == [true, false, false])
         #expect(silent[0].message.contains("for 180 min") && silent[0].message.contains("webhooks status"))
+        let corrupt = AlertRules.evaluate(nil, settings: settings, process: "web1:42", local: quiet, badSignaturesPerMinute: 0,
+                                          watchedTopics: ["order.created"], lastDeliveries: ["order.created": .min], silence: .seconds(60), now: now)
+        #expect(corrupt.first { $0.id == "webhook-silent:order.created" }?.firing == false, "a time that overflows is no time, not a trap")
         let off = AlertRules.evaluate(nil, settings: settings, process: "web1:42", local: quiet, badSignaturesPerMinute: 0,
                                       watchedTopics: ["order.created"], lastDeliveries: last, silence: .zero, now: now)
         #expect(!off.contains { $0.id.hasPrefix("webhook-silent:") })
