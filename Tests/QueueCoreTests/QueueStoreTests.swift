@@ -261,6 +261,24 @@ import Testing
         }
     }
 
+    /// What the intake saw: times only move forward (several intakes write), and the refusals per sender stop
+    /// taking new senders at the bound, since unsigned requests name them.
+    @Test func intakeActivityTimesMoveForwardAndRefusedSendersAreBounded() async throws {
+        try await withStore { store, _ in
+            try await store.recordIntakeActivity(lastDelivery: ["order.created": 2_000], refused: [:])
+            try await store.recordIntakeActivity(lastDelivery: ["order.created": 1_000, "product.updated": 5], refused: [:])
+            #expect(try await store.intakeActivity().lastDelivery == ["order.created": 2_000, "product.updated": 5])
+
+            let bound = QueueStore.refusedSendersKept
+            try await store.recordIntakeActivity(lastDelivery: [:], refused: Dictionary(uniqueKeysWithValues: (1...bound).map { ("\($0)", 1) }))
+            try await store.recordIntakeActivity(lastDelivery: [:], refused: ["1": 2, "999999": 1])
+            let refused = try await store.intakeActivity().refused
+            #expect(refused.count == bound && refused["1"] == 3 && refused["999999"] == nil, "\(refused.count) senders")
+            try await store.clearRefusedSignatures(senders: ["1", "2"])
+            #expect(try await store.intakeActivity().refused.count == bound - 2)
+        }
+    }
+
     @Test func deliveriesAreClaimedOnceButAClaimRecognisesItsOwnToken() async throws {
         try await withStore { store, _ in
             let a = QueueStore.DeliveryClaim(key: "a-\(UInt32.random(in: 0...UInt32.max))", token: "t1")

@@ -284,6 +284,13 @@ enum QueueScripts {
         return 1
         """#)
 
+    /// Adds to a hash field's count, but adds no new field once the hash holds `limit` fields, so counts keyed by
+    /// what unsigned requests name cannot grow without bound. KEYS: hash. ARGV: field, increment, limit.
+    static let boundedCount = RedisScript(name: "bounded-count", source: #"""
+        if not redis.call('HGET', KEYS[1], ARGV[1]) and redis.call('HLEN', KEYS[1]) >= tonumber(ARGV[3]) then return 0 end
+        return redis.call('HINCRBY', KEYS[1], ARGV[1], ARGV[2])
+        """#)
+
     /// Replaces dead-letter entries: each pair of ARGV (held, new) removes `held` from the dead list and, when
     /// `new` is not empty, pushes it to the tail of ready. KEYS: dead, ready, status bucket. ARGV: status TTL,
     /// pairs…. Returns how many entries were found.

@@ -3,6 +3,10 @@ import RedisClient
 extension QueueStore {
     public var intakeKeys: IntakeKeys { IntakeKeys(prefix: prefix) }
 
+    /// At most this many senders' refusals are kept: unsigned requests name the sender, and must not grow the hash
+    /// without bound (a sync of the store clears a sender's count when it sets its secret).
+    public static let refusedSendersKept = 1000
+
     /// What the intake saw since it last wrote: per topic the time of the newest delivery, per sender the
     /// deliveries refused for their signature. One round trip; a time only moves forward (several intakes write).
     public func recordIntakeActivity(lastDelivery: [String: Int64], refused: [String: Int]) async throws {
@@ -11,7 +15,8 @@ extension QueueStore {
             .script(QueueScripts.hashMax, keys: [intakeKeys.lastDelivery], arguments: [Array(topic.utf8), Array(String(millis).utf8)])
         }
         requests += refused.sorted { $0.key < $1.key }.map { sender, count in
-            .command(RedisCommand("HINCRBY", intakeKeys.refusedSignatures, sender, String(count)))
+            .script(QueueScripts.boundedCount, keys: [intakeKeys.refusedSignatures],
+                    arguments: [Array(sender.utf8), Array(String(count).utf8), Array(String(Self.refusedSendersKept).utf8)])
         }
         for reply in try await connection.pipeline(requests) { _ = try reply.checked() }
     }

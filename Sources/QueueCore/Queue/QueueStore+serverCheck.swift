@@ -7,7 +7,7 @@ extension QueueStore {
     public static let commandsUsed: [String] = [
         "ping", "info", "role", "select",
         "get", "set", "del", "exists", "expire", "scan",
-        "hget", "hset", "hdel", "hgetall", "hincrby",
+        "hget", "hset", "hdel", "hgetall", "hincrby", "hlen",
         "lpush", "rpush", "lpop", "lmpop", "blmove", "llen", "lindex", "lrange", "lrem", "ltrim",
         "sadd", "smembers",
         "zadd", "zcard", "zrem", "zrangebyscore",
@@ -46,6 +46,7 @@ extension QueueStore {
             RedisCommand("HGET", hash, "field"),
             RedisCommand("HINCRBY", hash, "field", "1"),
             RedisCommand("HGETALL", hash),
+            RedisCommand("HLEN", hash),
             RedisCommand("HDEL", hash, "field"),
             RedisCommand("LPUSH", list, "a", "b"),
             RedisCommand("RPUSH", list, "c", "d"),
