@@ -63,7 +63,9 @@ public struct WebhookSettings: Sendable {
     public static func problem(deliveryURL url: String) -> String? {
         guard let parsed = URLComponents(string: url), let scheme = parsed.scheme?.lowercased(), ["http", "https"].contains(scheme),
               let host = parsed.host, !host.isEmpty else {
-            return "must be the http:// or https:// address WooCommerce delivers to, such as https://shop-hooks.example/webhooks/woocommerce; got \"\(url)\""
+            // Shown only without credentials in it: a refused URL is echoed into errors and logs.
+            let shown = url.contains("@") ? "a URL with credentials (not shown)" : "\"\(url)\""
+            return "must be the http:// or https:// address WooCommerce delivers to, such as https://shop-hooks.example/webhooks/woocommerce; got \(shown)"
         }
         return nil
     }

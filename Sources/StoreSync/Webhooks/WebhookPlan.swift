@@ -54,7 +54,7 @@ public struct WebhookPlan: Sendable, Equatable {
             }
             if !sameURL(keep.deliveryURL, deliveryURL) {
                 change.deliveryURL = deliveryURL
-                reasons.append("delivery URL \(keep.deliveryURL) → \(deliveryURL)")
+                reasons.append("delivery URL \(redacted(keep.deliveryURL)) → \(redacted(deliveryURL))")
             }
             if keep.status != "active" {
                 change.status = "active"
@@ -81,6 +81,14 @@ public struct WebhookPlan: Sendable, Equatable {
 
     public static func isOurs(_ webhook: StoreWebhook, deliveryURL: String) -> Bool {
         sameURL(webhook.deliveryURL, deliveryURL) || webhook.name.hasPrefix(namePrefix)
+    }
+
+    /// `url` with any password in it replaced by `***`, for output and logs (a delivery URL may carry basic-auth
+    /// credentials for a proxy).
+    public static func redacted(_ url: String) -> String {
+        guard var components = URLComponents(string: url), components.password != nil else { return url }
+        components.password = "***"
+        return components.string ?? "<unreadable URL>"
     }
 
     /// The same address, but for a trailing `/` and the case of the scheme and host (the path keeps its case).

@@ -135,7 +135,7 @@ struct WebhooksSync: AsyncParsableCommand {
         if generated { secret = Self.newSecret() }
         let plan = try await sync.plan(secret: secret ?? "", rotate: rotateSecret)
         guard !plan.steps.isEmpty else {
-            print("Nothing to change: every routed topic has one active webhook delivering to \(sync.deliveryURL).")
+            print("Nothing to change: every routed topic has one active webhook delivering to \(WebhookPlan.redacted(sync.deliveryURL)).")
             return
         }
         let creates = plan.steps.contains { if case .create = $0 { return true }; return false }

@@ -66,4 +66,14 @@ import WooCommerceAPI
         #expect(plan.steps == webhooks.prefix(3).map { .update($0, WebhookChange(secret: "new"), reasons: ["secret rotated"]) })
         #expect(plan.elsewhere.map(\.id) == [9])
     }
+
+    /// A delivery URL with basic-auth credentials (for a proxy) never shows its password in the plan's lines.
+    @Test func aDeliveryURLsPasswordIsNotShown() {
+        let old = "https://hooks:s3cret@old.example/webhooks/woocommerce"
+        let new = "https://hooks:n3w-s3cret@hooks.example/webhooks/woocommerce"
+        let plan = WebhookPlan.make(topics: ["order.created"], webhooks: [Self.hook(1, "order.created", url: old, name: "wooqueue: order.created")],
+                                    deliveryURL: new, secret: "s")
+        #expect(plan.lines.count == 1 && !plan.lines[0].contains("s3cret") && plan.lines[0].contains("hooks:***@hooks.example"), "\(plan.lines)")
+        #expect(WebhookPlan.redacted("https://hooks.example/in") == "https://hooks.example/in")
+    }
 }
