@@ -91,4 +91,56 @@ struct WebhookSyncTests {
             #expect(store.state.withLock { $0.webhooks.isEmpty })
         }
     }
+
+    /// The commands themselves, as a user runs them against the store: the dry run changes nothing, the first run
+    /// creates every routed topic's webhook with a generated secret printed once, the second says there is nothing
+    /// to change, and `status` is content.
+    @Test func theCommandsPlanCreateWithAGeneratedSecretAndThenFindNothingToDo() async throws {
+        let store = try await FakeStore.start()
+        defer { store.stop() }
+        let prefix = TestEnvironment.uniquePrefix("webhooks-cli")
+        let config = FileManager.default.temporaryDirectory.appendingPathComponent("\(prefix).json")
+        try Data(#"""
+            {"redis": {"url": "\#(TestEnvironment.redisURL)", "keyPrefix": "\#(prefix)"},
+             "woocommerce": {"url": "\#(store.url)", "consumerKey": "\#(FakeStore.consumerKey)", "consumerSecret": "\#(FakeStore.consumerSecret)",
+                             "manageKey": "\#(FakeStore.manageKey)", "manageSecret": "\#(FakeStore.manageSecret)"}}
+            """#.utf8).write(to: config)
+        defer { try? FileManager.default.removeItem(at: config) }
+        func wooqueue(_ arguments: [String]) async throws -> (status: Int32, out: String, err: String) {
+            let process = Process()
+            process.executableURL = URL(fileURLWithPath: ProcessInfo.processInfo.environment["WOOQUEUE_BIN"]
+                ?? TestEnvironment.repositoryRoot.appendingPathComponent(".build/debug/wooqueue").path)
+            process.arguments = arguments + ["--config", config.path, "--url", Self.here]
+            process.environment = ProcessInfo.processInfo.environment.filter { !$0.key.hasPrefix("WOOQUEUE_") }
+            let out = Pipe(), err = Pipe()
+            (process.standardOutput, process.standardError) = (out, err)
+            try process.run()
+            async let stdout = readToEnd(out)
+            async let stderr = readToEnd(err)
+            let (o, e) = (await stdout, await stderr)
+            process.waitUntilExit()
+            return (process.terminationStatus, String(decoding: o, as: UTF8.self), String(decoding: e, as: UTF8.self))
+        }
+
+        let plan = try await wooqueue(["webhooks", "sync", "--dry-run"])
+        #expect(plan.status == 0 && plan.out.contains("would create a webhook for order.created"), "\(plan.out)\(plan.err)")
+        #expect(plan.out.contains("would generate a webhook secret"))
+        #expect(store.state.withLock { $0.webhooks.isEmpty }, "a dry run changes nothing")
+
+        let run = try await wooqueue(["webhooks", "sync"])
+        #expect(run.status == 0, "\(run.err)")
+        let webhooks = store.state.withLock { Array($0.webhooks.values) }
+        #expect(!webhooks.isEmpty && webhooks.allSatisfy { $0.status == "active" && $0.deliveryURL == Self.here })
+        let secret = try #require(webhooks.first?.secret)
+        #expect(secret.count >= 43 && webhooks.allSatisfy { $0.secret == secret }, "one strong secret for all")
+        #expect(run.out.components(separatedBy: secret).count == 2, "printed once: \(run.out)")
+        #expect(run.out.contains("webhooks.secrets"))
+
+        let again = try await wooqueue(["webhooks", "sync"])
+        #expect(again.status == 0 && again.out.hasPrefix("Nothing to change"), "\(again.out)")
+        #expect(!again.out.contains(secret), "a secret is never printed again")
+        let status = try await wooqueue(["webhooks", "status"])
+        #expect(status.status == 0 && status.out.contains("ok      order.created") && !status.out.contains("PROBLEM"), "\(status.out)")
+        _ = try? await TestEnvironment.store(try TestEnvironment.configuration(prefix: prefix)).deleteAllKeys()
+    }
 }
