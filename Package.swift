@@ -214,6 +214,7 @@ if Context.environment["WOOQUEUE_FUZZ"] == "1" {
         ("FuzzJSONDifferential", ["Parsing"]),
         ("FuzzForm", ["Parsing"]),
         ("FuzzSentinelURL", ["Parsing"]),
+        ("FuzzRetryAfter", ["Parsing"]),
         ("FuzzHTMLText", ["Parsing"]),
         ("FuzzWordPressEntities", ["Parsing"]),
         ("FuzzSpoolRecord", ["Parsing"]),

@@ -12,7 +12,8 @@ import Synchronization
 ///
 /// Authentication follows `woocommerce.authentication`: HTTP Basic with the consumer key and secret over https,
 /// the same as query parameters where a server drops the Authorization header, or OAuth 1.0a (HMAC-SHA256, one
-/// legged) over plain http. 5xx, 429 and network errors are retried with backoff (honouring `Retry-After`); 401,
+/// legged) over plain http. 5xx, 429 and network errors are retried with backoff (honouring `Retry-After`, in
+/// seconds or as an HTTP date); 401,
 /// 403 and 404 fail at once with what to check, and so does a TLS certificate the client does not trust
 /// (`woocommerce.caFile` names the CA of a store with a private one).
 public final class WooCommerceClient: Sendable {
@@ -180,7 +181,9 @@ public final class WooCommerceClient: Sendable {
                 case 401, 403: throw WooCommerceError.unauthorized(status: Int(status.code), path: path, Self.message(body))
                 case 404: throw WooCommerceError.notFound(path: path, Self.message(body))
                 case 408, 429, 500..<600:
-                    retryAfter = headers.first(name: "Retry-After").flatMap { Int64($0) }.map { .seconds($0) }
+                    // Seconds or an HTTP date; the wait below is capped at a minute either way.
+                    retryAfter = headers.first(name: "Retry-After")
+                        .flatMap { RetryAfter.seconds($0, now: Int64(Date().timeIntervalSince1970), cap: 60) }.map { .seconds($0) }
                     if attempt >= attempts { throw WooCommerceError.unavailable(path: path, "HTTP \(status.code) \(Self.message(body))") }
                 default: throw WooCommerceError.rejected(status: Int(status.code), path: path, Self.message(body))
                 }
