@@ -65,7 +65,7 @@ extension WooqueueConfiguration {
 
         let w = node.child("workers")
         try w.allowOnly(["heartbeatInterval", "processTimeout", "recoveryInterval", "maxRecoveries", "shutdownGrace",
-                         "fetchBatch", "schedulerInterval", "statusRetention", "eventsKept"])
+                         "fetchBatch", "schedulerInterval", "statusRetention", "eventsKept", "maxRetryAfter"])
         let workers = WorkerSettings(
             heartbeatInterval: try w.child("heartbeatInterval").duration(default: .seconds(3), min: .milliseconds(100)),
             processTimeout: try w.child("processTimeout").duration(default: .seconds(15), min: .milliseconds(300)),
@@ -75,7 +75,11 @@ extension WooqueueConfiguration {
             fetchBatch: try w.child("fetchBatch").int(default: 100, min: 1, max: 1000),
             schedulerInterval: try w.child("schedulerInterval").duration(default: .milliseconds(200), min: .milliseconds(10)),
             statusRetention: try w.child("statusRetention").duration(default: .seconds(86_400), min: .seconds(60)),
-            eventsKept: try w.child("eventsKept").int(default: 1000, min: 20))
+            eventsKept: try w.child("eventsKept").int(default: 1000, min: 20),
+            maxRetryAfter: try w.child("maxRetryAfter").duration(default: .seconds(900), min: .seconds(1)))
+        guard workers.maxRetryAfter <= .seconds(86_400) else {
+            throw ConfigurationError("workers.maxRetryAfter must be at most 24h, got \(DurationText.format(workers.maxRetryAfter))")
+        }
         guard workers.processTimeout > workers.heartbeatInterval * 2 else {
             throw ConfigurationError("workers.processTimeout (\(DurationText.format(workers.processTimeout))) must be more than twice workers.heartbeatInterval (\(DurationText.format(workers.heartbeatInterval))), or live processes would look dead")
         }
@@ -386,8 +390,46 @@ extension WooqueueConfiguration {
                 name: name, queue: queue, handler: handler,
                 timeout: try t.child("timeout").duration(default: types[name]?.timeout ?? .seconds(30), min: .milliseconds(1)),
                 retries: t.child("retries").isPresent ? try t.child("retries").int(default: 0, min: 0, max: 100) : nil,
-                settings: ConfigNode(value: .object(own), path: "jobTypes.\(name)"))
+                settings: ConfigNode(value: .object(own), path: "jobTypes.\(name)"),
+                flow: try decodeFlowLimits(t))
         }
         return types
+    }
+
+    /// `concurrency`, `concurrencyKey`, `rateLimit`, `burst`, `rateLimitKey` and `breaker` of one job type.
+    private static func decodeFlowLimits(_ t: ConfigNode) throws -> FlowLimits {
+        func keySource(_ name: String) throws -> FlowKeySource? {
+            guard let text = try t.child(name).optionalString() else { return nil }
+            guard let source = FlowKeySource(text) else {
+                throw ConfigurationError("\(t.path).\(name) must be \"key\" (the job's key) or \"payload.<member>\" (a top-level member of its payload), got \"\(text)\"")
+            }
+            return source
+        }
+        var flow = FlowLimits()
+        if t.child("concurrency").isPresent { flow.concurrency = try t.child("concurrency").int(default: 1, min: 1, max: 100_000) }
+        flow.concurrencyKey = try keySource("concurrencyKey")
+        let burst = try t.child("burst").int(default: 1, min: 1, max: 1_000_000)
+        if let text = try t.child("rateLimit").optionalString() {
+            guard let rate = FlowLimits.Rate.parse(text, burst: burst) else {
+                throw ConfigurationError("\(t.path).rateLimit must be calls per second, minute or hour, such as \"10/s\", \"600/m\" or \"1000/h\" (a whole number from 1 to 1000000), got \"\(text)\"")
+            }
+            flow.rate = rate
+        } else if t.child("burst").isPresent {
+            throw ConfigurationError("\(t.path).burst needs \(t.path).rateLimit: a burst is the size of a rate limit's bucket")
+        }
+        flow.rateLimitKey = try keySource("rateLimitKey")
+        if flow.concurrencyKey != nil, flow.concurrency == nil {
+            throw ConfigurationError("\(t.path).concurrencyKey needs \(t.path).concurrency: the limit to hold per key")
+        }
+        if flow.rateLimitKey != nil, flow.rate == nil {
+            throw ConfigurationError("\(t.path).rateLimitKey needs \(t.path).rateLimit: the rate to hold per key")
+        }
+        let b = t.child("breaker")
+        if b.isPresent {
+            try b.allowOnly(["failures", "coolDown"])
+            flow.breaker = FlowLimits.Breaker(failures: try b.child("failures").int(default: 5, min: 1, max: 10_000),
+                                              coolDown: try b.child("coolDown").duration(default: .seconds(30), min: .milliseconds(100)))
+        }
+        return flow
     }
 }

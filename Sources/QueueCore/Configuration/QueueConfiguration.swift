@@ -56,10 +56,12 @@ public struct QueueConfiguration: Sendable {
         public var statusRetention: Duration
         /// How many events each queue's log keeps.
         public var eventsKept: Int
+        /// The longest a dependency's `Retry-After` may hold a job type (`workers.maxRetryAfter`).
+        public var maxRetryAfter: Duration
 
         public init(heartbeatInterval: Duration, processTimeout: Duration, recoveryInterval: Duration,
                     maxRecoveries: Int, shutdownGrace: Duration, fetchBatch: Int, schedulerInterval: Duration,
-                    statusRetention: Duration, eventsKept: Int) {
+                    statusRetention: Duration, eventsKept: Int, maxRetryAfter: Duration = .seconds(900)) {
             self.heartbeatInterval = heartbeatInterval
             self.processTimeout = processTimeout
             self.recoveryInterval = recoveryInterval
@@ -69,6 +71,7 @@ public struct QueueConfiguration: Sendable {
             self.schedulerInterval = schedulerInterval
             self.statusRetention = statusRetention
             self.eventsKept = eventsKept
+            self.maxRetryAfter = maxRetryAfter
         }
     }
 
@@ -109,7 +112,9 @@ public struct QueueConfiguration: Sendable {
     /// factory to read and check (Workers' `HandlerKinds`).
     public struct JobTypeSettings: Sendable {
         /// The keys every type has; the others belong to its handler.
-        public static let commonKeys: Set<String> = ["queue", "handler", "timeout", "retries"]
+        public static let commonKeys: Set<String> = Set(["queue", "handler", "timeout", "retries"]).union(flowKeys)
+        /// The keys of ``flow``.
+        public static let flowKeys: Set<String> = ["concurrency", "concurrencyKey", "rateLimit", "burst", "rateLimitKey", "breaker"]
 
         public var name: String
         public var queue: String
@@ -120,17 +125,23 @@ public struct QueueConfiguration: Sendable {
         public var retries: Int?
         /// The handler's own settings: the type's members other than ``commonKeys``, at `jobTypes.<name>`.
         public var settings: ConfigNode
+        /// Its concurrency and rate limits and its breaker.
+        public var flow: FlowLimits
 
         public init(name: String, queue: String, handler: String, timeout: Duration, retries: Int?,
-                    settings: ConfigNode) {
+                    settings: ConfigNode, flow: FlowLimits = FlowLimits()) {
             self.name = name
             self.queue = queue
             self.handler = handler
             self.timeout = timeout
             self.retries = retries
             self.settings = settings
+            self.flow = flow
         }
     }
+
+    /// The types with a limit or a breaker, by name.
+    public var limitedTypes: [String: JobTypeSettings] { jobTypes.filter { !$0.value.flow.isEmpty } }
 
     public func queue(named name: String) -> QueueSettings? {
         queues.first { $0.name == name }
