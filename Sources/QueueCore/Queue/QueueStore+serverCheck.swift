@@ -5,12 +5,12 @@ extension QueueStore {
     /// them. `AUTH` needs no permission; `ROLE` is sent when the primary is found through Sentinel (what wooqueue
     /// sends the Sentinels is theirs to allow). The unit tests check this list against the sources and the README.
     public static let commandsUsed: [String] = [
-        "ping", "info", "role", "select",
-        "get", "set", "del", "exists", "expire", "scan",
-        "hget", "hset", "hdel", "hgetall", "hincrby", "hlen",
+        "ping", "info", "role", "select", "time",
+        "get", "set", "del", "exists", "expire", "pexpire", "scan",
+        "hget", "hmget", "hset", "hdel", "hgetall", "hincrby", "hlen",
         "lpush", "rpush", "lpop", "lmpop", "blmove", "llen", "lindex", "lrange", "lrem", "ltrim",
-        "sadd", "smembers",
-        "zadd", "zcard", "zrem", "zrangebyscore",
+        "sadd", "srem", "smembers",
+        "zadd", "zcard", "zcount", "zrem", "zrange", "zrangebyscore", "zremrangebyscore",
         "script|load", "evalsha", "wait",
     ]
 
@@ -36,14 +36,17 @@ extension QueueStore {
         let probes: [RedisCommand] = [
             RedisCommand("PING"),
             RedisCommand("ROLE"),
+            RedisCommand("TIME"),
             RedisCommand("INFO", "memory", "cluster"),
             RedisCommand("SET", text, "1", "PX", "60000"),
             RedisCommand("GET", text),
             RedisCommand("EXISTS", text),
             RedisCommand("EXPIRE", text, "60"),
+            RedisCommand("PEXPIRE", text, "60000"),
             RedisCommand("SCAN", "0", "MATCH", base + "*", "COUNT", "10"),
             RedisCommand("HSET", hash, "field", "1"),
             RedisCommand("HGET", hash, "field"),
+            RedisCommand("HMGET", hash, "field", "other"),
             RedisCommand("HINCRBY", hash, "field", "1"),
             RedisCommand("HGETALL", hash),
             RedisCommand("HLEN", hash),
@@ -61,10 +64,14 @@ extension QueueStore {
             RedisCommand("LMPOP", "1", list, "RIGHT", "COUNT", "1"),
             RedisCommand("SADD", set, "a"),
             RedisCommand("SMEMBERS", set),
+            RedisCommand("SREM", set, "a"),
             RedisCommand("ZADD", sorted, "1", "a"),
             RedisCommand("ZCARD", sorted),
+            RedisCommand("ZCOUNT", sorted, "-inf", "+inf"),
+            RedisCommand("ZRANGE", sorted, "0", "0", "WITHSCORES"),
             RedisCommand("ZRANGEBYSCORE", sorted, "-inf", "+inf"),
             RedisCommand("ZREM", sorted, "a"),
+            RedisCommand("ZREMRANGEBYSCORE", sorted, "-inf", "0"),
             RedisCommand("SCRIPT", "LOAD", probeScript),
             RedisCommand("EVALSHA", probeSHA, "0"),
             // redis.waitReplicas: waiting for none returns at once.

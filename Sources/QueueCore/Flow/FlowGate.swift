@@ -1,0 +1,100 @@
+/// The gates one handler call passes: the names of its concurrency and rate gates (a type, or `<type>|<key>` for
+/// a per-key limit) and the limits to apply there.
+public struct FlowGate: Sendable, Equatable {
+    public var type: String
+    public var limits: FlowLimits
+    /// The concurrency gate's name, when the type has a concurrency limit.
+    public var concurrencyGate: String?
+    /// The rate gate's name, when the type has a rate limit.
+    public var rateGate: String?
+
+    /// The gates of a call of `type` whose first job is `envelope`.
+    public init(type: String, limits: FlowLimits, envelope: JobEnvelope) {
+        self.type = type
+        self.limits = limits
+        if limits.concurrency != nil { concurrencyGate = Self.name(type, limits.concurrencyKey, envelope) }
+        if limits.rate != nil { rateGate = Self.name(type, limits.rateLimitKey, envelope) }
+    }
+
+    private static func name(_ type: String, _ key: FlowKeySource?, _ envelope: JobEnvelope) -> String {
+        guard let key else { return type }
+        return "\(type)|\(key.value(of: envelope))"
+    }
+}
+
+/// What admission decided for a call (``QueueStore/admit(queue:holder:gate:group:rest:leaseMillis:probeLeaseMillis:)``).
+public enum FlowAdmission: Sendable, Equatable {
+    /// Run it: it holds a slot lease named `member` (and is the circuit's probe when `probe`). The rest of the
+    /// batch went back to the queue.
+    case admitted(member: String, probe: Bool)
+    /// Not now: it waits in Redis, for `reason` (`paused`, `probing`, `waiting` for a slot, `held`, `open`,
+    /// `throttled`), until a time (ms) when one is known.
+    case parked(reason: String, until: Int64?)
+}
+
+/// What a finished call tells flow control.
+public enum FlowOutcome: String, Sendable {
+    /// It succeeded: resets the breaker's count, closes the circuit after a probe.
+    case ok
+    /// A transient failure: counts towards the breaker.
+    case fail
+    /// The dependency asked to wait (`Retry-After`): holds the type.
+    case hold
+    /// Nothing to learn (a permanent failure, a shutdown).
+    case none
+}
+
+/// A type's flow state as `status`, the dashboard and `/metrics` show it.
+public struct FlowTypeState: Sendable, Equatable {
+    public var type: String
+    public var queue: String
+    public var limits: FlowLimits
+    /// Calls running now (slot leases alive).
+    public var running: Int
+    /// Jobs waiting for a slot, a resume or a probe.
+    public var waiting: Int
+    /// Jobs waiting for a token, a hold or a cool-down to pass.
+    public var throttled: Int
+    /// `closed`, `open` or `half-open`.
+    public var circuit: String
+    /// Consecutive transient failures counted by the breaker.
+    public var failures: Int
+    /// Until when the dependency's `Retry-After` holds the type (ms), if it does now.
+    public var heldUntil: Int64?
+    /// Until when the circuit is open (ms), if it is.
+    public var openUntil: Int64?
+    /// Paused: until when (ms), 0 until resumed; `nil` when not paused. A pause of the whole queue counts.
+    public var pausedUntil: Int64?
+
+    public init(type: String, queue: String, limits: FlowLimits, running: Int = 0, waiting: Int = 0, throttled: Int = 0,
+                circuit: String = "closed", failures: Int = 0, heldUntil: Int64? = nil, openUntil: Int64? = nil, pausedUntil: Int64? = nil) {
+        self.type = type
+        self.queue = queue
+        self.limits = limits
+        self.running = running
+        self.waiting = waiting
+        self.throttled = throttled
+        self.circuit = circuit
+        self.failures = failures
+        self.heldUntil = heldUntil
+        self.openUntil = openUntil
+        self.pausedUntil = pausedUntil
+    }
+}
+
+/// A queue's and its types' flow state: what is paused, held or open.
+public struct FlowQueueState: Sendable, Equatable {
+    public var queue: String
+    /// The whole queue is paused: until when (ms), 0 until resumed.
+    public var pausedUntil: Int64?
+    public var types: [FlowTypeState]
+    /// Redis's clock when read, ms.
+    public var now: Int64
+
+    public init(queue: String, pausedUntil: Int64?, types: [FlowTypeState], now: Int64) {
+        self.queue = queue
+        self.pausedUntil = pausedUntil
+        self.types = types
+        self.now = now
+    }
+}

@@ -1,0 +1,181 @@
+public import RedisClient
+
+/// Flow control in Redis: admission and release of limited calls, pause and resume, the sweep that starts waiting
+/// jobs, and the state `status` shows. The Lua and the key layout are in ``FlowScripts``.
+extension QueueStore {
+    /// Every flow key of `queue` starts with this (`wq:{high}:flow`): one hash slot with the queue's own keys.
+    public func flowBase(_ queue: String) -> String { "\(keys(queue).prefix):{\(queue)}:flow" }
+
+    /// Admits a call (`group`: its envelopes, as held) or parks it in Redis; an admitted call gives `rest` (the
+    /// batch's jobs after it) back to the head of the queue. One script call.
+    ///
+    /// - Parameters:
+    ///   - leaseMillis: how long the slot lasts unless renewed (the process timeout).
+    ///   - probeLeaseMillis: how long a probe may take before another job probes instead.
+    public func admit(queue: String, holder: String, gate: FlowGate, group: [[UInt8]], rest: ArraySlice<[UInt8]>,
+                      leaseMillis: Int64, probeLeaseMillis: Int64) async throws -> FlowAdmission {
+        let k = keys(queue)
+        var arguments: [[UInt8]] = [
+            Array(flowBase(queue).utf8), Array(holder.utf8), Array(gate.type.utf8),
+            Array((gate.concurrencyGate ?? "").utf8), Array(String(gate.limits.concurrency ?? 0).utf8), Array(String(leaseMillis).utf8),
+            Array((gate.rateGate ?? "").utf8), Array(String(gate.limits.rate?.intervalMillis ?? 0).utf8),
+            Array(String(gate.limits.rate?.burst ?? 1).utf8), Array(String(probeLeaseMillis).utf8),
+            Array(String(statusTTLSeconds).utf8), Array(String(group.count).utf8),
+            Array(String(gate.limits.rate?.jitterGuardMillis ?? 0).utf8),
+        ]
+        arguments.reserveCapacity(arguments.count + group.count + rest.count)
+        arguments += group
+        arguments += rest
+        let reply = try await connection.run(FlowScripts.admit, keys: [k.active(holder: holder), k.ready, statusBucket(queue)], arguments: arguments)
+        let parts = reply.array ?? []
+        guard let outcome = parts.first?.string else { throw RedisError(.unexpectedReply, "flow-admit returned \(reply)") }
+        let until = parts.dropFirst().first?.int.map(Int64.init)
+        switch outcome {
+        case "admitted", "probe":
+            let id = group.first.flatMap { JobEnvelope.id(of: $0) } ?? ""
+            return .admitted(member: "\(holder)|\(id)", probe: outcome == "probe")
+        default:
+            return .parked(reason: outcome, until: until.flatMap { $0 > 0 ? $0 : nil })
+        }
+    }
+
+    /// What ending a call changed: the circuit `opened` or `closed`, the type `held`, or nothing; and how many
+    /// waiting jobs it let start.
+    public struct FlowRelease: Sendable, Equatable {
+        public var change: String
+        public var woken: Int
+    }
+
+    /// Ends an admitted call (`member` from its admission; `nil` for a type without limits that only reports a
+    /// hold) with its outcome. One script call.
+    @discardableResult
+    public func release(queue: String, gate: FlowGate, member: String?, outcome: FlowOutcome, holdUntil: Int64 = 0) async throws -> FlowRelease {
+        let arguments: [[UInt8]] = [
+            Array(flowBase(queue).utf8), Array(gate.type.utf8), Array((member ?? "").utf8), Array((gate.concurrencyGate ?? "").utf8),
+            Array(String(gate.limits.concurrency ?? 0).utf8), Array(outcome.rawValue.utf8), Array(String(holdUntil).utf8),
+            Array(String(gate.limits.breaker?.failures ?? 0).utf8), Array(String(gate.limits.breaker?.coolDown.milliseconds ?? 0).utf8),
+        ]
+        let reply = try await connection.run(FlowScripts.release, keys: [keys(queue).ready], arguments: arguments)
+        let parts = reply.array ?? []
+        return FlowRelease(change: parts.first?.string ?? "", woken: parts.dropFirst().first?.int ?? 0)
+    }
+
+    /// Moves due throttled jobs of `queues` to the head of their ready lists and starts waiting jobs their gates
+    /// allow now, one script call per queue in one pipeline. `limits`: the configured types' limits. Returns the
+    /// next time (ms, Redis's clock) a throttled job is due, if any, and how many jobs moved.
+    public func sweepFlow(queues: [String], limits: [String: FlowLimits]) async throws -> (nextDue: Int64?, moved: Int) {
+        var triples: [[UInt8]] = []
+        for (type, flow) in limits.sorted(by: { $0.key < $1.key }) where flow.concurrency != nil {
+            triples += [Array(type.utf8), Array(String(flow.concurrency ?? 0).utf8), Array((flow.concurrencyKey == nil ? "" : "1").utf8)]
+        }
+        let requests: [RedisRequest] = queues.map { queue in
+            .script(FlowScripts.sweep, keys: [keys(queue).ready], arguments: [Array(flowBase(queue).utf8)] + triples)
+        }
+        var nextDue: Int64?
+        var moved = 0
+        for reply in try await connection.pipeline(requests) {
+            let parts = try reply.checked().array ?? []
+            if let due = parts.first?.int, due >= 0 { nextDue = min(nextDue ?? Int64(due), Int64(due)) }
+            moved += parts.dropFirst().first?.int ?? 0
+        }
+        return (nextDue, moved)
+    }
+
+    /// The keys (after ``flowBase(_:)``) a lease `member` of a call through `gate` lives in.
+    public static func leaseKeys(of gate: FlowGate) -> [String] {
+        [":t:\(gate.type):running"] + (gate.concurrencyGate.map { [":g:\($0):slots"] } ?? [])
+    }
+
+    /// Extends the leases a process holds, by queue: `(key suffix, member)` pairs from ``leaseKeys(of:)``.
+    public func renewLeases(_ leases: [String: [(key: String, member: String)]], leaseMillis: Int64) async throws {
+        let requests: [RedisRequest] = leases.filter { !$0.value.isEmpty }.map { queue, held in
+            var arguments: [[UInt8]] = [Array(flowBase(queue).utf8), Array(String(leaseMillis).utf8)]
+            for lease in held { arguments += [Array(lease.key.utf8), Array(lease.member.utf8)] }
+            return .script(FlowScripts.renew, keys: [], arguments: arguments)
+        }
+        if requests.isEmpty { return }
+        for reply in try await connection.pipeline(requests) { _ = try reply.checked() }
+    }
+
+    // MARK: - Pause and resume
+
+    /// Pauses `type` on `queue`, or the whole queue when `type` is nil, until `until` (ms) or until resumed.
+    /// Jobs already running finish; no worker starts another one of it after its next look (within a second).
+    public func pause(queue: String, type: String?, until: Int64?) async throws {
+        _ = try await connection.send(RedisCommand("HSET", "\(flowBase(queue)):paused", type ?? "*", String(until ?? 0)))
+    }
+
+    /// Ends a pause and starts what waited for it at once. Returns whether there was a pause, and how many jobs
+    /// were moved back to the queue.
+    @discardableResult
+    public func resume(queue: String, type: String?, limits: [String: FlowLimits]) async throws -> (wasPaused: Bool, moved: Int) {
+        let removed = try await connection.send(RedisCommand("HDEL", "\(flowBase(queue)):paused", type ?? "*")).int ?? 0
+        let swept = try await sweepFlow(queues: [queue], limits: limits)
+        return (removed > 0, swept.moved)
+    }
+
+    // MARK: - Reading the state
+
+    /// The raw pause and state hashes of each queue (``FlowScripts``' layout), in one pipeline: what a worker
+    /// process reads several times a second to know which types must ask before they start.
+    public func flowFields(queues: [String]) async throws -> [(queue: String, paused: [String: String], state: [String: String])] {
+        let requests: [RedisRequest] = queues.flatMap { queue in
+            [.command(RedisCommand("HGETALL", "\(flowBase(queue)):paused")), .command(RedisCommand("HGETALL", "\(flowBase(queue)):state"))]
+        }
+        let replies = try await connection.pipeline(requests)
+        guard replies.count == queues.count * 2 else { throw RedisError(.unexpectedReply, "expected \(queues.count * 2) replies, got \(replies.count)") }
+        return try queues.enumerated().map { index, queue in
+            (queue, Self.fields(try replies[index * 2].checked()), Self.fields(try replies[index * 2 + 1].checked()))
+        }
+    }
+
+    /// The flow state of each queue and of its `types` (name → limits), from Redis's clock.
+    public func flowStates(queues: [String], types: [String: (queue: String, limits: FlowLimits)]) async throws -> [FlowQueueState] {
+        let requests: [RedisRequest] = queues.map { queue in
+            let names = types.filter { $0.value.queue == queue }.keys.sorted()
+            return .script(FlowScripts.report, keys: [], arguments: [Array(flowBase(queue).utf8)] + names.map { Array($0.utf8) })
+        }
+        var states: [FlowQueueState] = []
+        for (queue, reply) in zip(queues, try await connection.pipeline(requests)) {
+            let parts = try reply.checked().array ?? []
+            guard parts.count >= 3 else { throw RedisError(.unexpectedReply, "flow-report returned \(parts.count) parts") }
+            let paused = Self.fields(parts[0])
+            let state = Self.fields(parts[1])
+            let now = Int64(parts[2].int ?? 0)
+            func time(_ text: String?) -> Int64? { text.flatMap { Int64($0) } }
+            func live(_ until: Int64?) -> Int64? { until.flatMap { $0 == 0 || $0 > now ? $0 : nil } }
+            let queuePause = live(time(paused["*"]))
+            var typeStates: [FlowTypeState] = []
+            for entry in parts.dropFirst(3) {
+                let row = entry.array ?? []
+                guard row.count == 4, let type = row[0].string, let limits = types[type]?.limits else { continue }
+                let held = time(state["\(type):held"]).flatMap { $0 > now ? $0 : nil }
+                let circuit: String
+                switch state["\(type):circuit"] {
+                case "open": circuit = "open"
+                case "half": circuit = "half-open"
+                default: circuit = "closed"
+                }
+                typeStates.append(FlowTypeState(
+                    type: type, queue: queue, limits: limits, running: row[1].int ?? 0, waiting: row[2].int ?? 0, throttled: row[3].int ?? 0,
+                    circuit: circuit, failures: Int(state["\(type):failures"] ?? "") ?? 0, heldUntil: held,
+                    openUntil: circuit == "open" ? time(state["\(type):until"]) : nil,
+                    pausedUntil: queuePause ?? live(time(paused[type]))))
+            }
+            states.append(FlowQueueState(queue: queue, pausedUntil: queuePause, types: typeStates, now: now))
+        }
+        return states
+    }
+
+    /// A flat `HGETALL` reply as a dictionary.
+    static func fields(_ reply: RedisValue) -> [String: String] {
+        let items = reply.array ?? []
+        var fields: [String: String] = [:]
+        var index = 0
+        while index + 1 < items.count {
+            if let key = items[index].string, let value = items[index + 1].string { fields[key] = value }
+            index += 2
+        }
+        return fields
+    }
+}
