@@ -9,7 +9,7 @@ struct Wooqueue: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "wooqueue",
         abstract: "Background jobs for a WooCommerce store, on Redis queues with reliable workers.",
-        subcommands: [Serve.self, Work.self, Enqueue.self, Status.self, DeadLetterCommand.self, Drain.self, Migrate.self, BootstrapCommand.self, ReconcileCommand.self, WebhooksCommand.self, Bench.self])
+        subcommands: [Serve.self, Work.self, Enqueue.self, Status.self, DeadLetterCommand.self, Drain.self, PauseCommand.self, ResumeCommand.self, Migrate.self, BootstrapCommand.self, ReconcileCommand.self, WebhooksCommand.self, Bench.self])
 
     static func main() async {
         // Each Redis connection does its I/O on a Dispatch thread of its own, and glibc gives threads their own

@@ -2,11 +2,13 @@ public import AsyncHTTPClient
 import Foundation
 import NIOCore
 import NIOHTTP1
+import Parsing
 import QueueCore
 
 /// POSTs the payload as JSON to the type's URL.
 ///
-/// 2xx is done; 408, 429, 5xx, connection errors and timeouts are retried; any other status is permanent and
+/// 2xx is done; 429 and 503 with a `Retry-After` (seconds or an HTTP date) hold the whole job type that long
+/// (``JobFailure/Kind/backPressure``); 408, 429, 5xx, connection errors and timeouts are retried; any other status is permanent and
 /// dead-letters the job with the status and the start of the body. Redirects are not followed: the type's headers
 /// (an `Authorization`, say) must never go to whatever address a 3xx names, so a 3xx is permanent and says where
 /// it pointed; set the type's `url` to the final address. Each request carries `X-Wooqueue-Job-Id`
@@ -70,6 +72,10 @@ public struct HTTPHandler: JobHandler {
         let body = (try? await response.body.collect(upTo: 65_536)).map { String(buffer: $0) } ?? ""
         if (200..<300).contains(code) { return }
         let message = "POST \(displayURL) answered HTTP \(code)\(body.isEmpty ? "" : ": \(body.prefix(300))")"
+        if code == 429 || code == 503, let value = response.headers.first(name: "Retry-After"),
+           let seconds = RetryAfter.seconds(value, now: Int64(Date().timeIntervalSince1970), cap: 86_400) {
+            throw JobFailure.backPressure("\(message) (Retry-After: \(value.prefix(40)))", retryAfter: .seconds(seconds))
+        }
         if code == 408 || code == 429 || code >= 500 { throw JobFailure.transient(message) }
         if (300..<400).contains(code) {
             let location = response.headers.first(name: "Location").map { " to \($0.prefix(200))" } ?? ""

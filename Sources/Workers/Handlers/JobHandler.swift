@@ -63,19 +63,27 @@ public struct JobFailure: Error, CustomStringConvertible, Sendable {
         case transient
         /// A dependency (database, Redis) is away: wait and retry without counting an attempt.
         case dependencyUnavailable
+        /// The called system asked to wait (`429`/`503` with `Retry-After`): the whole job type waits
+        /// ``JobFailure/retryAfter`` (capped by `workers.maxRetryAfter`), and the job runs again without counting
+        /// an attempt.
+        case backPressure
     }
 
     public let kind: Kind
     public let message: String
+    /// For ``Kind/backPressure``: how long the called system asked to wait.
+    public let retryAfter: Duration?
 
-    public init(_ kind: Kind, _ message: String) {
+    public init(_ kind: Kind, _ message: String, retryAfter: Duration? = nil) {
         self.kind = kind
         self.message = message
+        self.retryAfter = retryAfter
     }
 
     public static func permanent(_ message: String) -> JobFailure { JobFailure(.permanent, message) }
     public static func transient(_ message: String) -> JobFailure { JobFailure(.transient, message) }
     public static func dependencyUnavailable(_ message: String) -> JobFailure { JobFailure(.dependencyUnavailable, message) }
+    public static func backPressure(_ message: String, retryAfter: Duration) -> JobFailure { JobFailure(.backPressure, message, retryAfter: retryAfter) }
 
     public var description: String { message }
 }
@@ -134,5 +142,7 @@ public struct JobPart: Sendable, Equatable {
 }
 
 extension JobFailure: Equatable {
-    public static func == (lhs: JobFailure, rhs: JobFailure) -> Bool { lhs.kind == rhs.kind && lhs.message == rhs.message }
+    public static func == (lhs: JobFailure, rhs: JobFailure) -> Bool {
+        lhs.kind == rhs.kind && lhs.message == rhs.message && lhs.retryAfter == rhs.retryAfter
+    }
 }

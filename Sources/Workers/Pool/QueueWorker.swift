@@ -22,6 +22,7 @@ final class QueueWorker: Sendable {
     let stop: StopState
     let slot: JobSlot
     let observer: (any JobObserver)?
+    let flow: FlowControl
     let logger: Logger
 
     /// How long an idle worker blocks in `BLMOVE` before checking for shutdown.
@@ -37,7 +38,7 @@ final class QueueWorker: Sendable {
 
     init(queue: QueueConfiguration.QueueSettings, store: QueueStore, holder: String, registry: HandlerRegistry,
          settings: QueueConfiguration.WorkerSettings, backoff: BackoffPolicy, stop: StopState, slot: JobSlot,
-         observer: (any JobObserver)?, logger: Logger) {
+         observer: (any JobObserver)?, flow: FlowControl, logger: Logger) {
         self.queue = queue
         self.store = store
         self.holder = holder
@@ -47,6 +48,7 @@ final class QueueWorker: Sendable {
         self.stop = stop
         self.slot = slot
         self.observer = observer
+        self.flow = flow
         self.logger = logger
     }
 
@@ -68,6 +70,11 @@ final class QueueWorker: Sendable {
                             "queue": "\(queue.name)", "count": "\(returned)",
                         ])
                     }
+                }
+                if flow.isPaused(queue: queue.name) {
+                    // Paused: take nothing; look again soon (the pause is read every quarter second).
+                    try? await Task.sleep(for: FlowControl.viewInterval)
+                    continue
                 }
                 let limit = pace.fetchLimit(target: Self.batchWorkTarget, max: max(settings.fetchBatch, registry.largestBatch))
                 var batch = try await store.fetch(queue: queue.name, holder: holder, max: limit, workers: queue.workers)
@@ -115,15 +122,35 @@ final class QueueWorker: Sendable {
         var oldestFinish = ContinuousClock.now
         var pause: Duration?
         var returnFrom: Int?
+        /// Where the jobs to give back end: an admitted call gave back the rest of the batch itself.
+        var returnEnd = batch.count
         var index = 0
         while index < batch.count {
-            if stop.isStopping || pause != nil {
+            if stop.isStopping || pause != nil || flow.isPaused(queue: queue.name) {
                 returnFrom = index
                 break
             }
             let start = ContinuousClock.now
             let group = prepareGroup(batch, from: index)
+            var admitted: (gate: FlowGate, member: String)?
+            if let gate = flowGate(of: group) {
+                switch await admit(gate, group: group, batch: batch, index: index) {
+                case nil:
+                    // Redis did not answer: what the list still holds goes back at the next loop.
+                    mustReturnHeld.store(true, ordering: .relaxed)
+                    await settle(&finished)
+                    return (index, nil)
+                case .parked(let reason, let until)?:
+                    flow.parked(queue: queue.name, type: gate.type, reason: reason, until: until)
+                    index += group.count
+                    continue
+                case .admitted(let member, _)?:
+                    admitted = (gate, member)
+                    returnEnd = index + group.count
+                }
+            }
             let outcomes = await run(group)
+            await report(outcomes, of: group, admitted: admitted)
             if outcomes.contains(where: { $0.settlement.kind == .requeue }) {
                 // Interrupted by shutdown: returned below together with the jobs not started yet.
                 returnFrom = index
@@ -138,6 +165,11 @@ final class QueueWorker: Sendable {
                 if let outagePause = outcome.pause { pause = outagePause }
             }
             index += group.count
+            if admitted != nil {
+                // The rest of the batch went back to the queue when the call was admitted.
+                await settle(&finished)
+                return (index, pause)
+            }
             if finished.count >= Self.settleBatch || oldestFinish.duration(to: .now) >= Self.settleDelay {
                 await settle(&finished)
             }
@@ -145,7 +177,7 @@ final class QueueWorker: Sendable {
         if let returnFrom {
             // Back to the head of the queue, untouched. Each goes to the very head, so push the newest first:
             // the oldest ends up next in line again.
-            for held in batch[returnFrom...].reversed() {
+            for held in batch[returnFrom..<returnEnd].reversed() {
                 let id = JobEnvelope.id(of: held) ?? ""
                 finished.append(Finished(settlement: Settlement(kind: .requeue, id: id, held: held, replacement: held), type: "", duration: .zero))
             }
@@ -165,6 +197,9 @@ final class QueueWorker: Sendable {
         var settlement: Settlement
         var type: String
         var pause: Duration?
+        /// What the call tells flow control, and the hold a dependency asked for.
+        var flow: FlowOutcome = .none
+        var retryAfter: Duration?
         /// Parts of a split job, each settled as a failed job of its own (``JobResult/split(_:)``).
         var parts: [Settlement] = []
     }
@@ -254,7 +289,8 @@ final class QueueWorker: Sendable {
                 default: break
                 }
             }
-            outcomes[job.index] = Outcome(settlement: settled.settlement, type: job.envelope.type, pause: settled.pause, parts: parts)
+            outcomes[job.index] = Outcome(settlement: settled.settlement, type: job.envelope.type, pause: settled.pause,
+                                          flow: Self.flowOutcome(of: outcome), retryAfter: (Self.failure(of: outcome))?.retryAfter, parts: parts)
         }
         return outcomes.compactMap { $0 }
     }
@@ -273,6 +309,16 @@ final class QueueWorker: Sendable {
             return (failure(raw, envelope, JobFailure.transient("timed out after \(DurationText.format(timeout))"), now: finishedAt), nil)
         case .failed(let error):
             let failure = Self.classify(error)
+            if failure.kind == .backPressure {
+                // Waits out the hold the called system asked for, without counting an attempt.
+                let hold = flow.holdDuration(failure.retryAfter ?? .seconds(1))
+                var postponed = envelope
+                postponed.runAt = finishedAt + hold.milliseconds
+                postponed.lastError = failure.message
+                var event = event(envelope, "postponed", "retry", at: finishedAt)
+                event.error = failure.message
+                return (Settlement(kind: .postpone, id: envelope.id, held: raw, replacement: postponed.encoded(), due: postponed.runAt, event: event), nil)
+            }
             if failure.kind == .dependencyUnavailable {
                 let delay = backoff.delay(afterFailure: 1)
                 var postponed = envelope
@@ -357,6 +403,78 @@ final class QueueWorker: Sendable {
         case is CancellationError: return .transient("cancelled")
         default: return .transient(String(describing: error))
         }
+    }
+
+    // MARK: - Flow control
+
+    /// The gates a group must pass before it runs, if its type must ask (``FlowControl/gate(type:envelope:)``).
+    private func flowGate(of group: [(raw: [UInt8], prepared: Prepared)]) -> FlowGate? {
+        guard case .runnable(let envelope, _)? = group.first?.prepared else { return nil }
+        return flow.gate(type: envelope.type, envelope: envelope)
+    }
+
+    /// Asks Redis whether the group may start now; `nil` when Redis did not answer. Jobs of the group that are
+    /// settled already (undecodable) ride along: they are parked or run with it.
+    private func admit(_ gate: FlowGate, group: [(raw: [UInt8], prepared: Prepared)], batch: [[UInt8]], index: Int) async -> FlowAdmission? {
+        do {
+            let admission = try await store.admit(
+                queue: queue.name, holder: holder, gate: gate, group: group.map(\.raw), rest: batch[(index + group.count)...],
+                leaseMillis: flow.leaseMillis, probeLeaseMillis: flow.probeLease(of: gate.type))
+            if case .admitted(let member, _) = admission { flow.hold(queue: queue.name, gate: gate, member: member) }
+            return admission
+        } catch {
+            logger.warning("Could not ask whether a limited job may start; it goes back to its queue", metadata: [
+                "queue": "\(queue.name)", "type": "\(gate.type)", "error": "\(error)",
+            ])
+            return nil
+        }
+    }
+
+    /// Ends an admitted call in Redis (frees its slot, counts it for the breaker), and records a dependency's
+    /// `Retry-After` for the type even when it has no limit. A release that does not get through leaves the slot
+    /// to expire with its lease.
+    private func report(_ outcomes: [Outcome], of group: [(raw: [UInt8], prepared: Prepared)], admitted: (gate: FlowGate, member: String)?) async {
+        let call = outcomes.first { $0.flow != .none }
+        let outcome = call?.flow ?? .none
+        guard admitted != nil || outcome == .hold else { return }
+        let gate: FlowGate
+        if let admitted {
+            gate = admitted.gate
+            flow.drop(queue: queue.name, member: admitted.member)
+        } else {
+            guard case .runnable(let envelope, _)? = group.first?.prepared else { return }
+            gate = FlowGate(type: envelope.type, limits: FlowLimits(), envelope: envelope)
+        }
+        let holdUntil = outcome == .hold ? WallClock.nowMillis() + flow.holdDuration(call?.retryAfter ?? .seconds(1)).milliseconds : 0
+        do {
+            let released = try await store.release(queue: queue.name, gate: gate, member: admitted?.member, outcome: outcome, holdUntil: holdUntil)
+            flow.changed(queue: queue.name, type: gate.type, released.change, holdUntil: holdUntil)
+        } catch {
+            logger.warning("Could not end a limited call in Redis; its slot frees itself when its lease expires", metadata: [
+                "queue": "\(queue.name)", "type": "\(gate.type)", "error": "\(error)",
+            ])
+        }
+    }
+
+    /// What a handler's outcome tells flow control: a success, a transient failure (counted by the breaker), a
+    /// hold, or nothing (a permanent failure, an outage of our own dependencies, a shutdown).
+    static func flowOutcome(of outcome: HandlerOutcome) -> FlowOutcome {
+        switch outcome {
+        case .succeeded: return .ok
+        case .timedOut: return .fail
+        case .interrupted: return .none
+        case .failed(let error):
+            switch classify(error).kind {
+            case .transient: return .fail
+            case .backPressure: return .hold
+            case .permanent, .dependencyUnavailable: return .none
+            }
+        }
+    }
+
+    private static func failure(of outcome: HandlerOutcome) -> JobFailure? {
+        if case .failed(let error) = outcome { return classify(error) }
+        return nil
     }
 
     // MARK: - Writing outcomes

@@ -35,6 +35,8 @@ public final class WorkerProcess: Service, Sendable {
     let control: QueueStore
     /// The heartbeat's own connection, so a slow call on `control` cannot delay it past `processTimeout`.
     let heartbeats: QueueStore
+    /// Limits, pauses and holds; its own connection.
+    let flow: FlowControl
     let stop = StopState()
 
     /// - Parameters:
@@ -62,6 +64,9 @@ public final class WorkerProcess: Service, Sendable {
             statusRetention: configuration.workers.statusRetention, eventsKept: configuration.workers.eventsKept,
             replicationWait: configuration.redis.replicationWait)
         self.heartbeats = control.withNewConnection(label: "heartbeat")
+        self.flow = FlowControl(configuration: configuration, store: control.withNewConnection(label: "flow"),
+                                queues: configuration.queues.filter { queue in options.queues?.contains(queue.name) ?? true }.map(\.name),
+                                metrics: metrics, logger: logger)
     }
 
     /// The queues this process runs pools for.
@@ -96,7 +101,7 @@ public final class WorkerProcess: Service, Sendable {
                 QueueWorker(queue: queue, store: control.withNewConnection(label: "\(queue.name)-\(index)"),
                             holder: WorkerProcessRecord.holder(process: id, worker: index),
                             registry: registry, settings: configuration.workers, backoff: BackoffPolicy(configuration.backoff),
-                            stop: stop, slot: JobSlot(), observer: observer, logger: logger)
+                            stop: stop, slot: JobSlot(), observer: observer, flow: flow, logger: logger)
             }
         }
         await withGracefulShutdownHandler {
@@ -104,6 +109,7 @@ public final class WorkerProcess: Service, Sendable {
                 background.addTask { await self.every(self.configuration.workers.heartbeatInterval) { try await self.beat(record) } }
                 background.addTask { await self.every(self.configuration.workers.schedulerInterval) { try await self.promote() } }
                 background.addTask { await self.recoverSilentProcesses() }
+                background.addTask { await self.flow.run() }
                 background.addTask { await self.watch(workers.map(\.slot)) }
                 if options.exitWhenIdle { background.addTask { await self.stopWhenIdle() } }
                 await withTaskGroup(of: Void.self) { pool in
@@ -158,6 +164,7 @@ public final class WorkerProcess: Service, Sendable {
         var record = record
         record.heartbeatAt = WallClock.nowMillis()
         try await heartbeats.heartbeat(record, ttl: configuration.workers.processTimeout)
+        try await flow.renewLeases()
         RedisHealth.reportFailovers()
     }
 
