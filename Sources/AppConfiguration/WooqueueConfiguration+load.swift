@@ -219,7 +219,7 @@ extension WooqueueConfiguration {
 
     private static func decodeWooCommerce(_ node: ConfigNode, environment: [String: String]) throws -> WooCommerceSettings {
         try node.allowOnly(["url", "consumerKey", "consumerSecret", "manageKey", "manageSecret", "authentication", "perPage", "timeout",
-                            "reconcileInterval", "deletionSweepInterval", "caFile"])
+                            "reconcileInterval", "deletionSweepInterval", "caFile", "maxConcurrentRequests", "maxRequestsPerSecond"])
         let authName = try node.child("authentication").string(default: "auto")
         guard let authentication = WooCommerceSettings.Authentication(rawValue: authName) else {
             let known = WooCommerceSettings.Authentication.allCases.map(\.rawValue).joined(separator: ", ")
@@ -245,6 +245,8 @@ extension WooqueueConfiguration {
         if settings.deletionSweepInterval > .zero, settings.deletionSweepInterval < .seconds(600) {
             throw ConfigurationError("woocommerce.deletionSweepInterval must be 0 (off) or at least 10m: each sweep reads the whole catalogue, got \(DurationText.format(settings.deletionSweepInterval))")
         }
+        settings.maxConcurrentRequests = try node.child("maxConcurrentRequests").int(default: 4, min: 0, max: 1000)
+        settings.maxRequestsPerSecond = try node.child("maxRequestsPerSecond").int(default: 0, min: 0, max: 10_000)
         settings.manageKey = try environment["WOOQUEUE_WOO_MANAGE_KEY"] ?? node.child("manageKey").string(default: "")
         settings.manageSecret = try environment["WOOQUEUE_WOO_MANAGE_SECRET"] ?? node.child("manageSecret").string(default: "")
         if settings.manageKey.isEmpty != settings.manageSecret.isEmpty {

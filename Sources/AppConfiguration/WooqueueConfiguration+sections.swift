@@ -52,7 +52,7 @@ extension AlertMonitor {
     public convenience init(configuration: WooqueueConfiguration, store: QueueStore, process: String,
                             readings: @escaping @Sendable () async -> LocalReadings,
                             webhookFindings: (@Sendable () async -> [String: String]?)? = nil, logger: Logger) {
-        self.init(settings: configuration.alerts, queues: configuration.queues, store: store, process: process, readings: readings,
+        self.init(settings: configuration.alerts, queues: configuration.queues, jobTypes: configuration.jobTypes, store: store, process: process, readings: readings,
                   webhookFindings: webhookFindings, watchedTopics: Array(configuration.routes.keys),
                   silence: configuration.webhooks.silenceAlert, logger: logger)
     }

@@ -6,7 +6,7 @@ public import Inventory
 public import Logging
 public import QueueCore
 import RedisClient
-import WooCommerceAPI
+public import WooCommerceAPI
 public import Workers
 import Synchronization
 
@@ -68,7 +68,15 @@ extension WooqueueConfiguration {
     /// The store's REST API, when `woocommerce.url` is set.
     public func makeProductSource() throws -> (any ProductSource)? {
         guard !woocommerce.url.isEmpty else { return nil }
-        return try WooCommerceClient(settings: woocommerce, logger: Logger(label: "wooqueue.woocommerce"))
+        return try makeStoreClient(logger: Logger(label: "wooqueue.woocommerce"))
+    }
+
+    /// A client of the store's REST API (`settings`: the everyday keys by default, or the managing ones) whose
+    /// requests wait for the store's REST budget, shared through Redis with every other process.
+    public func makeStoreClient(_ settings: WooCommerceSettings? = nil, logger: Logger) throws -> WooCommerceClient {
+        let settings = settings ?? woocommerce
+        return try WooCommerceClient(settings: settings, budget: StoreRequestBudget(settings: settings, store: try makeStore(label: "store-budget")),
+                                     logger: logger)
     }
 
     /// Checks `--queue` values against the configuration.

@@ -20,13 +20,16 @@ public final class WooCommerceClient: Sendable {
     public let settings: WooCommerceSettings
     let http: HTTPClient
     let logger: Logger
+    /// The store's REST budget every request waits for, shared with other processes; `nil`: none.
+    let budget: (any RequestBudget)?
     /// Attempts per request, and the first backoff delay (doubling).
     let attempts: Int
     let firstDelay: Duration
 
     /// - Parameter http: the client to send with; the caller owns it. Default: a process-wide client for stores
     ///   (``StoreHTTPClients``) that trusts the system's certificate authorities, or `woocommerce.caFile`'s.
-    public init(settings: WooCommerceSettings, http: HTTPClient? = nil, logger: Logger,
+    /// - Parameter budget: what each request waits for before it is sent (``RequestBudget``).
+    public init(settings: WooCommerceSettings, http: HTTPClient? = nil, budget: (any RequestBudget)? = nil, logger: Logger,
                 attempts: Int = 5, firstDelay: Duration = .milliseconds(500)) throws {
         guard !settings.url.isEmpty else {
             throw WooCommerceError.notConfigured
@@ -41,6 +44,7 @@ public final class WooCommerceClient: Sendable {
         self.settings = settings
         self.http = try http ?? StoreHTTPClients.client(trusting: settings.caFile.isEmpty ? nil : settings.caFile)
         self.logger = logger
+        self.budget = budget
         self.attempts = attempts
         self.firstDelay = firstDelay
     }
@@ -167,9 +171,18 @@ public final class WooCommerceClient: Sendable {
             }
             let outcome: Result<(HTTPResponseStatus, HTTPHeaders, [UInt8]), any Error>
             do {
-                let response = try await http.execute(request, timeout: TimeAmount(settings.timeout))
-                let body = try await response.body.collect(upTo: 64 << 20)
-                outcome = .success((response.status, response.headers, Array(buffer: body)))
+                let exchange: @Sendable () async throws -> (HTTPResponseStatus, HTTPHeaders, [UInt8]) = { [http, settings, request] in
+                    let response = try await http.execute(request, timeout: TimeAmount(settings.timeout))
+                    let body = try await response.body.collect(upTo: 64 << 20)
+                    return (response.status, response.headers, Array(buffer: body))
+                }
+                if let budget {
+                    outcome = .success(try await budget.withPermit(exchange))
+                } else {
+                    outcome = .success(try await exchange())
+                }
+            } catch let error as RequestBudgetError {
+                throw error
             } catch {
                 outcome = .failure(error)
             }
@@ -335,4 +348,17 @@ enum StoreHTTPClients {
             return client
         }
     }
+}
+
+/// A budget of requests shared by everything that calls the store (every process and command): a request runs
+/// inside ``withPermit(_:)``, which waits until the budget allows it. Implemented over Redis by the caller.
+public protocol RequestBudget: Sendable {
+    func withPermit<T: Sendable>(_ request: @Sendable () async throws -> T) async throws -> T
+}
+
+/// The budget could not be asked (Redis away): the request was not sent.
+public struct RequestBudgetError: Error, CustomStringConvertible {
+    public let description: String
+
+    public init(_ description: String) { self.description = description }
 }

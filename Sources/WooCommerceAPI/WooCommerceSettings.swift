@@ -27,12 +27,17 @@ public struct WooCommerceSettings: Sendable {
     /// PEM file of the certificate authorities an https store's certificate must chain to, instead of the
     /// system's (a store with a private CA); empty: the system's. `SSL_CERT_FILE` applies when it is not set.
     public var caFile = ""
-    /// REST keys with Read/Write access, of a user who can manage WooCommerce: only `webhooks sync` and the
-    /// watchdog's repair use them, so the everyday keys above can stay read-only. `WOOQUEUE_WOO_MANAGE_KEY` /
-    /// `WOOQUEUE_WOO_MANAGE_SECRET` override.
     /// How often `serve` looks for inv_items rows whose product the store no longer has (`reconcile
     /// --deletions`); zero: never.
     public var deletionSweepInterval: Duration = .zero
+    /// The store's REST budget, shared by every process and command that calls it (stock_sync, bootstrap,
+    /// reconcile, the webhook check): at most this many requests at once (0: no limit) …
+    public var maxConcurrentRequests = 4
+    /// … and at most this many started per second (0: no limit).
+    public var maxRequestsPerSecond = 0
+    /// REST keys with Read/Write access, of a user who can manage WooCommerce: only `webhooks sync` and the
+    /// watchdog's repair use them, so the everyday keys above can stay read-only. `WOOQUEUE_WOO_MANAGE_KEY` /
+    /// `WOOQUEUE_WOO_MANAGE_SECRET` override.
     public var manageKey = ""
     public var manageSecret = ""
 

@@ -184,6 +184,42 @@ import Testing
         }
     }
 
+    /// Pause and Resume on the dashboard: forms with the CSRF token, as `wooqueue pause` and `resume`; the queue
+    /// shows paused instead of LATE, the flow panel shows the paused type with its Resume button.
+    @Test func pauseAndResumeFromTheDashboard() async throws {
+        try await withDashboard { configuration, store, client in
+            let page = try await client.execute(uri: "/admin", method: .get, headers: Self.bearer) { String(buffer: $0.body) }
+            #expect(page.contains("Flow control") && page.contains("No job type is limited, paused or held."))
+            let csrf = try #require(page.firstMatch(of: /name="csrf" value="([^"]+)"/)?.output.1)
+            let token = String(csrf).addingPercentEncoding(withAllowedCharacters: .alphanumerics) ?? ""
+            var form = Self.bearer
+            form[.contentType] = "application/x-www-form-urlencoded"
+            func post(_ path: String, _ body: String) async throws -> (status: HTTPResponse.Status, location: String) {
+                try await client.execute(uri: path, method: .post, headers: form, body: ByteBuffer(string: body)) {
+                    ($0.status, $0.headers[.location] ?? "")
+                }
+            }
+            #expect(try await post("/admin/flow/pause", "csrf=wrong&type=noop").status == .forbidden)
+            #expect(try await post("/admin/flow/pause", "csrf=\(token)&type=no-such-type").status == .badRequest)
+            #expect(try await post("/admin/flow/pause", "csrf=\(token)&type=noop&queue=low").status == .badRequest, "one target only")
+            let paused = try await post("/admin/flow/pause", "csrf=\(token)&type=noop")
+            #expect(paused.status == .seeOther)
+            #expect(try await post("/admin/flow/pause", "csrf=\(token)&queue=medium").status == .seeOther)
+            let flow = try await store.snapshot(queues: configuration.queues, jobTypes: configuration.jobTypes, latestEvents: 0)
+            let noopQueue = configuration.jobTypes["noop"]!.queue
+            #expect(flow.queues.first { $0.name == noopQueue }?.flow.types.first { $0.type == "noop" }?.pausedUntil == 0)
+            #expect(flow.queues.first { $0.name == "medium" }?.flow.pausedUntil == 0)
+            let after = try await client.execute(uri: paused.location, method: .get, headers: Self.bearer) { String(buffer: $0.body) }
+            #expect(after.contains("Paused job type noop"))
+            #expect(after.contains(#"<td>noop</td>"#) && after.contains(#"action="/admin/flow/resume""#), "\(after)")
+            #expect(after.contains("paused / 300 s"), "the medium queue shows paused")
+            #expect(try await post("/admin/flow/resume", "csrf=\(token)&type=noop").status == .seeOther)
+            #expect(try await post("/admin/flow/resume", "csrf=\(token)&queue=medium").status == .seeOther)
+            let resumed = try await store.snapshot(queues: configuration.queues, jobTypes: configuration.jobTypes, latestEvents: 0)
+            #expect(resumed.queues.allSatisfy { $0.flow.pausedUntil == nil && $0.flow.types.allSatisfy { $0.pausedUntil == nil } })
+        }
+    }
+
     /// The webhooks panel shows each routed topic as the store and the intake see it; Repair (a form with the CSRF
     /// token) runs the sync once and says what it did, and the panel reads the store again.
     @Test func theWebhooksPanelShowsEachTopicAndRepairRunsTheSync() async throws {

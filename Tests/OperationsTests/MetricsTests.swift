@@ -65,6 +65,35 @@ import Testing
         }
     }
 
+    /// Flow control's gauges: a paused queue and type, a limited type with its limit, a held type; each read from
+    /// Redis at the scrape, and zero again once the state is gone.
+    @Test func flowGaugesShowLimitsPausesAndHolds() async throws {
+        try await withFreshQueue("metrics-flow", #"{"jobTypes": {"erp": {"queue": "medium", "handler": "noop", "concurrency": 3, "breaker": {"failures": 2}}}}"#) { configuration, store in
+            let metrics = ClusterMetrics(store: store, queues: configuration.queues, jobTypes: configuration.jobTypes)
+            try await store.pause(queue: "low", type: nil, until: nil)
+            try await store.pause(queue: "medium", type: "erp", until: nil)
+            let erp = FlowGate(type: "erp", limits: configuration.jobTypes["erp"]!.flow, envelope: JobEnvelope(type: "erp", queue: "medium", maxAttempts: 1))
+            try await store.release(queue: "medium", gate: erp, member: nil, outcome: .hold, holdUntil: WallClock.nowMillis() + 60_000)
+            var samples = Self.samples(String(decoding: try await metrics.scrape(), as: UTF8.self))
+            #expect(samples[#"wooqueue_flow_paused{queue="low",type=""}"#] == 1)
+            #expect(samples[#"wooqueue_flow_paused{queue="high",type=""}"#] == 0)
+            #expect(samples[#"wooqueue_flow_paused{queue="medium",type="erp"}"#] == 1)
+            #expect(samples[#"wooqueue_flow_limit{queue="medium",type="erp"}"#] == 3)
+            #expect(samples[#"wooqueue_flow_running{queue="medium",type="erp"}"#] == 0)
+            #expect(samples[#"wooqueue_flow_circuit{queue="medium",type="erp"}"#] == 0)
+            let held = try #require(samples[#"wooqueue_flow_held_seconds{queue="medium",type="erp"}"#])
+            #expect(held > 50 && held <= 60)
+            try await store.resume(queue: "low", type: nil, limits: [:])
+            try await store.resume(queue: "medium", type: "erp", limits: [:])
+            let text = String(decoding: try await metrics.scrape(), as: UTF8.self)
+            samples = Self.samples(text)
+            #expect(samples[#"wooqueue_flow_paused{queue="low",type=""}"#] == 0)
+            #expect(samples[#"wooqueue_flow_paused{queue="medium",type="erp"}"#] == 0)
+            let check = try await Self.promtoolCheck(text)
+            #expect(check.status == 0, "promtool check metrics refused the exposition: \(check.output)")
+        }
+    }
+
     @Test func aConfiguredTokenIsRequired() async throws {
         try await withFreshQueue("metrics-token") { configuration, store in
             let router = Router(context: ServerContext.self)

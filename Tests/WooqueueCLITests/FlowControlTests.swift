@@ -233,9 +233,55 @@ import Testing
         _ = try await cluster.stop()
     }
 
+    /// `drain` runs what it may, skips what a pause keeps, says how much it left, and ends; `status` shows the
+    /// pause (and a paused queue as paused, not LATE).
+    @Test func drainSkipsPausedWorkAndStatusShowsIt() async throws {
+        let cli = try CommandRunner(#"""
+            {"queues": {"high": {"workers": 2, "maxDelay": "1s"}},
+             "jobTypes": {"erp": {"queue": "high", "handler": "noop", "concurrency": 2}, "mail": {"queue": "high", "handler": "noop"}}}
+            """#)
+        let store = try cli.store
+        let jobs = (0..<6).map { JobEnvelope(type: $0 % 2 == 0 ? "erp" : "mail", queue: "high", maxAttempts: 1) }
+        try await store.enqueue(jobs)
+        #expect(try await cli.run(["pause", "--type", "erp", "--for", "1h"]).status == 0)
+        let drain = try await cli.run(["drain"], timeout: .seconds(60))
+        #expect(drain.status == 0, "\(drain.stderr.suffix(1500))")
+        #expect(drain.stdout.contains("left 3 job(s) that a pause keeps (3 on high)"), "\(drain.stdout)")
+        for job in jobs where job.type == "mail" { #expect(try await store.jobStatus(id: job.id, queues: ["high"])?.status == "done") }
+        for job in jobs where job.type == "erp" { #expect(try await store.jobStatus(id: job.id, queues: ["high"])?.status == "pending") }
+
+        let status = try await cli.run(["status"])
+        #expect(status.stdout.contains("flow control:"), "\(status.stdout)")
+        let erpLine = status.stdout.split(separator: "\n").first { $0.hasPrefix("erp ") }.map(String.init) ?? ""
+        #expect(erpLine.contains("2 at once") && erpLine.contains("paused for") && erpLine.contains(" 3 "), "\(erpLine)")
+        let json = try JSONValue.parse(Array(try await cli.run(["status", "--json"]).stdout.utf8))
+        guard case .array(let flow) = json["flow"], let erp = flow.first(where: { $0["type"] == .string("erp") }) else {
+            Issue.record("status --json has no flow entry for erp")
+            return
+        }
+        #expect(erp["concurrency"] == .number(2) && erp["waiting"] == .number(3) && erp["circuit"] == .string("closed"))
+        guard case .array(let queues) = json["queues"], let high = queues.first(where: { $0["name"] == .string("high") }) else { return }
+        #expect(high["kept_by_pause"] == .number(3) && high["waiting_in_flow"] == .number(3), "\(high)")
+
+        // A whole queue paused: its oldest job is not LATE, it is paused.
+        try await store.enqueue([JobEnvelope(type: "mail", queue: "high", maxAttempts: 1, enqueuedAt: WallClock.nowMillis() - 60_000)])
+        #expect(try await cli.run(["status"]).stdout.contains("LATE"))
+        #expect(try await cli.run(["pause", "--queue", "high"]).status == 0)
+        let paused = try await cli.run(["status"]).stdout
+        #expect(paused.contains("paused until resumed") && !paused.contains("LATE"), "\(paused)")
+        let resume = try await cli.run(["resume", "--type", "erp"])
+        #expect(resume.stdout.contains("Resumed job type erp"), "\(resume.stdout)")
+        #expect(try await cli.run(["resume", "--queue", "high"]).stdout.contains("Resumed queue high"))
+        #expect(try await cli.run(["resume", "--queue", "high"]).stdout.contains("was not paused"))
+        #expect(try await cli.run(["pause", "--type", "nope"]).stderr.contains("unknown job type \"nope\""))
+        #expect(try await cli.run(["pause"]).stderr.contains("name either --queue or --type"))
+        #expect(try await cli.run(["pause", "--queue", "high", "--for", "soon"]).stderr.contains("--for must be a duration"))
+        try await cli.cleanup()
+    }
+
     static func circuit(_ cluster: Cluster) async throws -> String? {
-        let limits = cluster.cli.configuration.jobTypes["erp"]?.flow ?? FlowLimits()
-        return try await cluster.store.flowStates(queues: ["high"], types: ["erp": ("high", limits)]).first?.types.first?.circuit
+        let snapshot = try await cluster.store.snapshot(queues: cluster.cli.configuration.queues, jobTypes: cluster.cli.configuration.jobTypes, latestEvents: 0)
+        return snapshot.queues.first { $0.name == "high" }?.flow.types.first { $0.type == "erp" }?.circuit
     }
 
     static func commandsProcessed(_ redis: RedisConnection) async throws -> Int {

@@ -62,6 +62,8 @@ public struct WebhookAccess: Sendable {
 public final class AdminDashboard: Sendable {
     private let store: QueueStore
     private let queues: [QueueConfiguration.QueueSettings]
+    /// The job types: the flow panel's pause form, and the limited types it always shows.
+    private let jobTypes: [String: QueueConfiguration.JobTypeSettings]
     /// Queues with dead-letter lists: the configured ones and the intake's list of unroutable deliveries.
     private let deadLetterQueues: [String]
     private let access: AdminAccess
@@ -87,6 +89,7 @@ public final class AdminDashboard: Sendable {
         pages = try DashboardPages()
         self.store = store
         queues = routing.queue.queues
+        jobTypes = routing.queue.jobTypes
         deadLetterQueues = DeadLetterReview.queues(routing.queue)
         deadLetterReview = DeadLetterReview(routing: routing, store: store)
         self.access = access
@@ -136,6 +139,11 @@ public final class AdminDashboard: Sendable {
                 }
                 self.cachedWebhooks.withLock { $0 = nil }
                 return Self.redirect("/admin?done=\(DashboardText.query(message))")
+            }
+        }
+        for action in ["pause", "resume"] {
+            admin.post(RouterPath("flow/\(action)")) { request, context in
+                try await self.guardedForm(request, context) { form, _ in try await self.pauseOrResume(action, form) }
             }
         }
         admin.get("dlq") { request, context in
@@ -236,7 +244,13 @@ public final class AdminDashboard: Sendable {
         struct QueueRow {
             var name, nameQuery, age, maxDelay: String
             var ready, active, delayed, dead, done, failed: Int
-            var hasDead, late: Bool
+            var hasDead, late, paused: Bool
+        }
+        /// A job type flow control limits or holds.
+        struct FlowRow {
+            var type, queue, limit, circuit, state: String
+            var running, waiting, throttled: Int
+            var paused, troubled: Bool
         }
         struct ProcessRow {
             var host, queues, heartbeat: String
@@ -269,32 +283,39 @@ public final class AdminDashboard: Sendable {
         var catalogue: Catalogue?
         var webhooks: Webhooks?
         var queues: [QueueRow]
+        var flow: [FlowRow]
+        /// Every configured job type, for the pause form.
+        var typeNames: [String]
         var processes: [ProcessRow]
         var events: [EventRow]
         // Stored, not computed: templates see a value's stored properties only (Mirror).
-        var hasAlerts = false, hasQueues = false, hasProcesses = false, hasEvents = false
+        var hasAlerts = false, hasQueues = false, hasProcesses = false, hasEvents = false, hasFlow = false
 
         init(csrf: String, done: String?, loopbackNotice: Bool, alerts: [String], catalogue: Catalogue?, webhooks: Webhooks?,
-             queues: [QueueRow], processes: [ProcessRow], events: [EventRow]) {
+             queues: [QueueRow], flow: [FlowRow], typeNames: [String], processes: [ProcessRow], events: [EventRow]) {
             (self.csrf, self.done, self.loopbackNotice, self.alerts, self.catalogue) = (csrf, done, loopbackNotice, alerts, catalogue)
             self.webhooks = webhooks
-            (self.queues, self.processes, self.events) = (queues, processes, events)
+            (self.queues, self.flow, self.typeNames, self.processes, self.events) = (queues, flow, typeNames, processes, events)
             (hasAlerts, hasQueues, hasProcesses, hasEvents) = (!alerts.isEmpty, !queues.isEmpty, !processes.isEmpty, !events.isEmpty)
+            hasFlow = !flow.isEmpty
         }
     }
 
     private func liveView(_ principal: AdminAccess.Principal) async throws -> LiveView {
-        let snapshot = try await store.snapshot(queues: queues, latestEvents: 20)
+        let snapshot = try await store.snapshot(queues: queues, jobTypes: jobTypes, latestEvents: 20)
         return LiveView(
             csrf: access.csrfToken(for: principal), done: nil, loopbackNotice: principal == .loopback,
             alerts: try await store.alertBoard.holding(), catalogue: await catalogueView(), webhooks: await webhooksView(),
             queues: snapshot.queues.map { queue in
                 LiveView.QueueRow(
                     name: queue.name, nameQuery: DashboardText.query(queue.name),
-                    age: queue.oldestReadyAgeMillis.map { "\($0 / 1000) s" } ?? "–", maxDelay: "\(queue.maxDelayMillis / 1000) s",
+                    age: queue.flow.pausedUntil != nil ? "paused" : queue.oldestReadyAgeMillis.map { "\($0 / 1000) s" } ?? "–",
+                    maxDelay: "\(queue.maxDelayMillis / 1000) s",
                     ready: queue.ready, active: queue.active, delayed: queue.delayed, dead: queue.dead, done: queue.done,
-                    failed: queue.failed, hasDead: queue.dead > 0, late: queue.isLate)
+                    failed: queue.failed, hasDead: queue.dead > 0, late: queue.isLate, paused: queue.flow.pausedUntil != nil)
             },
+            flow: snapshot.queues.flatMap { queue in queue.flow.types.map { Self.flowRow($0, now: queue.flow.now) } },
+            typeNames: jobTypes.keys.sorted(),
             processes: snapshot.processes.map { process in
                 let record = process.record
                 return LiveView.ProcessRow(host: record.host, queues: zip(record.queues, record.workers).map { "\($0)×\($1)" }.joined(separator: " "),
@@ -304,6 +325,48 @@ public final class AdminDashboard: Sendable {
                 LiveView.EventRow(at: DashboardText.time(event.at), queue: event.queue, key: event.key ?? event.type, event: event.event,
                                   status: event.status, error: event.error ?? "", attempt: event.attempt)
             })
+    }
+
+    /// Pauses or resumes the queue or job type the form names (`queue` or `type`), as `wooqueue pause` and
+    /// `resume` do; names not configured are refused.
+    private func pauseOrResume(_ action: String, _ form: FormFields) async throws -> Response {
+        let queueName = form.value("queue").flatMap { $0.isEmpty ? nil : $0 }
+        let typeName = form.value("type").flatMap { $0.isEmpty ? nil : $0 }
+        let target: (queue: String, type: String?, name: String)
+        if let typeName, queueName == nil, let type = jobTypes[typeName] {
+            target = (type.queue, typeName, "job type \(typeName)")
+        } else if let queueName, typeName == nil, queues.contains(where: { $0.name == queueName }) {
+            target = (queueName, nil, "queue \(queueName)")
+        } else {
+            return Self.text(400, "name one configured queue or job type to \(action)\n")
+        }
+        let message: String
+        if action == "pause" {
+            try await store.pause(queue: target.queue, type: target.type, until: nil)
+            logger.notice("Paused from /admin", metadata: ["event": "flow-paused", "queue": "\(target.queue)", "type": "\(target.type ?? "")"])
+            message = "Paused \(target.name): running jobs finish, no worker starts another within a second"
+        } else {
+            let limits = jobTypes.compactMapValues { $0.flow.isEmpty ? nil : $0.flow }
+            let resumed = try await store.resume(queue: target.queue, type: target.type, limits: limits)
+            logger.notice("Resumed from /admin", metadata: ["event": "flow-resumed", "queue": "\(target.queue)", "type": "\(target.type ?? "")"])
+            message = resumed.wasPaused ? "Resumed \(target.name): \(resumed.moved) waiting job(s) went back to the queue" : "\(target.name) was not paused"
+        }
+        return Self.redirect("/admin?done=\(DashboardText.query(message))")
+    }
+
+    static func flowRow(_ type: FlowTypeState, now: Int64) -> LiveView.FlowRow {
+        var limit: [String] = []
+        if let concurrency = type.limits.concurrency { limit.append("\(concurrency) at once\(type.limits.concurrencyKey.map { " per \($0.text)" } ?? "")") }
+        if let rate = type.limits.rate { limit.append("\(rate.text), burst \(rate.burst)\(type.limits.rateLimitKey.map { " per \($0.text)" } ?? "")") }
+        var state: [String] = []
+        if let paused = type.pausedUntil { state.append(paused == 0 ? "paused" : "paused for \(max(0, paused - now) / 1000) s") }
+        if let held = type.heldUntil { state.append("held by Retry-After for \(max(0, held - now) / 1000) s") }
+        if let open = type.openUntil { state.append("probe in \(max(0, open - now) / 1000) s") }
+        if type.failures > 0 { state.append("\(type.failures) failure(s) in a row") }
+        return LiveView.FlowRow(type: type.type, queue: type.queue, limit: limit.isEmpty ? "–" : limit.joined(separator: "; "),
+                                circuit: type.circuit, state: state.isEmpty ? "running" : state.joined(separator: "; "),
+                                running: type.running, waiting: type.waiting, throttled: type.throttled,
+                                paused: type.pausedUntil != nil, troubled: type.circuit != "closed" || type.heldUntil != nil)
     }
 
     private func catalogueView() async -> LiveView.Catalogue? {

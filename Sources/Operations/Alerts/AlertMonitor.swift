@@ -20,6 +20,8 @@ import Synchronization
 public final class AlertMonitor: Service, Sendable {
     private let settings: AlertSettings
     private let queues: [QueueConfiguration.QueueSettings]
+    /// The job types, so flow control reports the limited ones even when idle.
+    private let jobTypes: [String: QueueConfiguration.JobTypeSettings]
     private let store: QueueStore
     private let process: String
     private let readings: @Sendable () async -> LocalReadings
@@ -37,12 +39,14 @@ public final class AlertMonitor: Service, Sendable {
     ///   - settings: when to check, and the thresholds.
     ///   - queues: the queues whose conditions are checked.
     ///   - webhookFindings: what the webhook check found, per topic in `watchedTopics`; `nil` when it does not run.
-    public init(settings: AlertSettings, queues: [QueueConfiguration.QueueSettings], store: QueueStore, process: String,
+    public init(settings: AlertSettings, queues: [QueueConfiguration.QueueSettings], jobTypes: [String: QueueConfiguration.JobTypeSettings] = [:],
+                store: QueueStore, process: String,
                 readings: @escaping @Sendable () async -> LocalReadings,
                 webhookFindings: (@Sendable () async -> [String: String]?)? = nil, watchedTopics: [String] = [],
                 silence: Duration = .zero, logger: Logger) {
         self.settings = settings
         self.queues = queues
+        self.jobTypes = jobTypes
         self.store = store
         self.process = process
         self.readings = readings
@@ -73,7 +77,7 @@ public final class AlertMonitor: Service, Sendable {
     /// One evaluation: the conditions, and the announcements this process must send.
     func check(local: LocalReadings, badSignaturesPerMinute: Int, overloadedPerMinute: Int = 0,
                replicationShortfallsPerMinute: Int = 0, failoversPerMinute: Int = 0) async {
-        let snapshot = try? await store.snapshot(queues: queues, latestEvents: 0)
+        let snapshot = try? await store.snapshot(queues: queues, jobTypes: jobTypes, latestEvents: 0)
         let kept = try? await store.deadLetterCount(queue: KeptDelivery.queue)
         let findings = await webhookFindings?()
         let lastDeliveries = silence > .zero ? try? await store.intakeActivity().lastDelivery : nil

@@ -41,7 +41,9 @@ public struct LocalReadings: Sendable {
 }
 
 /// The alert conditions (README, Operations → Alerts): webhook deliveries kept for review; per queue, dead letters over the threshold, pending jobs
-/// over the threshold, the next job older than the queue's max delay, and jobs with no live worker; per
+/// over the threshold (saying how many a pause keeps), the next job older than the queue's max delay (not while
+/// the queue is paused), and jobs with no live worker; per job type, a circuit not closed and a dependency's
+/// `Retry-After` hold; per
 /// process, a non-empty spool, a stuck spool, a spool quarantine that holds records, a rate of bad signatures, and
 /// deliveries refused because too many unverified bodies were held at once.
 public enum AlertRules {
@@ -92,11 +94,29 @@ public enum AlertRules {
                 id: "dead:\(name)", firing: queue.dead > settings.deadLetterThreshold,
                 message: "queue \(name) has \(queue.dead) dead-lettered jobs (threshold \(settings.deadLetterThreshold)); review them with `wooqueue dlq list --queue \(name)` or on /admin",
                 clusterWide: true))
-            let pending = queue.ready + queue.delayed
+            let pending = queue.ready + queue.delayed + queue.waitingInFlow
+            let kept = queue.paused
+            let advice = kept > 0
+                ? "\(kept) of them are kept by a pause (\(queue.flow.pausedUntil != nil ? "the queue is paused" : "paused job types: \(queue.flow.types.filter { $0.pausedUntil != nil }.map(\.type).joined(separator: ", "))")); `wooqueue resume` starts them"
+                : "check that its workers run and keep up"
             conditions.append(AlertCondition(
                 id: "pending:\(name)", firing: pending > settings.pendingThreshold,
-                message: "queue \(name) has \(pending) pending jobs, ready or delayed (threshold \(settings.pendingThreshold)); check that its workers run and keep up",
+                message: "queue \(name) has \(pending) pending jobs, ready, delayed or waiting in flow control (threshold \(settings.pendingThreshold)); \(advice)",
                 clusterWide: true))
+            for type in queue.flow.types {
+                conditions.append(AlertCondition(
+                    id: "circuit-open:\(type.type)", firing: type.circuit != "closed",
+                    message: type.circuit == "closed"
+                        ? "the circuit of job type \(type.type) is closed: its calls succeed again"
+                        : "the circuit of job type \(type.type) is \(type.circuit): its calls kept failing, so none starts until the cool-down is over and a probe succeeds (\(type.throttled + type.waiting) jobs wait, no attempt lost); check what it calls",
+                    clusterWide: true))
+                let heldFor = type.heldUntil.map { ($0 - queue.flow.now) / 1000 }
+                conditions.append(AlertCondition(
+                    id: "held:\(type.type)", firing: heldFor != nil,
+                    message: heldFor.map { "what job type \(type.type) calls answered 429 or 503 with Retry-After: its jobs wait \($0) s more, without losing attempts (\(type.throttled) waiting)" }
+                        ?? "job type \(type.type) is no longer held by a Retry-After",
+                    clusterWide: true))
+            }
             let age = (queue.oldestReadyAgeMillis ?? 0) / 1000
             conditions.append(AlertCondition(
                 id: "late:\(name)", firing: queue.isLate,

@@ -252,6 +252,31 @@ enum FlowScripts {
         return {next_due, moved}
         """#)
 
+    /// Takes a slot and a token of a budget that callers wait for themselves (the store's REST budget), or says how
+    /// long to wait. ARGV: base, gate, member, concurrency limit (0: none), lease ms, token interval ms (0: no rate),
+    /// burst, jitter guard ms. Returns {1, 0} when granted, {0, wait ms} (-1: until a slot frees) when not.
+    static let acquire = RedisScript(name: "flow-acquire", source: common + "\n" + #"""
+        local now = now_ms()
+        local gate, member, limit, lease = ARGV[2], ARGV[3], tonumber(ARGV[4]), tonumber(ARGV[5])
+        local interval, burst = tonumber(ARGV[6]), tonumber(ARGV[7])
+        local slots = base .. ':g:' .. gate .. ':slots'
+        if limit > 0 then
+          redis.call('ZREMRANGEBYSCORE', slots, '-inf', now)
+          if redis.call('ZCARD', slots) >= limit then return {0, -1} end
+        end
+        if interval > 0 then
+          local rate = base .. ':g:' .. gate .. ':rate'
+          local tolerance = (burst - 1) * interval - tonumber(ARGV[8])
+          local tat = tonumber(redis.call('HGET', rate, 'tat') or '0')
+          if tat - now > tolerance then return {0, math.ceil(tat - tolerance - now)} end
+          tat = math.max(tat, now) + interval
+          redis.call('HSET', rate, 'tat', tat)
+          redis.call('PEXPIRE', rate, math.ceil(tat - now + interval) + 1000)
+        end
+        if limit > 0 then redis.call('ZADD', slots, now + lease, member) end
+        return {1, 0}
+        """#)
+
     /// Extends this process's slot leases. ARGV: base, lease ms, then pairs of key suffix (after base) and member.
     static let renew = RedisScript(name: "flow-renew", source: common + "\n" + #"""
         local expiry = now_ms() + tonumber(ARGV[2])
@@ -259,20 +284,37 @@ enum FlowScripts {
         return 0
         """#)
 
-    /// What `status` shows. ARGV: base, types…. Returns {paused hash, state hash, now, then per type {type,
-    /// running, waiting, throttled}}.
+    /// What `status`, the dashboard and `/metrics` show. ARGV: base, the configured limited types…. Returns {paused
+    /// hash, state hash, now, then per type {type, running, waiting, throttled}} for those types and every type
+    /// that is paused, has a state, or has jobs waiting.
     static let report = RedisScript(name: "flow-report", source: common + "\n" + #"""
         local now = now_ms()
-        local waiting = {}
-        for _, gate in ipairs(redis.call('SMEMBERS', base .. ':waiting')) do
-          local jobtype = string.match(gate, '^[^|]*')
-          waiting[jobtype] = (waiting[jobtype] or 0) + redis.call('LLEN', base .. ':g:' .. gate .. ':waiting')
+        local rows, order = {}, {}
+        local function row(jobtype)
+          if not rows[jobtype] then
+            rows[jobtype] = {jobtype, 0, 0, 0}
+            order[#order + 1] = jobtype
+          end
+          return rows[jobtype]
         end
-        local out = {redis.call('HGETALL', base .. ':paused'), redis.call('HGETALL', base .. ':state'), now}
-        for i = 2, #ARGV do
-          local jobtype = ARGV[i]
-          out[#out + 1] = {jobtype, redis.call('ZCOUNT', base .. ':t:' .. jobtype .. ':running', now, '+inf'),
-            waiting[jobtype] or 0, redis.call('ZCARD', base .. ':t:' .. jobtype .. ':throttled')}
+        for i = 2, #ARGV do row(ARGV[i]) end
+        local paused = redis.call('HGETALL', base .. ':paused')
+        for i = 1, #paused, 2 do if paused[i] ~= '*' then row(paused[i]) end end
+        local state = redis.call('HGETALL', base .. ':state')
+        for i = 1, #state, 2 do row(string.match(state[i], '^(.*):[^:]*$') or state[i]) end
+        for _, gate in ipairs(redis.call('SMEMBERS', base .. ':waiting')) do
+          local r = row(string.match(gate, '^[^|]*'))
+          r[3] = r[3] + redis.call('LLEN', base .. ':g:' .. gate .. ':waiting')
+        end
+        for _, jobtype in ipairs(redis.call('SMEMBERS', base .. ':types')) do
+          local r = row(jobtype)
+          r[4] = redis.call('ZCARD', base .. ':t:' .. jobtype .. ':throttled')
+        end
+        local out = {paused, state, now}
+        for _, jobtype in ipairs(order) do
+          local r = rows[jobtype]
+          r[2] = redis.call('ZCOUNT', base .. ':t:' .. jobtype .. ':running', now, '+inf')
+          out[#out + 1] = r
         end
         return out
         """#)

@@ -97,6 +97,30 @@ extension QueueStore {
         for reply in try await connection.pipeline(requests) { _ = try reply.checked() }
     }
 
+    // MARK: - Budgets callers wait for
+
+    /// The flow keys of a budget that is no queue's (`wq:{store}:flow` for the store's REST budget).
+    public func flowBase(scope: String) -> String { "\(prefix):{\(scope)}:flow" }
+
+    /// Takes a slot (named `member`, a lease of `leaseMillis`) and a token of the budget `gate` under `scope`; `nil`
+    /// when granted, else how long to wait before asking again (`nil` wait: until a slot frees, unknown when).
+    public func acquire(scope: String, gate: String, member: String, concurrency: Int?, rate: FlowLimits.Rate?,
+                        leaseMillis: Int64) async throws -> (granted: Bool, waitMillis: Int64?) {
+        let reply = try await connection.run(FlowScripts.acquire, keys: [], arguments: [
+            Array(flowBase(scope: scope).utf8), Array(gate.utf8), Array(member.utf8), Array(String(concurrency ?? 0).utf8),
+            Array(String(leaseMillis).utf8), Array(String(rate?.intervalMillis ?? 0).utf8), Array(String(rate?.burst ?? 1).utf8),
+            Array(String(rate?.jitterGuardMillis ?? 0).utf8),
+        ])
+        let parts = reply.array ?? []
+        let wait = parts.dropFirst().first?.int ?? -1
+        return (parts.first?.int == 1, wait >= 0 ? Int64(wait) : nil)
+    }
+
+    /// Gives back a slot taken with ``acquire(scope:gate:member:concurrency:rate:leaseMillis:)``.
+    public func releaseSlot(scope: String, gate: String, member: String) async throws {
+        _ = try await connection.send(RedisCommand("ZREM", "\(flowBase(scope: scope)):g:\(gate):slots", member))
+    }
+
     // MARK: - Pause and resume
 
     /// Pauses `type` on `queue`, or the whole queue when `type` is nil, until `until` (ms) or until resumed.
@@ -129,42 +153,40 @@ extension QueueStore {
         }
     }
 
-    /// The flow state of each queue and of its `types` (name → limits), from Redis's clock.
-    public func flowStates(queues: [String], types: [String: (queue: String, limits: FlowLimits)]) async throws -> [FlowQueueState] {
-        let requests: [RedisRequest] = queues.map { queue in
-            let names = types.filter { $0.value.queue == queue }.keys.sorted()
-            return .script(FlowScripts.report, keys: [], arguments: [Array(flowBase(queue).utf8)] + names.map { Array($0.utf8) })
-        }
-        var states: [FlowQueueState] = []
-        for (queue, reply) in zip(queues, try await connection.pipeline(requests)) {
-            let parts = try reply.checked().array ?? []
-            guard parts.count >= 3 else { throw RedisError(.unexpectedReply, "flow-report returned \(parts.count) parts") }
-            let paused = Self.fields(parts[0])
-            let state = Self.fields(parts[1])
-            let now = Int64(parts[2].int ?? 0)
-            func time(_ text: String?) -> Int64? { text.flatMap { Int64($0) } }
-            func live(_ until: Int64?) -> Int64? { until.flatMap { $0 == 0 || $0 > now ? $0 : nil } }
-            let queuePause = live(time(paused["*"]))
-            var typeStates: [FlowTypeState] = []
-            for entry in parts.dropFirst(3) {
-                let row = entry.array ?? []
-                guard row.count == 4, let type = row[0].string, let limits = types[type]?.limits else { continue }
-                let held = time(state["\(type):held"]).flatMap { $0 > now ? $0 : nil }
-                let circuit: String
-                switch state["\(type):circuit"] {
-                case "open": circuit = "open"
-                case "half": circuit = "half-open"
-                default: circuit = "closed"
-                }
-                typeStates.append(FlowTypeState(
-                    type: type, queue: queue, limits: limits, running: row[1].int ?? 0, waiting: row[2].int ?? 0, throttled: row[3].int ?? 0,
-                    circuit: circuit, failures: Int(state["\(type):failures"] ?? "") ?? 0, heldUntil: held,
-                    openUntil: circuit == "open" ? time(state["\(type):until"]) : nil,
-                    pausedUntil: queuePause ?? live(time(paused[type]))))
+    /// The request that reads `queue`'s flow state for ``flowState(queue:reply:limits:)``: `limited` are the
+    /// configured limited types of the queue, always reported.
+    func flowReport(queue: String, limited: [String]) -> RedisRequest {
+        .script(FlowScripts.report, keys: [], arguments: [Array(flowBase(queue).utf8)] + limited.sorted().map { Array($0.utf8) })
+    }
+
+    /// Reads the reply of ``flowReport(queue:limited:)``.
+    func flowState(queue: String, reply: RedisValue, limits: [String: FlowLimits]) throws -> FlowQueueState {
+        let parts = try reply.checked().array ?? []
+        guard parts.count >= 3 else { throw RedisError(.unexpectedReply, "flow-report returned \(parts.count) parts") }
+        let paused = Self.fields(parts[0])
+        let state = Self.fields(parts[1])
+        let now = Int64(parts[2].int ?? 0)
+        func time(_ text: String?) -> Int64? { text.flatMap { Int64($0) } }
+        func live(_ until: Int64?) -> Int64? { until.flatMap { $0 == 0 || $0 > now ? $0 : nil } }
+        let queuePause = live(time(paused["*"]))
+        var types: [FlowTypeState] = []
+        for entry in parts.dropFirst(3) {
+            let row = entry.array ?? []
+            guard row.count == 4, let type = row[0].string else { continue }
+            let circuit: String
+            switch state["\(type):circuit"] {
+            case "open": circuit = "open"
+            case "half": circuit = "half-open"
+            default: circuit = "closed"
             }
-            states.append(FlowQueueState(queue: queue, pausedUntil: queuePause, types: typeStates, now: now))
+            types.append(FlowTypeState(
+                type: type, queue: queue, limits: limits[type] ?? FlowLimits(), running: row[1].int ?? 0, waiting: row[2].int ?? 0,
+                throttled: row[3].int ?? 0, circuit: circuit, failures: Int(state["\(type):failures"] ?? "") ?? 0,
+                heldUntil: time(state["\(type):held"]).flatMap { $0 > now ? $0 : nil },
+                openUntil: circuit == "open" ? time(state["\(type):until"]) : nil,
+                pausedUntil: queuePause ?? live(time(paused[type]))))
         }
-        return states
+        return FlowQueueState(queue: queue, pausedUntil: queuePause, types: types.sorted { $0.type < $1.type }, now: now)
     }
 
     /// A flat `HGETALL` reply as a dictionary.

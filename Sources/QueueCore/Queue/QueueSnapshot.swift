@@ -16,9 +16,26 @@ public struct QueueSnapshot: Sendable {
         /// Age of the job that will run next, in ms; `nil` when ready is empty.
         public var oldestReadyAgeMillis: Int64?
         public var maxDelayMillis: Int64
+        /// Flow control: the queue's pause, and its types that are limited, paused, held, open or have jobs
+        /// waiting (``FlowTypeState``).
+        public var flow: FlowQueueState
 
-        /// True when the next job has waited longer than the queue allows.
-        public var isLate: Bool { (oldestReadyAgeMillis ?? 0) > maxDelayMillis }
+        /// True when the next job has waited longer than the queue allows, and the queue is not paused (a paused
+        /// queue's jobs wait on purpose).
+        public var isLate: Bool { flow.pausedUntil == nil && (oldestReadyAgeMillis ?? 0) > maxDelayMillis }
+
+        /// Jobs waiting in flow control: for a slot, a token, a hold, a cool-down or a resume.
+        public var waitingInFlow: Int { flow.types.reduce(0) { $0 + $1.waiting + $1.throttled } }
+
+        /// Jobs kept by a pause: a paused queue's ready and delayed jobs, and the jobs of its paused types.
+        public var paused: Int {
+            flow.pausedUntil != nil ? ready + delayed + waitingInFlow : flow.types.filter { $0.pausedUntil != nil }.reduce(0) { $0 + $1.waiting }
+        }
+
+        /// True when nothing is left to run but what a pause keeps.
+        var isIdleButPaused: Bool {
+            active == 0 && (flow.pausedUntil != nil || (ready == 0 && delayed == 0 && waitingInFlow == paused))
+        }
     }
 
     public var takenAt: Int64
@@ -27,6 +44,6 @@ public struct QueueSnapshot: Sendable {
     /// The latest events over all queues, newest first.
     public var events: [JobEvent]
 
-    /// True when no job is ready, delayed or held anywhere.
-    public var isIdle: Bool { queues.allSatisfy { $0.ready == 0 && $0.delayed == 0 && $0.active == 0 } }
+    /// True when no job is ready, delayed, held, or waiting in flow control anywhere, except what a pause keeps.
+    public var isIdle: Bool { queues.allSatisfy(\.isIdleButPaused) }
 }

@@ -1,8 +1,11 @@
 import RedisClient
 
 extension QueueStore {
-    /// Reads counts, process list and latest events for `queues` in two round trips.
-    public func snapshot(queues: [QueueConfiguration.QueueSettings], latestEvents: Int = 20) async throws -> QueueSnapshot {
+    /// Reads counts, flow state, process list and latest events for `queues` in two round trips. `jobTypes` names
+    /// the limited types flow control reports even when idle.
+    public func snapshot(queues: [QueueConfiguration.QueueSettings], jobTypes: [String: QueueConfiguration.JobTypeSettings] = [:],
+                         latestEvents: Int = 20) async throws -> QueueSnapshot {
+        let limits = jobTypes.compactMapValues { $0.flow.isEmpty ? nil : $0.flow }
         let now = WallClock.nowMillis()
         let processes = try await registeredProcesses()
         var requests: [RedisRequest] = []
@@ -13,6 +16,7 @@ extension QueueStore {
             requests.append(.command(RedisCommand("LLEN", k.dead)))
             requests.append(.command(RedisCommand("HGETALL", k.stats)))
             requests.append(.command(RedisCommand("LINDEX", k.ready, "-1")))
+            requests.append(flowReport(queue: queue.name, limited: limits.keys.filter { jobTypes[$0]?.queue == queue.name }))
             if latestEvents > 0 { requests.append(.command(RedisCommand("LRANGE", k.events, "0", String(latestEvents - 1)))) }
             for (record, _) in processes {
                 for holder in record.holders(of: queue.name) { requests.append(.command(RedisCommand("LLEN", k.active(holder: holder)))) }
@@ -28,6 +32,7 @@ extension QueueStore {
             let dead = try next().int ?? 0
             let stats = try next().integerFields
             let oldest = try next().bytes.flatMap { try? JobEnvelope(decoding: $0) }
+            let flow = try flowState(queue: queue.name, reply: cursor.next() ?? .null, limits: limits)
             for line in latestEvents > 0 ? try next().array ?? [] : [] {
                 if let bytes = line.bytes, let event = try? JobEvent(decoding: bytes, queue: queue.name) { result.events.append(event) }
             }
@@ -39,7 +44,7 @@ extension QueueStore {
                 name: queue.name, ready: ready, active: active, delayed: delayed, dead: dead,
                 enqueued: stats["enqueued"] ?? 0, done: stats["done"] ?? 0, retried: stats["retried"] ?? 0,
                 failed: stats["dead"] ?? 0, recovered: stats["recovered"] ?? 0,
-                oldestReadyAgeMillis: oldest.map { max(0, now - $0.dueAt) }, maxDelayMillis: queue.maxDelay.milliseconds))
+                oldestReadyAgeMillis: oldest.map { max(0, now - $0.dueAt) }, maxDelayMillis: queue.maxDelay.milliseconds, flow: flow))
         }
         result.events.sort { $0.at > $1.at }
         result.events = Array(result.events.prefix(latestEvents))

@@ -229,12 +229,17 @@ final class QueueWorker: Sendable {
         } catch {
             return .settled(undecodable(raw, reason: "\(error)", now: now), type: "invalid")
         }
-        observer?.jobStarted(envelope, pickupLatency: .milliseconds(max(0, now - envelope.dueAt)))
+        let entry = registry.entry(for: envelope.type)
+        if envelope.recoveries > settings.maxRecoveries || entry == nil {
+            // Settled without running: taken now. A runnable job counts as started when it starts (flow control
+            // may park it first).
+            observer?.jobStarted(envelope, pickupLatency: .milliseconds(max(0, now - envelope.dueAt)))
+        }
         if envelope.recoveries > settings.maxRecoveries {
             let reason = "recovered \(envelope.recoveries) times from dead workers (limit \(settings.maxRecoveries)): it may be what kills them"
             return .settled(deadLetter(raw, envelope, reason: reason, now: now), type: envelope.type)
         }
-        guard let entry = registry.entry(for: envelope.type) else {
+        guard let entry else {
             let reason = "unknown job type \"\(envelope.type)\": no handler is configured for it (known: \(registry.types.joined(separator: ", "))); add it to jobTypes in config.json, then retry it from the dead-letter list"
             return .settled(deadLetter(raw, envelope, reason: reason, now: now), type: envelope.type)
         }
@@ -255,6 +260,11 @@ final class QueueWorker: Sendable {
             }
         }
         guard let entry, !runnable.isEmpty else { return outcomes.compactMap { $0 } }
+        if let observer {
+            // Counted here, not when fetched: a job that flow control parks has not started.
+            let now = WallClock.nowMillis()
+            for job in runnable { observer.jobStarted(job.envelope, pickupLatency: .milliseconds(max(0, now - job.envelope.dueAt))) }
+        }
         let contexts = runnable.map { JobContext(envelope: $0.envelope, logger: logger) }
         let results = Mutex<[JobResult]?>(nil)
         let outcome: HandlerOutcome

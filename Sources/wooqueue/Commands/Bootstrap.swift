@@ -44,7 +44,7 @@ struct BootstrapCommand: AsyncParsableCommand {
     func run() async throws {
         let configuration = try global.load()
         let logger = global.logger("bootstrap")
-        let client = try WooCommerceClient(settings: configuration.woocommerce, logger: logger)
+        let client = try configuration.makeStoreClient(logger: logger)
         let writer = InventoryWriter(connection: PostgresConnection(url: configuration.database.url, label: "bootstrap"),
                                      settings: configuration.inventory)
         let bootstrap = Bootstrap(client: client, store: try configuration.makeStore(label: "bootstrap"), writer: writer, routing: configuration.routing)
@@ -102,7 +102,7 @@ struct ReconcileCommand: AsyncParsableCommand {
     func run() async throws {
         let configuration = try global.load()
         let logger = global.logger("reconcile")
-        let client = try WooCommerceClient(settings: configuration.woocommerce, logger: logger)
+        let client = try configuration.makeStoreClient(logger: logger)
         let reconciler = Reconciler(client: client, store: try configuration.makeStore(label: "reconcile"), routing: configuration.routing,
                                         orderRetention: configuration.webhooks.deliveryRetention)
         let progress = ProgressLines()

@@ -76,7 +76,7 @@ struct Serve: AsyncParsableCommand {
         let address = "http://\(configuration.http.host):\(configuration.http.port)\(configuration.http.webhookPath)"
         let access = AdminAccess(settings: configuration.admin, metricsToken: configuration.http.metricsToken)
         let metrics = MetricsEndpoint(
-            metrics: ClusterMetrics(store: try configuration.makeStore(label: "metrics"), queues: configuration.queues, registry: registry),
+            metrics: ClusterMetrics(store: try configuration.makeStore(label: "metrics"), queues: configuration.queues, jobTypes: configuration.jobTypes, registry: registry),
             access: access)
         let dashboard = try AdminDashboard(configuration: configuration, store: try configuration.makeStore(label: "admin"), access: access,
                                            catalogue: try catalogueAccess(configuration, logger: logger),
@@ -109,7 +109,7 @@ struct Serve: AsyncParsableCommand {
                                   }, webhookFindings: findings, logger: logger)
         var services: [ServiceGroupConfiguration.ServiceConfiguration] = [.init(service: intake), .init(service: listeners.webhooks), .init(service: listeners.admin), .init(service: alerts)]
         if !configuration.woocommerce.url.isEmpty, configuration.woocommerce.reconcileInterval > .zero {
-            let client = try WooCommerceClient(settings: configuration.woocommerce, logger: logger)
+            let client = try configuration.makeStoreClient(logger: logger)
             let reconciler = Reconciler(client: client, store: try configuration.makeStore(label: "reconcile"), routing: configuration.routing,
                                         orderRetention: configuration.webhooks.deliveryRetention)
             services.append(.init(service: ReconcileService(reconciler: reconciler, interval: configuration.woocommerce.reconcileInterval, logger: logger)))
@@ -117,7 +117,7 @@ struct Serve: AsyncParsableCommand {
         if !configuration.woocommerce.url.isEmpty, configuration.woocommerce.deletionSweepInterval > .zero {
             let writer = InventoryWriter(connection: PostgresConnection(url: configuration.database.url, label: "deletion-sweep"),
                                          settings: configuration.inventory)
-            let sweep = Bootstrap(client: try WooCommerceClient(settings: configuration.woocommerce, logger: logger),
+            let sweep = Bootstrap(client: try configuration.makeStoreClient(logger: logger),
                                   store: try configuration.makeStore(label: "deletion-sweep"), writer: writer, routing: configuration.routing,
                                   task: "deletion-sweep")
             services.append(.init(service: DeletionSweepService(sweep: sweep, interval: configuration.woocommerce.deletionSweepInterval, logger: logger)))
@@ -134,8 +134,8 @@ struct Serve: AsyncParsableCommand {
     private func webhookSync(_ configuration: WooqueueConfiguration, label: String, logger: Logger) throws -> WebhookSync? {
         guard !configuration.woocommerce.url.isEmpty, !configuration.webhooks.deliveryURL.isEmpty else { return nil }
         let settings = configuration.woocommerce
-        let manager = settings.manageKey.isEmpty ? nil : try WooCommerceClient(settings: try settings.managing(), logger: logger)
-        return WebhookSync(reader: try WooCommerceClient(settings: settings, logger: logger), manager: manager,
+        let manager = settings.manageKey.isEmpty ? nil : try configuration.makeStoreClient(try settings.managing(), logger: logger)
+        return WebhookSync(reader: try configuration.makeStoreClient(settings, logger: logger), manager: manager,
                            store: try configuration.makeStore(label: label), topics: Array(configuration.routes.keys),
                            deliveryURL: configuration.webhooks.deliveryURL)
     }
@@ -166,7 +166,7 @@ struct Serve: AsyncParsableCommand {
             throw ValidationError("webhooks.autoRepair needs woocommerce.manageKey and manageSecret: REST keys with Read/Write access of a user who can manage WooCommerce")
         }
         let store = try configuration.makeStore(label: "webhook-watchdog")
-        let reader = try WooCommerceClient(settings: configuration.woocommerce, logger: logger)
+        let reader = try configuration.makeStoreClient(logger: logger)
         return WebhookWatchdog(
             sync: sync,
             reconciler: Reconciler(client: reader, store: store, routing: configuration.routing, orderRetention: webhooks.deliveryRetention),
@@ -183,7 +183,7 @@ struct Serve: AsyncParsableCommand {
         guard !configuration.woocommerce.url.isEmpty else {
             return CatalogueAccess(tableRows: { try await writer.rowCount() }, storeProducts: nil, compare: nil)
         }
-        let client = try WooCommerceClient(settings: configuration.woocommerce, logger: logger)
+        let client = try configuration.makeStoreClient(logger: logger)
         let bootstrap = Bootstrap(client: client, store: try configuration.makeStore(label: "admin-bootstrap"), writer: writer, routing: configuration.routing)
         return CatalogueAccess(tableRows: { try await writer.rowCount() }, storeProducts: { try await client.productCount() },
                                compare: { progress in try await bootstrap.run(.init(), progress: progress).summary })

@@ -34,12 +34,13 @@ struct Status: AsyncParsableCommand {
             }
             return
         }
-        let snapshot = try await store.snapshot(queues: configuration.queues)
+        let snapshot = try await store.snapshot(queues: configuration.queues, jobTypes: configuration.jobTypes)
         let inventory = try await store.counts(scope: "inventory")
         if json {
             print(try StatusPrinter.json(StatusReport(snapshot, inventory: inventory)))
         } else {
             StatusPrinter.printCounts(snapshot)
+            StatusPrinter.printFlow(snapshot)
             if !inventory.isEmpty {
                 let totals = InventoryHandler.Count.allCases.map { "\($0.rawValue.replacingOccurrences(of: "_", with: " ")) \(inventory[$0.rawValue] ?? 0)" }
                 print("\ninventory totals: \(totals.joined(separator: ", "))")
@@ -65,6 +66,24 @@ struct StatusReport: Encodable {
         let oldestReadyAgeMs: Int64?
         let maxDelayMs: Int64
         let late: Bool
+        /// Paused as a whole: until when (ms), 0 until resumed; absent when not paused.
+        let pausedUntil: Int64?
+        /// Jobs waiting in flow control (for a slot, a token, a hold, a cool-down or a resume), and those a pause keeps.
+        let waitingInFlow, keptByPause: Int
+    }
+
+    /// A job type that is limited, paused, held, has a circuit not closed, or has jobs waiting in flow control.
+    struct FlowType: Encodable {
+        let type, queue: String
+        let concurrency: Int?
+        let concurrencyKey: String?
+        let rateLimit: String?
+        let burst: Int?
+        let rateLimitKey: String?
+        let running, waiting, throttled: Int
+        let circuit: String
+        let failures: Int
+        let heldUntil, openUntil, pausedUntil: Int64?
     }
 
     struct Process: Encodable {
@@ -88,6 +107,7 @@ struct StatusReport: Encodable {
     let queues: [Queue]
     let processes: [Process]
     let events: [Event]
+    let flow: [FlowType]
     /// Running totals of the inventory handler (`written`, `skipped_older`, `skipped_no_sku`, `truncated`,
     /// `rejected`, `deleted`, `delete_not_found`), over all processes.
     let inventory: [String: Int]
@@ -98,7 +118,14 @@ struct StatusReport: Encodable {
         queues = snapshot.queues.map {
             Queue(name: $0.name, ready: $0.ready, active: $0.active, delayed: $0.delayed, dead: $0.dead, enqueued: $0.enqueued,
                   done: $0.done, retried: $0.retried, failed: $0.failed, recovered: $0.recovered,
-                  oldestReadyAgeMs: $0.oldestReadyAgeMillis, maxDelayMs: $0.maxDelayMillis, late: $0.isLate)
+                  oldestReadyAgeMs: $0.oldestReadyAgeMillis, maxDelayMs: $0.maxDelayMillis, late: $0.isLate,
+                  pausedUntil: $0.flow.pausedUntil, waitingInFlow: $0.waitingInFlow, keptByPause: $0.paused)
+        }
+        flow = snapshot.queues.flatMap(\.flow.types).map {
+            FlowType(type: $0.type, queue: $0.queue, concurrency: $0.limits.concurrency, concurrencyKey: $0.limits.concurrencyKey?.text,
+                     rateLimit: $0.limits.rate?.text, burst: $0.limits.rate?.burst, rateLimitKey: $0.limits.rateLimitKey?.text,
+                     running: $0.running, waiting: $0.waiting, throttled: $0.throttled, circuit: $0.circuit, failures: $0.failures,
+                     heldUntil: $0.heldUntil, openUntil: $0.openUntil, pausedUntil: $0.pausedUntil)
         }
         processes = snapshot.processes.map {
             Process(id: $0.record.id, host: $0.record.host, pid: $0.record.pid, queues: $0.record.queues,
@@ -121,9 +148,35 @@ enum StatusPrinter {
         let header = ["queue", "ready", "active", "delayed", "dead", "done", "failed", "retried", "recovered", "oldest ready"]
         let rows = snapshot.queues.map { q in
             [q.name, "\(q.ready)", "\(q.active)", "\(q.delayed)", "\(q.dead)", "\(q.done)", "\(q.failed)", "\(q.retried)", "\(q.recovered)",
-             q.oldestReadyAgeMillis.map { age in "\(formatAge(age))\(q.isLate ? " LATE (max \(formatAge(q.maxDelayMillis)))" : "")" } ?? "-"]
+             q.flow.pausedUntil.map { "paused \(until($0, now: q.flow.now))" }
+                ?? q.oldestReadyAgeMillis.map { age in "\(formatAge(age))\(q.isLate ? " LATE (max \(formatAge(q.maxDelayMillis)))" : "")" } ?? "-"]
         }
         printTable(header, rows)
+    }
+
+    /// The job types flow control limits or holds: running against the limit, waiting, circuit, pause.
+    static func printFlow(_ snapshot: QueueSnapshot) {
+        let types = snapshot.queues.flatMap(\.flow.types)
+        guard !types.isEmpty else { return }
+        print("\nflow control:")
+        printTable(["type", "queue", "limit", "running", "waiting", "throttled", "circuit", "state"], types.map { t in
+            var limit: [String] = []
+            if let concurrency = t.limits.concurrency { limit.append("\(concurrency) at once\(t.limits.concurrencyKey.map { " per \($0.text)" } ?? "")") }
+            if let rate = t.limits.rate { limit.append("\(rate.text) burst \(rate.burst)\(t.limits.rateLimitKey.map { " per \($0.text)" } ?? "")") }
+            let now = snapshot.queues.first { $0.name == t.queue }?.flow.now ?? snapshot.takenAt
+            var state: [String] = []
+            if let paused = t.pausedUntil { state.append("paused \(until(paused, now: now))") }
+            if let held = t.heldUntil { state.append("held by Retry-After for \(formatAge(held - now))") }
+            if let open = t.openUntil { state.append("probe in \(formatAge(max(0, open - now)))") }
+            if t.failures > 0 { state.append("\(t.failures) failure(s) in a row") }
+            return [t.type, t.queue, limit.isEmpty ? "-" : limit.joined(separator: ", "), "\(t.running)", "\(t.waiting)", "\(t.throttled)",
+                    t.circuit, state.isEmpty ? "running" : state.joined(separator: "; ")]
+        })
+    }
+
+    /// "until resumed", or "for 12m" from `now`.
+    static func until(_ millis: Int64, now: Int64) -> String {
+        millis == 0 ? "until resumed" : "for \(formatAge(max(0, millis - now)))"
     }
 
     static func printProcesses(_ snapshot: QueueSnapshot) {

@@ -36,8 +36,8 @@ struct WebhookOptions: ParsableArguments {
         if let problem = WebhookSettings.problem(deliveryURL: deliveryURL) { throw ValidationError("--url \(problem)") }
         let logger = global.logger(label)
         let settings = configuration.woocommerce
-        let reader = try WooCommerceClient(settings: settings, logger: logger)
-        let manager = settings.manageKey.isEmpty ? nil : try WooCommerceClient(settings: try settings.managing(), logger: logger)
+        let reader = try configuration.makeStoreClient(settings, logger: logger)
+        let manager = settings.manageKey.isEmpty ? nil : try configuration.makeStoreClient(try settings.managing(), logger: logger)
         let sync = WebhookSync(reader: reader, manager: manager, store: try configuration.makeStore(label: label),
                                topics: Array(configuration.routes.keys), deliveryURL: deliveryURL)
         return (configuration, sync)

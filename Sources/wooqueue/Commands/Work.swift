@@ -66,7 +66,7 @@ struct Work: AsyncParsableCommand {
         let registry = PrometheusCollectorRegistry()
         MetricsSystem.bootstrap(PrometheusExport(registry: registry, metrics: ProcessMetric.workers + ProcessMetric.inventory + ProcessMetric.redis))
         let endpoint = MetricsEndpoint(
-            metrics: ClusterMetrics(store: try configuration.makeStore(label: "metrics"), queues: configuration.queues, registry: registry),
+            metrics: ClusterMetrics(store: try configuration.makeStore(label: "metrics"), queues: configuration.queues, jobTypes: configuration.jobTypes, registry: registry),
             access: access)
         let host = admin.host
         return HTTPListener.application(

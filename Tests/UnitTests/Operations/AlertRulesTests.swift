@@ -1,6 +1,6 @@
 import AppConfiguration
 import Operations
-import QueueCore
+@testable import QueueCore
 import Testing
 
 /// Alert conditions on this process's own readings: no server needed.
@@ -89,5 +89,46 @@ import Testing
         let off = AlertRules.evaluate(nil, settings: settings, process: "web1:42", local: quiet, badSignaturesPerMinute: 0,
                                       watchedTopics: ["order.created"], lastDeliveries: last, silence: .zero, now: now)
         #expect(!off.contains { $0.id.hasPrefix("webhook-silent:") })
+    }
+}
+
+/// Flow control's conditions, from a snapshot as Redis would give it: no server needed.
+@Suite struct FlowAlertRulesTests {
+    func queue(ready: Int, age: Int64, paused: Int64? = nil, types: [FlowTypeState] = []) -> QueueSnapshot.Queue {
+        QueueSnapshot.Queue(name: "medium", ready: ready, active: 0, delayed: 0, dead: 0, enqueued: 0, done: 0, retried: 0, failed: 0, recovered: 0,
+                            oldestReadyAgeMillis: age, maxDelayMillis: 300_000,
+                            flow: FlowQueueState(queue: "medium", pausedUntil: paused, types: types, now: 1_000_000))
+    }
+
+    func evaluate(_ queue: QueueSnapshot.Queue) -> [String: AlertCondition] {
+        let snapshot = QueueSnapshot(takenAt: 1_000_000, queues: [queue], processes: [], events: [])
+        let conditions = AlertRules.evaluate(snapshot, settings: WooqueueConfiguration.AlertSettings(), process: "w:1",
+                                             local: LocalReadings(badSignatures: 0, spooledDeliveries: 0), badSignaturesPerMinute: 0)
+        return Dictionary(conditions.map { ($0.id, $0) }, uniquingKeysWith: { first, _ in first })
+    }
+
+    @Test func aPausedQueueIsNotLateAndItsPendingAlertSaysWhy() {
+        let late = evaluate(queue(ready: 500, age: 900_000))
+        #expect(late["late:medium"]?.firing == true)
+        #expect(late["pending:medium"]?.message.contains("check that its workers run") == true)
+        let paused = evaluate(queue(ready: 500, age: 900_000, paused: 0))
+        #expect(paused["late:medium"]?.firing == false, "a paused queue waits on purpose")
+        #expect(paused["pending:medium"]?.firing == true)
+        #expect(paused["pending:medium"]?.message.contains("500 of them are kept by a pause (the queue is paused)") == true)
+        let typePaused = evaluate(queue(ready: 0, age: 0, types: [FlowTypeState(type: "sync_erp", queue: "medium", limits: FlowLimits(), waiting: 150, pausedUntil: 0)]))
+        #expect(typePaused["pending:medium"]?.message.contains("150 of them are kept by a pause (paused job types: sync_erp)") == true)
+    }
+
+    @Test func anOpenCircuitAndARetryAfterHoldFireAndResolvePerType() {
+        let limits = FlowLimits(concurrency: 4, breaker: .init(failures: 5, coolDown: .seconds(30)))
+        let open = evaluate(queue(ready: 0, age: 0, types: [FlowTypeState(type: "sync_erp", queue: "medium", limits: limits, throttled: 12,
+                                                                         circuit: "open", openUntil: 1_030_000)]))
+        #expect(open["circuit-open:sync_erp"]?.firing == true)
+        #expect(open["circuit-open:sync_erp"]?.message.contains("12 jobs wait, no attempt lost") == true)
+        let held = evaluate(queue(ready: 0, age: 0, types: [FlowTypeState(type: "sync_erp", queue: "medium", limits: limits, throttled: 3,
+                                                                         heldUntil: 1_120_000)]))
+        #expect(held["held:sync_erp"]?.firing == true && held["held:sync_erp"]?.message.contains("wait 120 s more") == true)
+        let fine = evaluate(queue(ready: 0, age: 0, types: [FlowTypeState(type: "sync_erp", queue: "medium", limits: limits)]))
+        #expect(fine["circuit-open:sync_erp"]?.firing == false && fine["held:sync_erp"]?.firing == false)
     }
 }
