@@ -40,14 +40,19 @@ struct BenchWorkers: AsyncParsableCommand {
     @Flag(name: .long, help: "Print one JSON object.")
     var json = false
 
+    @Option(name: .long, help: ArgumentHelp("Give the noop type this concurrency limit (set it above the workers, so it never binds): what flow control costs per job.", valueName: "calls"))
+    var concurrencyLimit: Int?
+
     mutating func validate() throws {
         guard jobs >= 1 else { throw ValidationError("--jobs must be ≥ 1") }
+        if let concurrencyLimit, concurrencyLimit < 1 { throw ValidationError("--concurrency-limit must be ≥ 1") }
         guard probes >= 1 else { throw ValidationError("--probes must be ≥ 1") }
     }
 
     func run() async throws {
         var configuration = try global.load()
         configuration.redis.keyPrefix = "wqbench-\(getpid())"
+        if let concurrencyLimit { configuration.jobTypes["noop"]?.flow.concurrency = concurrencyLimit }
         let store = try configuration.makeStore(label: "bench")
         try await store.checkServer(allowEviction: configuration.redis.allowEviction)
         do {

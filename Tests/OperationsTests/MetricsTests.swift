@@ -73,7 +73,7 @@ import Testing
             try await store.pause(queue: "low", type: nil, until: nil)
             try await store.pause(queue: "medium", type: "erp", until: nil)
             let erp = FlowGate(type: "erp", limits: configuration.jobTypes["erp"]!.flow, envelope: JobEnvelope(type: "erp", queue: "medium", maxAttempts: 1))
-            try await store.release(queue: "medium", gate: erp, member: nil, outcome: .hold, holdUntil: WallClock.nowMillis() + 60_000)
+            try await store.release(.init(gate: erp, member: nil, outcome: .hold, holdUntil: WallClock.nowMillis() + 60_000), queue: "medium")
             var samples = Self.samples(String(decoding: try await metrics.scrape(), as: UTF8.self))
             #expect(samples[#"wooqueue_flow_paused{queue="low",type=""}"#] == 1)
             #expect(samples[#"wooqueue_flow_paused{queue="high",type=""}"#] == 0)

@@ -22,10 +22,9 @@ public struct FlowGate: Sendable, Equatable {
     }
 }
 
-/// What admission decided for a call (``QueueStore/admit(queue:holder:gate:group:rest:leaseMillis:probeLeaseMillis:)``).
+/// What admission decided for a call (``QueueStore/admit(queue:holder:gate:group:leaseMillis:probeLeaseMillis:)``).
 public enum FlowAdmission: Sendable, Equatable {
-    /// Run it: it holds a slot lease named `member` (and is the circuit's probe when `probe`). The rest of the
-    /// batch went back to the queue.
+    /// Run it: it holds a slot lease named `member` (and is the circuit's probe when `probe`).
     case admitted(member: String, probe: Bool)
     /// Not now: it waits in Redis, for `reason` (`paused`, `probing`, `waiting` for a slot, `held`, `open`,
     /// `throttled`), until a time (ms) when one is known.

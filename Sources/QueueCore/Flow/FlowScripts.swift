@@ -23,7 +23,7 @@ enum FlowScripts {
         end
         -- A pause: '0' until resumed, or until a time.
         local function is_paused(value, now)
-          return value and (value == '0' or tonumber(value) > now)
+          return value and (value == '0' or (tonumber(value) or 0) > now)
         end
         -- What keeps every job of a type from starting now: 'paused', 'held' (and until), 'open' (and until),
         -- 'probing' (a probe runs); 'probe' when the next job is to probe (the cool-down is over, or the probe's lease
@@ -32,14 +32,14 @@ enum FlowScripts {
           local paused = redis.call('HMGET', base .. ':paused', '*', jobtype)
           if is_paused(paused[1], now) or is_paused(paused[2], now) then return 'paused', 0 end
           local st = redis.call('HMGET', base .. ':state', jobtype .. ':held', jobtype .. ':circuit', jobtype .. ':until', jobtype .. ':probeUntil')
-          local held = tonumber(st[1] or '0')
+          local held = (tonumber(st[1]) or 0)
           if held > now then return 'held', held end
           if st[2] == 'open' then
-            local open_until = tonumber(st[3] or '0')
+            local open_until = (tonumber(st[3]) or 0)
             if open_until > now then return 'open', open_until end
             return 'probe', 0
           elseif st[2] == 'half' then
-            if tonumber(st[4] or '0') > now then return 'probing', 0 end
+            if (tonumber(st[4]) or 0) > now then return 'probing', 0 end
             return 'probe', 0
           end
           return false, 0
@@ -74,10 +74,9 @@ enum FlowScripts {
 
     /// Admits one handler call (a job, or a batch handler's group) or parks it. KEYS: active, ready, status bucket.
     /// ARGV: base, holder, type, concurrency gate (empty: none), limit, lease ms, rate gate (empty: none), token
-    /// interval ms, burst, probe lease ms, status TTL, group size n, jitter guard ms, the group's n envelopes, then
-    /// the rest of the batch. Parked jobs leave the active list for their gate's waiting list (paused, probing, no slot) or the
-    /// type's throttled set (held, open, no token yet); an admitted call takes a slot lease, a token and maybe the
-    /// probe, and gives the rest of the batch back to the head of ready, so a slow call holds up no other job.
+    /// interval ms, burst, probe lease ms, status TTL, group size n, jitter guard ms, the group's n envelopes. Parked
+    /// jobs leave the active list for their gate's waiting list (paused, probing, no slot) or the type's throttled
+    /// set (held, open, no token yet); an admitted call takes a slot lease, a token and maybe the probe.
     /// Returns {outcome, until}: admitted, probe, paused, probing, waiting, held, open, throttled.
     static let admit = RedisScript(name: "flow-admit", source: common + "\n" + #"""
         local now = now_ms()
@@ -132,8 +131,8 @@ enum FlowScripts {
           local rate = base .. ':g:' .. rgate .. ':rate'
           local r = redis.call('HMGET', rate, 'tat', 'horizon')
           local tolerance = (burst - 1) * interval - tonumber(ARGV[13])
-          local tat = tonumber(r[1] or '0')
-          local horizon = tonumber(r[2] or '0')
+          local tat = (tonumber(r[1]) or 0)
+          local horizon = (tonumber(r[2]) or 0)
           if tat - now > tolerance then
             -- No token now: due when the next token comes that no job parked earlier is due for, so parked jobs
             -- come back one token apart instead of all at once.
@@ -154,11 +153,6 @@ enum FlowScripts {
           redis.call('HSET', base .. ':state', jobtype .. ':circuit', 'half', jobtype .. ':probe', member,
             jobtype .. ':probeUntil', now + tonumber(ARGV[10]))
         end
-        -- The rest of the batch back to the head of ready, newest first so the oldest is next in line.
-        for i = #ARGV, first + n, -1 do
-          if unhold(ARGV[i]) then redis.call('RPUSH', KEYS[2], ARGV[i]) end
-        end
-        write_statuses()
         return {state == 'probe' and 'probe' or 'admitted', now + lease}
         """#)
 
@@ -198,7 +192,7 @@ enum FlowScripts {
             open(now + cooldown); change = 'opened'
           end
         elseif outcome == 'hold' then
-          local held = tonumber(st[3] or '0')
+          local held = (tonumber(st[3]) or 0)
           if hold_until > held then
             if held <= now then change = 'held' end
             redis.call('HSET', state, jobtype .. ':held', hold_until)
@@ -215,8 +209,8 @@ enum FlowScripts {
         return {change, woken}
         """#)
 
-    /// Starts what may start: moves due throttled jobs to the head of ready and wakes every gate with waiting
-    /// jobs (a lease expired, a pause ended, a hold ran out). KEYS: ready. ARGV: base, then triples of type,
+    /// Starts what may start: forgets pauses and holds that ended, moves due throttled jobs to the head of ready
+    /// and wakes every gate with waiting jobs (a lease expired, a pause ended, a hold ran out). KEYS: ready. ARGV: base, then triples of type,
     /// concurrency limit (0: none), `1` when the limit is per key. Returns {next due ms or -1, jobs moved}.
     static let sweep = RedisScript(name: "flow-sweep", source: common + "\n" + #"""
         local now = now_ms()
@@ -226,6 +220,15 @@ enum FlowScripts {
           keyed[ARGV[i]] = ARGV[i + 2] == '1'
         end
         local next_due, moved = -1, 0
+        -- Forget pauses and holds that have ended.
+        local paused = redis.call('HGETALL', base .. ':paused')
+        for i = 1, #paused, 2 do
+          if paused[i + 1] ~= '0' and (tonumber(paused[i + 1]) or 0) <= now then redis.call('HDEL', base .. ':paused', paused[i]) end
+        end
+        local state = redis.call('HGETALL', base .. ':state')
+        for i = 1, #state, 2 do
+          if string.sub(state[i], -5) == ':held' and (tonumber(state[i + 1]) or 0) <= now then redis.call('HDEL', base .. ':state', state[i]) end
+        end
         for _, jobtype in ipairs(redis.call('SMEMBERS', base .. ':types')) do
           local throttled = base .. ':t:' .. jobtype .. ':throttled'
           local due = redis.call('ZRANGEBYSCORE', throttled, '-inf', now, 'LIMIT', 0, 1000)

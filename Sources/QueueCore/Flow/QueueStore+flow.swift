@@ -6,14 +6,59 @@ extension QueueStore {
     /// Every flow key of `queue` starts with this (`wq:{high}:flow`): one hash slot with the queue's own keys.
     public func flowBase(_ queue: String) -> String { "\(keys(queue).prefix):{\(queue)}:flow" }
 
-    /// Admits a call (`group`: its envelopes, as held) or parks it in Redis; an admitted call gives `rest` (the
-    /// batch's jobs after it) back to the head of the queue. One script call.
+    /// Admits a call (`group`: its envelopes, as held) or parks it in Redis. One script call.
     ///
     /// - Parameters:
     ///   - leaseMillis: how long the slot lasts unless renewed (the process timeout).
     ///   - probeLeaseMillis: how long a probe may take before another job probes instead.
-    public func admit(queue: String, holder: String, gate: FlowGate, group: [[UInt8]], rest: ArraySlice<[UInt8]>,
+    public func admit(queue: String, holder: String, gate: FlowGate, group: [[UInt8]],
                       leaseMillis: Int64, probeLeaseMillis: Int64) async throws -> FlowAdmission {
+        let request = admitRequest(queue: queue, holder: holder, gate: gate, group: group, leaseMillis: leaseMillis, probeLeaseMillis: probeLeaseMillis)
+        return try admission(try await connection.pipeline([request])[0], holder: holder, group: group)
+    }
+
+    /// What ending a call changed: the circuit `opened` or `closed`, the type `held`, or nothing; and how many
+    /// waiting jobs it let start.
+    public struct FlowRelease: Sendable, Equatable {
+        public var change: String
+        public var woken: Int
+    }
+
+    /// A call that ended, to tell flow control (``release(_:queue:)``).
+    public struct FlowCallEnd: Sendable {
+        public var gate: FlowGate
+        /// The slot lease from its admission; `nil` for a type without limits that only reports a hold.
+        public var member: String?
+        public var outcome: FlowOutcome
+        /// Until when the type is held (ms), for ``FlowOutcome/hold``.
+        public var holdUntil: Int64
+
+        public init(gate: FlowGate, member: String?, outcome: FlowOutcome, holdUntil: Int64 = 0) {
+            self.gate = gate
+            self.member = member
+            self.outcome = outcome
+            self.holdUntil = holdUntil
+        }
+    }
+
+    /// Ends an admitted call (frees its slot, counts its outcome for the breaker, records a hold). One script call.
+    @discardableResult
+    public func release(_ end: FlowCallEnd, queue: String) async throws -> FlowRelease {
+        Self.flowRelease(try await connection.pipeline([releaseRequest(end, queue: queue)])[0])
+    }
+
+    /// Ends a call and admits the next in one round trip (a pipeline): the slot is free before the next call asks.
+    public func release(_ end: FlowCallEnd, thenAdmit gate: FlowGate, queue: String, holder: String, group: [[UInt8]],
+                        leaseMillis: Int64, probeLeaseMillis: Int64) async throws -> (FlowRelease, FlowAdmission) {
+        let replies = try await connection.pipeline([
+            releaseRequest(end, queue: queue),
+            admitRequest(queue: queue, holder: holder, gate: gate, group: group, leaseMillis: leaseMillis, probeLeaseMillis: probeLeaseMillis),
+        ])
+        guard replies.count == 2 else { throw RedisError(.unexpectedReply, "expected 2 replies, got \(replies.count)") }
+        return (Self.flowRelease(replies[0]), try admission(replies[1], holder: holder, group: group))
+    }
+
+    private func admitRequest(queue: String, holder: String, gate: FlowGate, group: [[UInt8]], leaseMillis: Int64, probeLeaseMillis: Int64) -> RedisRequest {
         let k = keys(queue)
         var arguments: [[UInt8]] = [
             Array(flowBase(queue).utf8), Array(holder.utf8), Array(gate.type.utf8),
@@ -23,11 +68,12 @@ extension QueueStore {
             Array(String(statusTTLSeconds).utf8), Array(String(group.count).utf8),
             Array(String(gate.limits.rate?.jitterGuardMillis ?? 0).utf8),
         ]
-        arguments.reserveCapacity(arguments.count + group.count + rest.count)
         arguments += group
-        arguments += rest
-        let reply = try await connection.run(FlowScripts.admit, keys: [k.active(holder: holder), k.ready, statusBucket(queue)], arguments: arguments)
-        let parts = reply.array ?? []
+        return .script(FlowScripts.admit, keys: [k.active(holder: holder), k.ready, statusBucket(queue)], arguments: arguments)
+    }
+
+    private func admission(_ reply: RedisValue, holder: String, group: [[UInt8]]) throws -> FlowAdmission {
+        let parts = try reply.checked().array ?? []
         guard let outcome = parts.first?.string else { throw RedisError(.unexpectedReply, "flow-admit returned \(reply)") }
         let until = parts.dropFirst().first?.int.map(Int64.init)
         switch outcome {
@@ -39,24 +85,18 @@ extension QueueStore {
         }
     }
 
-    /// What ending a call changed: the circuit `opened` or `closed`, the type `held`, or nothing; and how many
-    /// waiting jobs it let start.
-    public struct FlowRelease: Sendable, Equatable {
-        public var change: String
-        public var woken: Int
+    private func releaseRequest(_ end: FlowCallEnd, queue: String) -> RedisRequest {
+        let gate = end.gate
+        return .script(FlowScripts.release, keys: [keys(queue).ready], arguments: [
+            Array(flowBase(queue).utf8), Array(gate.type.utf8), Array((end.member ?? "").utf8), Array((gate.concurrencyGate ?? "").utf8),
+            Array(String(gate.limits.concurrency ?? 0).utf8), Array(end.outcome.rawValue.utf8), Array(String(end.holdUntil).utf8),
+            Array(String(gate.limits.breaker?.failures ?? 0).utf8), Array(String(gate.limits.breaker?.coolDown.milliseconds ?? 0).utf8),
+        ])
     }
 
-    /// Ends an admitted call (`member` from its admission; `nil` for a type without limits that only reports a
-    /// hold) with its outcome. One script call.
-    @discardableResult
-    public func release(queue: String, gate: FlowGate, member: String?, outcome: FlowOutcome, holdUntil: Int64 = 0) async throws -> FlowRelease {
-        let arguments: [[UInt8]] = [
-            Array(flowBase(queue).utf8), Array(gate.type.utf8), Array((member ?? "").utf8), Array((gate.concurrencyGate ?? "").utf8),
-            Array(String(gate.limits.concurrency ?? 0).utf8), Array(outcome.rawValue.utf8), Array(String(holdUntil).utf8),
-            Array(String(gate.limits.breaker?.failures ?? 0).utf8), Array(String(gate.limits.breaker?.coolDown.milliseconds ?? 0).utf8),
-        ]
-        let reply = try await connection.run(FlowScripts.release, keys: [keys(queue).ready], arguments: arguments)
-        let parts = reply.array ?? []
+    /// A release's reply; a failed release (a script error) changed nothing anyone needs to hear of.
+    private static func flowRelease(_ reply: RedisValue) -> FlowRelease {
+        let parts = (try? reply.checked().array) ?? []
         return FlowRelease(change: parts.first?.string ?? "", woken: parts.dropFirst().first?.int ?? 0)
     }
 

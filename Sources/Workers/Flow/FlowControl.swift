@@ -7,10 +7,11 @@ import Synchronization
 /// A worker process's side of flow control: which calls must ask Redis before they start, the slot leases this
 /// process holds, and the loops that keep its view fresh and start waiting jobs.
 ///
-/// A call must ask (``gate(type:envelope:)``) when its type has a limit or a breaker, or when the type or its queue
-/// is paused, held by a dependency's `Retry-After`, or has a circuit not closed. The last four are read from Redis
-/// every ``viewInterval``, so every process stops starting a paused type within that time (plus the call it may be
-/// starting); with nothing limited and nothing paused, a job costs one atomic load here.
+/// A call must ask (``gate(type:limits:envelope:)``) when its type has a limit or a breaker, or when the type or
+/// its queue is paused, held by a dependency's `Retry-After`, or has a circuit not closed. The last four are read
+/// from Redis every ``viewInterval``, so every process stops starting a paused type within that time (plus the call
+/// it may be starting); while nothing is paused, held or open, a job of a type without limits costs two atomic
+/// loads here.
 public final class FlowControl: Sendable {
     /// How often the paused, held and open types are read from Redis.
     public static let viewInterval: Duration = .milliseconds(250)
@@ -35,11 +36,16 @@ public final class FlowControl: Sendable {
     let maxRetryAfter: Duration
     private let probeLeases: [String: Int64]
     private let view = Mutex(View())
-    /// True when some call may have to ask: a limited type exists, or something is paused, held or open.
-    private let asking = Atomic<Bool>(false)
+    /// How many queues are paused and types closed in ``view``: while 0, nothing is read under the lock.
+    private let closures = Atomic<Int>(0)
     private let leases = Mutex<[String: [String: [String]]]>([:])
     /// When the sweep should next run, as milliseconds of the wall clock.
     private let nextSweep = Atomic<Int64>(0)
+    /// When the jobs this process parked until a time are due, soonest first: it sweeps at each, so they start on
+    /// time. Jobs other processes parked start at their own sweeps, or at this one's within a second.
+    private let dues = Mutex<[Int64]>([])
+    /// The most due times remembered; past it, the sweep follows the next due time Redis reports instead.
+    static let duesKept = 10_000
     private let parked: CounterFamily
     private let changes: CounterFamily
     let logger: Logger
@@ -57,7 +63,6 @@ public final class FlowControl: Sendable {
         maxRetryAfter = configuration.workers.maxRetryAfter
         // A probe that outlives its type's timeout and a heartbeat has died with its process: another job probes.
         probeLeases = configuration.jobTypes.mapValues { $0.timeout.milliseconds + configuration.workers.processTimeout.milliseconds }
-        asking.store(!limits.isEmpty, ordering: .relaxed)
         parked = CounterFamily(.flowParked, labels: ["queue", "type", "reason"], factory: metrics)
         changes = CounterFamily(.flowChanges, labels: ["queue", "type", "change"], factory: metrics)
         self.logger = logger
@@ -67,16 +72,15 @@ public final class FlowControl: Sendable {
 
     /// True while `queue` is paused as a whole: its workers take nothing.
     func isPaused(queue: String) -> Bool {
-        guard asking.load(ordering: .relaxed) else { return false }
+        guard closures.load(ordering: .relaxed) > 0 else { return false }
         return view.withLock { $0.pausedQueues.contains(queue) }
     }
 
-    /// The gates a call of `type` must pass, or `nil` when it may start without asking.
-    func gate(type: String, envelope: JobEnvelope) -> FlowGate? {
-        guard asking.load(ordering: .relaxed) else { return nil }
-        let limits = self.limits[type]
-        guard limits != nil || view.withLock({ $0.closedTypes.contains(type) }) else { return nil }
-        return FlowGate(type: type, limits: limits ?? FlowLimits(), envelope: envelope)
+    /// The gates a call of `type` (whose configured limits are `limits`) must pass, or `nil` when it may start
+    /// without asking.
+    func gate(type: String, limits: FlowLimits, envelope: JobEnvelope) -> FlowGate? {
+        guard !limits.isEmpty || (closures.load(ordering: .relaxed) > 0 && view.withLock({ $0.closedTypes.contains(type) })) else { return nil }
+        return FlowGate(type: type, limits: limits, envelope: envelope)
     }
 
     func probeLease(of type: String) -> Int64 { probeLeases[type] ?? leaseMillis }
@@ -105,7 +109,18 @@ public final class FlowControl: Sendable {
     /// A call that was parked: counted, and the sweep wakes when it is due.
     func parked(queue: String, type: String, reason: String, until: Int64?) {
         parked.increment([queue, type, reason])
-        if let until { sweep(at: until) }
+        guard let until else { return }
+        dues.withLock { dues in
+            guard dues.count < Self.duesKept else { return }
+            // Binary search for the first due after `until`.
+            var low = 0, high = dues.count
+            while low < high {
+                let middle = (low + high) / 2
+                if dues[middle] <= until { low = middle + 1 } else { high = middle }
+            }
+            if low == 0 || dues[low - 1] != until { dues.insert(until, at: low) }
+        }
+        sweep(at: until)
     }
 
     /// What a release changed: logged as an event, counted, and seen by this process at once.
@@ -126,8 +141,11 @@ public final class FlowControl: Sendable {
             logger.notice("Flow state changed", metadata: metadata)
         }
         if change != "closed" {
-            asking.store(true, ordering: .relaxed)
-            view.withLock { _ = $0.closedTypes.insert(type) }
+            let count = view.withLock { view in
+                view.closedTypes.insert(type)
+                return view.closedTypes.count + view.pausedQueues.count
+            }
+            closures.store(count, ordering: .relaxed)
         }
     }
 
@@ -152,7 +170,7 @@ public final class FlowControl: Sendable {
             do {
                 let view = try await readView()
                 self.view.withLock { $0 = view }
-                asking.store(!limits.isEmpty || !view.pausedQueues.isEmpty || !view.closedTypes.isEmpty, ordering: .relaxed)
+                closures.store(view.pausedQueues.count + view.closedTypes.count, ordering: .relaxed)
                 failed = false
             } catch {
                 if !failed { logger.warning("Could not read the flow state; keeping the last one", metadata: ["error": "\(error)"]) }
@@ -166,8 +184,14 @@ public final class FlowControl: Sendable {
         let now = WallClock.nowMillis()
         var view = View()
         for (queue, paused, state) in try await store.flowFields(queues: queues) {
-            for (name, until) in paused where until == "0" || (Int64(until) ?? 0) > now - Self.clockMargin {
-                if name == "*" { view.pausedQueues.insert(queue) } else { view.closedTypes.insert(name) }
+            for (name, until) in paused {
+                let end = Int64(until) ?? 0
+                if name == "*" {
+                    // Read here alone (a queue's workers do not ask Redis), so it ends on time.
+                    if until == "0" || end > now { view.pausedQueues.insert(queue) }
+                } else if until == "0" || end > now - Self.clockMargin {
+                    view.closedTypes.insert(name)
+                }
             }
             for (field, value) in state {
                 guard let colon = field.lastIndex(of: ":") else { continue }
@@ -199,17 +223,25 @@ public final class FlowControl: Sendable {
             nextSweep.store(now + Self.sweepInterval.milliseconds, ordering: .relaxed)
             do {
                 let swept = try await store.sweepFlow(queues: queues, limits: limits)
-                if let due = swept.nextDue { sweep(at: due) }
+                let (ownNext, full) = dues.withLock { dues -> (Int64?, Bool) in
+                    let full = dues.count >= Self.duesKept
+                    dues.removeAll { $0 <= now }
+                    return (dues.first, full)
+                }
+                if let ownNext { sweep(at: ownNext) }
+                if full, let due = swept.nextDue { sweep(at: due) }
                 failed = false
             } catch {
                 if !failed { logger.warning("Could not start waiting jobs; trying again", metadata: ["error": "\(error)"]) }
                 failed = true
             }
-            // Sleep until the next due time, in short steps so an earlier one asked for meanwhile is not missed.
+            // Sleep until the next due time, in steps so an earlier one asked for meanwhile is not missed: short
+            // ones (10 ms) while this process has parked jobs waiting for a time, 100 ms otherwise.
             while !Task.isCancelled {
                 let left = nextSweep.load(ordering: .relaxed) - WallClock.nowMillis()
                 if left <= 0 { break }
-                try? await Task.sleep(for: .milliseconds(min(left, 10)))
+                let step: Int64 = dues.withLock { $0.isEmpty } ? 100 : 10
+                try? await Task.sleep(for: .milliseconds(min(left, step)))
             }
         }
     }

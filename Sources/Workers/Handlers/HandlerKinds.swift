@@ -64,7 +64,7 @@ public struct HandlerKinds: Sendable {
             }
             try type.settings.allowOnly(kind.settings.union(QueueConfiguration.JobTypeSettings.commonKeys))
             let handler = try kind.factory(HandlerSpec(type: name, timeout: type.timeout, settings: type.settings))
-            registry.register(type: name, handler: handler, timeout: type.timeout)
+            registry.register(type: name, handler: handler, timeout: type.timeout, flow: type.flow)
         }
         return registry
     }

@@ -1,10 +1,12 @@
-import QueueCore
+public import QueueCore
 
 /// Maps job types to their handler and timeout.
 public struct HandlerRegistry: Sendable {
     public struct Entry: Sendable {
         public let handler: any JobHandler
         public let timeout: Duration
+        /// The type's limits and breaker (``FlowLimits``); empty when it has none.
+        public let flow: FlowLimits
     }
 
     private var entries: [String: Entry] = [:]
@@ -12,9 +14,9 @@ public struct HandlerRegistry: Sendable {
     /// An empty registry; ``HandlerKinds/registry(for:)`` makes the configured one.
     public init() {}
 
-    /// Adds or replaces the handler of `type`.
-    public mutating func register(type: String, handler: any JobHandler, timeout: Duration) {
-        entries[type] = Entry(handler: handler, timeout: timeout)
+    /// Adds or replaces the handler of `type`, with its flow limits.
+    public mutating func register(type: String, handler: any JobHandler, timeout: Duration, flow: FlowLimits = FlowLimits()) {
+        entries[type] = Entry(handler: handler, timeout: timeout, flow: flow)
     }
 
     public func entry(for type: String) -> Entry? { entries[type] }

@@ -41,12 +41,17 @@ final class JobSlot: Sendable {
         let timeout: Duration
         let gate: OutcomeGate
         let task: Task<Void, Never>
+        /// When the call counts as slow, and what to do then (once).
+        var slowAt: ContinuousClock.Instant?
+        var whenSlow: (@Sendable () -> Void)?
     }
 
     private let running = Mutex<Running?>(nil)
 
-    /// Runs `handler` in its own task and waits for its outcome, or for the watchdog's.
-    func run(timeout: Duration, _ handler: @escaping @Sendable () async throws -> Void) async -> HandlerOutcome {
+    /// Runs `handler` in its own task and waits for its outcome, or for the watchdog's. `whenSlow`, if given, is
+    /// called once by the watchdog should the call run longer than its `after`.
+    func run(timeout: Duration, whenSlow: (after: Duration, action: @Sendable () -> Void)? = nil,
+             _ handler: @escaping @Sendable () async throws -> Void) async -> HandlerOutcome {
         let outcome = await withCheckedContinuation { continuation in
             let gate = OutcomeGate(continuation)
             let task = Task {
@@ -57,15 +62,26 @@ final class JobSlot: Sendable {
                     gate.finish(.failed(error))
                 }
             }
-            running.withLock { $0 = Running(deadline: .now + timeout, timeout: timeout, gate: gate, task: task) }
+            let now = ContinuousClock.now
+            running.withLock {
+                $0 = Running(deadline: now + timeout, timeout: timeout, gate: gate, task: task,
+                             slowAt: whenSlow.map { now + $0.after }, whenSlow: whenSlow?.action)
+            }
         }
         running.withLock { $0 = nil }
         return outcome
     }
 
-    /// Called by the watchdog: ends the running job if it is overdue, or if `interrupt` (grace period over).
+    /// Called by the watchdog: ends the running job if it is overdue, or if `interrupt` (grace period over); tells
+    /// a slow one's `whenSlow`.
     func check(now: ContinuousClock.Instant, interrupt: Bool) {
-        guard let job = running.withLock({ $0 }) else { return }
+        guard let (job, slow) = running.withLock({ running -> (Running, (@Sendable () -> Void)?)? in
+            guard let job = running else { return nil }
+            guard let slowAt = job.slowAt, now >= slowAt, let action = job.whenSlow else { return (job, nil) }
+            running?.whenSlow = nil
+            return (job, action)
+        }) else { return }
+        slow?()
         if interrupt {
             if job.gate.finish(.interrupted) { job.task.cancel() }
         } else if now >= job.deadline {

@@ -122,8 +122,10 @@ final class QueueWorker: Sendable {
         var oldestFinish = ContinuousClock.now
         var pause: Duration?
         var returnFrom: Int?
-        /// Where the jobs to give back end: an admitted call gave back the rest of the batch itself.
+        /// Where the jobs to give back end: a slow limited call gives back the rest of the batch itself.
         var returnEnd = batch.count
+        /// A limited call's end not yet told to Redis: it goes in the same round trip as the next admission.
+        var pendingEnd: QueueStore.FlowCallEnd?
         var index = 0
         while index < batch.count {
             if stop.isStopping || pause != nil || flow.isPaused(queue: queue.name) {
@@ -131,10 +133,12 @@ final class QueueWorker: Sendable {
                 break
             }
             let start = ContinuousClock.now
-            let group = prepareGroup(batch, from: index)
+            let (group, gate) = prepareGroup(batch, from: index)
             var admitted: (gate: FlowGate, member: String)?
-            if let gate = flowGate(of: group) {
-                switch await admit(gate, group: group, batch: batch, index: index) {
+            if let gate {
+                let end = pendingEnd
+                pendingEnd = nil
+                switch await admit(gate, group: group, after: end) {
                 case nil:
                     // Redis did not answer: what the list still holds goes back at the next loop.
                     mustReturnHeld.store(true, ordering: .relaxed)
@@ -146,11 +150,32 @@ final class QueueWorker: Sendable {
                     continue
                 case .admitted(let member, _)?:
                     admitted = (gate, member)
-                    returnEnd = index + group.count
+                }
+            } else if let end = pendingEnd {
+                pendingEnd = nil
+                await release(end)
+            }
+            var outcomes: [Outcome]
+            var gaveBack = false
+            if admitted != nil, index + group.count < batch.count {
+                // A limited call still running after the batch's work target gives the rest of the batch back
+                // meanwhile, so a slow call (an ERP at its limit) holds up no job behind it. Fast calls keep it.
+                let rest = batch[(index + group.count)...]
+                let handBack = HandBack()
+                outcomes = await run(group, whenSlow: (Self.batchWorkTarget, { handBack.start { await self.giveBack(rest) } }))
+                gaveBack = await handBack.finished()
+                if gaveBack { returnEnd = index + group.count }
+            } else {
+                outcomes = await run(group)
+            }
+            if let end = callEnd(outcomes, of: group, admitted: admitted) {
+                // A limited call followed by another in this batch tells its end with the next admission.
+                if admitted != nil, !gaveBack, index + group.count < batch.count, !stop.isStopping {
+                    pendingEnd = end
+                } else {
+                    await release(end)
                 }
             }
-            let outcomes = await run(group)
-            await report(outcomes, of: group, admitted: admitted)
             if outcomes.contains(where: { $0.settlement.kind == .requeue }) {
                 // Interrupted by shutdown: returned below together with the jobs not started yet.
                 returnFrom = index
@@ -165,8 +190,8 @@ final class QueueWorker: Sendable {
                 if let outagePause = outcome.pause { pause = outagePause }
             }
             index += group.count
-            if admitted != nil {
-                // The rest of the batch went back to the queue when the call was admitted.
+            if gaveBack {
+                if let end = pendingEnd { await release(end) }
                 await settle(&finished)
                 return (index, pause)
             }
@@ -174,6 +199,7 @@ final class QueueWorker: Sendable {
                 await settle(&finished)
             }
         }
+        if let end = pendingEnd { await release(end) }
         if let returnFrom {
             // Back to the head of the queue, untouched. Each goes to the very head, so push the newest first:
             // the oldest ends up next in line again.
@@ -206,11 +232,12 @@ final class QueueWorker: Sendable {
 
     /// What runs next from `index`: one job, or the consecutive runnable jobs of one batch handler (up to its
     /// limit). Only the jobs of the group are read, so a group never reaches past a job that ends it.
-    private func prepareGroup(_ batch: [[UInt8]], from index: Int) -> [(raw: [UInt8], prepared: Prepared)] {
+    /// Also returns the gates the group must pass first, if its type must ask (``FlowControl/gate(type:limits:envelope:)``).
+    private func prepareGroup(_ batch: [[UInt8]], from index: Int) -> (jobs: [(raw: [UInt8], prepared: Prepared)], gate: FlowGate?) {
         let first = prepare(batch[index])
-        guard case .runnable(_, let entry) = first, let batchHandler = entry.batchHandler else {
-            return [(batch[index], first)]
-        }
+        guard case .runnable(let envelope, let entry) = first else { return ([(batch[index], first)], nil) }
+        let gate = flow.gate(type: envelope.type, limits: entry.flow, envelope: envelope)
+        guard let batchHandler = entry.batchHandler else { return ([(batch[index], first)], gate) }
         var group = [(batch[index], first)]
         var next = index + 1
         while next < batch.count, group.count < batchHandler.batchLimit,
@@ -218,7 +245,7 @@ final class QueueWorker: Sendable {
             group.append((batch[next], prepare(batch[next])))
             next += 1
         }
-        return group
+        return (group, gate)
     }
 
     private func prepare(_ raw: [UInt8]) -> Prepared {
@@ -246,8 +273,10 @@ final class QueueWorker: Sendable {
         return .runnable(envelope, entry)
     }
 
-    /// Runs a group from ``prepareGroup(_:from:)`` and decides each job's settlement.
-    private func run(_ group: [(raw: [UInt8], prepared: Prepared)]) async -> [Outcome] {
+    /// Runs a group from ``prepareGroup(_:from:)`` and decides each job's settlement. `whenSlow` goes to the slot
+    /// (``JobSlot/run(timeout:whenSlow:_:)``).
+    private func run(_ group: [(raw: [UInt8], prepared: Prepared)],
+                     whenSlow: (after: Duration, action: @Sendable () -> Void)? = nil) async -> [Outcome] {
         var outcomes: [Outcome?] = Array(repeating: nil, count: group.count)
         var runnable: [(index: Int, raw: [UInt8], envelope: JobEnvelope)] = []
         var entry: HandlerRegistry.Entry?
@@ -269,14 +298,14 @@ final class QueueWorker: Sendable {
         let results = Mutex<[JobResult]?>(nil)
         let outcome: HandlerOutcome
         if let batchHandler = entry.batchHandler {
-            outcome = await slot.run(timeout: entry.timeout) {
+            outcome = await slot.run(timeout: entry.timeout, whenSlow: whenSlow) {
                 let batchResults = try await batchHandler.handle(batch: contexts)
                 precondition(batchResults.count == contexts.count, "a batch handler must return one result per job")
                 results.withLock { $0 = batchResults }
             }
         } else {
             let handler = entry.handler
-            outcome = await slot.run(timeout: entry.timeout) { try await handler.handle(contexts[0]) }
+            outcome = await slot.run(timeout: entry.timeout, whenSlow: whenSlow) { try await handler.handle(contexts[0]) }
         }
         let perJob = results.withLock { $0 }
         for (position, job) in runnable.enumerated() {
@@ -417,19 +446,20 @@ final class QueueWorker: Sendable {
 
     // MARK: - Flow control
 
-    /// The gates a group must pass before it runs, if its type must ask (``FlowControl/gate(type:envelope:)``).
-    private func flowGate(of group: [(raw: [UInt8], prepared: Prepared)]) -> FlowGate? {
-        guard case .runnable(let envelope, _)? = group.first?.prepared else { return nil }
-        return flow.gate(type: envelope.type, envelope: envelope)
-    }
-
-    /// Asks Redis whether the group may start now; `nil` when Redis did not answer. Jobs of the group that are
-    /// settled already (undecodable) ride along: they are parked or run with it.
-    private func admit(_ gate: FlowGate, group: [(raw: [UInt8], prepared: Prepared)], batch: [[UInt8]], index: Int) async -> FlowAdmission? {
+    /// Asks Redis whether the group may start now, in the same round trip as the end of the call before it (`end`);
+    /// `nil` when Redis did not answer.
+    private func admit(_ gate: FlowGate, group: [(raw: [UInt8], prepared: Prepared)], after end: QueueStore.FlowCallEnd?) async -> FlowAdmission? {
         do {
-            let admission = try await store.admit(
-                queue: queue.name, holder: holder, gate: gate, group: group.map(\.raw), rest: batch[(index + group.count)...],
-                leaseMillis: flow.leaseMillis, probeLeaseMillis: flow.probeLease(of: gate.type))
+            let admission: FlowAdmission
+            if let end {
+                let (released, admitted) = try await store.release(end, thenAdmit: gate, queue: queue.name, holder: holder, group: group.map(\.raw),
+                                                                   leaseMillis: flow.leaseMillis, probeLeaseMillis: flow.probeLease(of: gate.type))
+                flow.changed(queue: queue.name, type: end.gate.type, released.change, holdUntil: end.holdUntil)
+                admission = admitted
+            } else {
+                admission = try await store.admit(queue: queue.name, holder: holder, gate: gate, group: group.map(\.raw),
+                                                  leaseMillis: flow.leaseMillis, probeLeaseMillis: flow.probeLease(of: gate.type))
+            }
             if case .admitted(let member, _) = admission { flow.hold(queue: queue.name, gate: gate, member: member) }
             return admission
         } catch {
@@ -440,28 +470,43 @@ final class QueueWorker: Sendable {
         }
     }
 
-    /// Ends an admitted call in Redis (frees its slot, counts it for the breaker), and records a dependency's
-    /// `Retry-After` for the type even when it has no limit. A release that does not get through leaves the slot
-    /// to expire with its lease.
-    private func report(_ outcomes: [Outcome], of group: [(raw: [UInt8], prepared: Prepared)], admitted: (gate: FlowGate, member: String)?) async {
+    /// Returns held jobs, untouched, to the head of the queue (the oldest next in line). If Redis does not answer,
+    /// they may or may not have gone: the next loop gives back whatever the active list still holds.
+    private func giveBack(_ held: ArraySlice<[UInt8]>) async {
+        let settlements = held.reversed().map { Settlement(kind: .requeue, id: JobEnvelope.id(of: $0) ?? "", held: $0, replacement: $0) }
+        do {
+            try await store.settle(queue: queue.name, holder: holder, settlements)
+        } catch {
+            mustReturnHeld.store(true, ordering: .relaxed)
+        }
+    }
+
+    /// What a finished call tells flow control: the end of an admitted call, or a dependency's `Retry-After` for a
+    /// type without limits; `nil` when there is nothing to tell. The call's lease stops being renewed here.
+    private func callEnd(_ outcomes: [Outcome], of group: [(raw: [UInt8], prepared: Prepared)],
+                         admitted: (gate: FlowGate, member: String)?) -> QueueStore.FlowCallEnd? {
         let call = outcomes.first { $0.flow != .none }
         let outcome = call?.flow ?? .none
-        guard admitted != nil || outcome == .hold else { return }
-        let gate: FlowGate
-        if let admitted {
-            gate = admitted.gate
-            flow.drop(queue: queue.name, member: admitted.member)
-        } else {
-            guard case .runnable(let envelope, _)? = group.first?.prepared else { return }
-            gate = FlowGate(type: envelope.type, limits: FlowLimits(), envelope: envelope)
-        }
+        guard admitted != nil || outcome == .hold else { return nil }
         let holdUntil = outcome == .hold ? WallClock.nowMillis() + flow.holdDuration(call?.retryAfter ?? .seconds(1)).milliseconds : 0
+        if let admitted {
+            flow.drop(queue: queue.name, member: admitted.member)
+            return QueueStore.FlowCallEnd(gate: admitted.gate, member: admitted.member, outcome: outcome, holdUntil: holdUntil)
+        }
+        guard case .runnable(let envelope, _)? = group.first?.prepared else { return nil }
+        return QueueStore.FlowCallEnd(gate: FlowGate(type: envelope.type, limits: FlowLimits(), envelope: envelope), member: nil,
+                                      outcome: outcome, holdUntil: holdUntil)
+    }
+
+    /// Tells Redis a call ended (frees its slot, counts it for the breaker, records a hold). One that does not get
+    /// through leaves the slot to expire with its lease.
+    private func release(_ end: QueueStore.FlowCallEnd) async {
         do {
-            let released = try await store.release(queue: queue.name, gate: gate, member: admitted?.member, outcome: outcome, holdUntil: holdUntil)
-            flow.changed(queue: queue.name, type: gate.type, released.change, holdUntil: holdUntil)
+            let released = try await store.release(end, queue: queue.name)
+            flow.changed(queue: queue.name, type: end.gate.type, released.change, holdUntil: end.holdUntil)
         } catch {
             logger.warning("Could not end a limited call in Redis; its slot frees itself when its lease expires", metadata: [
-                "queue": "\(queue.name)", "type": "\(gate.type)", "error": "\(error)",
+                "queue": "\(queue.name)", "type": "\(end.gate.type)", "error": "\(error)",
             ])
         }
     }
@@ -564,5 +609,21 @@ struct OutageBackoff {
         if logged { logger.notice("Redis reachable again") }
         logged = false
         delay = .milliseconds(100)
+    }
+}
+
+/// The giving back of a batch's rest while a slow call runs: started at most once, by the slot's watchdog.
+final class HandBack: Sendable {
+    private let task = Mutex<Task<Void, Never>?>(nil)
+
+    func start(_ body: @escaping @Sendable () async -> Void) {
+        task.withLock { $0 = $0 ?? Task { await body() } }
+    }
+
+    /// Waits for the giving back, if it started; true if it did.
+    func finished() async -> Bool {
+        guard let started = task.withLock({ $0 }) else { return false }
+        await started.value
+        return true
     }
 }
