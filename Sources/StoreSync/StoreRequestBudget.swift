@@ -10,7 +10,7 @@ public import WooCommerceAPI
 /// as long as the request's timeout and a little more, so a process killed mid-request frees it by then. When
 /// the budget is spent it waits: for a token, exactly as long as Redis says; for a slot, in steps of 25 ms.
 public final class StoreRequestBudget: RequestBudget {
-    /// The Redis scope of the budget: `wq:{store}:flow`.
+    /// The scope the budget is kept under (``QueueStore/flowBase(scope:)``).
     public static let scope = "store"
     static let gate = "rest"
     static let slotWait: Duration = .milliseconds(25)
