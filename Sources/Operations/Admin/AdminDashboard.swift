@@ -64,6 +64,8 @@ public final class AdminDashboard: Sendable {
     private let queues: [QueueConfiguration.QueueSettings]
     /// The job types: the flow panel's pause form, and the limited types it always shows.
     private let jobTypes: [String: QueueConfiguration.JobTypeSettings]
+    /// How long a job woken by a resume keeps its slot reserved: the process timeout.
+    private let processTimeoutMillis: Int64
     /// Queues with dead-letter lists: the configured ones and the intake's list of unroutable deliveries.
     private let deadLetterQueues: [String]
     private let access: AdminAccess
@@ -90,6 +92,7 @@ public final class AdminDashboard: Sendable {
         self.store = store
         queues = routing.queue.queues
         jobTypes = routing.queue.jobTypes
+        processTimeoutMillis = routing.queue.workers.processTimeout.milliseconds
         deadLetterQueues = DeadLetterReview.queues(routing.queue)
         deadLetterReview = DeadLetterReview(routing: routing, store: store)
         self.access = access
@@ -347,7 +350,7 @@ public final class AdminDashboard: Sendable {
             message = "Paused \(target.name): running jobs finish, no worker starts another within a second"
         } else {
             let limits = jobTypes.compactMapValues { $0.flow.isEmpty ? nil : $0.flow }
-            let resumed = try await store.resume(queue: target.queue, type: target.type, limits: limits)
+            let resumed = try await store.resume(queue: target.queue, type: target.type, limits: limits, reserveMillis: processTimeoutMillis)
             logger.notice("Resumed from /admin", metadata: ["event": "flow-resumed", "queue": "\(target.queue)", "type": "\(target.type ?? "")"])
             message = resumed.wasPaused ? "Resumed \(target.name): \(resumed.moved) waiting job(s) went back to the queue" : "\(target.name) was not paused"
         }

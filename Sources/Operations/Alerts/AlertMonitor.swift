@@ -86,7 +86,7 @@ public final class AlertMonitor: Service, Sendable {
                                              badSignaturesPerMinute: badSignaturesPerMinute, overloadedPerMinute: overloadedPerMinute,
                                              replicationShortfallsPerMinute: replicationShortfallsPerMinute, failoversPerMinute: failoversPerMinute,
                                              webhookProblems: findings, watchedTopics: watchedTopics, lastDeliveries: lastDeliveries,
-                                             silence: silence, now: now)
+                                             silence: silence, jobTypes: jobTypes, now: now)
         let cluster = conditions.filter(\.clusterWide)
         let claims = (try? await store.alertBoard.claimChanges(cluster.map { ($0.id, $0.firing) }, now: now, interval: settings.interval))
             ?? Array(repeating: false, count: cluster.count)

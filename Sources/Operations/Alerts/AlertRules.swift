@@ -56,7 +56,8 @@ public enum AlertRules {
                                 overloadedPerMinute: Int = 0, replicationShortfallsPerMinute: Int = 0,
                                 failoversPerMinute: Int = 0, webhookProblems: [String: String]? = nil,
                                 watchedTopics: [String] = [], lastDeliveries: [String: Int64]? = nil,
-                                silence: Duration = .zero, now: Int64 = WallClock.nowMillis()) -> [AlertCondition] {
+                                silence: Duration = .zero, jobTypes: [String: QueueConfiguration.JobTypeSettings] = [:],
+                                now: Int64 = WallClock.nowMillis()) -> [AlertCondition] {
         var conditions: [AlertCondition] = []
         // Topics quiet for longer than webhooks.silenceAlert (a topic with no delivery recorded yet cannot be).
         if let lastDeliveries, silence > .zero {
@@ -103,7 +104,14 @@ public enum AlertRules {
                 id: "pending:\(name)", firing: pending > settings.pendingThreshold,
                 message: "queue \(name) has \(pending) pending jobs, ready, delayed or waiting in flow control (threshold \(settings.pendingThreshold)); \(advice)",
                 clusterWide: true))
-            for type in queue.flow.types {
+            // Every configured type of the queue, and any other with a flow state: a condition that is no longer
+            // listed would never be announced as resolved.
+            var types = queue.flow.types
+            for (name, settings) in jobTypes.sorted(by: { $0.key < $1.key })
+            where settings.queue == queue.name && !types.contains(where: { $0.type == name }) {
+                types.append(FlowTypeState(type: name, queue: queue.name, limits: settings.flow))
+            }
+            for type in types {
                 conditions.append(AlertCondition(
                     id: "circuit-open:\(type.type)", firing: type.circuit != "closed",
                     message: type.circuit == "closed"

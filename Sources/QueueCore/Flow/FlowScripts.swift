@@ -46,8 +46,9 @@ enum FlowScripts {
         end
         -- Moves the jobs waiting at `gate` that may start now to the head of ready, the oldest first in line: up to
         -- the free slots of its concurrency `limit` (1,000 without one), one when the next job probes, none while
-        -- the type is paused, held or open. Returns how many moved.
-        local function wake(gate, limit, now, ready)
+        -- the type is paused, held or open. Each woken job gets its slot reserved (`reserved|<id>`, for
+        -- `reserve_ms`), so a newer call cannot take it first. Returns how many moved.
+        local function wake(gate, limit, now, ready, reserve_ms)
           local state = gate_state(string.match(gate, '^[^|]*'), now)
           if state and state ~= 'probe' then return 0 end
           local list = base .. ':g:' .. gate .. ':waiting'
@@ -63,7 +64,13 @@ enum FlowScripts {
             local popped = redis.call('LMPOP', 1, list, 'RIGHT', 'COUNT', room)
             if popped then
               local envelopes = popped[2]
-              for i = #envelopes, 1, -1 do redis.call('RPUSH', ready, envelopes[i]) end
+              for i = #envelopes, 1, -1 do
+                redis.call('RPUSH', ready, envelopes[i])
+                local id = string.match(envelopes[i], '^{"id":"([^"]*)"')
+                if limit > 0 and id then
+                  redis.call('ZADD', base .. ':g:' .. gate .. ':slots', now + reserve_ms, 'reserved|' .. id)
+                end
+              end
               moved = #envelopes
             end
           end
@@ -85,11 +92,12 @@ enum FlowScripts {
         local rgate, interval, burst = ARGV[7], tonumber(ARGV[8]), tonumber(ARGV[9])
         local n, first = tonumber(ARGV[12]), 14
         local statuses = {}
+        -- In chunks: unpack() takes a few thousand values at most.
         local function write_statuses()
-          if #statuses > 0 then
-            redis.call('HSET', KEYS[3], unpack(statuses))
-            redis.call('EXPIRE', KEYS[3], ARGV[11])
+          for i = 1, #statuses, 1000 do
+            redis.call('HSET', KEYS[3], unpack(statuses, i, math.min(i + 999, #statuses)))
           end
+          if #statuses > 0 then redis.call('EXPIRE', KEYS[3], ARGV[11]) end
         end
         -- A job no longer held: pending again.
         local function unhold(envelope)
@@ -115,6 +123,9 @@ enum FlowScripts {
           write_statuses()
         end
 
+        -- A job woken for a freed slot holds it reserved: taken back here, whatever comes next.
+        local first_id = string.match(ARGV[first], '^{"id":"([^"]*)"') or ''
+        local reserved = cgate ~= '' and redis.call('ZREM', base .. ':g:' .. cgate .. ':slots', 'reserved|' .. first_id) == 1
         local state, state_until = gate_state(jobtype, now)
         if state == 'paused' or state == 'probing' then park_waiting(jobtype); return {state, 0} end
         if state == 'held' or state == 'open' then park_until(state_until); return {state, state_until} end
@@ -122,7 +133,7 @@ enum FlowScripts {
         if cgate ~= '' then
           slots = base .. ':g:' .. cgate .. ':slots'
           redis.call('ZREMRANGEBYSCORE', slots, '-inf', now)
-          if redis.call('ZCARD', slots) >= limit then park_waiting(cgate); return {'waiting', 0} end
+          if not reserved and redis.call('ZCARD', slots) >= limit then park_waiting(cgate); return {'waiting', 0} end
         end
         if rgate ~= '' then
           -- A token bucket as GCRA: tat is when the bucket would be full again. The tolerance keeps a guard in
@@ -133,20 +144,33 @@ enum FlowScripts {
           local tolerance = (burst - 1) * interval - tonumber(ARGV[13])
           local tat = (tonumber(r[1]) or 0)
           local horizon = (tonumber(r[2]) or 0)
+          -- Calls start at least an interval apart, and the guard's more when the tolerance is below zero (a burst
+          -- of 1).
+          local spacing = interval + math.max(0, -tolerance)
+          local waited = 'p:' .. first_id
           if tat - now > tolerance then
-            -- No token now: due when the next token comes that no job parked earlier is due for, so parked jobs
-            -- come back one token apart instead of all at once.
-            local due = math.ceil(math.max(tat - tolerance, horizon + interval))
-            redis.call('HSET', rate, 'horizon', due)
-            redis.call('PEXPIRE', rate, math.ceil(due - now + interval) + 1000)
+            local due
+            if redis.call('HEXISTS', rate, waited) == 1 and tat - tolerance - now <= spacing then
+              -- It waited its turn already and came back a little early (the call before it started late): the
+              -- next token is its.
+              due = math.ceil(tat - tolerance)
+            else
+              -- No token now: due when the next token comes that no job parked earlier is due for, so parked
+              -- jobs come back one token apart instead of all at once.
+              due = math.ceil(math.max(tat - tolerance, horizon + spacing))
+              redis.call('HSET', rate, 'horizon', due)
+            end
+            redis.call('HSET', rate, waited, due)
+            redis.call('PEXPIRE', rate, math.ceil(math.max(tat, due, horizon) - now + interval) + 1000)
             park_until(due)
             return {'throttled', due}
           end
+          redis.call('HDEL', rate, waited)
           tat = math.max(tat, now) + interval
           redis.call('HSET', rate, 'tat', tat)
           redis.call('PEXPIRE', rate, math.ceil(math.max(tat, horizon) - now + interval) + 1000)
         end
-        local member = holder .. '|' .. (string.match(ARGV[first], '^{"id":"([^"]*)"') or '')
+        local member = holder .. '|' .. first_id
         if slots then redis.call('ZADD', slots, now + lease, member) end
         redis.call('ZADD', base .. ':t:' .. jobtype .. ':running', now + lease, member)
         if state == 'probe' then
@@ -159,8 +183,8 @@ enum FlowScripts {
     /// Ends an admitted call, or reports a type's back-pressure: frees the call's slot (`member` empty: none),
     /// counts the outcome for the breaker, records a hold, and wakes the jobs the freed slot or a closed circuit
     /// lets start. KEYS: ready. ARGV: base, type, member, concurrency gate, limit, outcome (`ok`, `fail`, `hold`,
-    /// `none`), hold until ms, breaker failures (0: no breaker), cool-down ms. Returns {change, woken}: change is
-    /// `opened`, `closed`, `held` or empty.
+    /// `none`), hold until ms, breaker failures (0: no breaker), cool-down ms, how long a woken job's slot stays
+    /// reserved (ms). Returns {change, woken}: change is `opened`, `closed`, `held` or empty.
     static let release = RedisScript(name: "flow-release", source: common + "\n" + #"""
         local now = now_ms()
         local jobtype, member, cgate, limit, outcome = ARGV[2], ARGV[3], ARGV[4], tonumber(ARGV[5]), ARGV[6]
@@ -204,18 +228,21 @@ enum FlowScripts {
           open(now)
         end
         local woken = 0
-        if cgate ~= '' then woken = woken + wake(cgate, limit, now, KEYS[1]) end
-        if change == 'closed' and cgate ~= jobtype then woken = woken + wake(jobtype, 0, now, KEYS[1]) end
+        local reserve_ms = tonumber(ARGV[10])
+        if cgate ~= '' then woken = woken + wake(cgate, limit, now, KEYS[1], reserve_ms) end
+        if change == 'closed' and cgate ~= jobtype then woken = woken + wake(jobtype, 0, now, KEYS[1], reserve_ms) end
         return {change, woken}
         """#)
 
     /// Starts what may start: forgets pauses and holds that ended, moves due throttled jobs to the head of ready
-    /// and wakes every gate with waiting jobs (a lease expired, a pause ended, a hold ran out). KEYS: ready. ARGV: base, then triples of type,
-    /// concurrency limit (0: none), `1` when the limit is per key. Returns {next due ms or -1, jobs moved}.
+    /// and wakes every gate with waiting jobs (a lease expired, a pause ended, a hold ran out). KEYS: ready. ARGV:
+    /// base, how long a woken job's slot stays reserved (ms), then triples of type, concurrency limit (0: none), `1`
+    /// when the limit is per key. Returns {next due ms or -1, jobs moved}.
     static let sweep = RedisScript(name: "flow-sweep", source: common + "\n" + #"""
         local now = now_ms()
         local limits, keyed = {}, {}
-        for i = 2, #ARGV, 3 do
+        local reserve_ms = tonumber(ARGV[2])
+        for i = 3, #ARGV, 3 do
           limits[ARGV[i]] = tonumber(ARGV[i + 1])
           keyed[ARGV[i]] = ARGV[i + 2] == '1'
         end
@@ -250,7 +277,7 @@ enum FlowScripts {
           local limit = limits[jobtype] or 0
           -- A keyed type's own list holds jobs waiting for a resume or a probe, not for one key's slots.
           if keyed[jobtype] and gate == jobtype then limit = 0 end
-          moved = moved + wake(gate, limit, now, KEYS[1])
+          moved = moved + wake(gate, limit, now, KEYS[1], reserve_ms)
         end
         return {next_due, moved}
         """#)

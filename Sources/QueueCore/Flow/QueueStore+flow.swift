@@ -32,12 +32,15 @@ extension QueueStore {
         public var outcome: FlowOutcome
         /// Until when the type is held (ms), for ``FlowOutcome/hold``.
         public var holdUntil: Int64
+        /// How long the slot it frees stays reserved for the waiting job it wakes (the process timeout).
+        public var reserveMillis: Int64
 
-        public init(gate: FlowGate, member: String?, outcome: FlowOutcome, holdUntil: Int64 = 0) {
+        public init(gate: FlowGate, member: String?, outcome: FlowOutcome, holdUntil: Int64 = 0, reserveMillis: Int64 = 15_000) {
             self.gate = gate
             self.member = member
             self.outcome = outcome
             self.holdUntil = holdUntil
+            self.reserveMillis = reserveMillis
         }
     }
 
@@ -91,6 +94,7 @@ extension QueueStore {
             Array(flowBase(queue).utf8), Array(gate.type.utf8), Array((end.member ?? "").utf8), Array((gate.concurrencyGate ?? "").utf8),
             Array(String(gate.limits.concurrency ?? 0).utf8), Array(end.outcome.rawValue.utf8), Array(String(end.holdUntil).utf8),
             Array(String(gate.limits.breaker?.failures ?? 0).utf8), Array(String(gate.limits.breaker?.coolDown.milliseconds ?? 0).utf8),
+            Array(String(end.reserveMillis).utf8),
         ])
     }
 
@@ -101,15 +105,16 @@ extension QueueStore {
     }
 
     /// Moves due throttled jobs of `queues` to the head of their ready lists and starts waiting jobs their gates
-    /// allow now, one script call per queue in one pipeline. `limits`: the configured types' limits. Returns the
-    /// next time (ms, Redis's clock) a throttled job is due, if any, and how many jobs moved.
-    public func sweepFlow(queues: [String], limits: [String: FlowLimits]) async throws -> (nextDue: Int64?, moved: Int) {
+    /// allow now, one script call per queue in one pipeline. `limits`: the configured types' limits;
+    /// `reserveMillis`: how long a woken job's slot stays reserved for it (the process timeout). Returns the next
+    /// time (ms, Redis's clock) a throttled job is due, if any, and how many jobs moved.
+    public func sweepFlow(queues: [String], limits: [String: FlowLimits], reserveMillis: Int64) async throws -> (nextDue: Int64?, moved: Int) {
         var triples: [[UInt8]] = []
         for (type, flow) in limits.sorted(by: { $0.key < $1.key }) where flow.concurrency != nil {
             triples += [Array(type.utf8), Array(String(flow.concurrency ?? 0).utf8), Array((flow.concurrencyKey == nil ? "" : "1").utf8)]
         }
         let requests: [RedisRequest] = queues.map { queue in
-            .script(FlowScripts.sweep, keys: [keys(queue).ready], arguments: [Array(flowBase(queue).utf8)] + triples)
+            .script(FlowScripts.sweep, keys: [keys(queue).ready], arguments: [Array(flowBase(queue).utf8), Array(String(reserveMillis).utf8)] + triples)
         }
         var nextDue: Int64?
         var moved = 0
@@ -169,12 +174,13 @@ extension QueueStore {
         _ = try await connection.send(RedisCommand("HSET", "\(flowBase(queue)):paused", type ?? "*", String(until ?? 0)))
     }
 
-    /// Ends a pause and starts what waited for it at once. Returns whether there was a pause, and how many jobs
-    /// were moved back to the queue.
+    /// Ends a pause and starts what waited for it at once (`limits` and `reserveMillis` as for
+    /// ``sweepFlow(queues:limits:reserveMillis:)``). Returns whether there was a pause, and how many jobs were moved
+    /// back to the queue.
     @discardableResult
-    public func resume(queue: String, type: String?, limits: [String: FlowLimits]) async throws -> (wasPaused: Bool, moved: Int) {
+    public func resume(queue: String, type: String?, limits: [String: FlowLimits], reserveMillis: Int64) async throws -> (wasPaused: Bool, moved: Int) {
         let removed = try await connection.send(RedisCommand("HDEL", "\(flowBase(queue)):paused", type ?? "*")).int ?? 0
-        let swept = try await sweepFlow(queues: [queue], limits: limits)
+        let swept = try await sweepFlow(queues: [queue], limits: limits, reserveMillis: reserveMillis)
         return (removed > 0, swept.moved)
     }
 

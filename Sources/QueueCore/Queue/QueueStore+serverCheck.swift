@@ -7,7 +7,7 @@ extension QueueStore {
     public static let commandsUsed: [String] = [
         "ping", "info", "role", "select", "time",
         "get", "set", "del", "exists", "expire", "pexpire", "scan",
-        "hget", "hmget", "hset", "hdel", "hgetall", "hincrby", "hlen",
+        "hget", "hmget", "hexists", "hset", "hdel", "hgetall", "hincrby", "hlen",
         "lpush", "rpush", "lpop", "lmpop", "blmove", "llen", "lindex", "lrange", "lrem", "ltrim",
         "sadd", "srem", "smembers",
         "zadd", "zcard", "zcount", "zrem", "zrange", "zrangebyscore", "zremrangebyscore",
@@ -47,6 +47,7 @@ extension QueueStore {
             RedisCommand("HSET", hash, "field", "1"),
             RedisCommand("HGET", hash, "field"),
             RedisCommand("HMGET", hash, "field", "other"),
+            RedisCommand("HEXISTS", hash, "field"),
             RedisCommand("HINCRBY", hash, "field", "1"),
             RedisCommand("HGETALL", hash),
             RedisCommand("HLEN", hash),

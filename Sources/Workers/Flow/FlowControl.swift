@@ -76,11 +76,14 @@ public final class FlowControl: Sendable {
         return view.withLock { $0.pausedQueues.contains(queue) }
     }
 
-    /// The gates a call of `type` (whose configured limits are `limits`) must pass, or `nil` when it may start
-    /// without asking.
+    /// True when a call of `type` (whose configured limits are `limits`) must ask Redis before it starts.
+    func mustAsk(type: String, limits: FlowLimits) -> Bool {
+        !limits.isEmpty || (closures.load(ordering: .relaxed) > 0 && view.withLock { $0.closedTypes.contains(type) })
+    }
+
+    /// The gates a call of `type` must pass, or `nil` when it may start without asking.
     func gate(type: String, limits: FlowLimits, envelope: JobEnvelope) -> FlowGate? {
-        guard !limits.isEmpty || (closures.load(ordering: .relaxed) > 0 && view.withLock({ $0.closedTypes.contains(type) })) else { return nil }
-        return FlowGate(type: type, limits: limits, envelope: envelope)
+        mustAsk(type: type, limits: limits) ? FlowGate(type: type, limits: limits, envelope: envelope) : nil
     }
 
     func probeLease(of type: String) -> Int64 { probeLeases[type] ?? leaseMillis }
@@ -222,7 +225,7 @@ public final class FlowControl: Sendable {
             let now = WallClock.nowMillis()
             nextSweep.store(now + Self.sweepInterval.milliseconds, ordering: .relaxed)
             do {
-                let swept = try await store.sweepFlow(queues: queues, limits: limits)
+                let swept = try await store.sweepFlow(queues: queues, limits: limits, reserveMillis: leaseMillis)
                 let (ownNext, full) = dues.withLock { dues -> (Int64?, Bool) in
                     let full = dues.count >= Self.duesKept
                     dues.removeAll { $0 <= now }

@@ -241,8 +241,14 @@ final class QueueWorker: Sendable {
         var group = [(batch[index], first)]
         var next = index + 1
         while next < batch.count, group.count < batchHandler.batchLimit,
-              let type = JobEnvelope.type(of: batch[next]), registry.entry(for: type)?.batchHandler === batchHandler {
-            group.append((batch[next], prepare(batch[next])))
+              let type = JobEnvelope.type(of: batch[next]), let nextEntry = registry.entry(for: type), nextEntry.batchHandler === batchHandler {
+            // A group is one call through flow control: it holds only jobs that pass the same gates (one type, and
+            // one key for a per-key limit), and none that must ask when the first need not.
+            if gate == nil ? flow.mustAsk(type: type, limits: nextEntry.flow) : type != envelope.type { break }
+            let prepared = prepare(batch[next])
+            if let gate, case .runnable(let nextEnvelope, _) = prepared,
+               FlowGate(type: type, limits: gate.limits, envelope: nextEnvelope) != gate { break }
+            group.append((batch[next], prepared))
             next += 1
         }
         return (group, gate)
@@ -491,7 +497,8 @@ final class QueueWorker: Sendable {
         let holdUntil = outcome == .hold ? WallClock.nowMillis() + flow.holdDuration(call?.retryAfter ?? .seconds(1)).milliseconds : 0
         if let admitted {
             flow.drop(queue: queue.name, member: admitted.member)
-            return QueueStore.FlowCallEnd(gate: admitted.gate, member: admitted.member, outcome: outcome, holdUntil: holdUntil)
+            return QueueStore.FlowCallEnd(gate: admitted.gate, member: admitted.member, outcome: outcome, holdUntil: holdUntil,
+                                          reserveMillis: flow.leaseMillis)
         }
         guard case .runnable(let envelope, _)? = group.first?.prepared else { return nil }
         return QueueStore.FlowCallEnd(gate: FlowGate(type: envelope.type, limits: FlowLimits(), envelope: envelope), member: nil,
@@ -612,17 +619,24 @@ struct OutageBackoff {
     }
 }
 
-/// The giving back of a batch's rest while a slow call runs: started at most once, by the slot's watchdog.
+/// The giving back of a batch's rest while a slow call runs: started at most once, by the slot's watchdog, and
+/// never once the worker has moved on (the watchdog may call after the call has ended).
 final class HandBack: Sendable {
-    private let task = Mutex<Task<Void, Never>?>(nil)
+    private let state = Mutex<(task: Task<Void, Never>?, closed: Bool)>((nil, false))
 
     func start(_ body: @escaping @Sendable () async -> Void) {
-        task.withLock { $0 = $0 ?? Task { await body() } }
+        state.withLock { state in
+            guard !state.closed, state.task == nil else { return }
+            state.task = Task { await body() }
+        }
     }
 
-    /// Waits for the giving back, if it started; true if it did.
+    /// Closes it to late starts, then waits for the giving back if it started; true if it did.
     func finished() async -> Bool {
-        guard let started = task.withLock({ $0 }) else { return false }
+        guard let started = state.withLock({ state -> Task<Void, Never>? in
+            state.closed = true
+            return state.task
+        }) else { return false }
         await started.value
         return true
     }

@@ -76,7 +76,8 @@ struct ResumeCommand: AsyncParsableCommand {
         let configuration = try global.load()
         let (queue, type, name) = try target.resolve(configuration)
         let store = try configuration.makeStore()
-        let resumed = try await store.resume(queue: queue, type: type, limits: configuration.queueConfiguration.limitedTypes.mapValues(\.flow))
+        let resumed = try await store.resume(queue: queue, type: type, limits: configuration.queueConfiguration.limitedTypes.mapValues(\.flow),
+                                             reserveMillis: configuration.workers.processTimeout.milliseconds)
         if resumed.wasPaused {
             print("Resumed \(name): \(resumed.moved) waiting job(s) went back to the queue.")
         } else {
