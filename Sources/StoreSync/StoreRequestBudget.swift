@@ -32,13 +32,9 @@ public final class StoreRequestBudget: RequestBudget {
     public func withPermit<T: Sendable>(_ request: @Sendable () async throws -> T) async throws -> T {
         let member = UUID().uuidString
         while true {
-            let answer: (granted: Bool, waitMillis: Int64?)
-            do {
-                answer = try await store.acquire(scope: Self.scope, gate: Self.gate, member: member, concurrency: concurrency, rate: rate,
+            // Redis away: its error (an outage to the job that called, which then waits without losing an attempt).
+            let answer = try await store.acquire(scope: Self.scope, gate: Self.gate, member: member, concurrency: concurrency, rate: rate,
                                                  leaseMillis: leaseMillis)
-            } catch {
-                throw RequestBudgetError("could not ask Redis for the store's REST budget (woocommerce.maxConcurrentRequests): \(error)")
-            }
             if answer.granted { break }
             try await Task.sleep(for: answer.waitMillis.map { .milliseconds(max(1, $0)) } ?? Self.slotWait)
         }

@@ -169,23 +169,19 @@ public final class WooCommerceClient: Sendable {
                 let token = Data("\(settings.consumerKey):\(settings.consumerSecret)".utf8).base64EncodedString()
                 request.headers.add(name: "Authorization", value: "Basic \(token)")
             }
-            let outcome: Result<(HTTPResponseStatus, HTTPHeaders, [UInt8]), any Error>
-            do {
-                let exchange: @Sendable () async throws -> (HTTPResponseStatus, HTTPHeaders, [UInt8]) = { [http, settings, request] in
+            let exchange: @Sendable () async -> Result<(HTTPResponseStatus, HTTPHeaders, [UInt8]), any Error> = { [http, settings, request] in
+                do {
                     let response = try await http.execute(request, timeout: TimeAmount(settings.timeout))
                     let body = try await response.body.collect(upTo: 64 << 20)
-                    return (response.status, response.headers, Array(buffer: body))
+                    return .success((response.status, response.headers, Array(buffer: body)))
+                } catch {
+                    return .failure(error)
                 }
-                if let budget {
-                    outcome = .success(try await budget.withPermit(exchange))
-                } else {
-                    outcome = .success(try await exchange())
-                }
-            } catch let error as RequestBudgetError {
-                throw error
-            } catch {
-                outcome = .failure(error)
             }
+            // The request's own failures come back in the result; what the budget throws (Redis away) ends the
+            // request as it is, without retries here.
+            let outcome: Result<(HTTPResponseStatus, HTTPHeaders, [UInt8]), any Error>
+            if let budget { outcome = try await budget.withPermit(exchange) } else { outcome = await exchange() }
             let retryAfter: Duration?
             switch outcome {
             case .success(let (status, headers, body)):
@@ -351,14 +347,8 @@ enum StoreHTTPClients {
 }
 
 /// A budget of requests shared by everything that calls the store (every process and command): a request runs
-/// inside ``withPermit(_:)``, which waits until the budget allows it. Implemented over Redis by the caller.
+/// inside ``withPermit(_:)``, which waits until the budget allows it. Implemented over Redis by the caller; an
+/// error it throws (the budget could not be asked) ends the request unsent.
 public protocol RequestBudget: Sendable {
     func withPermit<T: Sendable>(_ request: @Sendable () async throws -> T) async throws -> T
-}
-
-/// The budget could not be asked (Redis away): the request was not sent.
-public struct RequestBudgetError: Error, CustomStringConvertible {
-    public let description: String
-
-    public init(_ description: String) { self.description = description }
 }
