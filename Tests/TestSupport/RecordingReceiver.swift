@@ -14,6 +14,8 @@ public final class RecordingReceiver: Sendable {
         public let type: String
         public let id: String
         public let attempt: String
+        /// The request's body: the job's payload.
+        public let body: String
         public let started: Double
         public var ended: Double?
         public var status: Int?
@@ -79,14 +81,14 @@ public final class RecordingReceiver: Sendable {
         let origin = ContinuousClock.now
         let router = Router()
         router.post("**") { request, _ -> Response in
-            _ = try await request.body.collect(upTo: 1 << 20)
+            let body = String(buffer: try await request.body.collect(upTo: 1 << 20))
             var headers: [String: String] = [:]
             for field in request.headers { headers[field.name.canonicalName] = field.value }
             let type = headers["x-wooqueue-job-type"] ?? ""
             let id = headers["x-wooqueue-job-id"] ?? ""
             let attempt = headers["x-wooqueue-attempt"] ?? ""
             let (index, number) = log.record.withLock { record -> (Int, Int) in
-                record.calls.append(Call(type: type, id: id, attempt: attempt, started: seconds(origin.duration(to: .now))))
+                record.calls.append(Call(type: type, id: id, attempt: attempt, body: body, started: seconds(origin.duration(to: .now))))
                 record.events.append(.started(type: type, id: id))
                 record.inFlight[type, default: 0] += 1
                 record.peak[type] = max(record.peak[type] ?? 0, record.inFlight[type] ?? 0)

@@ -215,6 +215,38 @@ import Testing
         _ = try await cluster.stop()
     }
 
+    /// A per-key limit: one store's orders at most 2 at a time, while other stores' run beside them.
+    @Test func aPerKeyLimitHoldsForEachKeyAndNotAcrossThem() async throws {
+        let cluster = try await Cluster(types: {
+            #""erp": {"queue": "high", "handler": "http", "url": "\#($0.url("erp"))", "concurrency": 2, "concurrencyKey": "payload.store"}"#
+        }) { _, _ in .init(delay: .milliseconds(200)) }
+        let jobs = (0..<24).map { JobEnvelope(type: "erp", queue: "high", payload: Array(#"{"store": "\#(["a", "b", "c"][$0 % 3])", "n": \#($0)}"#.utf8), maxAttempts: 5) }
+        try await cluster.store.enqueue(jobs)
+        try await cluster.waitForDone(24)
+        let calls = cluster.receiver.calls("erp")
+        /// The most calls in flight at once among `calls`, from the receiver's own start and end times.
+        func peak(_ calls: [RecordingReceiver.Call]) -> Int {
+            var edges: [(at: Double, change: Int)] = []
+            for call in calls {
+                edges.append((call.started, 1))
+                edges.append((call.ended ?? Double.infinity, -1))
+            }
+            // Ends before starts at the same instant: a call that ended lets the next one in.
+            edges.sort { left, right in left.at == right.at ? left.change < right.change : left.at < right.at }
+            var inFlight = 0, most = 0
+            for edge in edges {
+                inFlight += edge.change
+                most = max(most, inFlight)
+            }
+            return most
+        }
+        let perStore = ["a", "b", "c"].map { store in peak(calls.filter { $0.body.contains(#""store": "\#(store)""#) }) }
+        print("per-key limit 2 by store: peaks \(perStore) per store, \(peak(calls)) in all")
+        #expect(perStore == [2, 2, 2], "each store at most 2 at once, and its 2 are used")
+        #expect(peak(calls) > 2, "the limit is per store, not for the type")
+        _ = try await cluster.stop()
+    }
+
     /// Must show 2: a slow type limited to one call at a time never holds up the unlimited type on its queue.
     @Test func aLimitedTypeNeverHoldsUpAnotherTypeOnItsQueue() async throws {
         let cluster = try await Cluster(types: {
