@@ -358,16 +358,8 @@ public final class AdminDashboard: Sendable {
     }
 
     static func flowRow(_ type: FlowTypeState, now: Int64) -> LiveView.FlowRow {
-        var limit: [String] = []
-        if let concurrency = type.limits.concurrency { limit.append("\(concurrency) at once\(type.limits.concurrencyKey.map { " per \($0.text)" } ?? "")") }
-        if let rate = type.limits.rate { limit.append("\(rate.text), burst \(rate.burst)\(type.limits.rateLimitKey.map { " per \($0.text)" } ?? "")") }
-        var state: [String] = []
-        if let paused = type.pausedUntil { state.append(paused == 0 ? "paused" : "paused for \(max(0, paused - now) / 1000) s") }
-        if let held = type.heldUntil { state.append("held by Retry-After for \(max(0, held - now) / 1000) s") }
-        if let open = type.openUntil { state.append("probe in \(max(0, open - now) / 1000) s") }
-        if type.failures > 0 { state.append("\(type.failures) failure(s) in a row") }
-        return LiveView.FlowRow(type: type.type, queue: type.queue, limit: limit.isEmpty ? "–" : limit.joined(separator: "; "),
-                                circuit: type.circuit, state: state.isEmpty ? "running" : state.joined(separator: "; "),
+        return LiveView.FlowRow(type: type.type, queue: type.queue, limit: type.limits.summary ?? "–",
+                                circuit: type.circuit, state: type.stateSummary(now: now) { "\($0 / 1000) s" },
                                 running: type.running, waiting: type.waiting, throttled: type.throttled,
                                 paused: type.pausedUntil != nil, troubled: type.circuit != "closed" || type.heldUntil != nil)
     }

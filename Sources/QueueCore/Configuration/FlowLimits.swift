@@ -25,6 +25,15 @@ public struct FlowLimits: Sendable, Equatable {
         self.breaker = breaker
     }
 
+    /// The limits as `status` and the dashboard show them: `2 at once per payload.store, 20/s burst 5`; `nil` when
+    /// there is none.
+    public var summary: String? {
+        var parts: [String] = []
+        if let concurrency { parts.append("\(concurrency) at once\(concurrencyKey.map { " per \($0.text)" } ?? "")") }
+        if let rate { parts.append("\(rate.text) burst \(rate.burst)\(rateLimitKey.map { " per \($0.text)" } ?? "")") }
+        return parts.isEmpty ? nil : parts.joined(separator: ", ")
+    }
+
     /// True when no limit and no breaker is set: the type's jobs run without asking Redis first.
     public var isEmpty: Bool { concurrency == nil && rate == nil && breaker == nil }
 

@@ -81,6 +81,19 @@ public struct FlowTypeState: Sendable, Equatable {
     }
 }
 
+extension FlowTypeState {
+    /// What holds the type back, as `status` and the dashboard show it: `paused until resumed; 3 failure(s) in a
+    /// row`, or `running`. `duration` spells a time left (ms).
+    public func stateSummary(now: Int64, duration: (Int64) -> String) -> String {
+        var state: [String] = []
+        if let pausedUntil { state.append(pausedUntil == 0 ? "paused until resumed" : "paused for \(duration(max(0, pausedUntil - now)))") }
+        if let heldUntil { state.append("held by Retry-After for \(duration(max(0, heldUntil - now)))") }
+        if let openUntil { state.append("probe in \(duration(max(0, openUntil - now)))") }
+        if failures > 0 { state.append("\(failures) failure(s) in a row") }
+        return state.isEmpty ? "running" : state.joined(separator: "; ")
+    }
+}
+
 /// A queue's and its types' flow state: what is paused, held or open.
 public struct FlowQueueState: Sendable, Equatable {
     public var queue: String

@@ -160,17 +160,9 @@ enum StatusPrinter {
         guard !types.isEmpty else { return }
         print("\nflow control:")
         printTable(["type", "queue", "limit", "running", "waiting", "throttled", "circuit", "state"], types.map { t in
-            var limit: [String] = []
-            if let concurrency = t.limits.concurrency { limit.append("\(concurrency) at once\(t.limits.concurrencyKey.map { " per \($0.text)" } ?? "")") }
-            if let rate = t.limits.rate { limit.append("\(rate.text) burst \(rate.burst)\(t.limits.rateLimitKey.map { " per \($0.text)" } ?? "")") }
             let now = snapshot.queues.first { $0.name == t.queue }?.flow.now ?? snapshot.takenAt
-            var state: [String] = []
-            if let paused = t.pausedUntil { state.append("paused \(until(paused, now: now))") }
-            if let held = t.heldUntil { state.append("held by Retry-After for \(formatAge(held - now))") }
-            if let open = t.openUntil { state.append("probe in \(formatAge(max(0, open - now)))") }
-            if t.failures > 0 { state.append("\(t.failures) failure(s) in a row") }
-            return [t.type, t.queue, limit.isEmpty ? "-" : limit.joined(separator: ", "), "\(t.running)", "\(t.waiting)", "\(t.throttled)",
-                    t.circuit, state.isEmpty ? "running" : state.joined(separator: "; ")]
+            return [t.type, t.queue, t.limits.summary ?? "-", "\(t.running)", "\(t.waiting)", "\(t.throttled)",
+                    t.circuit, t.stateSummary(now: now, duration: formatAge)]
         })
     }
 
