@@ -32,8 +32,15 @@ import Testing
                 workers.append((process, Task.detached { await readToEnd(err) }))
             }
             let store = store
-            try await waitUntil("three worker processes to register", timeout: .seconds(30)) {
-                try await store.registeredProcesses().filter(\.alive).count == 3
+            do {
+                try await waitUntil("three worker processes to register", timeout: .seconds(30)) {
+                    try await store.registeredProcesses().filter(\.alive).count == 3
+                }
+            } catch {
+                // Never leave them running behind a failed test.
+                for worker in workers { kill(worker.process.processIdentifier, SIGKILL) }
+                receiver.stop()
+                throw error
             }
         }
 
