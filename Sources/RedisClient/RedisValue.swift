@@ -50,6 +50,16 @@ public enum RedisValue: Sendable, Equatable {
         return fields
     }
 
+    /// An `HGETALL` reply as a dictionary of texts; fields whose value is not text are left out.
+    public var stringFields: [String: String] {
+        let pairs = array ?? []
+        var fields: [String: String] = [:]
+        for index in stride(from: 0, to: pairs.count - 1, by: 2) {
+            if let name = pairs[index].string, let value = pairs[index + 1].string { fields[name] = value }
+        }
+        return fields
+    }
+
     /// Throws the error an `.error` element carries; returns `self` otherwise.
     public func checked() throws -> RedisValue {
         if case .error(let message) = self { throw RedisError(.server, message) }

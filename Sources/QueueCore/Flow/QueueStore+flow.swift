@@ -195,7 +195,7 @@ extension QueueStore {
         let replies = try await connection.pipeline(requests)
         guard replies.count == queues.count * 2 else { throw RedisError(.unexpectedReply, "expected \(queues.count * 2) replies, got \(replies.count)") }
         return try queues.enumerated().map { index, queue in
-            (queue, Self.fields(try replies[index * 2].checked()), Self.fields(try replies[index * 2 + 1].checked()))
+            (queue, try replies[index * 2].checked().stringFields, try replies[index * 2 + 1].checked().stringFields)
         }
     }
 
@@ -209,8 +209,8 @@ extension QueueStore {
     func flowState(queue: String, reply: RedisValue, limits: [String: FlowLimits]) throws -> FlowQueueState {
         let parts = try reply.checked().array ?? []
         guard parts.count >= 3 else { throw RedisError(.unexpectedReply, "flow-report returned \(parts.count) parts") }
-        let paused = Self.fields(parts[0])
-        let state = Self.fields(parts[1])
+        let paused = parts[0].stringFields
+        let state = parts[1].stringFields
         let now = Int64(parts[2].int ?? 0)
         func time(_ text: String?) -> Int64? { text.flatMap { Int64($0) } }
         func live(_ until: Int64?) -> Int64? { until.flatMap { $0 == 0 || $0 > now ? $0 : nil } }
@@ -233,17 +233,5 @@ extension QueueStore {
                 pausedUntil: queuePause ?? live(time(paused[type]))))
         }
         return FlowQueueState(queue: queue, pausedUntil: queuePause, types: types.sorted { $0.type < $1.type }, now: now)
-    }
-
-    /// A flat `HGETALL` reply as a dictionary.
-    static func fields(_ reply: RedisValue) -> [String: String] {
-        let items = reply.array ?? []
-        var fields: [String: String] = [:]
-        var index = 0
-        while index + 1 < items.count {
-            if let key = items[index].string, let value = items[index + 1].string { fields[key] = value }
-            index += 2
-        }
-        return fields
     }
 }

@@ -87,12 +87,7 @@ public struct PeriodicTask: Sendable {
 
     /// The task's notes of one kind (what its last run found, what it still owes), by name.
     public func notes(_ kind: String) async throws -> [String: String] {
-        let values = try await connection.send(RedisCommand("HGETALL", keys.notes(kind))).array ?? []
-        var notes: [String: String] = [:]
-        for index in stride(from: 0, to: values.count - 1, by: 2) {
-            if let name = values[index].string, let text = values[index + 1].string { notes[name] = text }
-        }
-        return notes
+        try await connection.send(RedisCommand("HGETALL", keys.notes(kind))).stringFields
     }
 
     /// Replaces the notes of one kind with `notes` (one round trip).
