@@ -86,10 +86,12 @@ struct BenchWorkers: AsyncParsableCommand {
         let observer = BenchObserver()
         let process = try WorkerProcess(configuration: configuration, registry: try configuration.makeRegistry(logger: global.logger("bench")),
                                         observer: observer, logger: global.logger("bench"))
+        let cpuBefore = try await CPUTimes.read(redis: store)
         let processStart = ContinuousClock.now
         let running = Task { try await process.run() }
         try await observer.waitForSettled(jobs, timeout: .seconds(600), progress: progress)
         let processTime = processStart.duration(to: .now)
+        let cpuAfter = try await CPUTimes.read(redis: store)
 
         // 3. Pickup latency with idle pools.
         progress.say("probing pickup latency with \(probes) jobs enqueued one at a time…")
@@ -112,7 +114,9 @@ struct BenchWorkers: AsyncParsableCommand {
             processJobsPerS: Double(jobs) / processTime.seconds,
             pickupP50Ms: Self.percentile(latencies, 0.50),
             pickupP99Ms: Self.percentile(latencies, 0.99),
-            peakRssMb: Self.peakRSSMegabytes())
+            peakRssMb: Self.peakRSSMegabytes(),
+            wooqueueCpuUsPerJob: (cpuAfter.process - cpuBefore.process) * 1e6 / Double(jobs),
+            redisCpuUsPerJob: (cpuAfter.redis - cpuBefore.redis) * 1e6 / Double(jobs))
         if json {
             print(try JSONOutput.text(result))
         } else {
@@ -120,9 +124,11 @@ struct BenchWorkers: AsyncParsableCommand {
                 jobs:              %d
                 enqueue:           %.0f jobs/s
                 process:           %.0f jobs/s (reliable path, %d workers)
+                CPU per job:       wooqueue %.1f µs, Redis %.1f µs (while processing)
                 pickup latency:    p50 %.2f ms, p99 %.2f ms (%d probes)
                 peak RSS:          %.1f MB
                 """, jobs, result.enqueueJobsPerS, result.processJobsPerS, configuration.queues.reduce(0) { $0 + $1.workers },
+                result.wooqueueCpuUsPerJob, result.redisCpuUsPerJob,
                 result.pickupP50Ms, result.pickupP99Ms, latencies.count, result.peakRssMb))
         }
     }
@@ -148,6 +154,22 @@ struct BenchResult: Encodable {
     let pickupP50Ms: Double
     let pickupP99Ms: Double
     let peakRssMb: Double
+    let wooqueueCpuUsPerJob: Double
+    let redisCpuUsPerJob: Double
+}
+
+/// CPU time used so far, in seconds, by this process (`getrusage`) and by the Redis server (`INFO cpu`: its main
+/// and background threads, all clients), so a run can say what each job costs on each side.
+struct CPUTimes {
+    var process: Double
+    var redis: Double
+
+    static func read(redis store: QueueStore) async throws -> CPUTimes {
+        var usage = rusage()
+        getrusage(RUSAGE_SELF.rawValue, &usage)
+        let process = Double(usage.ru_utime.tv_sec + usage.ru_stime.tv_sec) + Double(usage.ru_utime.tv_usec + usage.ru_stime.tv_usec) / 1e6
+        return CPUTimes(process: process, redis: try await store.serverCPUSeconds())
+    }
 }
 
 /// Counts settled jobs and times the probe jobs from enqueue to start.

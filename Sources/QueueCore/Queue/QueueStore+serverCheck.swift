@@ -104,6 +104,13 @@ extension QueueStore {
         }
         return policy
     }
+
+    /// The CPU time the Redis server has used since it started, in seconds (`INFO cpu`: user and system, all its
+    /// threads and clients), for benchmarks that report what a job costs Redis.
+    public func serverCPUSeconds() async throws -> Double {
+        let info = try await connection.send(RedisCommand("INFO", "cpu")).string ?? ""
+        return ["used_cpu_sys", "used_cpu_user"].reduce(0.0) { $0 + (RedisInfo.field($1, in: info).flatMap(Double.init) ?? 0) }
+    }
 }
 
 /// The Redis user may not run a command wooqueue needs, or not on its keys; or the server lacks a command.

@@ -133,7 +133,7 @@ final class QueueWorker: Sendable {
                 break
             }
             let start = ContinuousClock.now
-            let (group, gate) = prepareGroup(batch, from: index)
+            let (group, gate, sequence) = prepareGroup(batch, from: index)
             var admitted: (gate: FlowGate, member: String)?
             if let gate {
                 let end = pendingEnd
@@ -165,6 +165,8 @@ final class QueueWorker: Sendable {
                 outcomes = await run(group, whenSlow: (Self.batchWorkTarget, { handBack.start { await self.giveBack(rest) } }))
                 gaveBack = await handBack.finished()
                 if gaveBack { returnEnd = index + group.count }
+            } else if sequence {
+                outcomes = await runSequence(group)
             } else {
                 outcomes = await run(group)
             }
@@ -176,20 +178,22 @@ final class QueueWorker: Sendable {
                     await release(end)
                 }
             }
-            if outcomes.contains(where: { $0.settlement.kind == .requeue }) {
-                // Interrupted by shutdown: returned below together with the jobs not started yet.
-                returnFrom = index
-                break
-            }
+            // Interrupted by shutdown: that job goes back below, with the jobs not started yet.
+            let interrupted = outcomes.firstIndex { $0.settlement.kind == .requeue }
             if finished.isEmpty { oldestFinish = .now }
             let took = start.duration(to: .now)
-            for outcome in outcomes {
-                finished.append(Finished(settlement: outcome.settlement, type: outcome.type, duration: took / outcomes.count))
+            for outcome in outcomes[..<(interrupted ?? outcomes.count)] {
+                finished.append(Finished(settlement: outcome.settlement, type: outcome.type, duration: outcome.duration ?? took / outcomes.count))
                 // Right after their job: the settle script applies them only if it applied the job's outcome.
                 finished += outcome.parts.map { Finished(settlement: $0, type: outcome.type, duration: .zero) }
                 if let outagePause = outcome.pause { pause = outagePause }
             }
-            index += group.count
+            if let interrupted {
+                returnFrom = index + interrupted
+                break
+            }
+            // A run of jobs may end before its last (``JobSlot/runSequence(timeouts:keepGoing:_:)``).
+            index += outcomes.count
             if gaveBack {
                 if let end = pendingEnd { await release(end) }
                 await settle(&finished)
@@ -215,7 +219,8 @@ final class QueueWorker: Sendable {
     /// A job read from its envelope: settled already (undecodable, unknown type, too many recoveries), or ready
     /// to run with its handler.
     private enum Prepared {
-        case settled(Settlement, type: String)
+        /// `taken`: the envelope, when it decoded, to count the job as taken when it is settled.
+        case settled(Settlement, type: String, taken: JobEnvelope?)
         case runnable(JobEnvelope, HandlerRegistry.Entry)
     }
 
@@ -228,16 +233,32 @@ final class QueueWorker: Sendable {
         var retryAfter: Duration?
         /// Parts of a split job, each settled as a failed job of its own (``JobResult/split(_:)``).
         var parts: [Settlement] = []
+        /// How long the job's own call took, when it ran alone; `nil` for a group's shared call.
+        var duration: Duration?
     }
 
-    /// What runs next from `index`: one job, or the consecutive runnable jobs of one batch handler (up to its
-    /// limit). Only the jobs of the group are read, so a group never reaches past a job that ends it.
+    /// What runs next from `index`: one job; the consecutive runnable jobs of one batch handler (up to its
+    /// limit); or, when `sequence`, a run of consecutive jobs of plain handlers that need not ask flow control
+    /// (up to ``settleBatch``), to go through ``JobSlot/runSequence(timeouts:keepGoing:_:)``. Only the jobs of the
+    /// group are kept, so a group never reaches past a job that ends it (that one is read again as the next).
     /// Also returns the gates the group must pass first, if its type must ask (``FlowControl/gate(type:limits:envelope:)``).
-    private func prepareGroup(_ batch: [[UInt8]], from index: Int) -> (jobs: [(raw: [UInt8], prepared: Prepared)], gate: FlowGate?) {
+    private func prepareGroup(_ batch: [[UInt8]], from index: Int) -> (jobs: [(raw: [UInt8], prepared: Prepared)], gate: FlowGate?, sequence: Bool) {
         let first = prepare(batch[index])
-        guard case .runnable(let envelope, let entry) = first else { return ([(batch[index], first)], nil) }
+        guard case .runnable(let envelope, let entry) = first else { return ([(batch[index], first)], nil, false) }
         let gate = flow.gate(type: envelope.type, limits: entry.flow, envelope: envelope)
-        guard let batchHandler = entry.batchHandler else { return ([(batch[index], first)], gate) }
+        guard let batchHandler = entry.batchHandler else {
+            guard gate == nil else { return ([(batch[index], first)], gate, false) }
+            var run = [(batch[index], first)]
+            var next = index + 1
+            while next < batch.count, run.count < Self.settleBatch {
+                let prepared = prepare(batch[next])
+                guard case .runnable(let nextEnvelope, let nextEntry) = prepared, nextEntry.batchHandler == nil,
+                      flow.gate(type: nextEnvelope.type, limits: nextEntry.flow, envelope: nextEnvelope) == nil else { break }
+                run.append((batch[next], prepared))
+                next += 1
+            }
+            return (run, nil, true)
+        }
         var group = [(batch[index], first)]
         var next = index + 1
         while next < batch.count, group.count < batchHandler.batchLimit,
@@ -251,7 +272,7 @@ final class QueueWorker: Sendable {
             group.append((batch[next], prepared))
             next += 1
         }
-        return (group, gate)
+        return (group, gate, false)
     }
 
     private func prepare(_ raw: [UInt8]) -> Prepared {
@@ -260,21 +281,16 @@ final class QueueWorker: Sendable {
         do {
             envelope = try JobEnvelope(decoding: raw)
         } catch {
-            return .settled(undecodable(raw, reason: "\(error)", now: now), type: "invalid")
+            return .settled(undecodable(raw, reason: "\(error)", now: now), type: "invalid", taken: nil)
         }
         let entry = registry.entry(for: envelope.type)
-        if envelope.recoveries > settings.maxRecoveries || entry == nil {
-            // Settled without running: taken now. A runnable job counts as started when it starts (flow control
-            // may park it first).
-            observer?.jobStarted(envelope, pickupLatency: .milliseconds(max(0, now - envelope.dueAt)))
-        }
         if envelope.recoveries > settings.maxRecoveries {
             let reason = "recovered \(envelope.recoveries) times from dead workers (limit \(settings.maxRecoveries)): it may be what kills them"
-            return .settled(deadLetter(raw, envelope, reason: reason, now: now), type: envelope.type)
+            return .settled(deadLetter(raw, envelope, reason: reason, now: now), type: envelope.type, taken: envelope)
         }
         guard let entry else {
             let reason = "unknown job type \"\(envelope.type)\": no handler is configured for it (known: \(registry.types.joined(separator: ", "))); add it to jobTypes in config.json, then retry it from the dead-letter list"
-            return .settled(deadLetter(raw, envelope, reason: reason, now: now), type: envelope.type)
+            return .settled(deadLetter(raw, envelope, reason: reason, now: now), type: envelope.type, taken: envelope)
         }
         return .runnable(envelope, entry)
     }
@@ -288,7 +304,11 @@ final class QueueWorker: Sendable {
         var entry: HandlerRegistry.Entry?
         for (index, job) in group.enumerated() {
             switch job.prepared {
-            case .settled(let settlement, let type): outcomes[index] = Outcome(settlement: settlement, type: type)
+            case .settled(let settlement, let type, let taken):
+                // Settled without running: taken now. A runnable job counts as started when it starts (flow
+                // control may park it first).
+                if let taken { observer?.jobStarted(taken, pickupLatency: .milliseconds(max(0, WallClock.nowMillis() - taken.dueAt))) }
+                outcomes[index] = Outcome(settlement: settlement, type: type)
             case .runnable(let envelope, let jobEntry):
                 runnable.append((index, job.raw, envelope))
                 entry = jobEntry
@@ -338,6 +358,28 @@ final class QueueWorker: Sendable {
                                           flow: Self.flowOutcome(of: outcome), retryAfter: (Self.failure(of: outcome))?.retryAfter, parts: parts)
         }
         return outcomes.compactMap { $0 }
+    }
+
+    /// Runs a run of plain jobs from ``prepareGroup(_:from:)`` in one task (``JobSlot/runSequence(timeouts:keepGoing:_:)``)
+    /// and decides each one's settlement. Returns the outcomes of the jobs that ran: the run stops before a job when
+    /// the process stops or the queue is paused, and after a failure, so a failure's consequence (an outage's pause,
+    /// a hold) is decided before the next job.
+    private func runSequence(_ group: [(raw: [UInt8], prepared: Prepared)]) async -> [Outcome] {
+        let jobs = group.compactMap { job -> (raw: [UInt8], envelope: JobEnvelope, handler: any JobHandler, timeout: Duration)? in
+            guard case .runnable(let envelope, let entry) = job.prepared else { return nil }
+            return (job.raw, envelope, entry.handler, entry.timeout)
+        }
+        let (observer, logger, stop, flow, queueName) = (self.observer, self.logger, self.stop, self.flow, queue.name)
+        let calls = await slot.runSequence(timeouts: jobs.map(\.timeout), keepGoing: { !stop.isStopping && !flow.isPaused(queue: queueName) }) { index in
+            let job = jobs[index]
+            observer?.jobStarted(job.envelope, pickupLatency: .milliseconds(max(0, WallClock.nowMillis() - job.envelope.dueAt)))
+            try await job.handler.handle(JobContext(envelope: job.envelope, logger: logger))
+        }
+        return zip(jobs, calls).map { job, call in
+            let settled = settle(job.raw, job.envelope, call.outcome)
+            return Outcome(settlement: settled.settlement, type: job.envelope.type, pause: settled.pause, flow: Self.flowOutcome(of: call.outcome),
+                           retryAfter: Self.failure(of: call.outcome)?.retryAfter, duration: call.duration)
+        }
     }
 
     /// The settlement of one job after its handler's outcome.
@@ -491,7 +533,9 @@ final class QueueWorker: Sendable {
     /// type without limits; `nil` when there is nothing to tell. The call's lease stops being renewed here.
     private func callEnd(_ outcomes: [Outcome], of group: [(raw: [UInt8], prepared: Prepared)],
                          admitted: (gate: FlowGate, member: String)?) -> QueueStore.FlowCallEnd? {
-        let call = outcomes.first { $0.flow != .none }
+        // An admitted call is one call; in a run of unlimited jobs, only a hold asks for anything.
+        let position = admitted != nil ? outcomes.firstIndex { $0.flow != .none } : outcomes.firstIndex { $0.flow == .hold }
+        let call = position.map { outcomes[$0] }
         let outcome = call?.flow ?? .none
         guard admitted != nil || outcome == .hold else { return nil }
         let holdUntil = outcome == .hold ? WallClock.nowMillis() + flow.holdDuration(call?.retryAfter ?? .seconds(1)).milliseconds : 0
@@ -500,7 +544,7 @@ final class QueueWorker: Sendable {
             return QueueStore.FlowCallEnd(gate: admitted.gate, member: admitted.member, outcome: outcome, holdUntil: holdUntil,
                                           reserveMillis: flow.leaseMillis)
         }
-        guard case .runnable(let envelope, _)? = group.first?.prepared else { return nil }
+        guard let position, group.indices.contains(position), case .runnable(let envelope, _) = group[position].prepared else { return nil }
         return QueueStore.FlowCallEnd(gate: FlowGate(type: envelope.type, limits: FlowLimits(), envelope: envelope), member: nil,
                                       outcome: outcome, holdUntil: holdUntil)
     }
