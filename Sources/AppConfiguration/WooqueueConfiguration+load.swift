@@ -65,7 +65,7 @@ extension WooqueueConfiguration {
 
         let w = node.child("workers")
         try w.allowOnly(["heartbeatInterval", "processTimeout", "recoveryInterval", "maxRecoveries", "shutdownGrace",
-                         "fetchBatch", "schedulerInterval", "statusRetention", "eventsKept", "maxRetryAfter"])
+                         "fetchBatch", "schedulerInterval", "statusRetention", "eventsKept", "maxRetryAfter", "events", "jobStatus"])
         let workers = WorkerSettings(
             heartbeatInterval: try w.child("heartbeatInterval").duration(default: .seconds(3), min: .milliseconds(100)),
             processTimeout: try w.child("processTimeout").duration(default: .seconds(15), min: .milliseconds(300)),
@@ -76,7 +76,9 @@ extension WooqueueConfiguration {
             schedulerInterval: try w.child("schedulerInterval").duration(default: .milliseconds(200), min: .milliseconds(10)),
             statusRetention: try w.child("statusRetention").duration(default: .seconds(86_400), min: .seconds(60)),
             eventsKept: try w.child("eventsKept").int(default: 1000, min: 20),
-            maxRetryAfter: try w.child("maxRetryAfter").duration(default: .seconds(900), min: .seconds(1)))
+            maxRetryAfter: try w.child("maxRetryAfter").duration(default: .seconds(900), min: .seconds(1)),
+            events: try w.child("events").choice(default: .all),
+            jobStatus: try w.child("jobStatus").choice(default: .all))
         guard workers.maxRetryAfter <= .seconds(86_400) else {
             throw ConfigurationError("workers.maxRetryAfter must be at most 24h, got \(DurationText.format(workers.maxRetryAfter))")
         }
@@ -220,11 +222,7 @@ extension WooqueueConfiguration {
     private static func decodeWooCommerce(_ node: ConfigNode, environment: [String: String]) throws -> WooCommerceSettings {
         try node.allowOnly(["url", "consumerKey", "consumerSecret", "manageKey", "manageSecret", "authentication", "perPage", "timeout",
                             "reconcileInterval", "deletionSweepInterval", "caFile", "maxConcurrentRequests", "maxRequestsPerSecond"])
-        let authName = try node.child("authentication").string(default: "auto")
-        guard let authentication = WooCommerceSettings.Authentication(rawValue: authName) else {
-            let known = WooCommerceSettings.Authentication.allCases.map(\.rawValue).joined(separator: ", ")
-            throw ConfigurationError("woocommerce.authentication must be one of \(known), got \"\(authName)\"")
-        }
+        let authentication = try node.child("authentication").choice(default: WooCommerceSettings.Authentication.auto)
         var url = try environment["WOOQUEUE_WOO_URL"] ?? node.child("url").string(default: "")
         while url.hasSuffix("/") { url.removeLast() }
         if !url.isEmpty {

@@ -96,6 +96,56 @@ import Testing
         }
     }
 
+    /// Ack-and-fetch: one call writes the outcomes, then takes the next jobs, as a settle then a fetch would.
+    @Test func settleAndFetchWritesOutcomesThenTakesTheNextJobs() async throws {
+        try await withStore { store, _ in
+            let jobs = (0..<6).map { job("medium", $0) }
+            try await store.enqueue(jobs)
+            let held = try await store.fetch(queue: "medium", holder: "p", max: 2, workers: 1)
+            let (stale, taken) = try await store.settleAndFetch(queue: "medium", holder: "p", [
+                Settlement(kind: .done, id: jobs[0].id, held: held[0], event: JobEvent(at: 1, id: jobs[0].id, type: "noop", queue: "medium", key: nil,
+                                                                                       event: "done", status: "done", attempt: 1, error: nil)),
+                Settlement(kind: .dead, id: jobs[1].id, held: held[1], replacement: held[1]),
+                Settlement(kind: .done, id: "gone", held: Array("not held".utf8)),
+            ], max: 3, workers: 1)
+            #expect(stale == 1)
+            #expect(taken.compactMap(JobEnvelope.id(of:)) == jobs[2..<5].map(\.id))
+            let k = store.keys("medium")
+            // The settled jobs left the active list; the three taken are in it.
+            #expect(try await store.connection.send("LRANGE", k.active(holder: "p"), "0", "-1").array?.compactMap(\.bytes).sorted { $0.lexicographicallyPrecedes($1) }
+                    == taken.sorted { $0.lexicographicallyPrecedes($1) })
+            #expect(try await store.jobStatus(id: jobs[0].id, queues: ["medium"])?.status == "done")
+            #expect(try await store.jobStatus(id: jobs[1].id, queues: ["medium"])?.status == "failed")
+            #expect(try await store.jobStatus(id: jobs[2].id, queues: ["medium"])?.status == "processing")
+            #expect(try await store.jobStatus(id: jobs[5].id, queues: ["medium"])?.status == "pending")
+            #expect(try await store.connection.send("LLEN", k.events) == .integer(1))
+            let medium = try #require(try await store.snapshot(queues: try TestEnvironment.configuration(prefix: "x").queues.filter { $0.name == "medium" }).queues.first)
+            #expect((medium.ready, medium.done, medium.dead) == (1, 1, 1))
+            // An empty queue: the outcomes are still written, and nothing is taken.
+            let rest = try await store.fetch(queue: "medium", holder: "p", max: 10, workers: 1)
+            let (_, none) = try await store.settleAndFetch(queue: "medium", holder: "p", (taken + rest).map {
+                Settlement(kind: .done, id: JobEnvelope.id(of: $0) ?? "", held: $0)
+            }, max: 10, workers: 1)
+            #expect(none.isEmpty)
+            #expect(try await store.connection.send("LLEN", k.active(holder: "p")) == .integer(0))
+        }
+    }
+
+    /// `workers.jobStatus: "outcomes"`: a job taken keeps reading `pending` until its outcome.
+    @Test func aFetchThatDoesNotMarkLeavesJobsPending() async throws {
+        try await withStore { store, _ in
+            let jobs = (0..<3).map { job("low", $0) }
+            try await store.enqueue(jobs)
+            let taken = try await store.fetch(queue: "low", holder: "p", max: 2, workers: 1, markProcessing: false)
+            #expect(try await store.jobStatus(id: jobs[0].id, queues: ["low"])?.status == "pending")
+            let (_, next) = try await store.settleAndFetch(queue: "low", holder: "p", [Settlement(kind: .done, id: jobs[0].id, held: taken[0])],
+                                                           max: 5, workers: 1, markProcessing: false)
+            #expect(next.compactMap(JobEnvelope.id(of:)) == [jobs[2].id])
+            #expect(try await store.jobStatus(id: jobs[0].id, queues: ["low"])?.status == "done")
+            #expect(try await store.jobStatus(id: jobs[2].id, queues: ["low"])?.status == "pending")
+        }
+    }
+
     @Test func delayedJobsBecomeReadyWhenDue() async throws {
         try await withStore { store, _ in
             let now = WallClock.nowMillis()

@@ -276,4 +276,56 @@ import Testing
         }
         try await harness.cleanup()
     }
+
+    /// The options that trade detail for speed: `events: "failures"` logs no plain success, but still every
+    /// failure; `jobStatus: "outcomes"` writes no `processing`, but still every outcome. The counters stay exact.
+    @Test func lessDetailLeavesOutSuccessEventsAndProcessingMarksButKeepsFailuresAndOutcomes() async throws {
+        let harness = try WorkerHarness(#"{"workers": {"events": "failures", "jobStatus": "outcomes"}, "queues": {"low": {"workers": 1, "retries": 0}}}"#)
+        var registry = try HandlerRegistry.builtIn(harness.configuration)
+        let running = Mutex<[String: String]>([:])
+        let store = harness.store
+        // What a job's status reads while it runs.
+        registry.register(type: "looks", handler: ClosureHandler { job in
+            let status = try await store.jobStatus(id: job.envelope.id, queues: ["low"])?.status ?? "none"
+            running.withLock { $0[job.envelope.id] = status }
+        }, timeout: .seconds(5))
+        let good = (0..<50).map { harness.job(key: "good-\($0)") }
+        let looking = JobEnvelope(type: "looks", queue: "low", maxAttempts: 1, key: "looks")
+        let failing = harness.job(payload: #"{"fail": "permanent"}"#, key: "failing")
+        try await harness.store.enqueue(good + [looking, failing])
+        try await harness.run(registry: registry) { _ in
+            try await harness.waitFor("low", done: 51, dead: 1)
+        }
+        let snapshot = try await harness.store.snapshot(queues: harness.configuration.queues, latestEvents: 100)
+        #expect(snapshot.events.map(\.event) == ["dead"])
+        #expect(snapshot.events.first?.id == failing.id)
+        #expect(running.withLock { $0[looking.id] } == "pending")
+        #expect(try await harness.store.jobStatus(id: good[0].id, queues: ["low"])?.status == "done")
+        #expect(try await harness.store.jobStatus(id: failing.id, queues: ["low"])?.status == "failed")
+        let low = try await harness.queue("low")
+        #expect((low.done, low.dead) == (51, 1))
+        try await harness.cleanup()
+    }
+
+    /// The defaults keep every detail: an event per outcome, and `processing` while a job runs.
+    @Test func theDefaultsLogEveryOutcomeAndMarkRunningJobs() async throws {
+        let harness = try WorkerHarness(#"{"queues": {"low": {"workers": 1, "retries": 0}}}"#)
+        var registry = try HandlerRegistry.builtIn(harness.configuration)
+        let running = Mutex<String?>(nil)
+        let store = harness.store
+        registry.register(type: "looks", handler: ClosureHandler { job in
+            let status = try await store.jobStatus(id: job.envelope.id, queues: ["low"])?.status
+            running.withLock { $0 = status }
+        }, timeout: .seconds(5))
+        try await harness.store.enqueue((0..<30).map { harness.job(key: "good-\($0)") } + [JobEnvelope(type: "looks", queue: "low", maxAttempts: 1)])
+        try await harness.run(registry: registry) { _ in
+            try await harness.waitFor("low", done: 31)
+        }
+        let snapshot = try await harness.store.snapshot(queues: harness.configuration.queues, latestEvents: 100)
+        #expect(snapshot.events.count == 31)
+        #expect(snapshot.events.allSatisfy { $0.event == "done" })
+        #expect(running.withLock { $0 } == "processing")
+        try await harness.cleanup()
+    }
+
 }

@@ -39,6 +39,16 @@ public struct ConfigNode: Sendable {
         return text
     }
 
+    /// One of a fixed set of words, or `fallback` when absent; any other word is an error that lists the set.
+    public func choice<Choice: RawRepresentable & CaseIterable>(default fallback: Choice) throws -> Choice where Choice.RawValue == String {
+        let word = try string(default: fallback.rawValue)
+        guard let choice = Choice(rawValue: word) else {
+            let known = Choice.allCases.map(\.rawValue).joined(separator: ", ")
+            throw ConfigurationError("\(path) must be one of \(known), got \"\(word)\"")
+        }
+        return choice
+    }
+
     public func optionalString() throws -> String? {
         guard isPresent else { return nil }
         guard case .string(let text) = value else { throw mismatch("a string") }

@@ -58,10 +58,27 @@ public struct QueueConfiguration: Sendable {
         public var eventsKept: Int
         /// The longest a dependency's `Retry-After` may hold a job type (`workers.maxRetryAfter`).
         public var maxRetryAfter: Duration
+        /// Which jobs write an event to their queue's log (`workers.events`).
+        public var events: EventDetail
+        /// Which status changes are written by job id (`workers.jobStatus`).
+        public var jobStatus: StatusDetail
+
+        /// `workers.events`: `all` logs every outcome; `failures` leaves out the `done` of a job that succeeded, for
+        /// speed (the counters still count it).
+        public enum EventDetail: String, Sendable, CaseIterable {
+            case all, failures
+        }
+
+        /// `workers.jobStatus`: `all` writes each change (pending, processing, then the outcome); `outcomes` leaves
+        /// out `processing`, for speed: a running job reads `pending` until its outcome.
+        public enum StatusDetail: String, Sendable, CaseIterable {
+            case all, outcomes
+        }
 
         public init(heartbeatInterval: Duration, processTimeout: Duration, recoveryInterval: Duration,
                     maxRecoveries: Int, shutdownGrace: Duration, fetchBatch: Int, schedulerInterval: Duration,
-                    statusRetention: Duration, eventsKept: Int, maxRetryAfter: Duration = .seconds(900)) {
+                    statusRetention: Duration, eventsKept: Int, maxRetryAfter: Duration = .seconds(900),
+                    events: EventDetail = .all, jobStatus: StatusDetail = .all) {
             self.heartbeatInterval = heartbeatInterval
             self.processTimeout = processTimeout
             self.recoveryInterval = recoveryInterval
@@ -72,6 +89,8 @@ public struct QueueConfiguration: Sendable {
             self.statusRetention = statusRetention
             self.eventsKept = eventsKept
             self.maxRetryAfter = maxRetryAfter
+            self.events = events
+            self.jobStatus = jobStatus
         }
     }
 

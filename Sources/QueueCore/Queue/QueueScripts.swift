@@ -77,11 +77,10 @@ enum QueueScripts {
         """#)
 
     /// Lua that gives a merging envelope its latest state as it is taken: removes the state (and the key's
-    /// pointer, if it still points at this job) from the coalesce hash (KEYS[4]), puts the payload in place of
-    /// the trailing `{}`, and renames `coalesce` to `coalesced` so the job is never filled twice (after a
-    /// recovery, say).
+    /// pointer, if it still points at this job) from the coalesce hash, puts the payload in place of the trailing
+    /// `{}`, and renames `coalesce` to `coalesced` so the job is never filled twice (after a recovery, say).
     private static let fillCoalesced = #"""
-        local function fill(envelope)
+        local function fill(envelope, coalesce)
           -- Look only at the members before the payload (always last): a payload may hold a "coalesce" member of
           -- its own, and plain finds over the short head are far cheaper than a pattern over the whole envelope.
           local head = string.sub(envelope, 1, string.find(envelope, ',"payload":', 1, true) or #envelope)
@@ -90,9 +89,9 @@ enum QueueScripts {
           local id = string.match(envelope, '^{"id":"([^"]*)"')
           if not key or not id then return envelope end
           -- Take the latest state, and end the key's window if this job still holds it.
-          local current = redis.call('HGET', KEYS[4], '#' .. id)
-          redis.call('HDEL', KEYS[4], '#' .. id)
-          if redis.call('HGET', KEYS[4], key) == id then redis.call('HDEL', KEYS[4], key) end
+          local current = redis.call('HGET', coalesce, '#' .. id)
+          redis.call('HDEL', coalesce, '#' .. id)
+          if redis.call('HGET', coalesce, key) == id then redis.call('HDEL', coalesce, key) end
           -- Mark it filled, then put the state's payload in place of the empty one.
           envelope = string.gsub(envelope, '"coalesce":"', '"coalesced":"', 1)
           local payload = current and string.match(current, '^[^\n]*\n(.*)$')
@@ -103,95 +102,124 @@ enum QueueScripts {
         end
         """#
 
-    /// Moves up to ARGV[1] envelopes (but no more than a fair share, ready / ARGV[2] workers) from ready to the
-    /// holder's active list, oldest first, and marks them processing. ARGV[4], when given, is an envelope the
-    /// worker already took with BLMOVE: it is marked and filled too, and returned first. KEYS: ready, active,
-    /// status bucket, coalesce hash. ARGV: max, workers, status TTL, [held envelope].
-    static let fetch = RedisScript(name: "fetch", source: fillCoalesced + "\n" + #"""
-        local statuses, taken = {}, {}
-        -- A job taken: processing in the status bucket, and in the reply.
-        local function hold(envelope)
-          local id = string.match(envelope, '^{"id":"([^"]*)"')
-          if id then statuses[#statuses + 1] = id; statuses[#statuses + 1] = 'processing' end
-          taken[#taken + 1] = envelope
-        end
-        -- The held envelope is filled only if it is still this worker's (not recovered by another meanwhile).
-        if ARGV[4] and redis.call('LREM', KEYS[2], 1, ARGV[4]) == 1 then
-          local filled = fill(ARGV[4])
-          redis.call('LPUSH', KEYS[2], filled)
-          hold(filled)
-        end
-        -- Take this worker's fair share of ready, oldest first, into its active list.
-        local length = redis.call('LLEN', KEYS[1])
-        if length > 0 and tonumber(ARGV[1]) > 0 then
-          local n = math.min(tonumber(ARGV[1]), math.ceil(length / tonumber(ARGV[2])))
-          local popped = redis.call('LMPOP', 1, KEYS[1], 'RIGHT', 'COUNT', n)[2]
-          local fresh = {}
-          for _, envelope in ipairs(popped) do
-            local filled = fill(envelope)
-            fresh[#fresh + 1] = filled
+    /// Lua `take(ready, active, bucket, coalesce, max, workers, ttl, mark, held)`: moves up to `max` envelopes
+    /// (but no more than a fair share, ready / `workers`) from ready to the holder's active list, oldest first, and
+    /// when `mark` marks them processing. `held`, when given, is an envelope the worker already took with BLMOVE:
+    /// it is filled and marked too, and returned first. Returns the envelopes taken.
+    private static let take = fillCoalesced + "\n" + #"""
+        local function take(ready, active, bucket, coalesce, max, workers, ttl, mark, held)
+          local statuses, taken = {}, {}
+          -- A job taken: processing in the status bucket (when marked), and in the reply.
+          local function hold(envelope)
+            if mark then
+              local id = string.match(envelope, '^{"id":"([^"]*)"')
+              if id then statuses[#statuses + 1] = id; statuses[#statuses + 1] = 'processing' end
+            end
+            taken[#taken + 1] = envelope
+          end
+          -- The held envelope is filled only if it is still this worker's (not recovered by another meanwhile).
+          if held and redis.call('LREM', active, 1, held) == 1 then
+            local filled = fill(held, coalesce)
+            redis.call('LPUSH', active, filled)
             hold(filled)
           end
-          redis.call('LPUSH', KEYS[2], unpack(fresh))
+          -- Take this worker's fair share of ready, oldest first, into its active list.
+          local length = redis.call('LLEN', ready)
+          if length > 0 and max > 0 then
+            local n = math.min(max, math.ceil(length / workers))
+            local popped = redis.call('LMPOP', 1, ready, 'RIGHT', 'COUNT', n)[2]
+            local fresh = {}
+            for _, envelope in ipairs(popped) do
+              local filled = fill(envelope, coalesce)
+              fresh[#fresh + 1] = filled
+              hold(filled)
+            end
+            redis.call('LPUSH', active, unpack(fresh))
+          end
+          -- Mark them all processing in one write.
+          if #statuses > 0 then
+            redis.call('HSET', bucket, unpack(statuses))
+            redis.call('EXPIRE', bucket, ttl)
+          end
+          return taken
         end
-        -- Mark them all processing in one write.
-        if #statuses > 0 then
-          redis.call('HSET', KEYS[3], unpack(statuses))
-          redis.call('EXPIRE', KEYS[3], ARGV[3])
-        end
-        return taken
+        """#
+
+    /// Takes jobs (Lua `take`). KEYS: ready, active, status bucket, coalesce hash. ARGV: max, workers, status TTL,
+    /// mark processing (`1` or `0`), [held envelope].
+    static let fetch = RedisScript(name: "fetch", source: take + "\n" + #"""
+        return take(KEYS[1], KEYS[2], KEYS[3], KEYS[4], tonumber(ARGV[1]), tonumber(ARGV[2]), ARGV[3], ARGV[4] == '1', ARGV[5])
         """#)
 
-    /// Settles finished jobs held in a process's active list. Records of 6 ARGV: kind, id, held envelope, new
-    /// envelope, due ms, event. Kinds: done; retry and postpone (to delayed at the due time); dead (to the
-    /// dead-letter list); requeue (back to the head of ready). A job no longer in the active list was recovered by
-    /// another process and is left alone. A record with an empty held envelope is a part split off the record
-    /// before it, applied (and counted as enqueued) only if that one was. KEYS: active, ready, delayed, dead,
-    /// stats, status bucket, events. ARGV: status TTL, events kept, records…. Returns the number of records left
-    /// alone.
-    static let settle = RedisScript(name: "settle", source: #"""
-        local statuses, events = {}, {}
-        local counts = { done = 0, retry = 0, dead = 0 }
-        local status_of = { done = 'done', retry = 'retry', postpone = 'retry', dead = 'failed', requeue = 'pending' }
-        local stale, applied, parts = 0, false, 0
-        for i = 3, #ARGV, 6 do
-          local kind, id, held, new, due, event = ARGV[i], ARGV[i + 1], ARGV[i + 2], ARGV[i + 3], ARGV[i + 4], ARGV[i + 5]
-          -- Release the held job; if it is gone, another process recovered it and owns it now.
-          if held ~= '' then
-            applied = redis.call('LREM', KEYS[1], -1, held) > 0
-            if not applied then stale = stale + 1 end
-          elseif applied then
-            parts = parts + 1
-          end
-          if applied then
-            -- Put the job where its outcome sends it.
-            if kind == 'retry' or kind == 'postpone' then
-              redis.call('ZADD', KEYS[3], due, new)
-            elseif kind == 'dead' then
-              redis.call('LPUSH', KEYS[4], new)
-            elseif kind == 'requeue' then
-              redis.call('RPUSH', KEYS[2], new)
+    /// Lua `settle(active, ready, delayed, dead, stats, bucket, events, ttl, kept, first)`: settles finished jobs held
+    /// in a process's active list, from the records in ARGV[first…]. Records of 6 ARGV: kind, id, held envelope,
+    /// new envelope, due ms, event (empty for none). Kinds: done; retry and postpone (to delayed at the due time);
+    /// dead (to the dead-letter list); requeue (back to the head of ready). A job no longer in the active list was
+    /// recovered by another process and is left alone. A record with an empty held envelope is a part split off
+    /// the record before it, applied (and counted as enqueued) only if that one was. Keeps the newest `kept`
+    /// events. Returns the number of records left alone.
+    private static let settleRecords = #"""
+        local function settle(active, ready, delayed, dead, stats, bucket, events_key, ttl, kept, first)
+          local statuses, events = {}, {}
+          local counts = { done = 0, retry = 0, dead = 0 }
+          local status_of = { done = 'done', retry = 'retry', postpone = 'retry', dead = 'failed', requeue = 'pending' }
+          local stale, applied, parts = 0, false, 0
+          for i = first, #ARGV, 6 do
+            local kind, id, held, new, due, event = ARGV[i], ARGV[i + 1], ARGV[i + 2], ARGV[i + 3], ARGV[i + 4], ARGV[i + 5]
+            -- Release the held job; if it is gone, another process recovered it and owns it now.
+            if held ~= '' then
+              applied = redis.call('LREM', active, -1, held) > 0
+              if not applied then stale = stale + 1 end
+            elseif applied then
+              parts = parts + 1
             end
-            if counts[kind] then counts[kind] = counts[kind] + 1 end
-            statuses[#statuses + 1] = id; statuses[#statuses + 1] = status_of[kind]
-            if event ~= '' then events[#events + 1] = event end
+            if applied then
+              -- Put the job where its outcome sends it.
+              if kind == 'retry' or kind == 'postpone' then
+                redis.call('ZADD', delayed, due, new)
+              elseif kind == 'dead' then
+                redis.call('LPUSH', dead, new)
+              elseif kind == 'requeue' then
+                redis.call('RPUSH', ready, new)
+              end
+              if counts[kind] then counts[kind] = counts[kind] + 1 end
+              statuses[#statuses + 1] = id; statuses[#statuses + 1] = status_of[kind]
+              if event ~= '' then events[#events + 1] = event end
+            end
           end
+          -- Statuses, counters and events, each in one write.
+          if #statuses > 0 then
+            redis.call('HSET', bucket, unpack(statuses))
+            redis.call('EXPIRE', bucket, ttl)
+          end
+          if parts > 0 then redis.call('HINCRBY', stats, 'enqueued', parts) end
+          if counts.done > 0 then redis.call('HINCRBY', stats, 'done', counts.done) end
+          if counts.retry > 0 then redis.call('HINCRBY', stats, 'retried', counts.retry) end
+          if counts.dead > 0 then redis.call('HINCRBY', stats, 'dead', counts.dead) end
+          -- Keep only the newest events.
+          if #events > 0 then
+            redis.call('LPUSH', events_key, unpack(events))
+            redis.call('LTRIM', events_key, 0, kept - 1)
+          end
+          return stale
         end
-        -- Statuses, counters and events, each in one write.
-        if #statuses > 0 then
-          redis.call('HSET', KEYS[6], unpack(statuses))
-          redis.call('EXPIRE', KEYS[6], ARGV[1])
-        end
-        if parts > 0 then redis.call('HINCRBY', KEYS[5], 'enqueued', parts) end
-        if counts.done > 0 then redis.call('HINCRBY', KEYS[5], 'done', counts.done) end
-        if counts.retry > 0 then redis.call('HINCRBY', KEYS[5], 'retried', counts.retry) end
-        if counts.dead > 0 then redis.call('HINCRBY', KEYS[5], 'dead', counts.dead) end
-        -- Keep only the newest ARGV[2] events.
-        if #events > 0 then
-          redis.call('LPUSH', KEYS[7], unpack(events))
-          redis.call('LTRIM', KEYS[7], 0, tonumber(ARGV[2]) - 1)
-        end
-        return stale
+        """#
+
+    /// Settles finished jobs (Lua `settle`). KEYS: active, ready, delayed, dead, stats, status bucket, events. ARGV:
+    /// status TTL, events kept, records…. Returns the number of records left alone.
+    static let settle = RedisScript(name: "settle", source: settleRecords + "\n" + #"""
+        return settle(KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5], KEYS[6], KEYS[7], ARGV[1], tonumber(ARGV[2]), 3)
+        """#)
+
+    /// Settles finished jobs, then takes the next ones, in one call (ack-and-fetch): a busy worker's one round trip
+    /// per batch. KEYS: active, ready, delayed, dead, stats, status bucket, events, coalesce hash. ARGV: status TTL,
+    /// events kept, max, workers, mark processing (`1` or `0`), records…. Returns the number of records left alone,
+    /// then the envelopes taken.
+    static let settleAndFetch = RedisScript(name: "settle-and-fetch", source: settleRecords + "\n" + take + "\n" + #"""
+        local stale = settle(KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5], KEYS[6], KEYS[7], ARGV[1], tonumber(ARGV[2]), 6)
+        local taken = take(KEYS[2], KEYS[1], KEYS[6], KEYS[8], tonumber(ARGV[3]), tonumber(ARGV[4]), ARGV[1], ARGV[5] == '1', nil)
+        table.insert(taken, 1, stale)
+        return taken
         """#)
 
     /// Moves delayed envelopes due by ARGV[1] (ms) to the tail of ready, at most ARGV[2] per call.

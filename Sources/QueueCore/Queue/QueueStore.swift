@@ -127,10 +127,13 @@ public final class QueueStore: Sendable {
 
     /// Moves up to `max` due envelopes (no more than a fair share for `workers` workers) from ready to the
     /// holder's active list and returns them oldest first. `held`, an envelope the worker already took with
-    /// ``waitForJob(queue:holder:timeout:)``, comes first; coalescing jobs come with their latest payload.
-    public func fetch(queue: String, holder: String, max: Int, workers: Int, held: [UInt8]? = nil) async throws -> [[UInt8]] {
+    /// ``waitForJob(queue:holder:timeout:)``, comes first; coalescing jobs come with their latest payload. With
+    /// `markProcessing` (the default) each job's status becomes `processing`; without, it stays `pending` until
+    /// its outcome (`workers.jobStatus: "outcomes"`).
+    public func fetch(queue: String, holder: String, max: Int, workers: Int, held: [UInt8]? = nil, markProcessing: Bool = true) async throws -> [[UInt8]] {
         let k = keys(queue)
-        var arguments: [[UInt8]] = [Array(String(max).utf8), Array(String(Swift.max(workers, 1)).utf8), Array(String(statusTTLSeconds).utf8)]
+        var arguments: [[UInt8]] = [Array(String(max).utf8), Array(String(Swift.max(workers, 1)).utf8), Array(String(statusTTLSeconds).utf8),
+                                    Array((markProcessing ? "1" : "0").utf8)]
         if let held { arguments.append(held) }
         let reply = try await connection.run(QueueScripts.fetch, keys: [k.ready, k.active(holder: holder), statusBucket(queue), k.coalesce],
                                              arguments: arguments)
@@ -159,7 +162,29 @@ public final class QueueStore: Sendable {
         if settlements.isEmpty { return 0 }
         let k = keys(queue)
         var arguments: [[UInt8]] = [Array(String(statusTTLSeconds).utf8), Array(String(eventsKept).utf8)]
-        arguments.reserveCapacity(2 + settlements.count * 6)
+        Self.appendRecords(of: settlements, to: &arguments)
+        let keys = [k.active(holder: holder), k.ready, k.delayed, k.dead, k.stats, statusBucket(queue), k.events]
+        return try await runWaitingForReplicas(.script(QueueScripts.settle, keys: keys, arguments: arguments)).int ?? 0
+    }
+
+    /// Writes the outcome of finished jobs and takes the next ones in one script call (ack-and-fetch): a busy
+    /// worker's one round trip per batch. Settles as ``settle(queue:holder:_:)`` does, then takes as
+    /// ``fetch(queue:holder:max:workers:held:markProcessing:)`` does; returns how many outcomes found their job
+    /// no longer held, and the envelopes taken.
+    public func settleAndFetch(queue: String, holder: String, _ settlements: [Settlement], max: Int, workers: Int,
+                               markProcessing: Bool = true) async throws -> (stale: Int, taken: [[UInt8]]) {
+        let k = keys(queue)
+        var arguments: [[UInt8]] = [Array(String(statusTTLSeconds).utf8), Array(String(eventsKept).utf8), Array(String(max).utf8),
+                                    Array(String(Swift.max(workers, 1)).utf8), Array((markProcessing ? "1" : "0").utf8)]
+        Self.appendRecords(of: settlements, to: &arguments)
+        let keys = [k.active(holder: holder), k.ready, k.delayed, k.dead, k.stats, statusBucket(queue), k.events, k.coalesce]
+        let reply = try await runWaitingForReplicas(.script(QueueScripts.settleAndFetch, keys: keys, arguments: arguments)).array ?? []
+        return (reply.first?.int ?? 0, reply.dropFirst().compactMap(\.bytes))
+    }
+
+    /// The settle scripts' records: six arguments per outcome (kind, id, held, new envelope, due, event).
+    private static func appendRecords(of settlements: [Settlement], to arguments: inout [[UInt8]]) {
+        arguments.reserveCapacity(arguments.count + settlements.count * 6)
         for settlement in settlements {
             arguments.append(Array(settlement.kind.rawValue.utf8))
             arguments.append(Array(settlement.id.utf8))
@@ -168,13 +193,15 @@ public final class QueueStore: Sendable {
             arguments.append(Array(String(settlement.due ?? 0).utf8))
             arguments.append(settlement.event?.encoded() ?? [])
         }
-        let keys = [k.active(holder: holder), k.ready, k.delayed, k.dead, k.stats, statusBucket(queue), k.events]
-        guard let wait = replicationWait else {
-            return try await connection.run(QueueScripts.settle, keys: keys, arguments: arguments).int ?? 0
-        }
-        let replies = try await connection.pipeline([.script(QueueScripts.settle, keys: keys, arguments: arguments), wait.command])
+    }
+
+    /// Runs a settling script; with ``replicationWait``, pipelined with the wait, whose shortfall is counted and
+    /// logged (``RedisHealth``), not thrown: the outcome is written, and a failover that lost it runs the job again.
+    private func runWaitingForReplicas(_ request: RedisRequest) async throws -> RedisValue {
+        guard let wait = replicationWait else { return try await connection.pipeline([request])[0].checked() }
+        let replies = try await connection.pipeline([request, wait.command])
         _ = try wait.check(replies.last, operation: "settle")
-        return try replies[0].checked().int ?? 0
+        return try replies[0].checked()
     }
 
     // MARK: - Scheduler

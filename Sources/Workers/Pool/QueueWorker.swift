@@ -28,7 +28,7 @@ final class QueueWorker: Sendable {
     /// How long an idle worker blocks in `BLMOVE` before checking for shutdown.
     static let idleWait: Duration = .seconds(1)
     /// Outcomes are written once this many are waiting …
-    static let settleBatch = 64
+    static let settleBatch = 128
     /// … or once the oldest has waited this long.
     static let settleDelay: Duration = .milliseconds(20)
 
@@ -56,10 +56,19 @@ final class QueueWorker: Sendable {
     /// enough that slow jobs are not held by one worker while others (in this or another process) are idle.
     static let batchWorkTarget: Duration = .milliseconds(50)
 
+    private func fetchLimit(_ pace: JobPace) -> Int {
+        pace.fetchLimit(target: Self.batchWorkTarget, max: max(settings.fetchBatch, registry.largestBatch))
+    }
+
+    /// Whether a job taken is marked `processing` (`workers.jobStatus`).
+    private var marksProcessing: Bool { settings.jobStatus == .all }
+
     /// Runs until the process stops.
     func run() async {
         var outage = OutageBackoff()
         var pace = JobPace()
+        /// What the last batch's ack-and-fetch took; empty when it found the queue empty, nil when it did not fetch.
+        var taken: [[UInt8]]?
         while !stop.isStopping {
             do {
                 if mustReturnHeld.load(ordering: .relaxed) {
@@ -71,13 +80,23 @@ final class QueueWorker: Sendable {
                         ])
                     }
                 }
-                if flow.isPaused(queue: queue.name) {
+                let limit = fetchLimit(pace)
+                var batch: [[UInt8]] = []
+                if let carried = taken, !carried.isEmpty {
+                    // Taken with the last outcomes: run them even if a pause came meanwhile (the batch gives them back).
+                    batch = carried
+                    taken = nil
+                } else if flow.isPaused(queue: queue.name) {
                     // Paused: take nothing; look again soon (the pause is read every quarter second).
+                    taken = nil
                     try? await Task.sleep(for: FlowControl.viewInterval)
                     continue
+                } else {
+                    // An ack-and-fetch that found the queue empty goes straight to waiting.
+                    if taken == nil { batch = try await store.fetch(queue: queue.name, holder: holder, max: limit, workers: queue.workers,
+                                                                    markProcessing: marksProcessing) }
+                    taken = nil
                 }
-                let limit = pace.fetchLimit(target: Self.batchWorkTarget, max: max(settings.fetchBatch, registry.largestBatch))
-                var batch = try await store.fetch(queue: queue.name, holder: holder, max: limit, workers: queue.workers)
                 if batch.isEmpty {
                     guard let first = try await store.waitForJob(queue: queue.name, holder: holder, timeout: Self.idleWait) else {
                         outage.recovered(logger)
@@ -86,12 +105,19 @@ final class QueueWorker: Sendable {
                     // Mark the first job as processing (and give a coalescing one its latest payload); a burst
                     // usually follows its first job, so take the rest now too. If this fails, the error path below
                     // gives the first job back to the queue.
-                    batch = try await store.fetch(queue: queue.name, holder: holder, max: limit - 1, workers: queue.workers, held: first)
+                    batch = try await store.fetch(queue: queue.name, holder: holder, max: limit - 1, workers: queue.workers, held: first,
+                                                  markProcessing: marksProcessing)
                 }
                 outage.recovered(logger)
                 let started = ContinuousClock.now
-                let (ran, pause) = await process(batch)
+                var (ran, pause, unsettled) = await process(batch)
                 pace.record(jobs: ran, took: started.duration(to: .now))
+                if pause == nil, !stop.isStopping, !flow.isPaused(queue: queue.name) {
+                    // Busy: the last outcomes and the next batch in one round trip.
+                    taken = await settle(&unsettled, thenFetch: fetchLimit(pace))
+                } else {
+                    await settle(&unsettled)
+                }
                 if let pause { try? await Task.sleep(for: pause) }
             } catch {
                 // The call may have moved jobs whose reply never arrived.
@@ -114,10 +140,11 @@ final class QueueWorker: Sendable {
         var duration: Duration
     }
 
-    /// Runs the batch's jobs in order and writes their outcomes. Consecutive jobs of one batch handler run
+    /// Runs the batch's jobs in order and writes their outcomes, but for the last ones, which it returns for the
+    /// caller to write (with the next fetch, when the queue stays busy). Consecutive jobs of one batch handler run
     /// together. Returns how many ran, and a pause when a handler reported a dependency outage, so the worker
     /// does not take more jobs it cannot run.
-    private func process(_ batch: [[UInt8]]) async -> (ran: Int, pause: Duration?) {
+    private func process(_ batch: [[UInt8]]) async -> (ran: Int, pause: Duration?, unsettled: [Finished]) {
         var finished: [Finished] = []
         var oldestFinish = ContinuousClock.now
         var pause: Duration?
@@ -143,7 +170,7 @@ final class QueueWorker: Sendable {
                     // Redis did not answer: what the list still holds goes back at the next loop.
                     mustReturnHeld.store(true, ordering: .relaxed)
                     await settle(&finished)
-                    return (index, nil)
+                    return (index, nil, [])
                 case .parked(let reason, let until)?:
                     flow.parked(queue: queue.name, type: gate.type, reason: reason, until: until)
                     index += group.count
@@ -197,7 +224,7 @@ final class QueueWorker: Sendable {
             if gaveBack {
                 if let end = pendingEnd { await release(end) }
                 await settle(&finished)
-                return (index, pause)
+                return (index, pause, [])
             }
             if finished.count >= Self.settleBatch || oldestFinish.duration(to: .now) >= Self.settleDelay {
                 await settle(&finished)
@@ -212,8 +239,7 @@ final class QueueWorker: Sendable {
                 finished.append(Finished(settlement: Settlement(kind: .requeue, id: id, held: held, replacement: held), type: "", duration: .zero))
             }
         }
-        await settle(&finished)
-        return (returnFrom ?? batch.count, pause)
+        return (returnFrom ?? batch.count, pause, finished)
     }
 
     /// A job read from its envelope: settled already (undecodable, unknown type, too many recoveries), or ready
@@ -345,12 +371,12 @@ final class QueueWorker: Sendable {
             if case .succeeded = outcome {
                 switch perJob?[position] {
                 case .skipped(let reason)?:
-                    settled.settlement.event?.event = "skipped"
-                    settled.settlement.event?.error = reason
+                    settled.settlement.event = doneEvent(job.envelope, "skipped", at: WallClock.nowMillis(), note: reason)
                 case .split(let failedParts)?:
                     parts = split(job.envelope, failedParts)
-                    settled.settlement.event?.event = "split"
-                    settled.settlement.event?.error = "\(failedParts.count) part(s) failed and continue as jobs of their own: \(failedParts.map(\.failure.message).first ?? "")"
+                    settled.settlement.event = doneEvent(
+                        job.envelope, "split", at: WallClock.nowMillis(),
+                        note: "\(failedParts.count) part(s) failed and continue as jobs of their own: \(failedParts.map(\.failure.message).first ?? "")")
                 default: break
                 }
             }
@@ -387,9 +413,9 @@ final class QueueWorker: Sendable {
         let finishedAt = WallClock.nowMillis()
         switch outcome {
         case .succeeded:
-            var done = event(envelope, "done", "done", at: finishedAt)
-            done.attempt += 1  // the attempt that just succeeded
-            return (Settlement(kind: .done, id: envelope.id, held: raw, event: done), nil)
+            // `workers.events: "failures"` logs no plain success.
+            let logged = settings.events == .all ? doneEvent(envelope, "done", at: finishedAt) : nil
+            return (Settlement(kind: .done, id: envelope.id, held: raw, event: logged), nil)
         case .interrupted:
             return (Settlement(kind: .requeue, id: envelope.id, held: raw, replacement: raw), nil)
         case .timedOut(let timeout):
@@ -479,6 +505,14 @@ final class QueueWorker: Sendable {
     private func event(_ envelope: JobEnvelope, _ name: String, _ status: String, at: Int64) -> JobEvent {
         JobEvent(at: at, id: envelope.id, type: envelope.type, queue: queue.name, key: envelope.key, event: name,
                  status: status, attempt: envelope.attempt, error: nil)
+    }
+
+    /// The event of a job that succeeded (`done`, or a batch handler's `skipped` or `split`, with `note`).
+    private func doneEvent(_ envelope: JobEnvelope, _ name: String, at: Int64, note: String? = nil) -> JobEvent {
+        var done = event(envelope, name, "done", at: at)
+        done.attempt += 1  // the attempt that just succeeded
+        done.error = note
+        return done
     }
 
     /// Maps a handler's error to its failure class: ``JobFailure`` keeps its own, an unavailable Redis or
@@ -589,13 +623,26 @@ final class QueueWorker: Sendable {
     /// process dies meanwhile they are recovered. It gives up past the shutdown grace period, or after a few
     /// failures that are not an outage (a script error): the jobs then stay in the list and are given back to
     /// the queue by the next loop (or recovered), to run again.
-    private func settle(_ finished: inout [Finished]) async {
-        if finished.isEmpty { return }
+    ///
+    /// With `thenFetch`, the first try also takes up to that many next jobs in the same call (ack-and-fetch) and
+    /// returns them. If that try fails, it may have taken jobs unseen: the outcomes are written alone (writing one
+    /// twice is harmless), and the next loop gives back what the active list holds. Returns nil when it took none.
+    @discardableResult
+    private func settle(_ finished: inout [Finished], thenFetch limit: Int? = nil) async -> [[UInt8]]? {
+        if finished.isEmpty { return nil }
         var outage = OutageBackoff()
         var otherFailures = 0
+        var fetchLimit = limit
         while true {
             do {
-                let stale = try await store.settle(queue: queue.name, holder: holder, finished.map(\.settlement))
+                let stale: Int
+                var taken: [[UInt8]]?
+                if let fetchLimit {
+                    (stale, taken) = try await store.settleAndFetch(queue: queue.name, holder: holder, finished.map(\.settlement), max: fetchLimit,
+                                                                    workers: queue.workers, markProcessing: marksProcessing)
+                } else {
+                    stale = try await store.settle(queue: queue.name, holder: holder, finished.map(\.settlement))
+                }
                 if stale > 0 {
                     logger.notice("Some outcomes found their job no longer held: recovered by another process while it ran (it may run twice), or written by an earlier try",
                                   metadata: ["queue": "\(queue.name)", "count": "\(stale)"])
@@ -605,8 +652,12 @@ final class QueueWorker: Sendable {
                     for job in finished { observer.jobSettled(queue: queue.name, type: job.type, outcome: job.settlement.kind, duration: job.duration) }
                 }
                 finished.removeAll(keepingCapacity: true)
-                return
+                return taken
             } catch {
+                if fetchLimit != nil {
+                    mustReturnHeld.store(true, ordering: .relaxed)
+                    fetchLimit = nil
+                }
                 let unavailable = (error as? any DependencyError)?.isUnavailable ?? false
                 if !unavailable { otherFailures += 1 }
                 if stop.isPastGrace || otherFailures >= 3 {
@@ -614,7 +665,7 @@ final class QueueWorker: Sendable {
                                  metadata: ["queue": "\(queue.name)", "count": "\(finished.count)", "error": "\(error)"])
                     mustReturnHeld.store(true, ordering: .relaxed)
                     finished.removeAll()
-                    return
+                    return nil
                 }
                 if unavailable { await outage.wait(logger, error) } else { try? await Task.sleep(for: .milliseconds(200)) }
             }

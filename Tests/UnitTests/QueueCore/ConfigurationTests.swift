@@ -120,6 +120,17 @@ import Testing
         #expect(error(#"{"queues": {"High Prio": {}}}"#).contains("queue name must be"))
     }
 
+    @Test func detailOptionsDefaultToEverythingAndAcceptOnlyTheirWords() throws {
+        let defaults = try decode("{}")
+        #expect(defaults.workers.events == .all && defaults.workers.jobStatus == .all)
+        let lean = try decode(#"{"workers": {"events": "failures", "jobStatus": "outcomes"}}"#)
+        #expect(lean.workers.events == .failures && lean.workers.jobStatus == .outcomes)
+        #expect(error(#"{"workers": {"events": "none"}}"#) == #"workers.events must be one of all, failures, got "none""#)
+        #expect(error(#"{"workers": {"jobStatus": "final"}}"#) == #"workers.jobStatus must be one of all, outcomes, got "final""#)
+        #expect(error(#"{"workers": {"events": false}}"#) == "workers.events must be a string, got a boolean")
+        #expect(error(#"{"woocommerce": {"authentication": "basic-ish"}}"#).contains("woocommerce.authentication must be one of auto,"))
+    }
+
     @Test func durationsAcceptUnitsAndSeconds() throws {
         let config = try decode(#"{"backoff": {"base": "250ms", "cap": 90}, "queues": {"q": {"maxDelay": "1.5h"}}}"#)
         #expect(config.backoff.base == .milliseconds(250))
