@@ -221,7 +221,8 @@ extension WooqueueConfiguration {
 
     private static func decodeWooCommerce(_ node: ConfigNode, environment: [String: String]) throws -> WooCommerceSettings {
         try node.allowOnly(["url", "consumerKey", "consumerSecret", "manageKey", "manageSecret", "authentication", "perPage", "timeout",
-                            "reconcileInterval", "deletionSweepInterval", "caFile", "maxConcurrentRequests", "maxRequestsPerSecond"])
+                            "reconcileInterval", "deletionSweepInterval", "caFile", "maxConcurrentRequests", "maxRequestsPerSecond",
+                            "pagesInFlight"])
         let authentication = try node.child("authentication").choice(default: WooCommerceSettings.Authentication.auto)
         var url = try environment["WOOQUEUE_WOO_URL"] ?? node.child("url").string(default: "")
         while url.hasSuffix("/") { url.removeLast() }
@@ -245,6 +246,7 @@ extension WooqueueConfiguration {
         }
         settings.maxConcurrentRequests = try node.child("maxConcurrentRequests").int(default: 4, min: 0, max: 1000)
         settings.maxRequestsPerSecond = try node.child("maxRequestsPerSecond").int(default: 0, min: 0, max: 10_000)
+        settings.pagesInFlight = try node.child("pagesInFlight").int(default: 2, min: 1, max: 16)
         settings.manageKey = try environment["WOOQUEUE_WOO_MANAGE_KEY"] ?? node.child("manageKey").string(default: "")
         settings.manageSecret = try environment["WOOQUEUE_WOO_MANAGE_SECRET"] ?? node.child("manageSecret").string(default: "")
         if settings.manageKey.isEmpty != settings.manageSecret.isEmpty {

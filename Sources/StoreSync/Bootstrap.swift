@@ -9,7 +9,9 @@ import WooCommerceModel
 ///
 /// Resumable: after each page, the next page, the counts so far and the SKUs seen are kept in Redis (the
 /// `bootstrap` task's resumable run); run again after an interruption and it goes on from the page it was at.
-/// Products are listed by id, so pages stay stable while it runs.
+/// Products are listed by id, so pages stay stable while it runs. Pages are fetched several at once
+/// (``CataloguePages``) but processed, and the cursor moved, in order: the cursor is always the lowest page
+/// not yet finished.
 public struct Bootstrap: Sendable {
     public struct Options: Sendable {
         /// Jobs per enqueue round trip.
@@ -20,12 +22,15 @@ public struct Bootstrap: Sendable {
         public var deleteOrphans: Bool
         /// Forget an unfinished run and start at page 1.
         public var restart: Bool
+        /// Pages asked for at once (``CataloguePages``); nil: `woocommerce.pagesInFlight`.
+        public var pagesInFlight: Int?
 
-        public init(batch: Int = 500, all: Bool = false, deleteOrphans: Bool = false, restart: Bool = false) {
+        public init(batch: Int = 500, all: Bool = false, deleteOrphans: Bool = false, restart: Bool = false, pagesInFlight: Int? = nil) {
             self.batch = batch
             self.all = all
             self.deleteOrphans = deleteOrphans
             self.restart = restart
+            self.pagesInFlight = pagesInFlight
         }
     }
 
@@ -97,8 +102,10 @@ public struct Bootstrap: Sendable {
             report.resumedAtPage = page
             progress("resuming an unfinished bootstrap at page \(page) (run with --restart to start over)")
         }
+        let pages = CataloguePages(client: client, from: page, width: options.pagesInFlight ?? client.settings.pagesInFlight)
+        defer { pages.cancel() }
         while true {
-            let (items, listed) = try await client.catalogue(page: page)
+            let (items, listed) = try await pages.page(page)
             report.storeProducts = listed.total ?? report.storeProducts
             if listed.items.isEmpty { break }
             try await process(items, page: page, options: options, report: &report)

@@ -7,7 +7,7 @@ import WooCommerceModel
 extension WooCommerceClient: ProductSource {}
 
 /// A product or variation read from the store, with the exact bytes it came in.
-struct CatalogueItem {
+struct CatalogueItem: Sendable {
     let body: [UInt8]
     let product: Product
 }

@@ -25,6 +25,9 @@ public final class WooCommerceClient: Sendable {
     /// Attempts per request, and the first backoff delay (doubling).
     let attempts: Int
     let firstDelay: Duration
+    /// Until when every request of this client waits, after the store answered 429 or 503: requests sent side by
+    /// side (bootstrap's pages) all back off, not only the one that was told to.
+    private let quietUntil = Mutex<ContinuousClock.Instant?>(nil)
 
     /// - Parameter http: the client to send with; the caller owns it. Default: a process-wide client for stores
     ///   (``StoreHTTPClients``) that trusts the system's certificate authorities, or `woocommerce.caFile`'s.
@@ -156,6 +159,7 @@ public final class WooCommerceClient: Sendable {
         var attempt = 1
         let attempts = method == .POST ? 1 : self.attempts
         while true {
+            if let until = quietUntil.withLock({ $0 }), until > .now { try await Task.sleep(until: until, clock: .continuous) }
             let url = requestURL(path, parameters: parameters, method: method.rawValue)
             var request = HTTPClientRequest(url: url)
             request.method = method
@@ -193,6 +197,7 @@ public final class WooCommerceClient: Sendable {
                     // Seconds or an HTTP date; the wait below is capped at a minute either way.
                     retryAfter = headers.first(name: "Retry-After")
                         .flatMap { RetryAfter.seconds($0, now: Int64(Date().timeIntervalSince1970), cap: 60) }.map { .seconds($0) }
+                    if status.code == 429 || status.code == 503 { holdOff(for: min(retryAfter ?? delay, .seconds(60))) }
                     if attempt >= attempts { throw WooCommerceError.unavailable(path: path, "HTTP \(status.code) \(Self.message(body))") }
                 default: throw WooCommerceError.rejected(status: Int(status.code), path: path, Self.message(body))
                 }
@@ -208,6 +213,14 @@ public final class WooCommerceClient: Sendable {
             try await Task.sleep(for: min(retryAfter ?? delay, .seconds(60)))
             delay = delay * 2
             attempt += 1
+        }
+    }
+
+    /// Makes every request of this client wait `wait` from now before it is sent (unless it waits longer already).
+    private func holdOff(for wait: Duration) {
+        let until = ContinuousClock.now + wait
+        quietUntil.withLock { current in
+            if current.map({ $0 < until }) ?? true { current = until }
         }
     }
 

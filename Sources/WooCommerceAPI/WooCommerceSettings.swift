@@ -35,6 +35,8 @@ public struct WooCommerceSettings: Sendable {
     public var maxConcurrentRequests = 4
     /// … and at most this many started per second (0: no limit).
     public var maxRequestsPerSecond = 0
+    /// Pages of products that `bootstrap` (and the deletion sweep) ask for at once, within the budget above.
+    public var pagesInFlight = 2
     /// REST keys with Read/Write access, of a user who can manage WooCommerce: only `webhooks sync` and the
     /// watchdog's repair use them, so the everyday keys above can stay read-only. `WOOQUEUE_WOO_MANAGE_KEY` /
     /// `WOOQUEUE_WOO_MANAGE_SECRET` override.

@@ -44,6 +44,17 @@ final class FakeStore: Sendable {
         var failPage: Int?
         /// Leave out `X-WP-TotalPages`, so clients must follow the `Link` header.
         var omitTotalPages = false
+        /// How long WooCommerce takes to build a page of the products listing.
+        var pageDelay: Duration = .zero
+        /// Products listing requests being answered now, and the most at once.
+        var listingsInFlight = 0
+        var peakListingsInFlight = 0
+        /// Answer this products page once with 429 and `Retry-After` (seconds), then normally.
+        var throttle: (page: Int, retryAfter: Int)?
+        /// When each products listing request arrived (this server's clock), and its page.
+        var listingArrivals: [(at: ContinuousClock.Instant, page: Int)] = []
+        /// When the 429 was sent.
+        var throttledAt: ContinuousClock.Instant?
         /// Requests seen: path and query.
         var requests: [(path: String, query: [String: String])] = []
         /// The store's webhooks by id, and the next id (WooCommerce's are post ids).
@@ -96,6 +107,7 @@ final class FakeStore: Sendable {
                 let body = try await request.body.collect(upTo: 1 << 20)
                 return store.answerWebhooks(request, body: Array(buffer: body))
             }
+            if request.uri.path == "/wp-json/wc/v3/products" { return try await store.answerListing(request) }
             return store.answer(request)
         }
         router.get("wp-json/wc/v3/**", use: handler)
@@ -138,6 +150,45 @@ final class FakeStore: Sendable {
     }
 
     // MARK: - Answering
+
+    /// A products listing as a busy store answers it: after `pageDelay`, or with the one 429 asked for.
+    private func answerListing(_ request: Request) async throws -> Response {
+        let page = request.uri.queryParameters["page"].flatMap { Int(String($0)) } ?? 1
+        let now = ContinuousClock.now
+        let throttled = state.withLock { state -> Int? in
+            state.listingArrivals.append((now, page))
+            guard let throttle = state.throttle, throttle.page == page else { return nil }
+            state.throttle = nil
+            state.throttledAt = .now
+            return throttle.retryAfter
+        }
+        if let throttled {
+            var response = json(.tooManyRequests, ["code": "too_many_requests", "message": "Slow down."])
+            response.headers[HTTPField.Name("Retry-After")!] = String(throttled)
+            return response
+        }
+        let delay = state.withLock { state in
+            state.listingsInFlight += 1
+            state.peakListingsInFlight = max(state.peakListingsInFlight, state.listingsInFlight)
+            return state.pageDelay
+        }
+        defer { state.withLock { $0.listingsInFlight -= 1 } }
+        try await Task.sleep(for: delay)
+        return answer(request)
+    }
+
+    /// Adds `count` simple products made from the fixture, with ids from `firstID` and SKUs `MORE-<id>`.
+    func addSimpleProducts(_ count: Int, firstID: Int64 = 5000) throws {
+        let template = try Self.object("product-simple.json")
+        state.withLock { state in
+            for id in firstID..<(firstID + Int64(count)) {
+                var product = template
+                product["id"] = id
+                product["sku"] = "MORE-\(id)"
+                state.products[id] = product
+            }
+        }
+    }
 
     private func answer(_ request: Request) -> Response {
         let path = request.uri.path

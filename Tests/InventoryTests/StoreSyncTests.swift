@@ -73,7 +73,8 @@ struct StoreSyncTests {
             try await harness.execute("INSERT INTO \(harness.table) (item, nombre, existencia) VALUES ('GONE-1', 'Old product', 4)")
             store.state.withLock { $0.failPage = 2 }
             let first = try bootstrap(harness, configuration)
-            let error = await #expect(throws: WooCommerceError.self) { _ = try await first.run(.init()) { _ in } }
+            // One page at a time: a page asked for ahead could reach the store after the reset below.
+            let error = await #expect(throws: WooCommerceError.self) { _ = try await first.run(.init(pagesInFlight: 1)) { _ in } }
             #expect("\(error.map { "\($0)" } ?? "")".contains("HTTP 401"))
             store.state.withLock { $0.failPage = nil; $0.requests = [] }
 
@@ -89,6 +90,57 @@ struct StoreSyncTests {
             let gone = try #require(try await harness.rows()["GONE-1"])
             #expect(gone["bloqueado"] == "t")
             #expect(Double(gone["existencia"]!!) == 0)
+        }
+    }
+
+    @Test("bootstrap asks for up to pagesInFlight pages at once, reads every page once, and enqueues every product")
+    func bootstrapFetchesPagesSideBySide() async throws {
+        try await withStore { harness, store, configuration in
+            try store.addSimpleProducts(12)  // 17 products, 19 with variations: 9 pages of 2
+            store.state.withLock { $0.pageDelay = .milliseconds(300) }
+            let report = try await bootstrap(harness, configuration).run(.init(pagesInFlight: 3)) { _ in }
+            #expect(store.state.withLock { $0.peakListingsInFlight } == 3)
+            let pages = store.state.withLock { $0.listingArrivals.map(\.page) }
+            #expect(pages.sorted() == Array(1...9), "each page asked for once, none past the last: \(pages)")
+            #expect(report.pages == 9 && report.storeItems == 19 && report.missing == 18 && report.enqueued == 18)
+        }
+    }
+
+    @Test("with pages ahead fetched, an interruption leaves the cursor at the lowest page not finished, and the resumed run adds the rest")
+    func aResumedConcurrentBootstrapStartsAtTheLowestUnfinishedPage() async throws {
+        try await withStore { harness, store, configuration in
+            try store.addSimpleProducts(12)
+            store.state.withLock { $0.pageDelay = .milliseconds(100); $0.failPage = 4 }
+            _ = try? await bootstrap(harness, configuration).run(.init(pagesInFlight: 4)) { _ in }
+            #expect(store.state.withLock { $0.listingArrivals.contains { $0.page > 4 } }, "pages after the failing one were asked for")
+            let cursor = try await harness.workers.store.resumableRun("bootstrap", members: "skus").fields()
+            #expect(cursor["next_page"] == 4, "\(cursor)")
+            store.state.withLock { $0.failPage = nil; $0.listingArrivals = [] }
+            let report = try await bootstrap(harness, configuration).run(.init(pagesInFlight: 4)) { _ in }
+            #expect(report.resumedAtPage == 4)
+            // Pages 5–7, asked for ahead by the first run, may still arrive after the reset: compare the set.
+            #expect(Set(store.state.withLock { $0.listingArrivals.map(\.page) }) == Set(4...9))
+            #expect(report.storeItems == 19 && report.missing == 18 && report.enqueued == 18)
+            try await harness.process([], done: report.jobs)
+            #expect(try await harness.rows().count == 18)
+        }
+    }
+
+    @Test("a 429 on one page holds back every page request of the client until its Retry-After has passed")
+    func aThrottledPageHoldsBackThePagesBesideIt() async throws {
+        try await withStore { harness, store, configuration in
+            try store.addSimpleProducts(12)
+            // Page 3, asked for beside 2 and 4: while it waits out its Retry-After, page 2 comes back and the pages
+            // ahead of it would be asked for at once without the shared hold.
+            store.state.withLock { $0.pageDelay = .milliseconds(150); $0.throttle = (page: 3, retryAfter: 1) }
+            let report = try await bootstrap(harness, configuration).run(.init(pagesInFlight: 3)) { _ in }
+            #expect(report.pages == 9 && report.enqueued == 18)
+            let (arrivals, throttledAt) = store.state.withLock { ($0.listingArrivals, $0.throttledAt) }
+            let sent = try #require(throttledAt)
+            // Requests already on their way when the 429 left are not held; every one sent after it is.
+            let later = arrivals.filter { $0.at > sent + .milliseconds(50) }
+            #expect(!later.isEmpty)
+            #expect(later.allSatisfy { $0.at >= sent + .milliseconds(990) }, "requests came \(later.map { sent.duration(to: $0.at) }) after the 429")
         }
     }
 

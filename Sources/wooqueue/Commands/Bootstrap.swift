@@ -34,11 +34,15 @@ struct BootstrapCommand: AsyncParsableCommand {
     @Flag(name: .long, help: "Forget an unfinished run and start at page 1.")
     var restart = false
 
+    @Option(name: .long, help: ArgumentHelp("Pages of products asked for at once, within the store's REST budget (default: woocommerce.pagesInFlight).", valueName: "1-16"))
+    var pagesInFlight: Int?
+
     @Flag(name: .long, help: "Print the report as one JSON object.")
     var json = false
 
     mutating func validate() throws {
         guard (1...10_000).contains(batch) else { throw ValidationError("--batch must be between 1 and 10000") }
+        if let pagesInFlight, !(1...16).contains(pagesInFlight) { throw ValidationError("--pages-in-flight must be between 1 and 16, got \(pagesInFlight)") }
     }
 
     func run() async throws {
@@ -49,7 +53,7 @@ struct BootstrapCommand: AsyncParsableCommand {
                                      settings: configuration.inventory)
         let bootstrap = Bootstrap(client: client, store: try configuration.makeStore(label: "bootstrap"), writer: writer, routing: configuration.routing)
         let progress = ProgressLines()
-        let report = try await bootstrap.run(.init(batch: batch, all: all, deleteOrphans: deleteOrphans, restart: restart)) {
+        let report = try await bootstrap.run(.init(batch: batch, all: all, deleteOrphans: deleteOrphans, restart: restart, pagesInFlight: pagesInFlight)) {
             progress.say($0)
         }
         if json {
