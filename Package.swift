@@ -118,7 +118,9 @@ let package = Package(
         ]),
         .target(name: "Benchmarks", dependencies: [
             "AppConfiguration", "CommandSupport", "QueueCore", "Parsing", "Workers", "Dispatcher", "HTTPServer", "Inventory",
-            "PostgresClient", "WooCommerceModel", "Routing", "WooCommerceAPI",
+            "PostgresClient", "WooCommerceModel", "Routing", "WooCommerceAPI", "StoreSync",
+            .product(name: "Hummingbird", package: "hummingbird"),
+            .product(name: "HTTPTypes", package: "swift-http-types"),
             .product(name: "NIOHTTP1", package: "swift-nio"),
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
             .product(name: "AsyncHTTPClient", package: "async-http-client"),

@@ -11,8 +11,8 @@ public struct Bench: AsyncParsableCommand {
     public init() {}
 
     public static let configuration = CommandConfiguration(
-        abstract: "Benchmarks: the worker pool (default), the webhook intake, the inventory bulk path, HTML-to-text and the JSON readers.",
-        subcommands: [BenchWorkers.self, BenchIngest.self, BenchInventory.self, BenchHTMLText.self, BenchJSON.self], defaultSubcommand: BenchWorkers.self)
+        abstract: "Benchmarks: the worker pool (default), the webhook intake, the inventory bulk path, bootstrap's paging, HTML-to-text and the JSON readers.",
+        subcommands: [BenchWorkers.self, BenchIngest.self, BenchInventory.self, BenchBootstrap.self, BenchHTMLText.self, BenchJSON.self], defaultSubcommand: BenchWorkers.self)
 }
 
 /// `wooqueue bench [workers]`: throughput and pickup latency of the reliable path.
