@@ -59,46 +59,26 @@ struct BenchBootstrap: AsyncParsableCommand {
 
     func run() async throws {
         var configuration = try global.load()
-        let suffix = "\(getpid())"
-        configuration.redis.keyPrefix = "wqbench-bootstrap-\(suffix)"
-        configuration.inventory.table = "wqbench_bootstrap_\(suffix).inv_items"
-        configuration.inventory.stateSchema = "wqbench_bootstrap_\(suffix)_state"
+        BenchScratch.isolate(&configuration, name: "bootstrap")
         let delay = DurationText.parse(pageDelay) ?? .milliseconds(400)  // checked in validate()
-        let store = try configuration.makeStore(label: "bench")
-        let database = PostgresConnection(url: configuration.database.url, label: "bench")
-        let schema = InventorySchema(settings: configuration.inventory)
         let fake = try await FakeCatalogue.start(products: products, delay: delay)
         defer { fake.stop() }
-        do {
-            _ = try await schema.migrate(on: database)
-            try await measure(configuration, store: store, database: database, fake: fake, delay: delay)
-        } catch {
-            try? await cleanUp(store: store, database: database, schema: schema)
-            throw error
-        }
-        try await cleanUp(store: store, database: database, schema: schema)
-    }
-
-    private func cleanUp(store: QueueStore, database: PostgresConnection, schema: InventorySchema) async throws {
-        _ = try await store.deleteAllKeys()
-        _ = try await database.withSession { session in
-            try session.execute("SET client_min_messages = warning; DROP SCHEMA IF EXISTS \(InventoryNames.quote(schema.names.tableSchema)) CASCADE; DROP SCHEMA IF EXISTS \(schema.names.state) CASCADE")
+        try await BenchScratch.with(configuration) { scratch in
+            _ = try await scratch.schema.migrate(on: scratch.database)
+            try await measure(configuration, store: scratch.store, fake: fake, delay: delay)
         }
     }
 
-    private func measure(_ configuration: WooqueueConfiguration, store: QueueStore, database: PostgresConnection, fake: FakeCatalogue,
-                         delay: Duration) async throws {
+    private func measure(_ configuration: WooqueueConfiguration, store: QueueStore, fake: FakeCatalogue, delay: Duration) async throws {
         var settings = configuration.woocommerce
         settings.url = fake.url
         settings.consumerKey = "ck_bench"
         settings.consumerSecret = "cs_bench"
         settings.authentication = .auto
         settings.perPage = perPage
-        var quiet = configuration
-        quiet.woocommerce = settings
         var logger = Logger(label: "wooqueue.bench")
         logger.logLevel = .warning
-        let client = try quiet.makeStoreClient(settings, logger: logger)
+        let client = try configuration.makeStoreClient(settings, logger: logger)
         let writer = InventoryWriter(connection: PostgresConnection(url: configuration.database.url, label: "bench-writer"),
                                      settings: configuration.inventory)
         let progress = ProgressLines()

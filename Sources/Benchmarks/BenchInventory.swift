@@ -50,30 +50,13 @@ struct BenchInventory: AsyncParsableCommand {
 
     func run() async throws {
         var configuration = try global.load()
-        let suffix = "\(getpid())"
-        configuration.redis.keyPrefix = "wqbench-inventory-\(suffix)"
-        configuration.inventory.table = "wqbench_\(suffix).inv_items"
-        configuration.inventory.stateSchema = "wqbench_\(suffix)_state"
+        BenchScratch.isolate(&configuration, name: "inventory")
         let bulk = configuration.jobTypes["inventory.upsert"]?.queue ?? "bulk"
         if let workers, let index = configuration.queues.firstIndex(where: { $0.name == bulk }) {
             configuration.queues[index].workers = workers
         }
-        let store = try configuration.makeStore(label: "bench")
-        let database = PostgresConnection(url: configuration.database.url, label: "bench")
-        let schema = InventorySchema(settings: configuration.inventory)
-        do {
-            try await measure(configuration, store: store, database: database, schema: schema)
-        } catch {
-            try? await cleanUp(store: store, database: database, schema: schema)
-            throw error
-        }
-        try await cleanUp(store: store, database: database, schema: schema)
-    }
-
-    private func cleanUp(store: QueueStore, database: PostgresConnection, schema: InventorySchema) async throws {
-        _ = try await store.deleteAllKeys()
-        _ = try await database.withSession { session in
-            try session.execute("SET client_min_messages = warning; DROP SCHEMA IF EXISTS \(InventoryNames.quote(schema.names.tableSchema)) CASCADE; DROP SCHEMA IF EXISTS \(schema.names.state) CASCADE")
+        try await BenchScratch.with(configuration) { scratch in
+            try await measure(configuration, store: scratch.store, database: scratch.database, schema: scratch.schema)
         }
     }
 
