@@ -155,14 +155,15 @@ final class FakeCatalogue: Sendable {
         router.get("wp-json/wc/v3/products") { request, _ -> Response in
             let perPage = request.uri.queryParameters["per_page"].flatMap { Int(String($0)) } ?? 10
             let page = request.uri.queryParameters["page"].flatMap { Int(String($0)) } ?? 1
-            guard perPage >= 1, page >= 1 else { return Response(status: .badRequest) }
+            // WooCommerce's bounds; bootstrap never asks for more.
+            guard (1...100).contains(perPage), (1...1_000_000).contains(page) else { return Response(status: .badRequest) }
             let store = counter.withLock { $0 }
             store?.inFlight.withLock { $0.now += 1; $0.peak = max($0.peak, $0.now) }
             defer { store?.inFlight.withLock { $0.now -= 1 } }
             try await Task.sleep(for: delay)
             let first = (page - 1) * perPage
             var body: [UInt8] = [UInt8(ascii: "[")]
-            for index in first..<min(products, first + perPage) {
+            for index in first..<max(first, min(products, first + perPage)) {
                 if index > first { body.append(UInt8(ascii: ",")) }
                 body += BenchProducts.body(index: index)
             }

@@ -33,7 +33,8 @@ final class CataloguePages {
     func page(_ number: Int) async throws -> Loaded {
         let task = asked.removeValue(forKey: number) ?? Self.load(client, number)
         nextToAsk = max(nextToAsk, number + 1)
-        let loaded = try await task.value
+        // The page's own task is unstructured: pass a cancellation of the reader on to it.
+        let loaded = try await withTaskCancellationHandler { try await task.value } onCancel: { task.cancel() }
         if let pages = loaded.page.totalPages { totalPages = pages }
         // Knowing the page count, ask for the pages ahead while this one is processed.
         askAhead()

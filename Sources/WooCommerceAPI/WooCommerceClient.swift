@@ -159,7 +159,7 @@ public final class WooCommerceClient: Sendable {
         var attempt = 1
         let attempts = method == .POST ? 1 : self.attempts
         while true {
-            if let until = quietUntil.withLock({ $0 }), until > .now { try await Task.sleep(until: until, clock: .continuous) }
+            if let until = heldOffUntil { try await Task.sleep(until: until, clock: .continuous) }
             let url = requestURL(path, parameters: parameters, method: method.rawValue)
             var request = HTTPClientRequest(url: url)
             request.method = method
@@ -173,7 +173,9 @@ public final class WooCommerceClient: Sendable {
                 let token = Data("\(settings.consumerKey):\(settings.consumerSecret)".utf8).base64EncodedString()
                 request.headers.add(name: "Authorization", value: "Basic \(token)")
             }
-            let exchange: @Sendable () async -> Result<(HTTPResponseStatus, HTTPHeaders, [UInt8]), any Error> = { [http, settings, request] in
+            // nil: not sent, because a 429 or 503 came while it waited for its permit; it waits out the hold first.
+            let exchange: @Sendable () async -> Result<(HTTPResponseStatus, HTTPHeaders, [UInt8]), any Error>? = { [self, request] in
+                if heldOffUntil != nil { return nil }
                 do {
                     let response = try await http.execute(request, timeout: TimeAmount(settings.timeout))
                     let body = try await response.body.collect(upTo: 64 << 20)
@@ -184,8 +186,9 @@ public final class WooCommerceClient: Sendable {
             }
             // The request's own failures come back in the result; what the budget throws (Redis away) ends the
             // request as it is, without retries here.
-            let outcome: Result<(HTTPResponseStatus, HTTPHeaders, [UInt8]), any Error>
-            if let budget { outcome = try await budget.withPermit(exchange) } else { outcome = await exchange() }
+            let sent: Result<(HTTPResponseStatus, HTTPHeaders, [UInt8]), any Error>?
+            if let budget { sent = try await budget.withPermit(exchange) } else { sent = await exchange() }
+            guard let outcome = sent else { continue }
             let retryAfter: Duration?
             switch outcome {
             case .success(let (status, headers, body)):
@@ -214,6 +217,11 @@ public final class WooCommerceClient: Sendable {
             delay = delay * 2
             attempt += 1
         }
+    }
+
+    /// When a 429 or 503 holds this client's requests back, until when; nil when none does.
+    private var heldOffUntil: ContinuousClock.Instant? {
+        quietUntil.withLock { until in until.flatMap { $0 > .now ? $0 : nil } }
     }
 
     /// Makes every request of this client wait `wait` from now before it is sent (unless it waits longer already).

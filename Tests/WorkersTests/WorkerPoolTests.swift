@@ -328,4 +328,23 @@ import Testing
         try await harness.cleanup()
     }
 
+
+    /// A busy worker takes its next batch in the same call that writes its last outcomes. A stop that comes during
+    /// that call must not strand the batch in the worker's active list: every job is done or back in ready, none
+    /// held, and the process leaves the registry. Five stops at different moments of a flood of quick jobs.
+    @Test func stoppingABusyPoolLeavesNoJobHeld() async throws {
+        for round in 1...5 {
+            let harness = try WorkerHarness(#"{"queues": {"low": {"workers": 3}}}"#)
+            try await harness.store.enqueue((0..<30_000).map { harness.job(key: "flood-\(round)-\($0)") })
+            try await harness.run { _ in
+                try await waitUntil("the flood to be under way") { harness.observer.settledCount >= 2000 * round }
+            }
+            let low = try await harness.queue("low")
+            #expect(low.active == 0, "round \(round): \(low.active) jobs left held")
+            #expect(low.done + low.ready == 30_000, "round \(round): done \(low.done) + ready \(low.ready)")
+            #expect(try await harness.store.registeredProcesses().isEmpty, "round \(round): the process left the registry")
+            try await harness.cleanup()
+        }
+    }
+
 }

@@ -39,8 +39,8 @@ final class JobSlot: Sendable {
     private struct Running {
         let deadline: ContinuousClock.Instant
         let timeout: Duration
-        /// Ends the worker's wait with this outcome and cancels the call; false when the wait had ended already.
-        let end: @Sendable (HandlerOutcome) -> Bool
+        /// Ends the worker's wait with this outcome and cancels the call, unless the wait has ended already.
+        let end: @Sendable (HandlerOutcome) -> Void
         /// When the call counts as slow, and what to do then (once).
         var slowAt: ContinuousClock.Instant?
         var whenSlow: (@Sendable () -> Void)?
@@ -65,9 +65,7 @@ final class JobSlot: Sendable {
             let now = ContinuousClock.now
             running.withLock {
                 $0 = Running(deadline: now + timeout, timeout: timeout, end: { outcome in
-                    guard gate.finish(outcome) else { return false }
-                    task.cancel()
-                    return true
+                    if gate.finish(outcome) { task.cancel() }
                 }, slowAt: whenSlow.map { now + $0.after }, whenSlow: whenSlow?.action)
             }
         }
@@ -86,9 +84,9 @@ final class JobSlot: Sendable {
         }) else { return }
         slow?()
         if interrupt {
-            _ = job.end(.interrupted)
+            job.end(.interrupted)
         } else if now >= job.deadline {
-            _ = job.end(.timedOut(job.timeout))
+            job.end(.timedOut(job.timeout))
         }
     }
 
@@ -125,7 +123,7 @@ final class JobSlot: Sendable {
                         outcome = .failed(error)
                     }
                     if case .failed = outcome {
-                        _ = sequence.end(at: index, with: outcome, cancelling: false)
+                        sequence.end(at: index, with: outcome, cancelling: false)
                         return
                     }
                     // Ended meanwhile by the watchdog: the call's outcome is the watchdog's.
@@ -185,17 +183,16 @@ private final class CallSequence: Sendable {
 
     /// Ends the run with call `index`'s outcome, if that call is still the one running; `cancelling` (the
     /// watchdog's end) also cancels the task.
-    func end(at index: Int, with outcome: HandlerOutcome, cancelling: Bool) -> Bool {
+    func end(at index: Int, with outcome: HandlerOutcome, cancelling: Bool) {
         let ended = state.withLock { state -> (CheckedContinuation<[JobSlot.Call], Never>, [JobSlot.Call], Task<Void, Never>?)? in
             guard let continuation = state.continuation, state.calls.count == index else { return nil }
             state.calls.append(JobSlot.Call(outcome: outcome, duration: state.callStarted.duration(to: .now)))
             state.continuation = nil
             return (continuation, state.calls, state.task)
         }
-        guard let (continuation, calls, task) = ended else { return false }
+        guard let (continuation, calls, task) = ended else { return }
         if cancelling { task?.cancel() }
         continuation.resume(returning: calls)
-        return true
     }
 
     /// Ends the run with the calls recorded.

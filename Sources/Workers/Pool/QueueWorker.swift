@@ -6,7 +6,7 @@ import Synchronization
 
 /// One worker of a queue's pool: takes jobs from Redis, runs them one at a time, writes their outcomes.
 ///
-/// A busy queue is read in batches (``QueueStore/fetch(queue:holder:max:workers:held:)``) and outcomes
+/// A busy queue is read in batches (``QueueStore/fetch(queue:holder:max:workers:held:markProcessing:)``) and outcomes
 /// are written in batches, so most jobs cost a fraction of a round trip; an idle worker waits in `BLMOVE` on its
 /// own connection and starts a new job as soon as it arrives. Every job it holds is in its own active list until
 /// its outcome is written; when a fetch fails in a way that may have moved jobs unseen, it gives back whatever
@@ -69,11 +69,14 @@ final class QueueWorker: Sendable {
         var pace = JobPace()
         /// What the last batch's ack-and-fetch took; empty when it found the queue empty, nil when it did not fetch.
         var taken: [[UInt8]]?
-        while !stop.isStopping {
+        // Jobs taken with the last outcomes are run, or given back by `process`, even once the process is stopping.
+        while !stop.isStopping || taken?.isEmpty == false {
             do {
                 if mustReturnHeld.load(ordering: .relaxed) {
                     let returned = try await store.returnHeld(queue: queue.name, holder: holder)
                     mustReturnHeld.store(false, ordering: .relaxed)
+                    // Whatever the last call took is back in the queue now.
+                    taken = nil
                     if returned > 0 {
                         logger.warning("Gave back jobs this worker held but was not running", metadata: [
                             "queue": "\(queue.name)", "count": "\(returned)",
@@ -112,7 +115,7 @@ final class QueueWorker: Sendable {
                 let started = ContinuousClock.now
                 var (ran, pause, unsettled) = await process(batch)
                 pace.record(jobs: ran, took: started.duration(to: .now))
-                if pause == nil, !stop.isStopping, !flow.isPaused(queue: queue.name) {
+                if pause == nil, !stop.isStopping, !flow.isPaused(queue: queue.name), !mustReturnHeld.load(ordering: .relaxed) {
                     // Busy: the last outcomes and the next batch in one round trip.
                     taken = await settle(&unsettled, thenFetch: fetchLimit(pace))
                 } else {
@@ -142,8 +145,9 @@ final class QueueWorker: Sendable {
 
     /// Runs the batch's jobs in order and writes their outcomes, but for the last ones, which it returns for the
     /// caller to write (with the next fetch, when the queue stays busy). Consecutive jobs of one batch handler run
-    /// together. Returns how many ran, and a pause when a handler reported a dependency outage, so the worker
-    /// does not take more jobs it cannot run.
+    /// together in one call, and consecutive jobs of plain handlers that need not ask flow control in one task
+    /// (``runSequence(_:)``). Returns how many ran, and a pause when a handler reported a dependency outage, so the
+    /// worker does not take more jobs it cannot run.
     private func process(_ batch: [[UInt8]]) async -> (ran: Int, pause: Duration?, unsettled: [Finished]) {
         var finished: [Finished] = []
         var oldestFinish = ContinuousClock.now
@@ -207,7 +211,7 @@ final class QueueWorker: Sendable {
             }
             // Interrupted by shutdown: that job goes back below, with the jobs not started yet.
             let interrupted = outcomes.firstIndex { $0.settlement.kind == .requeue }
-            if finished.isEmpty { oldestFinish = .now }
+            if finished.isEmpty { oldestFinish = start }
             let took = start.duration(to: .now)
             for outcome in outcomes[..<(interrupted ?? outcomes.count)] {
                 finished.append(Finished(settlement: outcome.settlement, type: outcome.type, duration: outcome.duration ?? took / outcomes.count))
@@ -219,14 +223,20 @@ final class QueueWorker: Sendable {
                 returnFrom = index + interrupted
                 break
             }
-            // A run of jobs may end before its last (``JobSlot/runSequence(timeouts:keepGoing:_:)``).
+            // A run of jobs may end before its last (``JobSlot/runSequence(timeouts:keepGoing:_:)``), or before its first
+            // (stopping, paused): those not run go back.
+            if outcomes.isEmpty {
+                returnFrom = index
+                break
+            }
             index += outcomes.count
             if gaveBack {
                 if let end = pendingEnd { await release(end) }
                 await settle(&finished)
                 return (index, pause, [])
             }
-            if finished.count >= Self.settleBatch || oldestFinish.duration(to: .now) >= Self.settleDelay {
+            // The batch's last outcomes are left to the caller, to go with the next fetch.
+            if index < batch.count, finished.count >= Self.settleBatch || oldestFinish.duration(to: .now) >= Self.settleDelay {
                 await settle(&finished)
             }
         }
@@ -333,7 +343,7 @@ final class QueueWorker: Sendable {
             case .settled(let settlement, let type, let taken):
                 // Settled without running: taken now. A runnable job counts as started when it starts (flow
                 // control may park it first).
-                if let taken { observer?.jobStarted(taken, pickupLatency: .milliseconds(max(0, WallClock.nowMillis() - taken.dueAt))) }
+                if let taken { reportTaken(taken) }
                 outcomes[index] = Outcome(settlement: settlement, type: type)
             case .runnable(let envelope, let jobEntry):
                 runnable.append((index, job.raw, envelope))
@@ -341,11 +351,8 @@ final class QueueWorker: Sendable {
             }
         }
         guard let entry, !runnable.isEmpty else { return outcomes.compactMap { $0 } }
-        if let observer {
-            // Counted here, not when fetched: a job that flow control parks has not started.
-            let now = WallClock.nowMillis()
-            for job in runnable { observer.jobStarted(job.envelope, pickupLatency: .milliseconds(max(0, now - job.envelope.dueAt))) }
-        }
+        // Counted here, not when fetched: a job that flow control parks has not started.
+        for job in runnable { reportTaken(job.envelope) }
         let contexts = runnable.map { JobContext(envelope: $0.envelope, logger: logger) }
         let results = Mutex<[JobResult]?>(nil)
         let outcome: HandlerOutcome
@@ -380,8 +387,7 @@ final class QueueWorker: Sendable {
                 default: break
                 }
             }
-            outcomes[job.index] = Outcome(settlement: settled.settlement, type: job.envelope.type, pause: settled.pause,
-                                          flow: Self.flowOutcome(of: outcome), retryAfter: (Self.failure(of: outcome))?.retryAfter, parts: parts)
+            outcomes[job.index] = Self.outcome(settled, type: job.envelope.type, of: outcome, parts: parts)
         }
         return outcomes.compactMap { $0 }
     }
@@ -391,21 +397,38 @@ final class QueueWorker: Sendable {
     /// the process stops or the queue is paused, and after a failure, so a failure's consequence (an outage's pause,
     /// a hold) is decided before the next job.
     private func runSequence(_ group: [(raw: [UInt8], prepared: Prepared)]) async -> [Outcome] {
-        let jobs = group.compactMap { job -> (raw: [UInt8], envelope: JobEnvelope, handler: any JobHandler, timeout: Duration)? in
-            guard case .runnable(let envelope, let entry) = job.prepared else { return nil }
+        let jobs = group.map { job -> (raw: [UInt8], envelope: JobEnvelope, handler: any JobHandler, timeout: Duration) in
+            guard case .runnable(let envelope, let entry) = job.prepared else {
+                preconditionFailure("prepareGroup puts only runnable jobs in a run")
+            }
             return (job.raw, envelope, entry.handler, entry.timeout)
         }
-        let (observer, logger, stop, flow, queueName) = (self.observer, self.logger, self.stop, self.flow, queue.name)
-        let calls = await slot.runSequence(timeouts: jobs.map(\.timeout), keepGoing: { !stop.isStopping && !flow.isPaused(queue: queueName) }) { index in
+        let (logger, stop, flow, queueName) = (self.logger, self.stop, self.flow, queue.name)
+        // A run also ends once it has lasted the settle delay, so its outcomes are written as often as others'.
+        let began = ContinuousClock.now
+        let keepGoing: @Sendable () -> Bool = {
+            !stop.isStopping && !flow.isPaused(queue: queueName) && began.duration(to: .now) < Self.settleDelay
+        }
+        let calls = await slot.runSequence(timeouts: jobs.map(\.timeout), keepGoing: keepGoing) { index in
             let job = jobs[index]
-            observer?.jobStarted(job.envelope, pickupLatency: .milliseconds(max(0, WallClock.nowMillis() - job.envelope.dueAt)))
+            self.reportTaken(job.envelope)
             try await job.handler.handle(JobContext(envelope: job.envelope, logger: logger))
         }
         return zip(jobs, calls).map { job, call in
-            let settled = settle(job.raw, job.envelope, call.outcome)
-            return Outcome(settlement: settled.settlement, type: job.envelope.type, pause: settled.pause, flow: Self.flowOutcome(of: call.outcome),
-                           retryAfter: Self.failure(of: call.outcome)?.retryAfter, duration: call.duration)
+            Self.outcome(settle(job.raw, job.envelope, call.outcome), type: job.envelope.type, of: call.outcome, duration: call.duration)
         }
+    }
+
+    /// Tells the observer a job is taken now (it starts, or is settled without running), and how long it waited.
+    private func reportTaken(_ envelope: JobEnvelope) {
+        observer?.jobStarted(envelope, pickupLatency: .milliseconds(max(0, WallClock.nowMillis() - envelope.dueAt)))
+    }
+
+    /// A job's outcome: its settlement, and what its call tells flow control.
+    private static func outcome(_ settled: (settlement: Settlement, pause: Duration?), type: String, of call: HandlerOutcome,
+                                parts: [Settlement] = [], duration: Duration? = nil) -> Outcome {
+        Outcome(settlement: settled.settlement, type: type, pause: settled.pause, flow: flowOutcome(of: call),
+                retryAfter: failure(of: call)?.retryAfter, parts: parts, duration: duration)
     }
 
     /// The settlement of one job after its handler's outcome.
@@ -625,8 +648,9 @@ final class QueueWorker: Sendable {
     /// the queue by the next loop (or recovered), to run again.
     ///
     /// With `thenFetch`, the first try also takes up to that many next jobs in the same call (ack-and-fetch) and
-    /// returns them. If that try fails, it may have taken jobs unseen: the outcomes are written alone (writing one
-    /// twice is harmless), and the next loop gives back what the active list holds. Returns nil when it took none.
+    /// returns them (empty when the queue had none). If that try fails, it may have taken jobs unseen: the outcomes are
+    /// written alone (writing one twice is harmless), and the next loop gives back what the active list holds. Returns
+    /// nil when it fetched nothing: not asked to, or that try failed.
     @discardableResult
     private func settle(_ finished: inout [Finished], thenFetch limit: Int? = nil) async -> [[UInt8]]? {
         if finished.isEmpty { return nil }
