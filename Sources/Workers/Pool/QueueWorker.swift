@@ -69,8 +69,9 @@ final class QueueWorker: Sendable {
         var pace = JobPace()
         /// What the last batch's ack-and-fetch took; empty when it found the queue empty, nil when it did not fetch.
         var taken: [[UInt8]]?
-        // Jobs taken with the last outcomes are run, or given back by `process`, even once the process is stopping.
-        while !stop.isStopping || taken?.isEmpty == false {
+        // Jobs taken with the last outcomes are given back by `process` even once the process is stopping, until the
+        // grace period ends (Redis away): then they stay in the active list, for another process to recover.
+        while !stop.isStopping || (taken?.isEmpty == false && !stop.isPastGrace) {
             do {
                 if mustReturnHeld.load(ordering: .relaxed) {
                     let returned = try await store.returnHeld(queue: queue.name, holder: holder)
