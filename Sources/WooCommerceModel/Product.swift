@@ -58,14 +58,23 @@ public struct Product: Sendable, Equatable {
     /// Reads a product or variation, the whole of `bytes` or the object at `range`; throws ``ProductError`` when
     /// it is not one (a permanent failure).
     public init(json bytes: [UInt8], in range: Range<Int>? = nil) throws(ProductError) {
+        var end = 0
+        try self.init(json: bytes, in: range, end: &end)
+    }
+
+    /// Reads the product or variation object that starts at `range`'s start, and sets `end` to where it ends: the
+    /// way to read a page's products in one scan (``JSONScanner/forEachElement(of:in:reading:)``). When it throws,
+    /// `end` is unchanged.
+    public init(json bytes: [UInt8], in range: Range<Int>?, end: inout Int) throws(ProductError) {
         var id: Int64?
         var parentID: Int64 = 0
         var sku: String?, name: String?, modified: String?, stock: String?, price: String?, image: String?
         var category: Int64?, short: String?, lastCost: String?, height: String?, width: String?
         var attributeValues: [String] = []
         var isVariable = false
+        var objectEnd = 0
         do {
-            try JSONScanner.forEachMember(of: bytes, in: range, named: Member.names) { member, range in
+            objectEnd = try JSONScanner.forEachMember(of: bytes, in: range, named: Member.names) { member, range in
                 switch Member(rawValue: member)! {
                 case .id: id = try JSONScanner.integer(in: bytes, range)
                 case .parentID: parentID = (try? JSONScanner.integer(in: bytes, range)) ?? 0
@@ -107,6 +116,7 @@ public struct Product: Sendable, Equatable {
             throw ProductError("not a WooCommerce product: \(error)")
         }
         guard let id, id > 0 else { throw ProductError("not a WooCommerce product: no positive \"id\"") }
+        end = objectEnd
         self.init(id: id, parentID: parentID, sku: sku, name: name, modifiedGMT: modified, stockQuantity: stock,
                   regularPrice: price, imageURL: image, categoryID: category, shortDescription: short,
                   lastCost: lastCost, height: height, width: width, attributeValues: attributeValues, isVariable: isVariable)

@@ -20,5 +20,25 @@ public enum ProductPage {
         JSONScanner.valueOfFirstMember(named: listName, in: payload).map { $0..<payload.count }
     }
 
+    /// The products of a page's list (from ``list(in:)``), each with where it sits in the payload, read in one scan:
+    /// each product is read where it starts and says where it ends. One that is not a product is a failure of its
+    /// own; throws ``JSONScanError`` when the list is not a well-formed JSON array.
+    public static func products(in payload: [UInt8], list: Range<Int>) throws -> [(bytes: Range<Int>, product: Result<Product, ProductError>)] {
+        var products: [(bytes: Range<Int>, product: Result<Product, ProductError>)] = []
+        try JSONScanner.forEachElement(of: payload, in: list) { start in
+            var end = start
+            do throws(ProductError) {
+                let product = try Product(json: payload, in: start..<payload.count, end: &end)
+                products.append((start..<end, .success(product)))
+            } catch {
+                // Not a product, but maybe well-formed JSON: skipped over, or the list fails here.
+                try JSONScanner.skipValue(in: payload, from: &end)
+                products.append((start..<end, .failure(error)))
+            }
+            return end
+        }
+        return products
+    }
+
     private static let listName = Array("products".utf8)
 }

@@ -30,24 +30,37 @@ public struct JSONScanner {
     /// Calls `member` for the members of the object at `range` (default: the whole text) whose names are among
     /// `names`, with the name's position in `names` and the value's byte range. Names are compared as raw bytes
     /// (they must be written without escapes) and no string is made for the others: the cheap way to read a few
-    /// members of a large object, such as a WooCommerce product.
+    /// members of a large object, such as a WooCommerce product. Returns where the object ends (the index after
+    /// its closing brace).
+    @discardableResult
     public static func forEachMember(
         of bytes: [UInt8], in range: Range<Int>? = nil, named names: [[UInt8]],
         _ member: (_ name: Int, _ value: Range<Int>) throws -> Void
-    ) throws {
-        try walkMembers(of: bytes, in: range) { key, value in
-            let raw = bytes[(key.lowerBound + 1)..<(key.upperBound - 1)]  // inside the quotes
-            if let position = names.firstIndex(where: { $0.count == raw.count && raw.elementsEqual($0) }) {
-                try member(position, value)
+    ) throws -> Int {
+        try bytes.withUnsafeBufferPointer { text in
+            try walkMembers(of: bytes, in: range) { key, value in
+                // Inside the quotes, compared in place: no slice, and a length and first byte rule out most names.
+                let start = key.lowerBound + 1, length = key.count - 2
+                guard length > 0 else { return }
+                let first = text[start]
+                for (position, name) in names.enumerated() where name.count == length && name[0] == first {
+                    var offset = 1
+                    while offset < length, text[start + offset] == name[offset] { offset += 1 }
+                    if offset == length {
+                        try member(position, value)
+                        return
+                    }
+                }
             }
         }
     }
 
     /// The members of the object at `range`, as the byte ranges of each quoted name and its value. Without a
-    /// range the object must be the whole text.
+    /// range the object must be the whole text. Returns where the object ends.
+    @discardableResult
     private static func walkMembers(
         of bytes: [UInt8], in range: Range<Int>?, _ member: (_ key: Range<Int>, _ value: Range<Int>) throws -> Void
-    ) throws {
+    ) throws -> Int {
         var scanner = JSONScanner(bytes)
         scanner.index = range?.lowerBound ?? 0
         scanner.skipWhitespace()
@@ -65,7 +78,8 @@ public struct JSONScanner {
                 try scanner.expect(UInt8(ascii: ":"))
                 scanner.skipWhitespace()
                 let start = scanner.index
-                try scanner.skipValue(depth: 0)
+                // One level below the object, as when the object itself is skipped: every reader nests alike.
+                try scanner.skipValue(depth: 1)
                 try member(key, start..<scanner.index)
                 scanner.skipWhitespace()
                 if scanner.peek() == UInt8(ascii: ",") { scanner.index += 1; continue }
@@ -73,8 +87,11 @@ public struct JSONScanner {
                 break
             }
         }
-        scanner.skipWhitespace()
-        if range == nil, scanner.index != bytes.count { throw scanner.failure("unexpected text after the object") }
+        if range == nil {
+            scanner.skipWhitespace()
+            if scanner.index != bytes.count { throw scanner.failure("unexpected text after the object") }
+        }
+        return scanner.index
     }
 
     /// Where the value of the top-level object's first member starts, when that member is named `name` (written
@@ -107,6 +124,31 @@ public struct JSONScanner {
             let start = scanner.index
             try scanner.skipValue(depth: 0)
             guard try element(start..<scanner.index) else { return }
+            scanner.skipWhitespace()
+            if scanner.peek() == UInt8(ascii: ",") { scanner.index += 1; continue }
+            try scanner.expect(UInt8(ascii: "]"))
+            return
+        }
+    }
+
+    /// Calls `element` with where each element of the array at `range` starts; `element` reads the element and
+    /// returns where it ends (``forEachMember(of:in:named:_:)`` says so for an object), so each element is scanned
+    /// once. An end that is not past the start, or beyond `range`, is an error.
+    public static func forEachElement(of bytes: [UInt8], in range: Range<Int>, reading element: (Int) throws -> Int) throws {
+        var scanner = JSONScanner(bytes)
+        scanner.index = range.lowerBound
+        scanner.skipWhitespace()
+        try scanner.expect(UInt8(ascii: "["))
+        scanner.skipWhitespace()
+        if scanner.peek() == UInt8(ascii: "]") { return }
+        while true {
+            scanner.skipWhitespace()
+            let start = scanner.index
+            let end = try element(start)
+            guard end > start, end <= range.upperBound, end <= bytes.count else {
+                throw JSONScanError(offset: start, reason: "an element's reader ended at \(end)")
+            }
+            scanner.index = end
             scanner.skipWhitespace()
             if scanner.peek() == UInt8(ascii: ",") { scanner.index += 1; continue }
             try scanner.expect(UInt8(ascii: "]"))
@@ -202,19 +244,27 @@ public struct JSONScanner {
 
     // MARK: - Scanning
 
+    // The per-token steps below are inlined, their errors built out of line: they run for every token.
+
+    @inline(__always)
     private func peek() -> UInt8? { index < bytes.count ? bytes[index] : nil }
 
     private func failure(_ reason: String) -> JSONScanError { JSONScanError(offset: index, reason: reason) }
 
+    @inline(never)
+    private func missing(_ byte: UInt8) -> JSONScanError { failure("expected '\(Character(Unicode.Scalar(byte)))'") }
+
+    @inline(__always)
     private mutating func expect(_ byte: UInt8) throws {
-        guard peek() == byte else {
-            throw failure("expected '\(Character(Unicode.Scalar(byte)))'")
-        }
+        guard index < bytes.count, bytes[index] == byte else { throw missing(byte) }
         index += 1
     }
 
+    @inline(__always)
     private mutating func skipWhitespace() {
-        while let byte = peek(), byte == 0x20 || byte == 0x0A || byte == 0x0D || byte == 0x09 { index += 1 }
+        while index < bytes.count, bytes[index] <= 0x20, bytes[index] == 0x20 || bytes[index] == 0x0A || bytes[index] == 0x0D || bytes[index] == 0x09 {
+            index += 1
+        }
     }
 
     private mutating func skipLiteral(_ literal: StaticString) throws {
