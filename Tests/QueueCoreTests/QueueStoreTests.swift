@@ -131,6 +131,76 @@ import Testing
         }
     }
 
+    /// A job whose envelope is over 4 KB (a catalogue page), padded to `size` bytes of payload.
+    func large(_ queue: String, _ n: Int, size: Int = 6000) -> JobEnvelope {
+        JobEnvelope(type: "inventory.upsert", queue: queue, payload: Array(#"{"n":\#(n),"pad":"\#(String(repeating: "p", count: size))"}"#.utf8),
+                    maxAttempts: 3, key: "k\(n)")
+    }
+
+    /// The ids of the jobs in holder `p`'s active list, head first.
+    func activeIDs(_ store: QueueStore, _ keys: QueueKeys) async throws -> [String] {
+        try await store.connection.send("LRANGE", keys.active(holder: "p"), "0", "-1").array?.compactMap(\.bytes).compactMap(JobEnvelope.id(of:)) ?? []
+    }
+
+    /// Large envelopes are moved into the active list and released without being sent back (`@<length>` records):
+    /// found at the tail, or elsewhere in the list, and never mistaken for another job of the same size.
+    @Test func largeEnvelopesAreReleasedByTheirIdWhereverTheyAreHeld() async throws {
+        try await withStore { store, _ in
+            let k = store.keys("bulk")
+            let jobs = (0..<4).map { large("bulk", $0) }
+            try await store.enqueue(jobs)
+            let held = try await store.fetch(queue: "bulk", holder: "p", max: 4, workers: 1)
+            #expect(held.compactMap(JobEnvelope.id(of:)) == jobs.map(\.id))
+            #expect(held.allSatisfy { $0.count > 4096 })
+            // Oldest at the tail, as the worker settles them.
+            #expect(try await store.connection.send("LINDEX", k.active(holder: "p"), "-1").bytes == held[0])
+            // Not at the tail (a later job first), then at the tail, then one no longer held (stale), and another id
+            // with the size of a held one.
+            let stale = try await store.settle(queue: "bulk", holder: "p", [
+                Settlement(kind: .done, id: jobs[2].id, held: held[2]),
+                Settlement(kind: .done, id: jobs[0].id, held: held[0]),
+                Settlement(kind: .done, id: jobs[0].id, held: held[0]),
+                Settlement(kind: .done, id: "not-held", held: held[3]),
+            ])
+            #expect(stale == 2)
+            #expect(try await activeIDs(store, k) == [jobs[3].id, jobs[1].id])
+            // With the next jobs in one call: a retry keeps its new envelope.
+            try await store.enqueue([large("bulk", 9)])
+            var retried = try JobEnvelope(decoding: held[1])
+            retried.attempt = 1
+            let (_, taken) = try await store.settleAndFetch(queue: "bulk", holder: "p", [
+                Settlement(kind: .retry, id: jobs[1].id, held: held[1], replacement: retried.encoded(), due: 1),
+                Settlement(kind: .done, id: jobs[3].id, held: held[3]),
+            ], max: 5, workers: 1)
+            #expect(taken.count == 1)
+            #expect(try await activeIDs(store, k) == taken.compactMap(JobEnvelope.id(of:)))
+            #expect(try await store.connection.send("ZRANGE", k.delayed, "0", "-1").array?.compactMap(\.bytes) == [retried.encoded()],
+                    "the retry's new envelope is in the delayed set")
+            let bulk = try #require(try await store.snapshot(queues: try TestEnvironment.configuration(prefix: "x").queues.filter { $0.name == "bulk" }).queues.first)
+            #expect(bulk.done == 3)
+        }
+    }
+
+    /// Taking large envelopes one by one still fills a merging job taken among them, in the list as in the reply.
+    @Test func aMergingJobTakenAmongLargeOnesIsFilledInTheActiveList() async throws {
+        try await withStore { store, _ in
+            let k = store.keys("bulk")
+            try await store.enqueue([large("bulk", 1)])
+            try await store.enqueue([upsert(794, modified: "2026-11-20T15:00:00", name: "first")])
+            try await store.enqueue([upsert(794, modified: "2026-11-20T15:01:00", name: "newest")])
+            try await store.enqueue([large("bulk", 2)])
+            let taken = try await store.fetch(queue: "bulk", holder: "p", max: 10, workers: 1)
+            #expect(taken.count == 3)
+            let merged = try JobEnvelope(decoding: taken[1])
+            #expect(merged.payloadText.contains(#""name":"newest""#))
+            // The list holds what the worker got back, newest first.
+            let listed = try await store.connection.send("LRANGE", k.active(holder: "p"), "0", "-1").array?.compactMap(\.bytes) ?? []
+            #expect(listed.count == 3 && listed == taken.reversed(), "the active list holds what was returned, newest first")
+            #expect(try await store.settle(queue: "bulk", holder: "p", taken.map { Settlement(kind: .done, id: JobEnvelope.id(of: $0) ?? "", held: $0) }) == 0)
+            #expect(try await store.connection.send("LLEN", k.active(holder: "p")) == .integer(0))
+        }
+    }
+
     /// `workers.jobStatus: "outcomes"`: a job taken keeps reading `pending` until its outcome.
     @Test func aFetchThatDoesNotMarkLeavesJobsPending() async throws {
         try await withStore { store, _ in

@@ -76,6 +76,11 @@ enum QueueScripts {
         return {added, merged}
         """#)
 
+    /// The size in bytes from which an envelope (a catalogue page) is moved into an active list by commands that
+    /// do not carry it (`LMOVE`), so the AOF and the replicas do not get it again, and is released by its id
+    /// (``QueueStore``'s settle records), not sent back.
+    static let largeEnvelope = 4096
+
     /// Lua that gives a merging envelope its latest state as it is taken: removes the state (and the key's
     /// pointer, if it still points at this job) from the coalesce hash, puts the payload in place of the trailing
     /// `{}`, and renames `coalesce` to `coalesced` so the job is never filled twice (after a recovery, say).
@@ -106,7 +111,7 @@ enum QueueScripts {
     /// (but no more than a fair share, ready / `workers`) from ready to the holder's active list, oldest first, and
     /// when `mark` marks them processing. `held`, when given, is an envelope the worker already took with BLMOVE:
     /// it is filled and marked too, and returned first. Returns the envelopes taken.
-    private static let take = fillCoalesced + "\n" + #"""
+    private static let take = "local large = \(largeEnvelope)\n" + fillCoalesced + "\n" + #"""
         local function take(ready, active, bucket, coalesce, max, workers, ttl, mark, held)
           local statuses, taken = {}, {}
           -- A job taken: processing in the status bucket (when marked), and in the reply.
@@ -123,18 +128,38 @@ enum QueueScripts {
             redis.call('LPUSH', active, filled)
             hold(filled)
           end
-          -- Take this worker's fair share of ready, oldest first, into its active list.
+          -- Take this worker's fair share of ready, oldest first, into its active list. Each goes to the head of
+          -- active, so the oldest held is at its tail.
           local length = redis.call('LLEN', ready)
           if length > 0 and max > 0 then
             local n = math.min(max, math.ceil(length / workers))
-            local popped = redis.call('LMPOP', 1, ready, 'RIGHT', 'COUNT', n)[2]
-            local fresh = {}
-            for _, envelope in ipairs(popped) do
-              local filled = fill(envelope, coalesce)
-              fresh[#fresh + 1] = filled
+            local first = redis.call('LMOVE', ready, active, 'RIGHT', 'LEFT')
+            if #first >= large then
+              -- Large envelopes (catalogue pages) move one by one: the AOF and the replicas get each move as a
+              -- short command, where a push would carry the envelope again. Only a filled one is written anew.
+              local moved = { first }
+              for _ = 2, n do moved[#moved + 1] = redis.call('LMOVE', ready, active, 'RIGHT', 'LEFT') end
+              for i, envelope in ipairs(moved) do
+                local filled = fill(envelope, coalesce)
+                if filled ~= envelope then redis.call('LSET', active, #moved - i, filled) end
+                hold(filled)
+              end
+            else
+              -- Small ones go in two commands, whatever their number.
+              local filled = fill(first, coalesce)
+              if filled ~= first then redis.call('LSET', active, 0, filled) end
               hold(filled)
+              if n > 1 then
+                local popped = redis.call('LMPOP', 1, ready, 'RIGHT', 'COUNT', n - 1)[2]
+                local fresh = {}
+                for _, envelope in ipairs(popped) do
+                  filled = fill(envelope, coalesce)
+                  fresh[#fresh + 1] = filled
+                  hold(filled)
+                end
+                redis.call('LPUSH', active, unpack(fresh))
+              end
             end
-            redis.call('LPUSH', active, unpack(fresh))
           end
           -- Mark them all processing in one write.
           if #statuses > 0 then
@@ -159,6 +184,25 @@ enum QueueScripts {
     /// the record before it, applied (and counted as enqueued) only if that one was. Keeps the newest `kept`
     /// events. Returns the number of records left alone.
     private static let settleRecords = #"""
+        -- A large envelope (a catalogue page) is not sent back to be released: its record's held is '@<length>'.
+        -- Every string that enters Lua is hashed byte by byte, and LREM would put the envelope in the AOF again. It
+        -- is usually the oldest held, at the tail: found there by its id and length, and popped; elsewhere (rare),
+        -- by a scan. False when it is not held.
+        local function release_large(active, id, length)
+          local prefix = '{"id":"' .. id .. '"'
+          local function is_job(envelope)
+            return envelope and #envelope == length and string.sub(envelope, 1, #prefix) == prefix
+          end
+          if is_job(redis.call('LINDEX', active, -1)) then
+            redis.call('RPOP', active)
+            return true
+          end
+          for _, envelope in ipairs(redis.call('LRANGE', active, 0, -1)) do
+            if is_job(envelope) then return redis.call('LREM', active, -1, envelope) > 0 end
+          end
+          return false
+        end
+
         local function settle(active, ready, delayed, dead, stats, bucket, events_key, ttl, kept, first)
           local statuses, events = {}, {}
           local counts = { done = 0, retry = 0, dead = 0 }
@@ -168,7 +212,11 @@ enum QueueScripts {
             local kind, id, held, new, due, event = ARGV[i], ARGV[i + 1], ARGV[i + 2], ARGV[i + 3], ARGV[i + 4], ARGV[i + 5]
             -- Release the held job; if it is gone, another process recovered it and owns it now.
             if held ~= '' then
-              applied = redis.call('LREM', active, -1, held) > 0
+              if string.byte(held) == 64 then
+                applied = release_large(active, id, tonumber(string.sub(held, 2)))
+              else
+                applied = redis.call('LREM', active, -1, held) > 0
+              end
               if not applied then stale = stale + 1 end
             elseif applied then
               parts = parts + 1

@@ -8,7 +8,7 @@ extension QueueStore {
         "ping", "info", "role", "select", "time",
         "get", "set", "del", "exists", "expire", "pexpire", "scan",
         "hget", "hmget", "hexists", "hset", "hdel", "hgetall", "hincrby", "hlen",
-        "lpush", "rpush", "lpop", "lmpop", "blmove", "llen", "lindex", "lrange", "lrem", "ltrim",
+        "lpush", "rpush", "lpop", "rpop", "lmpop", "lmove", "blmove", "llen", "lindex", "lset", "lrange", "lrem", "ltrim",
         "sadd", "srem", "smembers",
         "zadd", "zcard", "zcount", "zrem", "zrange", "zrangebyscore", "zremrangebyscore",
         "script|load", "evalsha", "wait",
@@ -63,6 +63,10 @@ extension QueueStore {
             RedisCommand("LTRIM", list, "0", "-1"),
             RedisCommand("LPOP", list),
             RedisCommand("LMPOP", "1", list, "RIGHT", "COUNT", "1"),
+            RedisCommand("RPUSH", list, "e", "f"),
+            RedisCommand("LMOVE", list, moved, "RIGHT", "LEFT"),
+            RedisCommand("LSET", moved, "0", "g"),
+            RedisCommand("RPOP", list),
             RedisCommand("SADD", set, "a"),
             RedisCommand("SMEMBERS", set),
             RedisCommand("SREM", set, "a"),
@@ -110,6 +114,13 @@ extension QueueStore {
     public func serverCPUSeconds() async throws -> Double {
         let info = try await connection.send(RedisCommand("INFO", "cpu")).string ?? ""
         return ["used_cpu_sys", "used_cpu_user"].reduce(0.0) { $0 + (RedisInfo.field($1, in: info).flatMap(Double.init) ?? 0) }
+    }
+
+    /// Whether Redis is writing a snapshot or rewriting its AOF in a child process now (`INFO persistence`), which
+    /// takes a core for a while: benchmarks wait for the end of one before they time anything.
+    public func isPersisting() async throws -> Bool {
+        let info = try await connection.send(RedisCommand("INFO", "persistence")).string ?? ""
+        return ["rdb_bgsave_in_progress", "aof_rewrite_in_progress"].contains { RedisInfo.field($0, in: info) == "1" }
     }
 }
 

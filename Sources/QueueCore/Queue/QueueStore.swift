@@ -182,13 +182,19 @@ public final class QueueStore: Sendable {
         return (reply.first?.int ?? 0, reply.dropFirst().compactMap(\.bytes))
     }
 
-    /// The settle scripts' records: six arguments per outcome (kind, id, held, new envelope, due, event).
+    /// The settle scripts' records: six arguments per outcome (kind, id, held, new envelope, due, event). A large
+    /// held envelope goes as `@<length>` (Lua `release_large`), but for a requeue: those are given back newest
+    /// first, so not from the tail.
     private static func appendRecords(of settlements: [Settlement], to arguments: inout [[UInt8]]) {
         arguments.reserveCapacity(arguments.count + settlements.count * 6)
         for settlement in settlements {
             arguments.append(Array(settlement.kind.rawValue.utf8))
             arguments.append(Array(settlement.id.utf8))
-            arguments.append(settlement.held)
+            if settlement.held.count >= QueueScripts.largeEnvelope, settlement.kind != .requeue {
+                arguments.append(Array("@\(settlement.held.count)".utf8))
+            } else {
+                arguments.append(settlement.held)
+            }
             arguments.append(settlement.replacement ?? [])
             arguments.append(Array(String(settlement.due ?? 0).utf8))
             arguments.append(settlement.event?.encoded() ?? [])
