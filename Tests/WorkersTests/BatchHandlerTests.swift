@@ -23,6 +23,71 @@ import Testing
         }
     }
 
+    /// Reads each job ahead (its key, marked), and records what every call got; each call takes a while, so the
+    /// worker takes and reads the next batch meanwhile.
+    final class ReadingAheadHandler: BatchJobHandler {
+        let batchLimit = 50
+        let callTime: Duration
+        /// Per job handled: its key and what was read ahead of it.
+        let handled = Mutex<[(key: String, readAhead: String?)]>([])
+
+        init(callTime: Duration) { self.callTime = callTime }
+
+        func readAhead(_ job: JobContext) -> (any Sendable)? { "read:" + (job.envelope.key ?? "") }
+
+        func handle(batch: [JobContext]) async throws -> [JobResult] {
+            try await Task.sleep(for: callTime)
+            handled.withLock { $0 += batch.map { ($0.envelope.key ?? "", $0.readAhead as? String) } }
+            return batch.map { _ in .done }
+        }
+    }
+
+    /// Large jobs (over 4 KB, as catalogue pages are): released from the active list by their id.
+    func page(_ key: String) -> JobEnvelope {
+        JobEnvelope(type: "batchy", queue: "bulk", payload: Array(#"{"pad":"\#(String(repeating: "x", count: 5000))"}"#.utf8),
+                    maxAttempts: 1, key: key)
+    }
+
+    @Test func theNextJobsAreTakenAndReadAheadWhileACallRunsAndEachRunsOnce() async throws {
+        let harness = try WorkerHarness(#"{"queues": {"bulk": {"workers": 2, "retries": 0}}}"#)
+        let handler = ReadingAheadHandler(callTime: .milliseconds(10))
+        var registry = try HandlerRegistry.builtIn(harness.configuration)
+        registry.register(type: "batchy", handler: handler, timeout: .seconds(5))
+        let keys = (0..<400).map { "page-\($0)" }
+        try await harness.store.enqueue(keys.map(page))
+        try await harness.run(registry: registry) { _ in
+            try await harness.waitFor("bulk", done: keys.count)
+        }
+        let handled = handler.handled.withLock { $0 }
+        #expect(handled.map(\.key).sorted() == keys.sorted(), "each job ran once")
+        // What was read ahead belongs to the job it came with; all but the first batches were read ahead.
+        #expect(handled.allSatisfy { $0.readAhead == nil || $0.readAhead == "read:" + $0.key })
+        #expect(handled.filter { $0.readAhead != nil }.count >= keys.count * 3 / 4, "\(handled.filter { $0.readAhead != nil }.count) read ahead")
+        let bulk = try await harness.queue("bulk")
+        #expect((bulk.active, bulk.ready, bulk.done) == (0, 0, keys.count))
+        try await harness.cleanup()
+    }
+
+    @Test func stoppingWhileJobsAreTakenAheadLeavesNoJobHeldAndRunsNoneTwice() async throws {
+        for round in 1...3 {
+            let harness = try WorkerHarness(#"{"queues": {"bulk": {"workers": 2, "retries": 0}}}"#)
+            let handler = ReadingAheadHandler(callTime: .milliseconds(5))
+            var registry = try HandlerRegistry.builtIn(harness.configuration)
+            registry.register(type: "batchy", handler: handler, timeout: .seconds(5))
+            try await harness.store.enqueue((0..<3000).map { page("stop-\(round)-\($0)") })
+            try await harness.run(registry: registry) { _ in
+                try await waitUntil("the pool to be under way") { harness.observer.settledCount >= 150 * round }
+            }
+            let bulk = try await harness.queue("bulk")
+            let handled = handler.handled.withLock { $0.map(\.key) }
+            #expect(bulk.active == 0, "round \(round): \(bulk.active) jobs left held")
+            #expect(bulk.done + bulk.ready == 3000, "round \(round): done \(bulk.done) + ready \(bulk.ready)")
+            #expect(Set(handled).count == handled.count, "round \(round): a job ran twice")
+            #expect(handled.count == bulk.done, "round \(round): \(handled.count) ran, \(bulk.done) done")
+            try await harness.cleanup()
+        }
+    }
+
     @Test func consecutiveJobsOfABatchHandlerRunTogetherEachWithItsOwnOutcome() async throws {
         let harness = try WorkerHarness(#"{"queues": {"bulk": {"workers": 1, "retries": 0}}}"#)
         let handler = RecordingBatchHandler()

@@ -123,37 +123,29 @@ public final class InventoryHandler: BatchJobHandler {
     /// job of its own (``JobResult/split(_:)``), so one bad product of a page is retried or dead-lettered alone.
     private func upsertJobs(_ jobs: [JobContext], writer: InventoryWriter, counts: inout [Count: Int]) async throws -> [JobResult] {
         var results = [JobResult?](repeating: nil, count: jobs.count)
-        var items: [(job: JobContext, product: Result<Product, JobFailure>)] = []
+        var items: [Result<Product, JobFailure>] = []
         var owners: [(job: Int, bytes: Range<Int>?)] = []
         for (index, job) in jobs.enumerated() {
-            let payload = job.envelope.payload
-            guard let list = ProductPage.list(in: payload) else {
-                items.append((job, Self.product(payload, in: nil, type: job.envelope.type)))
+            switch job.readAhead as? ReadProducts ?? Self.read(job.envelope) {
+            case .product(let product):
+                items.append(product)
                 owners.append((index, nil))
-                continue
+            case .page(let listed):
+                items += listed.map(\.product)
+                owners += listed.map { (index, $0.bytes) }
+            case .notAPage(let failure):
+                results[index] = .failed(failure)
             }
-            var listed: [(Range<Int>, Result<Product, JobFailure>)] = []
-            do {
-                try JSONScanner.forEachElement(of: payload, in: list) { range in
-                    listed.append((range, Self.product(payload, in: range, type: job.envelope.type)))
-                    return true
-                }
-            } catch {
-                results[index] = .failed(.permanent("payload of \(job.envelope.type) starts like a page of products but is not {\"products\": [product, …]} (\(error))"))
-                continue
-            }
-            items += listed.map { (job, $0.1) }
-            owners += listed.map { (index, $0.0) }
         }
         let written = try await upsert(items, writer: writer, counts: &counts)
         var parts = [[JobPart]](repeating: [], count: jobs.count)
-        for ((owner, bytes), (item, result)) in zip(owners, zip(items, written)) {
+        for ((owner, bytes), (product, result)) in zip(owners, zip(items, written)) {
             guard let bytes else {
                 results[owner] = result
                 continue
             }
             guard case .failed(let failure) = result else { continue }
-            let productKey = (try? item.product.get()).map { $0.sku ?? "product:\($0.id)" }
+            let productKey = (try? product.get()).map { $0.sku ?? "product:\($0.id)" }
             parts[owner].append(JobPart(payload: Array(jobs[owner].envelope.payload[bytes]), key: productKey, failure: failure))
         }
         return results.enumerated().map { index, result in
@@ -161,27 +153,60 @@ public final class InventoryHandler: BatchJobHandler {
         }
     }
 
-    private static func product(_ payload: [UInt8], in range: Range<Int>?, type: String) -> Result<Product, JobFailure> {
+    /// The products of an upsert job, read from its payload.
+    enum ReadProducts: Sendable {
+        /// A job of one product.
+        case product(Result<Product, JobFailure>)
+        /// A page job: each product with where it sits in the payload (a failed one becomes a job of its own).
+        case page([(bytes: Range<Int>, product: Result<Product, JobFailure>)])
+        /// A payload that starts like a page but is not one.
+        case notAPage(JobFailure)
+    }
+
+    /// Reads an upsert job's products while the worker's previous call runs.
+    public func readAhead(_ job: JobContext) -> (any Sendable)? {
+        operations.withLock { $0[job.envelope.type] } == .upsert ? Self.read(job.envelope) : nil
+    }
+
+    static func read(_ envelope: JobEnvelope) -> ReadProducts {
+        let payload = envelope.payload
+        guard let list = ProductPage.list(in: payload) else { return .product(product(payload, type: envelope.type)) }
         do {
-            return .success(try Product(json: payload, in: range))
+            return .page(try ProductPage.products(in: payload, list: list).map { ($0.bytes, $0.product.mapError { notAProduct($0, type: envelope.type) }) })
         } catch {
-            return .failure(.permanent("payload of \(type) is \(error)"))
+            return .notAPage(.permanent("payload of \(envelope.type) starts like a page of products but is not {\"products\": [product, …]} (\(error))"))
         }
     }
 
-    private func upsert(_ jobs: [(job: JobContext, product: Result<Product, JobFailure>)], writer: InventoryWriter,
+    private static func product(_ payload: [UInt8], type: String) -> Result<Product, JobFailure> {
+        do {
+            return .success(try Product(json: payload))
+        } catch {
+            return .failure(notAProduct(error, type: type))
+        }
+    }
+
+    private static func notAProduct(_ error: ProductError, type: String) -> JobFailure {
+        .permanent("payload of \(type) is \(error)")
+    }
+
+    private func upsert(_ read: [Result<Product, JobFailure>], writer: InventoryWriter,
                         counts: inout [Count: Int]) async throws -> [JobResult] {
-        var results = [JobResult?](repeating: nil, count: jobs.count)
+        var results = [JobResult?](repeating: nil, count: read.count)
         var upserts: [(index: Int, upsert: InventoryWriter.Upsert)] = []
+        upserts.reserveCapacity(read.count)
+        // The batch's products by id, for variations whose parent is in the batch: only when it has variations.
         var products: [Int64: Product] = [:]
-        for job in jobs { if case .success(let product) = job.product { products[product.id] = product } }
+        if read.contains(where: { (try? $0.get())?.isVariation == true }) {
+            for case .success(let product) in read { products[product.id] = product }
+        }
         let missingParents = Set(products.values.filter { $0.isVariation && products[$0.parentID] == nil }.map(\.parentID))
         var parents = try await writer.parents(ids: missingParents)
         for id in missingParents where parents[id] == nil {
             if let fetched = try await fetchParent(id) { parents[id] = fetched }
         }
-        for (index, job) in jobs.enumerated() {
-            switch job.product {
+        for (index, product) in read.enumerated() {
+            switch product {
             case .failure(let failure): results[index] = .failed(failure)
             case .success(let product):
                 var parent: ParentProduct?
@@ -251,7 +276,7 @@ public final class InventoryHandler: BatchJobHandler {
             return jobs.map { _ in .failed(.permanent("stock_sync reads the ordered products from the store's REST API: set woocommerce.url, consumerKey and consumerSecret (or WOOQUEUE_WOO_URL, _KEY, _SECRET), then retry this job from the dead-letter list")) }
         }
         var results = [JobResult?](repeating: nil, count: jobs.count)
-        var fetched: [(job: JobContext, product: Result<Product, JobFailure>)] = []
+        var fetched: [Result<Product, JobFailure>] = []
         var owners: [Int] = []  // the job (index in `jobs`) of each fetched product
         for (index, job) in jobs.enumerated() {
             guard case .array(let items)? = try? JSONValue.parse(job.envelope.payload)["items"] else {
@@ -260,7 +285,7 @@ public final class InventoryHandler: BatchJobHandler {
             }
             // The store failing for one order fails that job only; the database failing stops the run.
             do {
-                let products = try await readProducts(items, for: job, from: source)
+                let products = try await readProducts(items, from: source)
                 fetched += products
                 owners += Array(repeating: index, count: products.count)
             } catch {
@@ -275,9 +300,8 @@ public final class InventoryHandler: BatchJobHandler {
     }
 
     /// The ordered products and variations as the store has them now; ones deleted since are left out.
-    private func readProducts(_ items: [JSONValue], for job: JobContext, from source: any ProductSource) async throws
-        -> [(JobContext, Result<Product, JobFailure>)] {
-        var fetched: [(JobContext, Result<Product, JobFailure>)] = []
+    private func readProducts(_ items: [JSONValue], from source: any ProductSource) async throws -> [Result<Product, JobFailure>] {
+        var fetched: [Result<Product, JobFailure>] = []
         for item in items {
             guard let productID = Self.integer(item["product_id"]), productID > 0 else { continue }
             let variationID = Self.integer(item["variation_id"]) ?? 0
@@ -292,9 +316,9 @@ public final class InventoryHandler: BatchJobHandler {
                 throw JobFailure.permanent("\(error)")
             }
             do {
-                fetched.append((job, .success(try Product(json: bytes))))
+                fetched.append(.success(try Product(json: bytes)))
             } catch {
-                fetched.append((job, .failure(.transient("the store returned something other than a product for \(variationID > 0 ? variationID : productID): \(error)"))))
+                fetched.append(.failure(.transient("the store returned something other than a product for \(variationID > 0 ? variationID : productID): \(error)")))
             }
         }
         return fetched

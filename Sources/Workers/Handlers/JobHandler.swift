@@ -13,11 +13,15 @@ public protocol JobHandler: Sendable {
 /// What a handler gets: the job and a logger tagged with it.
 public struct JobContext: Sendable {
     public let envelope: JobEnvelope
+    /// What the batch handler made of the job ahead of its call (``BatchJobHandler/readAhead(_:)``), when the worker
+    /// took it while its previous call ran; `nil` otherwise.
+    public let readAhead: (any Sendable)?
     private let workerLogger: Logger
 
     /// `logger`: the worker's; the context adds the job's id and type to it.
-    public init(envelope: JobEnvelope, logger: Logger) {
+    public init(envelope: JobEnvelope, logger: Logger, readAhead: (any Sendable)? = nil) {
         self.envelope = envelope
+        self.readAhead = readAhead
         self.workerLogger = logger
     }
 
@@ -98,9 +102,15 @@ public protocol BatchJobHandler: JobHandler, AnyObject {
     /// Most jobs handed over at once.
     var batchLimit: Int { get }
     func handle(batch: [JobContext]) async throws -> [JobResult]
+    /// Work on a job that needs no I/O and no order, such as parsing its payload, done while the worker's previous
+    /// call still runs; what it returns reaches ``handle(batch:)`` as ``JobContext/readAhead``. A handler must also
+    /// handle jobs that were not read ahead. The default reads nothing.
+    func readAhead(_ job: JobContext) -> (any Sendable)?
 }
 
 extension BatchJobHandler {
+    public func readAhead(_ job: JobContext) -> (any Sendable)? { nil }
+
     /// A single job is a batch of one. Outside a worker there is nowhere to put split-off parts, so a job with
     /// failed parts fails as a whole (running it again is harmless: handlers are idempotent).
     public func handle(_ job: JobContext) async throws {

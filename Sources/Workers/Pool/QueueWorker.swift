@@ -69,15 +69,22 @@ final class QueueWorker: Sendable {
         var pace = JobPace()
         /// What the last batch's ack-and-fetch took; empty when it found the queue empty, nil when it did not fetch.
         var taken: [[UInt8]]?
+        /// `taken` prepared and read ahead, when it was taken while the last batch's call ran.
+        var takenAhead: [Prepared]?
+        /// The last batch's outcomes, when its next batch was taken ahead: written while that batch's last call runs.
+        var pending: [Finished] = []
         // Jobs taken with the last outcomes are given back by `process` even once the process is stopping, until the
         // grace period ends (Redis away): then they stay in the active list, for another process to recover.
         while !stop.isStopping || (taken?.isEmpty == false && !stop.isPastGrace) {
             do {
+                // Only a batch taken ahead carries them on; anything else writes them first.
+                if !pending.isEmpty, taken?.isEmpty != false || mustReturnHeld.load(ordering: .relaxed) { await settle(&pending) }
                 if mustReturnHeld.load(ordering: .relaxed) {
                     let returned = try await store.returnHeld(queue: queue.name, holder: holder)
                     mustReturnHeld.store(false, ordering: .relaxed)
                     // Whatever the last call took is back in the queue now.
                     taken = nil
+                    takenAhead = nil
                     if returned > 0 {
                         logger.warning("Gave back jobs this worker held but was not running", metadata: [
                             "queue": "\(queue.name)", "count": "\(returned)",
@@ -86,10 +93,13 @@ final class QueueWorker: Sendable {
                 }
                 let limit = fetchLimit(pace)
                 var batch: [[UInt8]] = []
+                var batchAhead: [Prepared]?
                 if let carried = taken, !carried.isEmpty {
                     // Taken with the last outcomes: run them even if a pause came meanwhile (the batch gives them back).
                     batch = carried
+                    batchAhead = takenAhead
                     taken = nil
+                    takenAhead = nil
                 } else if flow.isPaused(queue: queue.name) {
                     // Paused: take nothing; look again soon (the pause is read every quarter second).
                     taken = nil
@@ -114,9 +124,21 @@ final class QueueWorker: Sendable {
                 }
                 outage.recovered(logger)
                 let started = ContinuousClock.now
-                var (ran, pause, unsettled) = await process(batch)
+                var (ran, pause, unsettled, next) = await process(batch, ahead: batchAhead, carrying: pending, fetchLimit: fetchLimit(pace))
+                pending = []
                 pace.record(jobs: ran, took: started.duration(to: .now))
-                if pause == nil, !stop.isStopping, !flow.isPaused(queue: queue.name), !mustReturnHeld.load(ordering: .relaxed) {
+                if let next, !next.batch.isEmpty, pause == nil, !mustReturnHeld.load(ordering: .relaxed) {
+                    // Taken ahead: its last call writes these outcomes (and it gives them back if the process stops).
+                    taken = next.batch
+                    takenAhead = next.prepared
+                    pending = unsettled
+                } else if let next {
+                    // After an outage's pause, jobs taken ahead go back (after a failed call, the next loop gives back
+                    // the whole active list).
+                    if pause != nil, !mustReturnHeld.load(ordering: .relaxed) { unsettled += Self.requeues(next.batch) }
+                    await settle(&unsettled)
+                    taken = next.batch.isEmpty ? [] : nil
+                } else if pause == nil, !stop.isStopping, !flow.isPaused(queue: queue.name), !mustReturnHeld.load(ordering: .relaxed) {
                     // Busy: the last outcomes and the next batch in one round trip.
                     taken = await settle(&unsettled, thenFetch: fetchLimit(pace))
                 } else {
@@ -134,6 +156,8 @@ final class QueueWorker: Sendable {
                 }
             }
         }
+        // Stopped past the grace period with a batch taken ahead: its jobs stay for recovery; try to write the rest.
+        await settle(&pending)
     }
 
     // MARK: - Running a batch
@@ -149,9 +173,16 @@ final class QueueWorker: Sendable {
     /// together in one call, and consecutive jobs of plain handlers that need not ask flow control in one task
     /// (``runSequence(_:)``). Returns how many ran, and a pause when a handler reported a dependency outage, so the
     /// worker does not take more jobs it cannot run.
-    private func process(_ batch: [[UInt8]]) async -> (ran: Int, pause: Duration?, unsettled: [Finished]) {
-        var finished: [Finished] = []
+    ///
+    /// `carrying`: outcomes of the batch before, not written yet. When the batch ends with a batch handler's call
+    /// that asks no flow control, they are written, and up to `fetchLimit` next jobs taken and read ahead, while that
+    /// call runs (``lookAhead(settling:limit:)``): the round trip and the reading of the next batch overlap the call,
+    /// so a database statement follows the last one at once. Those jobs come back as `next`.
+    private func process(_ batch: [[UInt8]], ahead: [Prepared]? = nil, carrying: [Finished] = [], fetchLimit: Int? = nil) async
+        -> (ran: Int, pause: Duration?, unsettled: [Finished], next: Lookahead?) {
+        var finished = carrying
         var oldestFinish = ContinuousClock.now
+        var next: Lookahead?
         var pause: Duration?
         var returnFrom: Int?
         /// Where the jobs to give back end: a slow limited call gives back the rest of the batch itself.
@@ -165,7 +196,7 @@ final class QueueWorker: Sendable {
                 break
             }
             let start = ContinuousClock.now
-            let (group, gate, sequence) = prepareGroup(batch, from: index)
+            let (group, gate, sequence) = prepareGroup(batch, ahead: ahead, from: index)
             var admitted: (gate: FlowGate, member: String)?
             if let gate {
                 let end = pendingEnd
@@ -175,7 +206,7 @@ final class QueueWorker: Sendable {
                     // Redis did not answer: what the list still holds goes back at the next loop.
                     mustReturnHeld.store(true, ordering: .relaxed)
                     await settle(&finished)
-                    return (index, nil, [])
+                    return (index, nil, [], nil)
                 case .parked(let reason, let until)?:
                     flow.parked(queue: queue.name, type: gate.type, reason: reason, until: until)
                     index += group.count
@@ -199,6 +230,13 @@ final class QueueWorker: Sendable {
                 if gaveBack { returnEnd = index + group.count }
             } else if sequence {
                 outcomes = await runSequence(group)
+            } else if let fetchLimit, index + group.count == batch.count, admitted == nil, group.first.map(Self.isBatchCall) == true,
+                      !stop.isStopping, !flow.isPaused(queue: queue.name), !mustReturnHeld.load(ordering: .relaxed) {
+                let settling = finished
+                finished.removeAll()
+                async let taken = lookAhead(settling: settling, limit: fetchLimit)
+                outcomes = await run(group)
+                next = await taken
             } else {
                 outcomes = await run(group)
             }
@@ -234,7 +272,7 @@ final class QueueWorker: Sendable {
             if gaveBack {
                 if let end = pendingEnd { await release(end) }
                 await settle(&finished)
-                return (index, pause, [])
+                return (index, pause, [], next)
             }
             // The batch's last outcomes are left to the caller, to go with the next fetch.
             if index < batch.count, finished.count >= Self.settleBatch || oldestFinish.duration(to: .now) >= Self.settleDelay {
@@ -245,20 +283,65 @@ final class QueueWorker: Sendable {
         if let returnFrom {
             // Back to the head of the queue, untouched. Each goes to the very head, so push the newest first:
             // the oldest ends up next in line again.
-            for held in batch[returnFrom..<returnEnd].reversed() {
-                let id = JobEnvelope.id(of: held) ?? ""
-                finished.append(Finished(settlement: Settlement(kind: .requeue, id: id, held: held, replacement: held), type: "", duration: .zero))
-            }
+            finished += Self.requeues(batch[returnFrom..<returnEnd])
         }
-        return (returnFrom ?? batch.count, pause, finished)
+        return (returnFrom ?? batch.count, pause, finished, next)
+    }
+
+    /// Whether a job runs in a batch handler's call.
+    private static func isBatchCall(_ job: (raw: [UInt8], prepared: Prepared)) -> Bool {
+        if case .runnable(_, let entry, _) = job.prepared { entry.batchHandler != nil } else { false }
+    }
+
+    /// Gives a held job back, untouched, to the head of its queue.
+    private static func requeue(_ held: [UInt8]) -> Settlement {
+        Settlement(kind: .requeue, id: JobEnvelope.id(of: held) ?? "", held: held, replacement: held)
+    }
+
+    /// Writes `settling` and takes up to `limit` next jobs in one round trip (only takes them when there is nothing
+    /// to write), then prepares them and lets their batch handlers read them ahead. Runs beside a batch handler's
+    /// call. `nil` when it took nothing: the queue was empty, or Redis did not answer (the worker then gives back
+    /// what its active list holds, as after any failed fetch).
+    private func lookAhead(settling: [Finished], limit: Int) async -> Lookahead? {
+        var settling = settling
+        let taken: [[UInt8]]?
+        if settling.isEmpty {
+            do {
+                taken = try await store.fetch(queue: queue.name, holder: holder, max: limit, workers: queue.workers, markProcessing: marksProcessing)
+            } catch {
+                mustReturnHeld.store(true, ordering: .relaxed)
+                logger.warning("Fetching jobs ahead failed", metadata: ["queue": "\(queue.name)", "error": "\(error)"])
+                return nil
+            }
+        } else {
+            taken = await settle(&settling, thenFetch: limit)
+        }
+        guard let taken else { return nil }
+        let prepared = taken.map { raw -> Prepared in
+            let prepared = prepare(raw)
+            guard case .runnable(let envelope, let entry, _) = prepared, let batchHandler = entry.batchHandler else { return prepared }
+            return .runnable(envelope, entry, readAhead: batchHandler.readAhead(JobContext(envelope: envelope, logger: logger)))
+        }
+        return Lookahead(batch: taken, prepared: prepared)
+    }
+
+    /// Outcomes given back as requeues, newest first, so the oldest is next in line again.
+    private static func requeues(_ held: some BidirectionalCollection<[UInt8]>) -> [Finished] {
+        held.reversed().map { Finished(settlement: requeue($0), type: "", duration: .zero) }
     }
 
     /// A job read from its envelope: settled already (undecodable, unknown type, too many recoveries), or ready
-    /// to run with its handler.
-    private enum Prepared {
+    /// to run with its handler, with what a batch handler read of it ahead (``BatchJobHandler/readAhead(_:)``).
+    private enum Prepared: Sendable {
         /// `taken`: the envelope, when it decoded, to count the job as taken when it is settled.
         case settled(Settlement, type: String, taken: JobEnvelope?)
-        case runnable(JobEnvelope, HandlerRegistry.Entry)
+        case runnable(JobEnvelope, HandlerRegistry.Entry, readAhead: (any Sendable)?)
+    }
+
+    /// The next batch, taken while the last call of the batch before it ran, each job prepared and read ahead.
+    private struct Lookahead: Sendable {
+        var batch: [[UInt8]]
+        var prepared: [Prepared]
     }
 
     private struct Outcome {
@@ -279,17 +362,22 @@ final class QueueWorker: Sendable {
     /// (up to ``settleBatch``), to go through ``JobSlot/runSequence(timeouts:keepGoing:_:)``. Only the jobs of the
     /// group are kept, so a group never reaches past a job that ends it (that one is read again as the next).
     /// Also returns the gates the group must pass first, if its type must ask (``FlowControl/gate(type:limits:envelope:)``).
-    private func prepareGroup(_ batch: [[UInt8]], from index: Int) -> (jobs: [(raw: [UInt8], prepared: Prepared)], gate: FlowGate?, sequence: Bool) {
-        let first = prepare(batch[index])
-        guard case .runnable(let envelope, let entry) = first else { return ([(batch[index], first)], nil, false) }
+    /// `ahead`: the batch's jobs prepared already, when it was taken ahead.
+    private func prepareGroup(_ batch: [[UInt8]], ahead: [Prepared]?, from index: Int) -> (jobs: [(raw: [UInt8], prepared: Prepared)], gate: FlowGate?, sequence: Bool) {
+        func prepare(_ position: Int) -> Prepared {
+            if let ahead, ahead.indices.contains(position) { return ahead[position] }
+            return self.prepare(batch[position])
+        }
+        let first = prepare(index)
+        guard case .runnable(let envelope, let entry, _) = first else { return ([(batch[index], first)], nil, false) }
         let gate = flow.gate(type: envelope.type, limits: entry.flow, envelope: envelope)
         guard let batchHandler = entry.batchHandler else {
             guard gate == nil else { return ([(batch[index], first)], gate, false) }
             var run = [(batch[index], first)]
             var next = index + 1
             while next < batch.count, run.count < Self.settleBatch {
-                let prepared = prepare(batch[next])
-                guard case .runnable(let nextEnvelope, let nextEntry) = prepared, nextEntry.batchHandler == nil,
+                let prepared = prepare(next)
+                guard case .runnable(let nextEnvelope, let nextEntry, _) = prepared, nextEntry.batchHandler == nil,
                       flow.gate(type: nextEnvelope.type, limits: nextEntry.flow, envelope: nextEnvelope) == nil else { break }
                 run.append((batch[next], prepared))
                 next += 1
@@ -303,8 +391,8 @@ final class QueueWorker: Sendable {
             // A group is one call through flow control: it holds only jobs that pass the same gates (one type, and
             // one key for a per-key limit), and none that must ask when the first need not.
             if gate == nil ? flow.mustAsk(type: type, limits: nextEntry.flow) : type != envelope.type { break }
-            let prepared = prepare(batch[next])
-            if let gate, case .runnable(let nextEnvelope, _) = prepared,
+            let prepared = prepare(next)
+            if let gate, case .runnable(let nextEnvelope, _, _) = prepared,
                FlowGate(type: type, limits: gate.limits, envelope: nextEnvelope) != gate { break }
             group.append((batch[next], prepared))
             next += 1
@@ -329,7 +417,7 @@ final class QueueWorker: Sendable {
             let reason = "unknown job type \"\(envelope.type)\": no handler is configured for it (known: \(registry.types.joined(separator: ", "))); add it to jobTypes in config.json, then retry it from the dead-letter list"
             return .settled(deadLetter(raw, envelope, reason: reason, now: now), type: envelope.type, taken: envelope)
         }
-        return .runnable(envelope, entry)
+        return .runnable(envelope, entry, readAhead: nil)
     }
 
     /// Runs a group from ``prepareGroup(_:from:)`` and decides each job's settlement. `whenSlow` goes to the slot
@@ -337,7 +425,7 @@ final class QueueWorker: Sendable {
     private func run(_ group: [(raw: [UInt8], prepared: Prepared)],
                      whenSlow: (after: Duration, action: @Sendable () -> Void)? = nil) async -> [Outcome] {
         var outcomes: [Outcome?] = Array(repeating: nil, count: group.count)
-        var runnable: [(index: Int, raw: [UInt8], envelope: JobEnvelope)] = []
+        var runnable: [(index: Int, raw: [UInt8], envelope: JobEnvelope, readAhead: (any Sendable)?)] = []
         var entry: HandlerRegistry.Entry?
         for (index, job) in group.enumerated() {
             switch job.prepared {
@@ -346,15 +434,15 @@ final class QueueWorker: Sendable {
                 // control may park it first).
                 if let taken { reportTaken(taken) }
                 outcomes[index] = Outcome(settlement: settlement, type: type)
-            case .runnable(let envelope, let jobEntry):
-                runnable.append((index, job.raw, envelope))
+            case .runnable(let envelope, let jobEntry, let readAhead):
+                runnable.append((index, job.raw, envelope, readAhead))
                 entry = jobEntry
             }
         }
         guard let entry, !runnable.isEmpty else { return outcomes.compactMap { $0 } }
         // Counted here, not when fetched: a job that flow control parks has not started.
         for job in runnable { reportTaken(job.envelope) }
-        let contexts = runnable.map { JobContext(envelope: $0.envelope, logger: logger) }
+        let contexts = runnable.map { JobContext(envelope: $0.envelope, logger: logger, readAhead: $0.readAhead) }
         let results = Mutex<[JobResult]?>(nil)
         let outcome: HandlerOutcome
         if let batchHandler = entry.batchHandler {
@@ -399,7 +487,7 @@ final class QueueWorker: Sendable {
     /// a hold) is decided before the next job.
     private func runSequence(_ group: [(raw: [UInt8], prepared: Prepared)]) async -> [Outcome] {
         let jobs = group.map { job -> (raw: [UInt8], envelope: JobEnvelope, handler: any JobHandler, timeout: Duration) in
-            guard case .runnable(let envelope, let entry) = job.prepared else {
+            guard case .runnable(let envelope, let entry, _) = job.prepared else {
                 preconditionFailure("prepareGroup puts only runnable jobs in a run")
             }
             return (job.raw, envelope, entry.handler, entry.timeout)
@@ -579,7 +667,7 @@ final class QueueWorker: Sendable {
     /// Returns held jobs, untouched, to the head of the queue (the oldest next in line). If Redis does not answer,
     /// they may or may not have gone: the next loop gives back whatever the active list still holds.
     private func giveBack(_ held: ArraySlice<[UInt8]>) async {
-        let settlements = held.reversed().map { Settlement(kind: .requeue, id: JobEnvelope.id(of: $0) ?? "", held: $0, replacement: $0) }
+        let settlements = held.reversed().map(Self.requeue)
         do {
             try await store.settle(queue: queue.name, holder: holder, settlements)
         } catch {
@@ -602,7 +690,7 @@ final class QueueWorker: Sendable {
             return QueueStore.FlowCallEnd(gate: admitted.gate, member: admitted.member, outcome: outcome, holdUntil: holdUntil,
                                           reserveMillis: flow.leaseMillis)
         }
-        guard let position, group.indices.contains(position), case .runnable(let envelope, _) = group[position].prepared else { return nil }
+        guard let position, group.indices.contains(position), case .runnable(let envelope, _, _) = group[position].prepared else { return nil }
         return QueueStore.FlowCallEnd(gate: FlowGate(type: envelope.type, limits: FlowLimits(), envelope: envelope), member: nil,
                                       outcome: outcome, holdUntil: holdUntil)
     }
