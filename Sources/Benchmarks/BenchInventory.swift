@@ -216,6 +216,7 @@ struct BenchInventory: AsyncParsableCommand {
             try await store.enqueue(slice.map { JobEnvelope(type: "inventory.upsert", queue: queue, payload: $0, maxAttempts: 2, enqueuedAt: now, source: "bench") }, now: now)
             offset += slice.count
         }
+        try await BenchScratch.waitWhilePersisting(store, progress: progress)
         progress.say("\(phase): running the bulk worker…")
         let observer = BenchObserver()
         var logger = global.logger("bench")
