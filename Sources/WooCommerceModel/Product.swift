@@ -89,23 +89,24 @@ public struct Product: Sendable, Equatable {
                         let text = HTMLText.plain(html)
                         short = text.isEmpty ? nil : text
                     }
-                case .images: image = Self.firstElement(bytes, range).flatMap { Self.string(bytes, $0, member: "src") }
-                case .image: image = Self.string(bytes, range, member: "src") ?? image
+                case .images: image = Self.firstElement(bytes, range).flatMap { Self.string(bytes, $0, member: Nested.src) }
+                case .image: image = Self.string(bytes, range, member: Nested.src) ?? image
                 case .categories:
-                    category = Self.firstElement(bytes, range).flatMap { Self.member(bytes, $0, "id") }.flatMap { try? JSONScanner.integer(in: bytes, $0) }
+                    category = Self.firstElement(bytes, range).flatMap { Self.member(bytes, $0, Nested.id) }.flatMap { try? JSONScanner.integer(in: bytes, $0) }
                 case .dimensions:
-                    height = Self.member(bytes, range, "height").flatMap { Self.number(bytes, $0) }
-                    width = Self.member(bytes, range, "width").flatMap { Self.number(bytes, $0) }
+                    try? JSONScanner.forEachMember(of: bytes, in: range, named: Nested.sizes) { size, value in
+                        if size == 0 { height = Self.number(bytes, value) } else { width = Self.number(bytes, value) }
+                    }
                 case .metaData:
                     try? JSONScanner.forEachElement(of: bytes, in: range) { meta in
-                        guard Self.string(bytes, meta, member: "key") == "_altek_last_cost" else { return true }
-                        lastCost = Self.member(bytes, meta, "value").flatMap { Self.number(bytes, $0) }
+                        guard Self.string(bytes, meta, member: Nested.key) == "_altek_last_cost" else { return true }
+                        lastCost = Self.member(bytes, meta, Nested.value).flatMap { Self.number(bytes, $0) }
                         return false
                     }
                 case .attributes:
                     // A variation's attributes carry one `option` each; a product's carry `options` lists.
                     try? JSONScanner.forEachElement(of: bytes, in: range) { attribute in
-                        if let option = Self.string(bytes, attribute, member: "option") {
+                        if let option = Self.string(bytes, attribute, member: Nested.option) {
                             attributeValues.append(HTMLText.decodingEntities(option))
                         }
                         return true
@@ -133,6 +134,14 @@ public struct Product: Sendable, Equatable {
         ].map { Array($0.utf8) }
     }
 
+    /// Names of the nested members read, made once.
+    private enum Nested {
+        static let src = [Array("src".utf8)], id = [Array("id".utf8)], key = [Array("key".utf8)], value = [Array("value".utf8)]
+        static let option = [Array("option".utf8)]
+        /// `dimensions`: height, then width.
+        static let sizes = [Array("height".utf8), Array("width".utf8)]
+    }
+
     /// The range of the first element of the array at `range`.
     private static func firstElement(_ bytes: [UInt8], _ range: Range<Int>) -> Range<Int>? {
         var first: Range<Int>?
@@ -140,15 +149,15 @@ public struct Product: Sendable, Equatable {
         return first
     }
 
-    /// The value range of member `name` of the object at `range`.
-    private static func member(_ bytes: [UInt8], _ range: Range<Int>, _ name: String) -> Range<Int>? {
+    /// The value range of member `name` (one of ``Nested``) of the object at `range`.
+    private static func member(_ bytes: [UInt8], _ range: Range<Int>, _ name: [[UInt8]]) -> Range<Int>? {
         var found: Range<Int>?
-        try? JSONScanner.forEachMember(of: bytes, in: range, named: [Array(name.utf8)]) { _, value in found = value }
+        try? JSONScanner.forEachMember(of: bytes, in: range, named: name) { _, value in found = value }
         return found
     }
 
-    /// The string member `member` of the object at `range`.
-    private static func string(_ bytes: [UInt8], _ range: Range<Int>, member name: String) -> String? {
+    /// The string member `member` (one of ``Nested``) of the object at `range`.
+    private static func string(_ bytes: [UInt8], _ range: Range<Int>, member name: [[UInt8]]) -> String? {
         member(bytes, range, name).flatMap { (try? JSONScanner.string(in: bytes, $0)) ?? nil }
     }
 
@@ -169,11 +178,14 @@ public struct ProductError: Error, CustomStringConvertible, Sendable {
 
 /// Checks decimal text for PostgreSQL's `numeric`.
 enum DecimalText {
-    /// The trimmed text when it is a plain decimal number (`12`, `-3.5`, `21.99`), else `nil` (`""`, `"n/a"`, `1e3`).
+    /// The text without surrounding spaces when it is a plain decimal number (`12`, `-3.5`, ` 21.99 `), else `nil`
+    /// (`""`, `"n/a"`, `1e3`, `1 2`). Reads the bytes in place: it runs for every numeric member of every product.
     static func check(_ raw: String) -> String? {
-        let text = raw.split(separator: " ", omittingEmptySubsequences: true).joined(separator: " ")
+        let bytes = raw.utf8
+        guard let first = bytes.firstIndex(where: { $0 != 0x20 }), let last = bytes.lastIndex(where: { $0 != 0x20 }) else { return nil }
+        let text = bytes[first...last]
         var digits = 0, dots = 0
-        for (offset, byte) in text.utf8.enumerated() {
+        for (offset, byte) in text.enumerated() {
             switch byte {
             case UInt8(ascii: "0")...UInt8(ascii: "9"): digits += 1
             case UInt8(ascii: "."): dots += 1
@@ -181,6 +193,7 @@ enum DecimalText {
             default: return nil
             }
         }
-        return digits > 0 && dots <= 1 ? text : nil
+        guard digits > 0, dots <= 1 else { return nil }
+        return text.count == bytes.count ? raw : String(decoding: text, as: UTF8.self)
     }
 }

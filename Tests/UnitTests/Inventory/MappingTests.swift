@@ -128,4 +128,18 @@ struct MappingTests {
         #expect(HTMLText.decodingEntities("AT&T &unknown; &#xZZ; plain") == "AT&T &unknown; &#xZZ; plain", "what is no entity stays")
         #expect(HTMLText.decodingEntities("a&#0;b&#x1B;c") == "a&#0;b&#x1B;c", "no control character is made")
     }
+
+    @Test("money and sizes are kept only as plain decimal numbers, without surrounding spaces")
+    func decimalText() throws {
+        let cases: [(String, String?)] = [
+            ("21.99", "21.99"), (" 21.99  ", "21.99"), ("-3.5", "-3.5"), ("12", "12"), ("", nil), ("   ", nil), ("n/a", nil),
+            ("1e3", nil), ("1 2", nil), ("1.2.3", nil), ("-", nil), ("--1", nil), ("1-", nil), (".5", ".5"), ("١٢", nil),
+        ]
+        for (text, expected) in cases {
+            let product = try Product(json: Array(#"{"id":1,"regular_price":"\#(text)","dimensions":{"height":"\#(text)"}}"#.utf8))
+            #expect(product.regularPrice == expected, "\"\(text)\"")
+            #expect(product.height == expected, "\"\(text)\"")
+        }
+        #expect(try Product(json: Array(#"{"id":1,"stock_quantity":-4}"#.utf8)).stockQuantity == "-4")
+    }
 }
