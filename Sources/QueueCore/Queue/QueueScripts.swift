@@ -186,15 +186,15 @@ enum QueueScripts {
     private static let settleRecords = #"""
         -- A large envelope (a catalogue page) is not sent back to be released: its record's held is '@<length>'.
         -- Every string that enters Lua is hashed byte by byte, and LREM would put the envelope in the AOF again. It
-        -- is usually the oldest held, at the tail: found there by its id and length, and popped; elsewhere (rare),
-        -- by a scan. False when it is not held.
+        -- is usually the oldest held, at the tail: found there by its id and length, and trimmed off (a pop would
+        -- hand it to Lua once more); elsewhere (rare), by a scan. False when it is not held.
         local function release_large(active, id, length)
           local prefix = '{"id":"' .. id .. '"'
           local function is_job(envelope)
             return envelope and #envelope == length and string.sub(envelope, 1, #prefix) == prefix
           end
           if is_job(redis.call('LINDEX', active, -1)) then
-            redis.call('RPOP', active)
+            redis.call('LTRIM', active, 0, -2)
             return true
           end
           for _, envelope in ipairs(redis.call('LRANGE', active, 0, -1)) do
