@@ -137,6 +137,17 @@ import Testing
                     maxAttempts: 3, key: "k\(n)")
     }
 
+    /// Calls per command since the server started (`INFO commandstats`), scripts' calls included.
+    func commandCalls(_ store: QueueStore) async throws -> [String: Int] {
+        let info = try await store.connection.send("INFO", "commandstats").string ?? ""
+        var calls: [String: Int] = [:]
+        for line in info.split(whereSeparator: \.isNewline) where line.hasPrefix("cmdstat_") {
+            guard let colon = line.firstIndex(of: ":"), let count = line.split(separator: ",").first?.split(separator: "=").last.flatMap({ Int($0) }) else { continue }
+            calls[String(line[line.index(line.startIndex, offsetBy: 8)..<colon])] = count
+        }
+        return calls
+    }
+
     /// The ids of the jobs in holder `p`'s active list, head first.
     func activeIDs(_ store: QueueStore, _ keys: QueueKeys) async throws -> [String] {
         try await store.connection.send("LRANGE", keys.active(holder: "p"), "0", "-1").array?.compactMap(\.bytes).compactMap(JobEnvelope.id(of:)) ?? []
@@ -154,15 +165,20 @@ import Testing
             #expect(held.allSatisfy { $0.count > 4096 })
             // Oldest at the tail, as the worker settles them.
             #expect(try await store.connection.send("LINDEX", k.active(holder: "p"), "-1").bytes == held[0])
-            // Not at the tail (a later job first), then at the tail, then one no longer held (stale), and another id
-            // with the size of a held one.
+            // Not at the tail (a later job first), then at the tail, then one no longer held (stale), and one never
+            // taken (stale). Only the first is removed by its bytes; the one at the tail is trimmed off.
+            let never = large("bulk", 7)
+            let before = try await commandCalls(store)
             let stale = try await store.settle(queue: "bulk", holder: "p", [
                 Settlement(kind: .done, id: jobs[2].id, held: held[2]),
                 Settlement(kind: .done, id: jobs[0].id, held: held[0]),
                 Settlement(kind: .done, id: jobs[0].id, held: held[0]),
-                Settlement(kind: .done, id: "not-held", held: held[3]),
+                Settlement(kind: .done, id: never.id, held: never.encoded()),
             ])
             #expect(stale == 2)
+            let after = try await commandCalls(store)
+            #expect(after["lrem", default: 0] - before["lrem", default: 0] == 1)
+            #expect(after["ltrim", default: 0] - before["ltrim", default: 0] == 1)
             #expect(try await activeIDs(store, k) == [jobs[3].id, jobs[1].id])
             // With the next jobs in one call: a retry keeps its new envelope.
             try await store.enqueue([large("bulk", 9)])

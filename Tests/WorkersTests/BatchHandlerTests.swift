@@ -1,5 +1,6 @@
 import AppConfiguration
 import QueueCore
+import RedisClient
 import Synchronization
 import TestSupport
 import Testing
@@ -65,6 +66,23 @@ import Testing
         #expect(handled.filter { $0.readAhead != nil }.count >= keys.count * 3 / 4, "\(handled.filter { $0.readAhead != nil }.count) read ahead")
         let bulk = try await harness.queue("bulk")
         #expect((bulk.active, bulk.ready, bulk.done) == (0, 0, keys.count))
+        try await harness.cleanup()
+    }
+
+    /// Large entries that are not envelopes as wooqueue writes them (bytes that do not decode, one starting with `@`;
+    /// an envelope laid out otherwise) are released by their exact bytes, not by an id they do not start with.
+    @Test func largeEntriesOfAnyShapeLeaveTheActiveList() async throws {
+        let harness = try WorkerHarness(#"{"queues": {"bulk": {"workers": 1, "retries": 0}}}"#)
+        let pad = String(repeating: "x", count: 5000)
+        let ready = harness.store.keys("bulk").ready
+        _ = try await harness.store.connection.send("LPUSH", ready, "@" + pad)
+        _ = try await harness.store.connection.send("LPUSH", ready, #"{ "id": "spaced-1", "type": "noop", "queue": "bulk", "payload": {"pad": "\#(pad)"} }"#)
+        _ = try await harness.store.connection.send("LPUSH", ready, "not json " + pad)
+        try await harness.run { _ in
+            try await harness.waitFor("bulk", done: 1, dead: 2)
+        }
+        let bulk = try await harness.queue("bulk")
+        #expect((bulk.active, bulk.ready, bulk.done, bulk.dead) == (0, 0, 1, 2))
         try await harness.cleanup()
     }
 

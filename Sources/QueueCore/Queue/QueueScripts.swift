@@ -77,8 +77,8 @@ enum QueueScripts {
         """#)
 
     /// The size in bytes from which an envelope (a catalogue page) is moved into an active list by commands that
-    /// do not carry it (`LMOVE`), so the AOF and the replicas do not get it again, and is released by its id
-    /// (``QueueStore``'s settle records), not sent back.
+    /// do not carry it (`LMOVE`), so the AOF and the replicas do not get it again, and is released by its id and
+    /// length (``QueueStore``'s settle records), not sent back.
     static let largeEnvelope = 4096
 
     /// Lua that gives a merging envelope its latest state as it is taken: removes the state (and the key's
@@ -177,14 +177,15 @@ enum QueueScripts {
         """#)
 
     /// Lua `settle(active, ready, delayed, dead, stats, bucket, events, ttl, kept, first)`: settles finished jobs held
-    /// in a process's active list, from the records in ARGV[first…]. Records of 6 ARGV: kind, id, held envelope,
-    /// new envelope, due ms, event (empty for none). Kinds: done; retry and postpone (to delayed at the due time);
-    /// dead (to the dead-letter list); requeue (back to the head of ready). A job no longer in the active list was
-    /// recovered by another process and is left alone. A record with an empty held envelope is a part split off
+    /// in a process's active list, from the records in ARGV[first…]. Records of 7 ARGV: kind, id, held envelope,
+    /// held length, new envelope, due ms, event (empty for none). Kinds: done; retry and postpone (to delayed at
+    /// the due time); dead (to the dead-letter list); requeue (back to the head of ready). A job no longer in the
+    /// active list was recovered by another process and is left alone. A record with a held length and no held
+    /// envelope is a large job released by its id (Lua `release_large`). A record with neither is a part split off
     /// the record before it, applied (and counted as enqueued) only if that one was. Keeps the newest `kept`
     /// events. Returns the number of records left alone.
     private static let settleRecords = #"""
-        -- A large envelope (a catalogue page) is not sent back to be released: its record's held is '@<length>'.
+        -- A large envelope (a catalogue page) is not sent back to be released: its record gives its length instead.
         -- Every string that enters Lua is hashed byte by byte, and LREM would put the envelope in the AOF again. It
         -- is usually the oldest held, at the tail: found there by its id and length, and trimmed off (a pop would
         -- hand it to Lua once more); elsewhere (rare), by a scan. False when it is not held.
@@ -208,12 +209,13 @@ enum QueueScripts {
           local counts = { done = 0, retry = 0, dead = 0 }
           local status_of = { done = 'done', retry = 'retry', postpone = 'retry', dead = 'failed', requeue = 'pending' }
           local stale, applied, parts = 0, false, 0
-          for i = first, #ARGV, 6 do
-            local kind, id, held, new, due, event = ARGV[i], ARGV[i + 1], ARGV[i + 2], ARGV[i + 3], ARGV[i + 4], ARGV[i + 5]
+          for i = first, #ARGV, 7 do
+            local kind, id, held, length = ARGV[i], ARGV[i + 1], ARGV[i + 2], ARGV[i + 3]
+            local new, due, event = ARGV[i + 4], ARGV[i + 5], ARGV[i + 6]
             -- Release the held job; if it is gone, another process recovered it and owns it now.
-            if held ~= '' then
-              if string.byte(held) == 64 then
-                applied = release_large(active, id, tonumber(string.sub(held, 2)))
+            if held ~= '' or length ~= '' then
+              if length ~= '' then
+                applied = release_large(active, id, tonumber(length))
               else
                 applied = redis.call('LREM', active, -1, held) > 0
               end

@@ -182,18 +182,22 @@ public final class QueueStore: Sendable {
         return (reply.first?.int ?? 0, reply.dropFirst().compactMap(\.bytes))
     }
 
-    /// The settle scripts' records: six arguments per outcome (kind, id, held, new envelope, due, event). A large
-    /// held envelope goes as `@<length>` (Lua `release_large`), but for a requeue: those are given back newest
-    /// first, so not from the tail.
+    /// The settle scripts' records: seven arguments per outcome (kind, id, held, held length, new envelope, due,
+    /// event). A large held envelope goes as its length alone (Lua `release_large` finds it by its id), when it
+    /// starts with that id as ``JobEnvelope/encoded()`` writes it; not for a requeue (given back newest first, so not
+    /// from the tail), nor for bytes that are not such an envelope (dead-lettered under a new id).
     private static func appendRecords(of settlements: [Settlement], to arguments: inout [[UInt8]]) {
-        arguments.reserveCapacity(arguments.count + settlements.count * 6)
+        arguments.reserveCapacity(arguments.count + settlements.count * 7)
         for settlement in settlements {
             arguments.append(Array(settlement.kind.rawValue.utf8))
             arguments.append(Array(settlement.id.utf8))
-            if settlement.held.count >= QueueScripts.largeEnvelope, settlement.kind != .requeue {
-                arguments.append(Array("@\(settlement.held.count)".utf8))
+            if settlement.held.count >= QueueScripts.largeEnvelope, settlement.kind != .requeue,
+               JobEnvelope.id(of: settlement.held) == settlement.id {
+                arguments.append([])
+                arguments.append(Array(String(settlement.held.count).utf8))
             } else {
                 arguments.append(settlement.held)
+                arguments.append([])
             }
             arguments.append(settlement.replacement ?? [])
             arguments.append(Array(String(settlement.due ?? 0).utf8))
