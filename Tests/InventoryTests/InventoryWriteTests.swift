@@ -1,6 +1,6 @@
 import AppConfiguration
 import Foundation
-import Inventory
+@testable import Inventory
 import MetricsTestKit
 import PostgresClient
 import QueueCore
@@ -8,6 +8,8 @@ import RedisClient
 import TestSupport
 import Testing
 import WooCommerceModel
+import Workers
+import Logging
 
 /// The bulk path against a real PostgreSQL: jobs in Redis, a real worker process, rows in `inv_items`.
 @Suite("Inventory writes", .serialized)
@@ -309,6 +311,32 @@ struct InventoryWriteTests {
             let bulk = try await harness.workers.queue("bulk")
             #expect(bulk.dead == 0)
             #expect(bulk.done == 2000)
+        }
+    }
+
+    @Test("a job read ahead is written as it was read, not read again")
+    func whatWasReadAheadIsWhatIsWritten() async throws {
+        try await InventoryHarness.with { harness in
+            let writer = InventoryWriter(connection: PostgresConnection(url: TestEnvironment.databaseURL, label: "read-ahead"),
+                                         settings: harness.configuration.inventory)
+            let logger = Logger(label: "read-ahead")
+            let handler = InventoryHandler(writers: [writer], batchLimit: 10, source: nil, counters: nil, logger: logger)
+            handler.assign(.upsert, to: "inventory.upsert")
+            func page(_ skus: [String]) -> JobContext {
+                JobContext(envelope: harness.upsert(ProductPage.payload(skus.enumerated().map { index, sku in
+                    Array(#"{"id":\#(index + 1),"sku":"\#(sku)","date_modified_gmt":"2026-11-20T10:00:00"}"#.utf8)
+                })), logger: logger)
+            }
+            // The job's own payload names A-1; what was read ahead of it (another page) names B-1 and B-2.
+            let job = page(["A-1"])
+            let readAhead = try #require(handler.readAhead(page(["B-1", "B-2"])))
+            let results = try await handler.handle(batch: [JobContext(envelope: job.envelope, logger: logger, readAhead: readAhead)])
+            #expect(results == [.done])
+            #expect(try await harness.rows().keys.sorted() == ["B-1", "B-2"])
+            // Not read ahead: read from the payload.
+            #expect(try await handler.handle(batch: [page(["C-1"])]) == [.done])
+            #expect(try await harness.rows().keys.contains("C-1"))
+            await writer.connection.close()
         }
     }
 }

@@ -103,8 +103,9 @@ public protocol BatchJobHandler: JobHandler, AnyObject {
     var batchLimit: Int { get }
     func handle(batch: [JobContext]) async throws -> [JobResult]
     /// Work on a job that needs no I/O and no order, such as parsing its payload, done while the worker's previous
-    /// call still runs; what it returns reaches ``handle(batch:)`` as ``JobContext/readAhead``. A handler must also
-    /// handle jobs that were not read ahead. The default reads nothing.
+    /// call still runs (so at the same time as ``handle(batch:)``, of this worker or of another); what it returns
+    /// reaches ``handle(batch:)`` as ``JobContext/readAhead``. A handler must also handle jobs that were not read
+    /// ahead. The default reads nothing.
     func readAhead(_ job: JobContext) -> (any Sendable)?
 }
 

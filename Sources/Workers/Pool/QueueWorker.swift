@@ -65,6 +65,12 @@ final class QueueWorker: Sendable {
         pace.fetchLimit(target: target, max: max(settings.fetchBatch, registry.largestBatch))
     }
 
+    /// Whether this worker may take more jobs now: not stopping, its queue not paused, and nothing in its active
+    /// list it must give back first.
+    private var mayTakeMore: Bool {
+        !stop.isStopping && !flow.isPaused(queue: queue.name) && !mustReturnHeld.load(ordering: .relaxed)
+    }
+
     /// Whether a job taken is marked `processing` (`workers.jobStatus`).
     private var marksProcessing: Bool { settings.jobStatus == .all }
 
@@ -72,7 +78,8 @@ final class QueueWorker: Sendable {
     func run() async {
         var outage = OutageBackoff()
         var pace = JobPace()
-        /// What the last batch's ack-and-fetch took; empty when it found the queue empty, nil when it did not fetch.
+        /// What the last batch's ack-and-fetch, or its look-ahead, took; empty when it found the queue empty, nil when
+        /// it did not fetch.
         var taken: [[UInt8]]?
         /// `taken` prepared and read ahead, when it was taken while the last batch's call ran.
         var takenAhead: [Prepared]?
@@ -144,7 +151,7 @@ final class QueueWorker: Sendable {
                     if pause != nil, !mustReturnHeld.load(ordering: .relaxed) { unsettled += Self.requeues(next.batch) }
                     await settle(&unsettled)
                     taken = next.batch.isEmpty ? [] : nil
-                } else if pause == nil, !stop.isStopping, !flow.isPaused(queue: queue.name), !mustReturnHeld.load(ordering: .relaxed) {
+                } else if pause == nil, mayTakeMore {
                     // Busy: the last outcomes and the next batch in one round trip.
                     taken = await settle(&unsettled, thenFetch: fetchLimit(pace))
                 } else {
@@ -180,13 +187,16 @@ final class QueueWorker: Sendable {
     /// (``runSequence(_:)``). Returns how many ran, and a pause when a handler reported a dependency outage, so the
     /// worker does not take more jobs it cannot run.
     ///
-    /// `carrying`: outcomes of the batch before, not written yet. When the batch ends with a batch handler's call
-    /// that asks no flow control, they are written, and up to `fetchLimit` next jobs taken and read ahead, while that
-    /// call runs (``lookAhead(settling:limit:)``): the round trip and the reading of the next batch overlap the call,
-    /// so a database statement follows the last one at once. Those jobs come back as `next`.
+    /// When the batch ends with a batch handler's call that asks no flow control, the outcomes so far are written,
+    /// and up to `fetchLimit` next jobs taken and read ahead, while that call runs (``lookAhead(settling:limit:)``):
+    /// the round trip and the reading of the next batch overlap the call, so a database statement follows the last
+    /// one at once. Those jobs come back as `next`. `carrying`: the outcomes of the batch before, not written yet;
+    /// they go with the first call's look-ahead, or are written before that call.
     private func process(_ batch: [[UInt8]], ahead: [Prepared]? = nil, carrying: [Finished] = [], fetchLimit: Int? = nil) async
         -> (ran: Int, pause: Duration?, unsettled: [Finished], next: Lookahead?) {
         var finished = carrying
+        /// Whether `finished` still holds `carrying`: until the first call.
+        var carries = !carrying.isEmpty
         var oldestFinish = ContinuousClock.now
         var next: Lookahead?
         var pause: Duration?
@@ -203,6 +213,13 @@ final class QueueWorker: Sendable {
             }
             let start = ContinuousClock.now
             let (group, gate, sequence) = prepareGroup(batch, ahead: ahead, from: index)
+            let looksAhead = fetchLimit != nil && gate == nil && !sequence && index + group.count == batch.count
+                && group.first.map(Self.isBatchCall) == true && mayTakeMore
+            if carries {
+                // The last batch's outcomes go with this batch's look-ahead; any other call could keep them waiting.
+                if !looksAhead { await settle(&finished) }
+                carries = false
+            }
             var admitted: (gate: FlowGate, member: String)?
             if let gate {
                 let end = pendingEnd
@@ -236,8 +253,7 @@ final class QueueWorker: Sendable {
                 if gaveBack { returnEnd = index + group.count }
             } else if sequence {
                 outcomes = await runSequence(group)
-            } else if let fetchLimit, index + group.count == batch.count, admitted == nil, group.first.map(Self.isBatchCall) == true,
-                      !stop.isStopping, !flow.isPaused(queue: queue.name), !mustReturnHeld.load(ordering: .relaxed) {
+            } else if looksAhead, let fetchLimit {
                 let settling = finished
                 finished.removeAll()
                 async let taken = lookAhead(settling: settling, limit: fetchLimit)
