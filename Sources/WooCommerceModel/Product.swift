@@ -59,13 +59,17 @@ public struct Product: Sendable, Equatable {
     /// it is not one (a permanent failure).
     public init(json bytes: [UInt8], in range: Range<Int>? = nil) throws(ProductError) {
         var end = 0
-        try self.init(json: bytes, in: range, end: &end)
+        try self.init(json: bytes, in: range, asElement: false, end: &end)
     }
 
-    /// Reads the product or variation object that starts at `range`'s start, and sets `end` to where it ends: the
-    /// way to read a page's products in one scan (``JSONScanner/forEachElement(of:in:reading:)``). When it throws,
-    /// `end` is unchanged.
-    public init(json bytes: [UInt8], in range: Range<Int>?, end: inout Int) throws(ProductError) {
+    /// Reads the product or variation object that starts at `start`, an element of a list, and sets `end` to where
+    /// it ends: the way to read a page's products in one scan (``JSONScanner/forEachElement(of:in:reading:)``). When
+    /// it throws, `end` is unchanged.
+    public init(json bytes: [UInt8], at start: Int, end: inout Int) throws(ProductError) {
+        try self.init(json: bytes, in: start..<bytes.count, asElement: true, end: &end)
+    }
+
+    private init(json bytes: [UInt8], in range: Range<Int>?, asElement: Bool, end: inout Int) throws(ProductError) {
         var id: Int64?
         var parentID: Int64 = 0
         var sku: String?, name: String?, modified: String?, stock: String?, price: String?, image: String?
@@ -74,7 +78,7 @@ public struct Product: Sendable, Equatable {
         var isVariable = false
         var objectEnd = 0
         do {
-            objectEnd = try JSONScanner.forEachMember(of: bytes, in: range, named: Member.names) { member, range in
+            objectEnd = try JSONScanner.forEachMember(of: bytes, in: range, named: Member.names, asElement: asElement) { member, range in
                 switch Member(rawValue: member)! {
                 case .id: id = try JSONScanner.integer(in: bytes, range)
                 case .parentID: parentID = (try? JSONScanner.integer(in: bytes, range)) ?? 0

@@ -28,7 +28,7 @@ public enum ProductPage {
         try JSONScanner.forEachElement(of: payload, in: list) { start in
             var end = start
             do throws(ProductError) {
-                let product = try Product(json: payload, in: start..<payload.count, end: &end)
+                let product = try Product(json: payload, at: start, end: &end)
                 products.append((start..<end, .success(product)))
             } catch {
                 // Not a product, but maybe well-formed JSON: skipped over, or the list fails here.

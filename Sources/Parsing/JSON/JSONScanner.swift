@@ -31,14 +31,15 @@ public struct JSONScanner {
     /// `names`, with the name's position in `names` and the value's byte range. Names are compared as raw bytes
     /// (they must be written without escapes) and no string is made for the others: the cheap way to read a few
     /// members of a large object, such as a WooCommerce product. Returns where the object ends (the index after
-    /// its closing brace).
+    /// its closing brace). `asElement`: the object is an element of an array, read on its own; its values then
+    /// nest as deep as ``forEachElement(of:in:_:)`` lets an element nest, no deeper.
     @discardableResult
     public static func forEachMember(
-        of bytes: [UInt8], in range: Range<Int>? = nil, named names: [[UInt8]],
+        of bytes: [UInt8], in range: Range<Int>? = nil, named names: [[UInt8]], asElement: Bool = false,
         _ member: (_ name: Int, _ value: Range<Int>) throws -> Void
     ) throws -> Int {
         try bytes.withUnsafeBufferPointer { text in
-            try walkMembers(of: bytes, in: range) { key, value in
+            try walkMembers(of: bytes, in: range, valueDepth: asElement ? 1 : 0) { key, value in
                 // Inside the quotes, compared in place: no slice, and a length and first byte rule out most names.
                 let start = key.lowerBound + 1, length = key.count - 2
                 guard length > 0 else { return }
@@ -56,10 +57,12 @@ public struct JSONScanner {
     }
 
     /// The members of the object at `range`, as the byte ranges of each quoted name and its value. Without a
-    /// range the object must be the whole text. Returns where the object ends.
+    /// range the object must be the whole text. Values are skipped at nesting depth `valueDepth`. Returns where the
+    /// object ends.
     @discardableResult
     private static func walkMembers(
-        of bytes: [UInt8], in range: Range<Int>?, _ member: (_ key: Range<Int>, _ value: Range<Int>) throws -> Void
+        of bytes: [UInt8], in range: Range<Int>?, valueDepth: Int = 0,
+        _ member: (_ key: Range<Int>, _ value: Range<Int>) throws -> Void
     ) throws -> Int {
         var scanner = JSONScanner(bytes)
         scanner.index = range?.lowerBound ?? 0
@@ -78,8 +81,7 @@ public struct JSONScanner {
                 try scanner.expect(UInt8(ascii: ":"))
                 scanner.skipWhitespace()
                 let start = scanner.index
-                // One level below the object, as when the object itself is skipped: every reader nests alike.
-                try scanner.skipValue(depth: 1)
+                try scanner.skipValue(depth: valueDepth)
                 try member(key, start..<scanner.index)
                 scanner.skipWhitespace()
                 if scanner.peek() == UInt8(ascii: ",") { scanner.index += 1; continue }

@@ -45,6 +45,18 @@ struct ProductPageTests {
         #expect(try ProductPage.products(in: Array(#"{"products":[]}"#.utf8), list: 12..<15).isEmpty)
     }
 
+    @Test func bothReadersNestAlikeAtTheLimit() throws {
+        for depth in 60...66 {
+            let nested = String(repeating: "[", count: depth) + String(repeating: "]", count: depth)
+            let payload = Array(#"{"products":[{"id":1,"deep":\#(nested)},{"id":2}]}"#.utf8)
+            let list = try #require(ProductPage.list(in: payload))
+            let read = try? ProductPage.products(in: payload, list: list)
+            let expected = try? elements(payload, list)
+            #expect((read == nil) == (expected == nil), "nested \(depth) deep")
+            #expect(read?.map(\.bytes) == expected?.map(\.0), "nested \(depth) deep")
+        }
+    }
+
     @Test func aReaderThatDoesNotMoveForwardIsAnError() {
         let bytes = Array("[1,2]".utf8)
         #expect(throws: JSONScanError.self) { try JSONScanner.forEachElement(of: bytes, in: 0..<5, reading: { $0 }) }
