@@ -115,42 +115,40 @@ public struct JSONScanner {
 
     /// Calls `element` with the byte range of each element of the array at `range`, until it returns false.
     public static func forEachElement(of bytes: [UInt8], in range: Range<Int>, _ element: (Range<Int>) throws -> Bool) throws {
-        var scanner = JSONScanner(bytes)
-        scanner.index = range.lowerBound
-        scanner.skipWhitespace()
-        try scanner.expect(UInt8(ascii: "["))
-        scanner.skipWhitespace()
-        if scanner.peek() == UInt8(ascii: "]") { return }
-        while true {
-            scanner.skipWhitespace()
+        try walkElements(of: bytes, in: range) { scanner in
             let start = scanner.index
             try scanner.skipValue(depth: 0)
-            guard try element(start..<scanner.index) else { return }
-            scanner.skipWhitespace()
-            if scanner.peek() == UInt8(ascii: ",") { scanner.index += 1; continue }
-            try scanner.expect(UInt8(ascii: "]"))
-            return
+            return try element(start..<scanner.index)
         }
     }
 
     /// Calls `element` with where each element of the array at `range` starts; `element` reads the element and
-    /// returns where it ends (``forEachMember(of:in:named:_:)`` says so for an object), so each element is scanned
-    /// once. An end that is not past the start, or beyond `range`, is an error.
+    /// returns where it ends (``forEachMember(of:in:named:asElement:_:)`` says so for an object), so each element is
+    /// scanned once. An end that is not past the start, or beyond `range`, is an error.
     public static func forEachElement(of bytes: [UInt8], in range: Range<Int>, reading element: (Int) throws -> Int) throws {
-        var scanner = JSONScanner(bytes)
-        scanner.index = range.lowerBound
-        scanner.skipWhitespace()
-        try scanner.expect(UInt8(ascii: "["))
-        scanner.skipWhitespace()
-        if scanner.peek() == UInt8(ascii: "]") { return }
-        while true {
-            scanner.skipWhitespace()
+        try walkElements(of: bytes, in: range) { scanner in
             let start = scanner.index
             let end = try element(start)
             guard end > start, end <= range.upperBound, end <= bytes.count else {
                 throw JSONScanError(offset: start, reason: "an element's reader ended at \(end)")
             }
             scanner.index = end
+            return true
+        }
+    }
+
+    /// The elements of the array at `range`: `element` moves the scanner from an element's start past its end, and
+    /// returns false to stop.
+    private static func walkElements(of bytes: [UInt8], in range: Range<Int>, _ element: (inout JSONScanner) throws -> Bool) throws {
+        var scanner = JSONScanner(bytes)
+        scanner.index = range.lowerBound
+        scanner.skipWhitespace()
+        try scanner.expect(UInt8(ascii: "["))
+        scanner.skipWhitespace()
+        if scanner.peek() == UInt8(ascii: "]") { return }
+        while true {
+            scanner.skipWhitespace()
+            guard try element(&scanner) else { return }
             scanner.skipWhitespace()
             if scanner.peek() == UInt8(ascii: ",") { scanner.index += 1; continue }
             try scanner.expect(UInt8(ascii: "]"))
