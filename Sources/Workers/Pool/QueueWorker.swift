@@ -83,7 +83,8 @@ final class QueueWorker: Sendable {
         var taken: [[UInt8]]?
         /// `taken` prepared and read ahead, when it was taken while the last batch's call ran.
         var takenAhead: [Prepared]?
-        /// The last batch's outcomes, when its next batch was taken ahead: written while that batch's last call runs.
+        /// The last batch's outcomes, when its next batch was taken ahead: written with that batch's look-ahead, or
+        /// before its first call (``process(_:ahead:carrying:fetchLimit:)``).
         var pending: [Finished] = []
         // Jobs taken with the last outcomes are given back by `process` even once the process is stopping, until the
         // grace period ends (Redis away): then they stay in the active list, for another process to recover.
@@ -322,8 +323,8 @@ final class QueueWorker: Sendable {
 
     /// Writes `settling` and takes up to `limit` next jobs in one round trip (only takes them when there is nothing
     /// to write), then prepares them and lets their batch handlers read them ahead. Runs beside a batch handler's
-    /// call. `nil` when it took nothing: the queue was empty, or Redis did not answer (the worker then gives back
-    /// what its active list holds, as after any failed fetch).
+    /// call. Empty when the queue was empty; `nil` when Redis did not answer (the worker then gives back what its
+    /// active list holds, as after any failed fetch).
     private func lookAhead(settling: [Finished], limit: Int) async -> Lookahead? {
         var settling = settling
         let taken: [[UInt8]]?
