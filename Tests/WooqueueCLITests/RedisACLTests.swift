@@ -57,7 +57,10 @@ import Testing
                  "routes": {"product.updated": [{"type": "noop"}]}}
                 """#, prefix: prefix, redisURL: url)
             let observer = try TestEnvironment.store(TestEnvironment.configuration(prefix: prefix))
+            // A job over 4 KB too: taken with LMOVE and released by its id (LINDEX, LTRIM).
+            let large = #"{"pad": ""# + String(repeating: "x", count: 5000) + #""}"#
             for (arguments, what) in [(["enqueue", "--type", "noop", "--count", "20"], "20 jobs"),
+                                      (["enqueue", "--type", "noop", "--key", "large", "--payload", large], "a large job"),
                                       (["enqueue", "--type", "noop", "--key", "doomed", "--payload", #"{"fail": "permanent"}"#], "a failing job")] {
                 let enqueued = try await cli.run(arguments)
                 #expect(enqueued.status == 0, "enqueue \(what): \(enqueued.stderr)")
@@ -81,9 +84,9 @@ import Testing
             func low() async throws -> QueueSnapshot.Queue {
                 try #require(try await observer.snapshot(queues: cli.configuration.queues, latestEvents: 0).queues.first { $0.name == "low" })
             }
-            try await waitUntil("the 21 jobs to be done and the failing one dead", timeout: .seconds(30)) {
+            try await waitUntil("the 22 jobs to be done and the failing one dead", timeout: .seconds(30)) {
                 let queue = try await low()
-                return queue.done == 21 && queue.dead == 1
+                return queue.done == 22 && queue.dead == 1
             }
             let retried = try await cli.run(["dlq", "retry", "--queue", "low", "--all"])
             #expect(retried.status == 0, "dlq retry: \(retried.stderr)")
@@ -113,6 +116,7 @@ import Testing
         let prefix = TestEnvironment.uniquePrefix("acl-short")
         let full = try Self.readmeRule(prefix: prefix)
         for (rule, expected) in [(full.filter { $0 != "+lmpop" }, "may not run LMPOP"),
+                                 (full.filter { $0 != "+lmove" }, "may not run LMOVE"),
                                  (full.filter { $0 != "+script|load" }, "may not run SCRIPT LOAD"),
                                  (full.map { $0 == "~\(prefix):*" ? "~elsewhere:*" : $0 }, "may not use the keys \(prefix):*")] {
             try await Self.withUser(rule: rule) { url, password in
