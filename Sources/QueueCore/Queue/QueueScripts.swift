@@ -145,7 +145,7 @@ enum QueueScripts {
                 hold(filled)
               end
             else
-              -- Small ones go in two commands, whatever their number.
+              -- Small ones go in three commands, whatever their number.
               local filled = fill(first, coalesce)
               if filled ~= first then redis.call('LSET', active, 0, filled) end
               hold(filled)
