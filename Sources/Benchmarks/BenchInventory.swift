@@ -82,25 +82,25 @@ struct BenchInventory: AsyncParsableCommand {
         for productsPerJob in [1, configuration.woocommerce.perPage] {
             if !bulk.isEmpty { try await database.query("TRUNCATE \(names.table), \(names.syncState)") }
             let mode = productsPerJob == 1 ? "a job per product" : "a job per page of \(productsPerJob)"
-            let insertTime = try await bulkPath(configuration, store: store, queue: bulkQueue, bodies: bodies, productsPerJob: productsPerJob,
+            let insert = try await bulkPath(configuration, store: store, queue: bulkQueue, bodies: bodies, productsPerJob: productsPerJob,
                                                 progress: progress, phase: "\(mode), insert")
             let inserted = try await count(database, names.table)
-            let updateTime = try await bulkPath(configuration, store: store, queue: bulkQueue, bodies: updates, productsPerJob: productsPerJob,
+            let update = try await bulkPath(configuration, store: store, queue: bulkQueue, bodies: updates, productsPerJob: productsPerJob,
                                                 progress: progress, phase: "\(mode), update")
             let updated = try await count(database, "\(names.table) WHERE existencia = (substr(item, 7)::int % 1000) + 1")
             guard inserted == rows, updated == rows else {
                 throw ValidationError("the bulk path (\(mode)) left \(inserted) rows after the insert and \(updated) updated rows, expected \(rows) each")
             }
-            bulk.append(BulkFigures(productsPerJob: productsPerJob, insertRowsPerS: Double(rows) / insertTime.seconds,
-                                    updateRowsPerS: Double(rows) / updateTime.seconds))
+            bulk.append(BulkFigures(productsPerJob: productsPerJob, insertRowsPerS: insert.rowsPerS, updateRowsPerS: update.rowsPerS,
+                                    insertCpu: insert.cpu, updateCpu: update.cpu))
         }
 
         // 4. The writers alone: the same products, parsed up front, written by as many connections as bulk workers.
         try await database.query("TRUNCATE \(names.table), \(names.syncState)")
         progress.say("the writers alone (no queue), insert…")
-        let writerInsert = try await writersAlone(configuration, products: bodies.map { try Product(json: $0) }, writers: bulkWorkers)
+        let writerInsert = try await writersAlone(configuration, store: store, products: bodies.map { try Product(json: $0) }, writers: bulkWorkers)
         progress.say("the writers alone (no queue), update…")
-        let writerUpdate = try await writersAlone(configuration, products: updates.map { try Product(json: $0) }, writers: bulkWorkers)
+        let writerUpdate = try await writersAlone(configuration, store: store, products: updates.map { try Product(json: $0) }, writers: bulkWorkers)
 
         // 5. COPY of the same rows.
         let table = try await database.withSession { try InventoryTable.load($0, names: names) }
@@ -137,8 +137,10 @@ struct BenchInventory: AsyncParsableCommand {
             rows: rows, batchSize: batchSize, bulkWorkers: bulkWorkers,
             parseRowsPerS: Double(rows) / parseTime.seconds,
             bulk: bulk,
-            writersAloneInsertRowsPerS: Double(rows) / writerInsert.seconds,
-            writersAloneUpdateRowsPerS: Double(rows) / writerUpdate.seconds,
+            writersAloneInsertRowsPerS: writerInsert.rowsPerS,
+            writersAloneUpdateRowsPerS: writerUpdate.rowsPerS,
+            writersAloneInsertCpu: writerInsert.cpu,
+            writersAloneUpdateCpu: writerUpdate.cpu,
             copyRowsPerS: Double(copied) / copyTime.seconds,
             stagedInsertRowsPerS: Double(rows) / stagedInsert.seconds,
             stagedUpdateRowsPerS: Double(rows) / stagedUpdate.seconds,
@@ -152,11 +154,12 @@ struct BenchInventory: AsyncParsableCommand {
     }
 
     /// Writes `products` with `writers` ``InventoryWriter``s at once, each taking the next `inventory.batchSize`
-    /// products in turn: the bulk path's statements without Redis, parsing or job bookkeeping. The time it took.
-    private func writersAlone(_ configuration: WooqueueConfiguration, products: [Product], writers: Int) async throws -> Duration {
+    /// products in turn: the bulk path's statements without Redis, parsing or job bookkeeping. Its rate, and the
+    /// CPU it took.
+    private func writersAlone(_ configuration: WooqueueConfiguration, store: QueueStore, products: [Product], writers: Int) async throws -> PhaseFigures {
         let batchSize = configuration.inventory.batchSize
         let connections = (0..<writers).map { PostgresConnection(url: configuration.database.url, label: "bench-writer-\($0)") }
-        let start = ContinuousClock.now
+        let meter = try await PhaseMeter.start(redis: store)
         try await withThrowingTaskGroup(of: Void.self) { group in
             for (index, connection) in connections.enumerated() {
                 group.addTask {
@@ -171,9 +174,9 @@ struct BenchInventory: AsyncParsableCommand {
             }
             try await group.waitForAll()
         }
-        let took = start.duration(to: .now)
+        let figures = try await meter.stop(rows: products.count)
         for connection in connections { await connection.close() }
-        return took
+        return figures
     }
 
     /// Per `batchSize` rows, in one transaction: COPY into a temporary table, then INSERT … ON CONFLICT DO UPDATE
@@ -202,9 +205,10 @@ struct BenchInventory: AsyncParsableCommand {
         return start.duration(to: .now)
     }
 
-    /// Queues `bodies` as upsert jobs, then times a bulk worker process until all are settled.
+    /// Queues `bodies` as upsert jobs, then times a bulk worker process until all are settled: its rate in
+    /// products, and the CPU it took.
     private func bulkPath(_ configuration: WooqueueConfiguration, store: QueueStore, queue: String, bodies: [[UInt8]],
-                          productsPerJob: Int, progress: ProgressLines, phase: String) async throws -> Duration {
+                          productsPerJob: Int, progress: ProgressLines, phase: String) async throws -> PhaseFigures {
         let payloads: [[UInt8]] = productsPerJob == 1 ? bodies : stride(from: 0, to: bodies.count, by: productsPerJob).map { start in
             ProductPage.payload(bodies[start..<min(start + productsPerJob, bodies.count)])
         }
@@ -223,15 +227,15 @@ struct BenchInventory: AsyncParsableCommand {
         logger.logLevel = .warning
         let process = try WorkerProcess(configuration: configuration, registry: try configuration.makeRegistry(logger: logger),
                                         options: .init(queues: [queue]), observer: observer, logger: logger)
-        let start = ContinuousClock.now
+        let meter = try await PhaseMeter.start(redis: store)
         let running = Task { try await process.run() }
         try await observer.waitForSettled(payloads.count, timeout: .seconds(1800), progress: progress)
-        let took = start.duration(to: .now)
+        let figures = try await meter.stop(rows: bodies.count)
         process.requestStop()
         try await running.value
         let dead = try await store.snapshot(queues: configuration.queues, latestEvents: 0).queues.first { $0.name == queue }?.dead ?? 0
         guard dead == 0 else { throw ValidationError("\(dead) jobs were dead-lettered during the \(phase) phase; see `wooqueue dlq list`") }
-        return took
+        return figures
     }
 
     private func count(_ database: PostgresConnection, _ from: String) async throws -> Int {
@@ -280,6 +284,55 @@ struct BulkFigures: Encodable {
     let productsPerJob: Int
     let insertRowsPerS: Double
     let updateRowsPerS: Double
+    let insertCpu: RowCPU
+    let updateCpu: RowCPU
+}
+
+/// Where a timed phase's CPU went, in microseconds per row.
+struct RowCPU: Encodable {
+    /// This process: the bulk worker process runs in it, or the writers alone.
+    let wooqueueUs: Double
+    /// The Redis server (`INFO cpu`).
+    let redisUs: Double
+    /// The machine's cores over the phase's time, less the two above: PostgreSQL, idle time, and anything else
+    /// the machine ran meanwhile.
+    let restUs: Double
+    let cores: Int
+
+    var text: String {
+        String(format: "CPU per row: wooqueue %.1f µs, Redis %.1f µs, the rest of the %d cores %.1f µs (PostgreSQL and idle)",
+               wooqueueUs, redisUs, cores, restUs)
+    }
+}
+
+/// A timed phase's rate and CPU.
+struct PhaseFigures {
+    let rowsPerS: Double
+    let cpu: RowCPU
+}
+
+/// Times a phase, with the CPU this process and Redis use meanwhile (read before the clock starts and after it
+/// stops, so the reads are not timed).
+struct PhaseMeter {
+    let store: QueueStore
+    let cpu: CPUTimes
+    let start: ContinuousClock.Instant
+
+    static func start(redis store: QueueStore) async throws -> PhaseMeter {
+        let cpu = try await CPUTimes.read(redis: store)
+        return PhaseMeter(store: store, cpu: cpu, start: .now)
+    }
+
+    func stop(rows: Int) async throws -> PhaseFigures {
+        let seconds = start.duration(to: .now).seconds
+        let after = try await CPUTimes.read(redis: store)
+        let cores = ProcessInfo.processInfo.activeProcessorCount
+        let wooqueue = after.process - cpu.process, redis = after.redis - cpu.redis
+        let perRow = 1e6 / Double(max(rows, 1))
+        return PhaseFigures(rowsPerS: Double(rows) / seconds,
+                            cpu: RowCPU(wooqueueUs: wooqueue * perRow, redisUs: redis * perRow,
+                                        restUs: max(0, Double(cores) * seconds - wooqueue - redis) * perRow, cores: cores))
+    }
 }
 
 struct InventoryBenchResult: Encodable {
@@ -291,6 +344,8 @@ struct InventoryBenchResult: Encodable {
     /// The bulk path's statements without the queue (``BenchInventory/writersAlone``).
     let writersAloneInsertRowsPerS: Double
     let writersAloneUpdateRowsPerS: Double
+    let writersAloneInsertCpu: RowCPU
+    let writersAloneUpdateCpu: RowCPU
     let copyRowsPerS: Double
     let stagedInsertRowsPerS: Double
     let stagedUpdateRowsPerS: Double
@@ -315,12 +370,16 @@ struct InventoryBenchResult: Encodable {
             lines.append(figures.productsPerJob == 1 ? "bulk path, a job per product (as webhooks deliver them):"
                                                      : "bulk path, a job per page of \(figures.productsPerJob) (as bootstrap and reconcile enqueue them):")
             lines.append("  insert:                \(compared(figures.insertRowsPerS))  \(share(figures.insertRowsPerS, of: writersAloneInsertRowsPerS))")
+            lines.append("                         \(figures.insertCpu.text)")
             lines.append("  update:                \(compared(figures.updateRowsPerS))  \(share(figures.updateRowsPerS, of: writersAloneUpdateRowsPerS))")
+            lines.append("                         \(figures.updateCpu.text)")
         }
         lines += [
             "the writers alone (the same statements, no queue, products parsed up front):",
             "  insert:                \(compared(writersAloneInsertRowsPerS))",
+            "                         \(writersAloneInsertCpu.text)",
             "  update:                \(compared(writersAloneUpdateRowsPerS))",
+            "                         \(writersAloneUpdateCpu.text)",
             String(format: "COPY:                    %8.0f rows/s", copyRowsPerS),
             "staged upsert (COPY into a temporary table, then INSERT … ON CONFLICT; no queue, no bookkeeping):",
             "  insert:                \(compared(stagedInsertRowsPerS))",
