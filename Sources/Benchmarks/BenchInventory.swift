@@ -30,6 +30,9 @@ struct BenchInventory: AsyncParsableCommand {
             6. staged upsert, the fastest way to upsert without a queue: per inventory.batchSize rows, COPY into a \
             temporary table, then INSERT … ON CONFLICT DO UPDATE, no bookkeeping; insert, then update;
             7. per statement: one autocommit INSERT … ON CONFLICT DO UPDATE per product, as the reference plugin does.
+            Under each bulk-path and writers-alone rate: the CPU per row of this process (the bulk worker process runs \
+            in it), of Redis (INFO cpu), and of the rest of the machine's cores (PostgreSQL, idle time and anything \
+            else).
             """)
 
     @OptionGroup var global: GlobalOptions
