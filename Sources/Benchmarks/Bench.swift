@@ -22,8 +22,9 @@ struct BenchWorkers: AsyncParsableCommand {
         abstract: "Measure enqueue and processing rates, pickup latency and peak memory with noop jobs.",
         discussion: """
             1. Enqueues --jobs noop jobs spread over all queues (pipelined batches) and times it.
-            2. Starts this configuration's worker pools in-process and times draining them through the full reliable \
-            path (fetch into the active list, run, settle with status, counters and events).
+            2. Lets Redis rewrite the AOF the enqueue grew (BGREWRITEAOF, waited for), so no automatic rewrite falls \
+            within the timing; then starts this configuration's worker pools in-process and times draining them through \
+            the full reliable path (fetch into the active list, run, settle with status, counters and events).
             3. With the pools idle, enqueues --probes jobs one at a time and measures the pickup latency: from the \
             enqueue call to the handler's start.
             Keys live under a prefix of their own (wqbench-<pid>) and are deleted afterwards.
@@ -82,6 +83,7 @@ struct BenchWorkers: AsyncParsableCommand {
         let enqueueTime = enqueueStart.duration(to: .now)
 
         // 2. Process.
+        try await store.settlePersistence(progress: progress)
         progress.say("processing with \(configuration.queues.map { "\($0.name)×\($0.workers)" }.joined(separator: " ")) workers…")
         let observer = BenchObserver()
         let process = try WorkerProcess(configuration: configuration, registry: try configuration.makeRegistry(logger: global.logger("bench")),

@@ -38,21 +38,6 @@ struct BenchScratch {
         }
     }
 
-    /// Waits, up to 5 minutes, while Redis writes a snapshot or rewrites its AOF (after a large enqueue, say), so a
-    /// timed phase does not share the cores with that child process; says so when it waits.
-    static func waitWhilePersisting(_ store: QueueStore, progress: ProgressLines) async throws {
-        let deadline = ContinuousClock.now + .seconds(300)
-        var said = false
-        while try await store.isPersisting() {
-            guard ContinuousClock.now < deadline else {
-                throw ValidationError("Redis has been writing a snapshot or rewriting its AOF for 5 minutes; run the benchmark when it has finished")
-            }
-            if !said { progress.say("waiting for Redis to finish rewriting its AOF (or writing a snapshot)…") }
-            said = true
-            try await Task.sleep(for: .milliseconds(100))
-        }
-    }
-
     private func remove() async throws {
         _ = try await store.deleteAllKeys()
         _ = try await database.withSession { session in

@@ -469,5 +469,56 @@ import Testing
         #expect(error?.description.contains("cluster mode") == true)
         #expect(error?.description.contains("127.0.0.1:\(node.port)") == true)
     }
-}
 
+    /// Benchmarks settle Redis's persistence before a timed phase. The oracle is the AOF on disk: the increment file
+    /// that the manifest names grows with writes, and a rewrite empties it.
+    @Test func persistenceStateFollowsTheAOFOnDisk() async throws {
+        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("wq-aof-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: directory) }
+        // No automatic rewrite, and a slow one when asked for (a delay per key saved), so it is seen running.
+        let server = try await RedisServerProcess(arguments: ["--dir", directory.path, "--appendonly", "yes", "--auto-aof-rewrite-percentage", "0",
+                                                              "--rdb-key-save-delay", "200000"])
+        defer { server.stop() }
+        let store = try QueueStore(url: server.url, label: "aof", prefix: "wq")
+        /// The size of the increment files the manifest lists now (`file <name> seq <n> type i`).
+        func incrementBytes() throws -> Int {
+            let folder = directory.appendingPathComponent("appendonlydir")
+            let manifest = try String(contentsOf: folder.appendingPathComponent("appendonly.aof.manifest"), encoding: .utf8)
+            var bytes = 0
+            for line in manifest.split(separator: "\n") {
+                let words = line.split(separator: " ")
+                guard words.count >= 2, words.last == "i" else { continue }
+                let attributes = try FileManager.default.attributesOfItem(atPath: folder.appendingPathComponent(String(words[1])).path)
+                bytes += (attributes[.size] as? Int) ?? 0
+            }
+            return bytes
+        }
+
+        try await store.enqueue((0..<3).map { job("low", $0) })
+        #expect(try incrementBytes() > 0)
+        var state = try await store.persistenceState()
+        #expect(state.aofHasGrown && !state.isBusy)
+
+        #expect(try await store.rewriteAOF() == nil)
+        #expect(try await store.persistenceState().isBusy)
+        try await waitUntil("the AOF rewrite to end", timeout: .seconds(30)) { try await !store.persistenceState().isBusy }
+        #expect(try incrementBytes() == 0)
+        #expect(try await !store.persistenceState().aofHasGrown)
+
+        try await store.enqueue([job("low", 3)])
+        #expect(try incrementBytes() > 0)
+        #expect(try await store.persistenceState().aofHasGrown)
+
+        // A user without BGREWRITEAOF (as the README's ACL rule has it) gets Redis's refusal back, and nothing starts.
+        try await store.connection.send("ACL", "SETUSER", "bench", "on", ">secret", "~*", "&*", "+@all", "-bgrewriteaof")
+        let limited = try QueueStore(url: "redis://bench:secret@127.0.0.1:\(server.port)/0", label: "limited", prefix: "wq")
+        #expect(try await limited.rewriteAOF()?.hasPrefix("NOPERM") == true)
+        state = try await store.persistenceState()
+        #expect(!state.isBusy && state.aofHasGrown)
+
+        // Without an AOF there is nothing to grow.
+        try await store.connection.send("CONFIG", "SET", "appendonly", "no")
+        #expect(try await !store.persistenceState().aofHasGrown)
+    }
+}

@@ -115,11 +115,36 @@ extension QueueStore {
         return ["used_cpu_sys", "used_cpu_user"].reduce(0.0) { $0 + (RedisInfo.field($1, in: info).flatMap(Double.init) ?? 0) }
     }
 
-    /// Whether Redis is writing a snapshot or rewriting its AOF in a child process now (`INFO persistence`), which
-    /// takes a core for a while: benchmarks wait for the end of one before they time anything.
-    public func isPersisting() async throws -> Bool {
+    /// Redis's persistence work as `INFO persistence` shows it: benchmarks settle it before they time anything.
+    public struct PersistenceState: Sendable, Equatable {
+        /// A snapshot or an AOF rewrite runs in a child process, or a rewrite waits for a snapshot to end: either
+        /// takes a core for a while.
+        public let isBusy: Bool
+        /// The AOF is on and has grown since its last rewrite, so Redis's automatic rewrite may start at any moment
+        /// (after a large enqueue, say).
+        public let aofHasGrown: Bool
+    }
+
+    /// Whether Redis is writing a snapshot or rewriting its AOF now, and whether its AOF has grown since the last
+    /// rewrite.
+    public func persistenceState() async throws -> PersistenceState {
         let info = try await connection.send(RedisCommand("INFO", "persistence")).string ?? ""
-        return ["rdb_bgsave_in_progress", "aof_rewrite_in_progress"].contains { RedisInfo.field($0, in: info) == "1" }
+        func size(_ name: String) -> Int64 { RedisInfo.field(name, in: info).flatMap { Int64($0) } ?? 0 }
+        return PersistenceState(
+            isBusy: ["rdb_bgsave_in_progress", "aof_rewrite_in_progress", "aof_rewrite_scheduled"].contains { RedisInfo.field($0, in: info) == "1" },
+            aofHasGrown: RedisInfo.field("aof_enabled", in: info) == "1" && size("aof_current_size") > size("aof_base_size"))
+    }
+
+    /// Starts an AOF rewrite now (`BGREWRITEAOF`), so the next timed phase does not meet an automatic one. Returns
+    /// Redis's refusal (`NOPERM` for a user without the command, as the README's ACL rule has it), or nil when
+    /// the rewrite started or was scheduled.
+    public func rewriteAOF() async throws -> String? {
+        do {
+            try await connection.send(RedisCommand("BGREWRITEAOF"))
+            return nil
+        } catch let error as RedisError where error.kind == .server {
+            return error.message
+        }
     }
 }
 
