@@ -116,7 +116,7 @@ extension QueueStore {
     }
 
     /// Redis's persistence work as `INFO persistence` shows it: benchmarks settle it before they time anything.
-    public struct PersistenceState: Sendable, Equatable {
+    public struct PersistenceState: Sendable {
         /// A snapshot or an AOF rewrite runs in a child process, or a rewrite waits for a snapshot to end: either
         /// takes a core for a while.
         public let isBusy: Bool

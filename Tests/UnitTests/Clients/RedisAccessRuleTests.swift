@@ -38,6 +38,23 @@ import Testing
         #expect(rule.subtracting(sent).isEmpty, "in the rule but never sent: \(rule.subtracting(sent).sorted())")
     }
 
+    /// The rule leaves out BGREWRITEAOF because only the benchmarks ask for it (``QueueStore/rewriteAOF()``): no
+    /// part of the service may call it.
+    @Test func onlyTheBenchmarksRewriteTheAOF() throws {
+        let sources = TestEnvironment.repositoryRoot.appendingPathComponent("Sources")
+        let files = FileManager.default.enumerator(at: sources, includingPropertiesForKeys: nil)?
+            .compactMap { $0 as? URL }.filter { $0.pathExtension == "swift" } ?? []
+        var callers: [String] = []
+        for file in files {
+            let text = try String(contentsOf: file, encoding: .utf8)
+            let mentions = text.components(separatedBy: "rewriteAOF(").count - 1
+            let definitions = text.components(separatedBy: "func rewriteAOF(").count - 1
+            if mentions > definitions { callers.append(file.path.replacingOccurrences(of: sources.path + "/", with: "")) }
+        }
+        #expect(!callers.isEmpty, "the benchmarks call rewriteAOF")
+        #expect(callers.allSatisfy { $0.hasPrefix("Benchmarks/") }, "rewriteAOF called outside the benchmarks: \(callers)")
+    }
+
     @Test func theREADMEGivesExactlyTheRule() throws {
         let readme = try String(contentsOf: TestEnvironment.repositoryRoot.appendingPathComponent("README.md"), encoding: .utf8)
         let line = try #require(Self.readmeRuleLine(readme))
